@@ -1,0 +1,339 @@
+//! The `waylog` command line: `serve` runs the server; client verbs talk to it over HTTP
+//! (or, for `query --data-dir`, open a data directory directly). Exit codes (spec reads
+//! §7.1): 0 ok, 1 usage, 2 transport / data-dir I/O, 3 server 4xx or rejected SQL, 4 server
+//! 5xx or local internal error.
+
+pub mod table;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::clock::SystemClock;
+use crate::config::{ServeArgs, parse_bytes};
+use crate::duration::parse_duration;
+use crate::query::output::{columns_of, rows_to_csv, rows_to_json};
+use crate::query::{QueryEngine, QueryError, QueryOptions, run_user_sql};
+use crate::storage::Storage;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_USAGE: i32 = 1;
+pub const EXIT_TRANSPORT: i32 = 2;
+pub const EXIT_CLIENT: i32 = 3;
+pub const EXIT_SERVER: i32 = 4;
+
+#[derive(Debug, Parser)]
+#[command(name = "waylog", version, about = "Production incident triage over trace-linked wide events")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Globals,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Globals {
+    /// Server base URL (WAYLOG_URL, else INGEST_ADDR, else http://127.0.0.1:8080).
+    #[arg(long, alias = "url", global = true)]
+    pub addr: Option<String>,
+    /// Read key, sent as `Authorization: Bearer <key>` (default WAYLOG_READ_KEY).
+    #[arg(long, global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Per-request timeout (default WAYLOG_CLI_TIMEOUT, else 5s).
+    #[arg(long, global = true)]
+    pub timeout: Option<String>,
+    /// Print the server's JSON body.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run read-only SQL over events (and the other tables).
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// The SQL text (or use --file).
+    pub sql: Option<String>,
+    /// table (default), json or csv.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Query timeout (e.g. 30s).
+    #[arg(long)]
+    pub query_timeout: Option<String>,
+    /// Read SQL from a file (`-` = stdin).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Open this data directory directly (no server).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Cold store of the data directory (default WAYLOG_COLD_STORE, else <dir>/cold).
+    #[arg(long)]
+    pub cold_store: Option<String>,
+}
+
+/// A CLI failure: message for stderr and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    fn usage(msg: impl Into<String>) -> Self {
+        CliError {
+            code: EXIT_USAGE,
+            message: format!("usage: {}", msg.into()),
+        }
+    }
+
+    fn transport(msg: impl std::fmt::Display) -> Self {
+        CliError {
+            code: EXIT_TRANSPORT,
+            message: format!("transport error: {msg}"),
+        }
+    }
+}
+
+/// Normalize a server URL (spec reads §7.1).
+pub fn normalize_url(raw: &str) -> String {
+    let raw = raw.trim();
+    let mut url = if raw.starts_with(':') {
+        format!("http://127.0.0.1{raw}")
+    } else if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("http://{raw}")
+    };
+    while url.ends_with('/') {
+        url.pop();
+    }
+    url
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub struct Client {
+    base: String,
+    key: Option<String>,
+    timeout: Duration,
+}
+
+impl Client {
+    pub fn from_globals(g: &Globals) -> Result<Client, CliError> {
+        let base = g
+            .addr
+            .clone()
+            .or_else(|| env_nonempty("WAYLOG_URL"))
+            .or_else(|| env_nonempty("INGEST_ADDR"))
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let timeout = match g.timeout.clone().or_else(|| env_nonempty("WAYLOG_CLI_TIMEOUT")) {
+            None => Duration::from_secs(5),
+            Some(t) => match parse_duration(&t) {
+                Some(d) if !d.is_zero() => d,
+                _ => return Err(CliError::usage(format!("waylog --timeout <duration>: invalid duration {t:?}"))),
+            },
+        };
+        Ok(Client {
+            base: normalize_url(&base),
+            key: g.api_key.clone().or_else(|| env_nonempty("WAYLOG_READ_KEY")),
+            timeout,
+        })
+    }
+
+    /// POST JSON; returns (status, body text, content type).
+    pub fn post_json(&self, path: &str, body: &Value, timeout: Duration) -> Result<(u16, String), CliError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut req = agent
+            .post(format!("{}{path}", self.base))
+            .header("Accept", "application/json")
+            .header("User-Agent", concat!("waylog/", env!("CARGO_PKG_VERSION")))
+            .header("Content-Type", "application/json");
+        if let Some(k) = &self.key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        let mut resp = req.send(body.to_string()).map_err(CliError::transport)?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .map_err(CliError::transport)?;
+        Ok((status, text))
+    }
+}
+
+/// Turn a non-2xx response into the spec's stderr line and exit code.
+fn api_error(status: u16, body: &str) -> CliError {
+    let code = if status >= 500 { EXIT_SERVER } else { EXIT_CLIENT };
+    let message = match serde_json::from_str::<Value>(body) {
+        Ok(v) if v.get("error").is_some() => {
+            let e = &v["error"];
+            let c = e["code"].as_str().unwrap_or("error");
+            let detail = e["detail"].as_str().unwrap_or("");
+            let msg = if detail.is_empty() { e["message"].as_str().unwrap_or("") } else { detail };
+            format!("{c}: {msg}")
+        }
+        _ => format!("http_{status}: {}", body.trim()),
+    };
+    CliError { code, message }
+}
+
+/// Entry point for everything but `serve`.
+pub fn run(cli: Cli) -> Result<String, CliError> {
+    match cli.command {
+        Command::Serve(_) => unreachable!("serve is handled by main"),
+        Command::Query(q) => query(&cli.global, q),
+    }
+}
+
+fn read_sql(q: &QueryArgs) -> Result<String, CliError> {
+    match (&q.sql, &q.file) {
+        (Some(_), Some(_)) | (None, None) => Err(CliError::usage(
+            "waylog query <sql> | --file <path> [--format table|json|csv] [--limit N] [--data-dir DIR]",
+        )),
+        (Some(s), None) => Ok(s.clone()),
+        (None, Some(p)) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| CliError::usage(format!("waylog query --file -: cannot read stdin: {e}")))?;
+            Ok(s)
+        }
+        (None, Some(p)) => std::fs::read_to_string(p)
+            .map_err(|e| CliError::usage(format!("waylog query --file {}: {e}", p.display()))),
+    }
+}
+
+fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
+    let sql = read_sql(&q)?;
+    let format = if g.json { "json".to_string() } else { q.format.clone() };
+    if !matches!(format.as_str(), "table" | "json" | "csv") {
+        return Err(CliError::usage("waylog query --format table|json|csv"));
+    }
+    let query_timeout = match &q.query_timeout {
+        None => None,
+        Some(t) => match parse_duration(t) {
+            Some(d) if !d.is_zero() => Some(d),
+            _ => return Err(CliError::usage(format!("waylog query --query-timeout <duration>: invalid {t:?}"))),
+        },
+    };
+    if q.limit == Some(0) {
+        return Err(CliError::usage("waylog query --limit must be >= 1"));
+    }
+    if let Some(dir) = &q.data_dir {
+        return query_local(dir, q.cold_store.clone().or_else(|| env_nonempty("WAYLOG_COLD_STORE")), &sql, &format, q.limit, query_timeout);
+    }
+    let client = Client::from_globals(g)?;
+    let mut body = json!({"sql": sql, "format": if format == "csv" { "csv" } else { "json" }});
+    if let Some(l) = q.limit {
+        body["limit"] = json!(l);
+    }
+    if let Some(t) = query_timeout {
+        body["timeout_ms"] = json!(t.as_millis() as u64);
+    }
+    let http_timeout = match query_timeout {
+        Some(t) if t + Duration::from_secs(5) > client.timeout => t + Duration::from_secs(5),
+        _ => client.timeout,
+    };
+    let (status, text) = client.post_json("/v1/query", &body, http_timeout)?;
+    if !(200..300).contains(&status) {
+        return Err(api_error(status, &text));
+    }
+    let limit = q.limit.unwrap_or(1000);
+    match format.as_str() {
+        "csv" => Ok(text),
+        _ => {
+            let v: Value = serde_json::from_str(&text).map_err(|e| CliError::transport(format!("undecodable response: {e}")))?;
+            if format == "json" {
+                Ok(format!("{}\n", serde_json::to_string_pretty(&v).expect("json prints")))
+            } else {
+                Ok(table::render_query_table(&v, limit))
+            }
+        }
+    }
+}
+
+fn query_local(
+    dir: &std::path::Path,
+    cold_store: Option<String>,
+    sql: &str,
+    format: &str,
+    limit: Option<u64>,
+    timeout: Option<Duration>,
+) -> Result<String, CliError> {
+    let memory = env_nonempty("WAYLOG_QUERY_MEMORY")
+        .map(|m| parse_bytes(&m).ok_or_else(|| CliError::usage(format!("WAYLOG_QUERY_MEMORY: invalid size {m:?}"))))
+        .transpose()?
+        .unwrap_or(512 << 20) as usize;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError { code: EXIT_SERVER, message: format!("internal_error: {e}") })?;
+    let limit = limit.unwrap_or(1000) as usize;
+    let result = rt.block_on(async {
+        let storage = Storage::open_read_only(dir, cold_store.as_deref(), Arc::new(SystemClock))
+            .await
+            .map_err(|e| CliError {
+                code: EXIT_TRANSPORT,
+                message: format!("data dir error: {}", crate::storage::error_chain(&e)),
+            })?;
+        let engine = QueryEngine::new(storage);
+        run_user_sql(&engine, sql, &QueryOptions { limit, timeout, memory_bytes: memory })
+            .await
+            .map_err(|e| {
+                let code = match e {
+                    QueryError::NotAllowed(_) | QueryError::InvalidSql(_) | QueryError::Execution(_) | QueryError::ResourcesExhausted(_) => EXIT_CLIENT,
+                    QueryError::Unavailable(_) => EXIT_TRANSPORT,
+                    QueryError::Timeout | QueryError::Internal(_) => EXIT_SERVER,
+                };
+                CliError { code, message: format!("{}: {e}", e.code()) }
+            })
+    })?;
+    let columns = columns_of(&result.schema);
+    let rows = rows_to_json(&result.batches, result.row_count);
+    if format == "csv" {
+        return Ok(rows_to_csv(&columns, &rows));
+    }
+    let v = json!({
+        "columns": columns.iter().map(|c| json!({"name": c.name, "type": c.data_type, "nullable": c.nullable})).collect::<Vec<_>>(),
+        "rows": rows,
+        "row_count": result.row_count,
+        "truncated": result.truncated,
+        "elapsed_ms": result.elapsed_ms,
+    });
+    if format == "json" {
+        Ok(format!("{}\n", serde_json::to_string_pretty(&v).expect("json prints")))
+    } else {
+        Ok(table::render_query_table(&v, limit as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_url_follows_spec() {
+        assert_eq!(normalize_url(":8080"), "http://127.0.0.1:8080");
+        assert_eq!(normalize_url("localhost:9/"), "http://localhost:9");
+        assert_eq!(normalize_url("https://x.example/"), "https://x.example");
+    }
+}

@@ -1,0 +1,376 @@
+//! `waylog serve` settings: every flag has a `WAYLOG_*` environment variable. Parsing and
+//! validation only, no I/O: [`ServeArgs::into_config`] turns raw flags into a validated
+//! [`Config`] or a message naming the offending setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::duration::{format_duration, parse_duration};
+
+/// Raw `waylog serve` flags (strings where the grammar is ours, so errors name the setting).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Listen address of the HTTP API (port 0 picks a free port).
+    #[arg(long, env = "WAYLOG_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Data directory: WAL, dedup id log, lock file.
+    #[arg(long, env = "WAYLOG_DATA_DIR", default_value = "./waylog-data")]
+    pub data_dir: PathBuf,
+    /// Cold store URL or path (default `<data dir>/cold`).
+    #[arg(long, env = "WAYLOG_COLD_STORE")]
+    pub cold_store: Option<String>,
+    /// Write-scope keys, comma-separated; empty leaves the scope open.
+    #[arg(long, env = "WAYLOG_WRITE_KEY", default_value = "", hide_env_values = true)]
+    pub write_key: String,
+    /// Read-scope keys, comma-separated; empty leaves the scope open.
+    #[arg(long, env = "WAYLOG_READ_KEY", default_value = "", hide_env_values = true)]
+    pub read_key: String,
+    /// fdatasync the WAL before acknowledging (`false`: hand to the OS only).
+    #[arg(long, env = "WAYLOG_WAL_SYNC", default_value = "true")]
+    pub wal_sync: String,
+    /// WAL segment size before rotation, in bytes (suffixes KiB, MiB, GiB allowed).
+    #[arg(long, env = "WAYLOG_WAL_SEGMENT_BYTES", default_value = "64MiB")]
+    pub wal_segment_bytes: String,
+    /// Oldest age unflushed data may reach before it is written to Parquet.
+    #[arg(long, env = "WAYLOG_HOT_WINDOW")]
+    pub hot_window: Option<String>,
+    /// Byte cap of the in-memory tier; flushing starts at half, ingest is refused at the cap.
+    #[arg(long, env = "WAYLOG_HOT_MAX_BYTES", default_value = "2GiB")]
+    pub hot_max_bytes: String,
+    #[arg(long, env = "WAYLOG_MAX_BODY_BYTES", default_value = "16777216")]
+    pub max_body_bytes: String,
+    #[arg(long, env = "WAYLOG_MAX_BATCH_EVENTS", default_value = "10000")]
+    pub max_batch_events: String,
+    /// Event retention (`7d`, `36h`, ...).
+    #[arg(long, env = "WAYLOG_RETENTION", default_value = "7d")]
+    pub retention: String,
+    #[arg(long, env = "WAYLOG_DEDUP_WINDOW", default_value = "24h")]
+    pub dedup_window: String,
+    #[arg(long, env = "WAYLOG_DEDUP_MIN_IDS", default_value = "65536")]
+    pub dedup_min_ids: String,
+    #[arg(long, env = "WAYLOG_QUERY_MAX_ROWS", default_value = "10000")]
+    pub query_max_rows: String,
+    #[arg(long, env = "WAYLOG_QUERY_TIMEOUT", default_value = "30s")]
+    pub query_timeout: String,
+    /// Memory pool of one SQL statement, bytes (suffixes allowed).
+    #[arg(long, env = "WAYLOG_QUERY_MEMORY", default_value = "512MiB")]
+    pub query_memory: String,
+    #[arg(long, env = "WAYLOG_QUERY_CONCURRENCY", default_value = "4")]
+    pub query_concurrency: String,
+    /// Token-bucket rate per credential for write routes (0 = off).
+    #[arg(long, env = "WAYLOG_RATE_LIMIT_WRITE_RPS", default_value = "0")]
+    pub rate_limit_write_rps: String,
+    /// Token-bucket rate per credential for read routes (0 = off).
+    #[arg(long, env = "WAYLOG_RATE_LIMIT_READ_RPS", default_value = "0")]
+    pub rate_limit_read_rps: String,
+    /// `dev` or `prod` (prod refuses open scopes).
+    #[arg(long, env = "WAYLOG_PROFILE", default_value = "dev")]
+    pub profile: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Dev,
+    Prod,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Dev => "dev",
+            Profile::Prod => "prod",
+        }
+    }
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None` = the default local directory `<data dir>/cold`.
+    pub cold_store: Option<String>,
+    pub write_keys: Vec<String>,
+    pub read_keys: Vec<String>,
+    pub wal_sync: bool,
+    pub wal_segment_bytes: u64,
+    pub hot_window: Duration,
+    pub hot_window_from_env: bool,
+    pub hot_max_bytes: u64,
+    pub max_body_bytes: usize,
+    pub max_batch_events: usize,
+    pub retention: Duration,
+    pub dedup_window: Duration,
+    pub dedup_min_ids: usize,
+    pub query_max_rows: usize,
+    pub query_timeout: Duration,
+    pub query_memory_bytes: usize,
+    pub query_concurrency: usize,
+    pub rate_limit_write_rps: u32,
+    pub rate_limit_read_rps: u32,
+    pub profile: Profile,
+}
+
+impl Config {
+    /// Defaults for embedding and tests: every setting at its documented default.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Config {
+        let args = ServeArgs {
+            addr: "127.0.0.1:0".into(),
+            data_dir: data_dir.into(),
+            cold_store: None,
+            write_key: String::new(),
+            read_key: String::new(),
+            wal_sync: "true".into(),
+            wal_segment_bytes: "64MiB".into(),
+            hot_window: None,
+            hot_max_bytes: "2GiB".into(),
+            max_body_bytes: "16777216".into(),
+            max_batch_events: "10000".into(),
+            retention: "7d".into(),
+            dedup_window: "24h".into(),
+            dedup_min_ids: "65536".into(),
+            query_max_rows: "10000".into(),
+            query_timeout: "30s".into(),
+            query_memory: "512MiB".into(),
+            query_concurrency: "4".into(),
+            rate_limit_write_rps: "0".into(),
+            rate_limit_read_rps: "0".into(),
+            profile: "dev".into(),
+        };
+        args.into_config()
+            .expect("the built-in defaults are valid settings")
+    }
+
+    pub fn hot_window_display(&self) -> String {
+        format_duration(self.hot_window)
+    }
+}
+
+impl ServeArgs {
+    pub fn into_config(self) -> Result<Config, String> {
+        let addr: SocketAddr = self
+            .addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("WAYLOG_ADDR: invalid listen address {:?}", self.addr))?;
+        let profile = match self.profile.trim() {
+            "dev" => Profile::Dev,
+            "prod" => Profile::Prod,
+            other => return Err(format!("WAYLOG_PROFILE: expected dev or prod, got {other:?}")),
+        };
+        let write_keys = split_keys(&self.write_key);
+        let read_keys = split_keys(&self.read_key);
+        if profile == Profile::Prod && (write_keys.is_empty() || read_keys.is_empty()) {
+            return Err(
+                "--profile prod requires WAYLOG_WRITE_KEY and WAYLOG_READ_KEY to be set".into(),
+            );
+        }
+        let hot_window_from_env = self.hot_window.is_some();
+        let hot_window = match &self.hot_window {
+            Some(s) => positive_duration("WAYLOG_HOT_WINDOW", s)?,
+            None => Duration::from_secs(15 * 60),
+        };
+        let retention = positive_duration("WAYLOG_RETENTION", &self.retention)?;
+        let mut dedup_window = positive_duration("WAYLOG_DEDUP_WINDOW", &self.dedup_window)?;
+        if dedup_window < hot_window {
+            dedup_window = hot_window;
+        }
+        let query_timeout = positive_duration("WAYLOG_QUERY_TIMEOUT", &self.query_timeout)?;
+        let cold_store = self
+            .cold_store
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if let Some(url) = &cold_store {
+            if url.contains("://") && !url.starts_with("file://") {
+                return Err(format!(
+                    "WAYLOG_COLD_STORE: unsupported store {url:?}: this build supports local paths and file:// URLs"
+                ));
+            }
+        }
+        Ok(Config {
+            addr,
+            data_dir: self.data_dir,
+            cold_store,
+            write_keys,
+            read_keys,
+            wal_sync: parse_bool("WAYLOG_WAL_SYNC", &self.wal_sync)?,
+            wal_segment_bytes: positive_bytes("WAYLOG_WAL_SEGMENT_BYTES", &self.wal_segment_bytes)?,
+            hot_window,
+            hot_window_from_env,
+            hot_max_bytes: positive_bytes("WAYLOG_HOT_MAX_BYTES", &self.hot_max_bytes)?,
+            max_body_bytes: to_usize(positive_bytes("WAYLOG_MAX_BODY_BYTES", &self.max_body_bytes)?),
+            max_batch_events: positive_int("WAYLOG_MAX_BATCH_EVENTS", &self.max_batch_events)?,
+            retention,
+            dedup_window,
+            dedup_min_ids: nonneg_int("WAYLOG_DEDUP_MIN_IDS", &self.dedup_min_ids)?,
+            query_max_rows: positive_int("WAYLOG_QUERY_MAX_ROWS", &self.query_max_rows)?,
+            query_timeout,
+            query_memory_bytes: to_usize(positive_bytes("WAYLOG_QUERY_MEMORY", &self.query_memory)?),
+            query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
+            rate_limit_write_rps: u32::try_from(nonneg_int(
+                "WAYLOG_RATE_LIMIT_WRITE_RPS",
+                &self.rate_limit_write_rps,
+            )?)
+            .map_err(|_| "WAYLOG_RATE_LIMIT_WRITE_RPS: too large".to_string())?,
+            rate_limit_read_rps: u32::try_from(nonneg_int(
+                "WAYLOG_RATE_LIMIT_READ_RPS",
+                &self.rate_limit_read_rps,
+            )?)
+            .map_err(|_| "WAYLOG_RATE_LIMIT_READ_RPS: too large".to_string())?,
+            profile,
+        })
+    }
+}
+
+/// Comma-separated keys, trimmed, empties dropped.
+pub fn split_keys(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+pub fn parse_bool(name: &str, s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(format!("{name}: expected true or false, got {other:?}")),
+    }
+}
+
+fn positive_duration(name: &str, s: &str) -> Result<Duration, String> {
+    match parse_duration(s) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "{name}: expected a positive duration such as 90s, 15m, 1h30m or 7d, got {s:?}"
+        )),
+    }
+}
+
+fn positive_int(name: &str, s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{name}: expected a positive integer, got {s:?}")),
+    }
+}
+
+fn nonneg_int(name: &str, s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("{name}: expected a non-negative integer, got {s:?}"))
+}
+
+/// Bytes: a plain integer or one with a `KiB`/`MiB`/`GiB` (or `KB`/`MB`/`GB`, decimal) suffix.
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+fn positive_bytes(name: &str, s: &str) -> Result<u64, String> {
+    match parse_bytes(s) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{name}: expected a positive byte size such as 16777216 or 64MiB, got {s:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        let c = Config::for_data_dir("/tmp/x");
+        ServeArgs {
+            addr: c.addr.to_string(),
+            data_dir: c.data_dir,
+            cold_store: None,
+            write_key: String::new(),
+            read_key: String::new(),
+            wal_sync: "true".into(),
+            wal_segment_bytes: "64MiB".into(),
+            hot_window: None,
+            hot_max_bytes: "2GiB".into(),
+            max_body_bytes: "16777216".into(),
+            max_batch_events: "10000".into(),
+            retention: "7d".into(),
+            dedup_window: "24h".into(),
+            dedup_min_ids: "65536".into(),
+            query_max_rows: "10000".into(),
+            query_timeout: "30s".into(),
+            query_memory: "512MiB".into(),
+            query_concurrency: "4".into(),
+            rate_limit_write_rps: "0".into(),
+            rate_limit_read_rps: "0".into(),
+            profile: "dev".into(),
+        }
+    }
+
+    #[test]
+    fn config_defaults_match_spec() {
+        let c = args().into_config().unwrap();
+        assert_eq!(c.max_body_bytes, 16 * 1024 * 1024);
+        assert_eq!(c.max_batch_events, 10_000);
+        assert_eq!(c.hot_window, Duration::from_secs(900));
+        assert_eq!(c.retention, Duration::from_secs(7 * 86400));
+        assert_eq!(c.dedup_window, Duration::from_secs(86400));
+        assert!(c.wal_sync);
+    }
+
+    #[test]
+    fn config_rejects_invalid_values_naming_the_setting() {
+        let mut a = args();
+        a.retention = "forever".into();
+        assert!(a.into_config().unwrap_err().contains("WAYLOG_RETENTION"));
+        let mut a = args();
+        a.wal_sync = "maybe".into();
+        assert!(a.into_config().unwrap_err().contains("WAYLOG_WAL_SYNC"));
+        let mut a = args();
+        a.max_batch_events = "0".into();
+        assert!(a.into_config().unwrap_err().contains("WAYLOG_MAX_BATCH_EVENTS"));
+        let mut a = args();
+        a.addr = "nowhere".into();
+        assert!(a.into_config().unwrap_err().contains("WAYLOG_ADDR"));
+        let mut a = args();
+        a.profile = "prod".into();
+        assert!(a.into_config().unwrap_err().contains("prod"));
+    }
+
+    #[test]
+    fn config_raises_dedup_window_to_hot_window() {
+        let mut a = args();
+        a.dedup_window = "1m".into();
+        a.hot_window = Some("15m".into());
+        let c = a.into_config().unwrap();
+        assert_eq!(c.dedup_window, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn parse_bytes_accepts_suffixes() {
+        assert_eq!(parse_bytes("64MiB"), Some(64 << 20));
+        assert_eq!(parse_bytes("1024"), Some(1024));
+        assert_eq!(parse_bytes("2 GiB"), Some(2 << 30));
+        assert_eq!(parse_bytes("lots"), None);
+    }
+}

@@ -1,0 +1,27 @@
+//! waylog: production incident triage over trace-linked wide events.
+//!
+//! Services send one structured event per request per hop. waylog makes each event durable in
+//! a write-ahead log, keeps recent rows as Arrow record batches in memory, flushes them to
+//! sorted Parquet in the cold store, and answers everything with DataFusion SQL over hot and
+//! cold data as one table.
+//!
+//! Layout (dependencies point down):
+//! - [`clock`], [`duration`], [`config`]: time, duration grammar, validated settings
+//! - [`model`]: the normalized WideEvent and its validation
+//! - [`wal`]: framed, checksummed, group-committed write-ahead log
+//! - [`storage`]: hot tier, flush to Parquet, manifest, cold store, dedup, retention
+//! - [`query`]: DataFusion session, snapshot table providers, the read-only SQL guard
+//! - [`ingest`]: `/v1/events` framing and the request checks
+//! - [`server`]: HTTP router, auth, health, graceful shutdown
+//! - [`cli`]: the `waylog` command line
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod duration;
+pub mod ingest;
+pub mod model;
+pub mod query;
+pub mod server;
+pub mod storage;
+pub mod wal;

@@ -1,0 +1,89 @@
+//! The schema-2.0 WideEvent in normalized form (spec events §1.8).
+//!
+//! Timestamps are unix nanoseconds (UTC). Optional members that are "omitted when empty" are
+//! `None`/empty here, so serialization back to JSON needs no further checks.
+
+use serde_json::{Map, Value};
+
+/// One normalized wide event: one service hop of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub event_id: String,
+    pub ts_start_ns: i64,
+    pub ts_end_ns: i64,
+    pub duration_ms: i64,
+    /// `http` or `rpc`.
+    pub kind: String,
+    pub service: String,
+    pub env: String,
+    pub version: Option<String>,
+    pub trace_id: String,
+    /// `""` when absent.
+    pub span_id: String,
+    /// `""` when absent (root event).
+    pub parent_span_id: String,
+    pub status: String,
+    pub anchor: Option<Anchor>,
+    pub steps: Vec<Step>,
+    pub logs: Vec<Log>,
+    /// The whole `fields` object; `serde_json::Map` keeps keys in byte order at every depth.
+    pub fields: Option<Map<String, Value>>,
+    pub errors: Vec<ErrorRef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anchor {
+    pub step: String,
+    pub error_code: String,
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub name: String,
+    /// `None` when absent or empty.
+    pub span_id: Option<String>,
+    pub start_ms: i64,
+    pub duration_ms: i64,
+    /// `ok` or `error`.
+    pub status: String,
+    pub downstream: Option<Downstream>,
+    pub error: Option<StepError>,
+}
+
+/// Members are `None` when absent or empty (empty strings are dropped by normalization).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Downstream {
+    pub service: Option<String>,
+    pub endpoint: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// Members are `None` when absent or empty.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StepError {
+    pub code: Option<String>,
+    pub reason: Option<String>,
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Log {
+    pub ts_offset_ms: i64,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    pub msg: String,
+    /// Kept verbatim (keys sorted); `None` when absent.
+    pub fields: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorRef {
+    pub code: String,
+    pub reason: Option<String>,
+}
+
+/// The failed statuses (spec events: `error`, `timeout`, `partial`, `aborted`).
+pub fn is_failed_status(status: &str) -> bool {
+    matches!(status, "error" | "timeout" | "partial" | "aborted")
+}

@@ -1,0 +1,214 @@
+//! User SQL (`POST /v1/query`, `waylog query`): read-only rule, caps, error classes
+//! (spec reads §5.3, §5.4).
+//!
+//! Two guards: the parsed statement must be exactly one query / EXPLAIN of a query / SHOW
+//! TABLES / SHOW COLUMNS / DESCRIBE; and the plan is verified with DDL, DML and statements
+//! disallowed.
+
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use super::QueryEngine;
+
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// Rows returned at most; one more is fetched to report truncation.
+    pub limit: usize,
+    pub timeout: Option<Duration>,
+    pub memory_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub row_count: usize,
+    pub truncated: bool,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    InvalidSql(String),
+    #[error("{0}")]
+    Execution(String),
+    #[error("{0}")]
+    ResourcesExhausted(String),
+    #[error("query timed out")]
+    Timeout,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl QueryError {
+    /// The spec's error code for this class.
+    pub fn code(&self) -> &'static str {
+        match self {
+            QueryError::NotAllowed(_) => "statement_not_allowed",
+            QueryError::InvalidSql(_) => "invalid_sql",
+            QueryError::Execution(_) => "execution_error",
+            QueryError::ResourcesExhausted(_) => "resources_exhausted",
+            QueryError::Timeout => "timeout",
+            QueryError::Unavailable(_) => "unavailable",
+            QueryError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+fn allowed(stmt: &DfStatement) -> bool {
+    match stmt {
+        DfStatement::Statement(s) => allowed_sql(s),
+        DfStatement::Explain(e) => allowed(&e.statement),
+        _ => false,
+    }
+}
+
+fn allowed_sql(s: &Statement) -> bool {
+    match s {
+        Statement::Query(_) => true,
+        Statement::Explain { statement, .. } => allowed_sql(statement),
+        Statement::ShowTables { .. } | Statement::ShowColumns { .. } | Statement::ExplainTable { .. } => true,
+        _ => false,
+    }
+}
+
+/// Check the read-only rule and return the single statement.
+pub fn parse_read_only(sql: &str) -> Result<DfStatement, QueryError> {
+    let mut stmts = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
+        .map_err(|e| QueryError::InvalidSql(e.strip_backtrace()))?;
+    if stmts.len() != 1 {
+        return Err(QueryError::NotAllowed(format!(
+            "exactly one statement is allowed, got {}",
+            stmts.len()
+        )));
+    }
+    let stmt = stmts.pop_front().expect("one statement");
+    if !allowed(&stmt) {
+        return Err(QueryError::NotAllowed(
+            "only queries (SELECT, WITH, VALUES, EXPLAIN, SHOW TABLES, SHOW COLUMNS, DESCRIBE) are allowed"
+                .into(),
+        ));
+    }
+    Ok(stmt)
+}
+
+/// Map an engine error to its class.
+pub fn classify(e: DataFusionError) -> QueryError {
+    let msg = e.strip_backtrace();
+    let root = e.find_root();
+    match root {
+        DataFusionError::ResourcesExhausted(_) => QueryError::ResourcesExhausted(msg),
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_)
+        | DataFusionError::Configuration(_) => QueryError::InvalidSql(msg),
+        DataFusionError::ArrowError(..) | DataFusionError::Execution(_) => QueryError::Execution(msg),
+        DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) | DataFusionError::ParquetError(_) => {
+            QueryError::Unavailable(msg)
+        }
+        _ => QueryError::Internal(msg),
+    }
+}
+
+/// Plan and run user SQL over one snapshot under the caps.
+pub async fn run_user_sql(engine: &QueryEngine, sql: &str, opts: &QueryOptions) -> Result<QueryResult, QueryError> {
+    let started = Instant::now();
+    let stmt = parse_read_only(sql)?;
+    let work = async {
+        let ctx = engine.context(opts.memory_bytes).map_err(classify)?;
+        let state = ctx.state();
+        let plan = state.statement_to_plan(stmt).await.map_err(classify)?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| QueryError::NotAllowed(e.strip_backtrace()))?;
+        let df = ctx.execute_logical_plan(plan).await.map_err(classify)?;
+        let df = df.limit(0, Some(opts.limit.saturating_add(1))).map_err(classify)?;
+        let schema = df.schema().inner().clone();
+        let batches = df.collect().await.map_err(classify)?;
+        Ok::<_, QueryError>((schema, batches))
+    };
+    let (schema, mut batches) = match opts.timeout {
+        Some(t) => tokio::time::timeout(t, work).await.map_err(|_| QueryError::Timeout)??,
+        None => work.await?,
+    };
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let truncated = total > opts.limit;
+    if truncated {
+        let mut left = opts.limit;
+        let mut kept = Vec::with_capacity(batches.len());
+        for b in batches {
+            if left == 0 {
+                break;
+            }
+            let n = b.num_rows().min(left);
+            kept.push(b.slice(0, n));
+            left -= n;
+        }
+        batches = kept;
+    }
+    Ok(QueryResult {
+        schema,
+        row_count: total.min(opts.limit),
+        batches,
+        truncated,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_read_only_accepts_queries_and_rejects_writes() {
+        for ok in [
+            "SELECT 1",
+            "WITH a AS (SELECT 1) SELECT * FROM a",
+            "VALUES (1)",
+            "SELECT 1 UNION ALL SELECT 2",
+            "EXPLAIN SELECT 1",
+            "EXPLAIN ANALYZE SELECT 1",
+            "SHOW TABLES",
+            "SHOW COLUMNS FROM events",
+            "DESCRIBE events",
+        ] {
+            assert!(parse_read_only(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "CREATE TABLE t (a INT)",
+            "DROP TABLE events",
+            "INSERT INTO events VALUES (1)",
+            "DELETE FROM events",
+            "UPDATE events SET a = 1",
+            "COPY events TO '/tmp/x'",
+            "SET datafusion.execution.batch_size = 1",
+            "SELECT 1; SELECT 2",
+            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/tmp'",
+            "BEGIN",
+            "PREPARE p AS SELECT 1",
+            "EXPLAIN CREATE TABLE t (a INT)",
+        ] {
+            match parse_read_only(bad) {
+                Err(QueryError::NotAllowed(_)) => {}
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(matches!(parse_read_only("SELEC 1"), Err(QueryError::InvalidSql(_))));
+    }
+}

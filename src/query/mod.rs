@@ -1,0 +1,109 @@
+//! Query engine: one DataFusion session per statement over one storage snapshot.
+//!
+//! Each statement gets its own `SessionContext` whose tables are [`SnapshotTable`]s bound to
+//! the snapshot taken when the statement starts (so a self-join sees one snapshot, and a flush
+//! that lands mid-query changes nothing for it), and its own memory pool of
+//! `WAYLOG_QUERY_MEMORY` bytes with spilling disabled. Parquet footers are cached across
+//! statements.
+
+pub mod guard;
+pub mod output;
+pub mod provider;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::storage::Storage;
+use crate::storage::schema::TableId;
+use crate::storage::table::TableSnapshot;
+pub use guard::{QueryError, QueryOptions, QueryResult, run_user_sql};
+use provider::SnapshotTable;
+
+/// The tables a user can query, sorted (what `/v1/capabilities` lists as present).
+pub fn table_names() -> Vec<&'static str> {
+    let mut v: Vec<_> = TableId::ALL.iter().map(|t| t.name()).collect();
+    v.sort();
+    v
+}
+
+#[derive(Clone)]
+pub struct QueryEngine {
+    storage: Arc<Storage>,
+    metadata_cache: Arc<FileMetadataCache>,
+    target_partitions: usize,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEngine")
+            .field("target_partitions", &self.target_partitions)
+            .finish()
+    }
+}
+
+impl QueryEngine {
+    pub fn new(storage: Arc<Storage>) -> Self {
+        let template = RuntimeEnvBuilder::new()
+            .build()
+            .expect("a default runtime env builds");
+        let metadata_cache = template.cache_manager.get_file_metadata_cache();
+        let target_partitions = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        QueryEngine {
+            storage,
+            metadata_cache,
+            target_partitions,
+        }
+    }
+
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+
+    /// A session over one snapshot of every table, with `memory_limit` bytes of query memory.
+    pub fn context(&self, memory_limit: usize) -> Result<SessionContext, datafusion::error::DataFusionError> {
+        self.context_for(self.storage.snapshot(), memory_limit)
+    }
+
+    pub fn context_for(
+        &self,
+        snapshot: BTreeMap<TableId, Arc<TableSnapshot>>,
+        memory_limit: usize,
+    ) -> Result<SessionContext, datafusion::error::DataFusionError> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(memory_limit, 1.0)
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            .with_cache_manager(
+                CacheManagerConfig::default().with_file_metadata_cache(Some(self.metadata_cache.clone())),
+            )
+            .build_arc()?;
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(self.target_partitions)
+            .with_default_catalog_and_schema("waylog", "public");
+        {
+            let opts = config.options_mut();
+            opts.execution.parquet.pushdown_filters = true;
+            opts.execution.parquet.reorder_filters = true;
+            opts.execution.parquet.enable_page_index = true;
+            opts.execution.parquet.bloom_filter_on_read = true;
+            opts.sql_parser.enable_ident_normalization = true;
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let cold = self.storage.cold();
+        ctx.register_object_store(cold.url.as_ref(), cold.store.clone());
+        for (t, snap) in snapshot {
+            ctx.register_table(
+                t.name(),
+                Arc::new(SnapshotTable::new(snap, cold.url.clone())),
+            )?;
+        }
+        Ok(ctx)
+    }
+}

@@ -1,0 +1,209 @@
+//! [`SnapshotTable`]: a DataFusion `TableProvider` over one table snapshot: the hot Arrow
+//! batches (in-memory scan) unioned with the cold Parquet files (pruned by the time range
+//! the query's filters allow, using manifest statistics, so planning opens no footer).
+//!
+//! Filters are `Inexact`: DataFusion keeps its own filter above the scan; the Parquet scan
+//! also gets the predicate for row-group, page-index and bloom-filter pruning.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::config::TableParquetOptions;
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::TableProvider;
+use datafusion::error::Result;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
+
+use crate::storage::table::TableSnapshot;
+
+#[derive(Debug)]
+pub struct SnapshotTable {
+    snapshot: Arc<TableSnapshot>,
+    cold_url: ObjectStoreUrl,
+}
+
+impl SnapshotTable {
+    pub fn new(snapshot: Arc<TableSnapshot>, cold_url: ObjectStoreUrl) -> Self {
+        SnapshotTable { snapshot, cold_url }
+    }
+}
+
+/// Inclusive `[lo, hi]` bounds (unix ns) on `column` implied by the conjunctive filters.
+pub fn time_bounds(filters: &[Expr], column: &str) -> (i64, i64) {
+    let mut lo = i64::MIN;
+    let mut hi = i64::MAX;
+    for f in filters {
+        collect_bounds(f, column, &mut lo, &mut hi);
+    }
+    (lo, hi)
+}
+
+fn literal_ns(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Literal(v, _) => match v {
+            ScalarValue::TimestampNanosecond(Some(v), _) => Some(*v),
+            ScalarValue::TimestampMicrosecond(Some(v), _) => v.checked_mul(1_000),
+            ScalarValue::TimestampMillisecond(Some(v), _) => v.checked_mul(1_000_000),
+            ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1_000_000_000),
+            _ => None,
+        },
+        Expr::Cast(c) => literal_ns(&c.expr),
+        Expr::TryCast(c) => literal_ns(&c.expr),
+        _ => None,
+    }
+}
+
+fn is_column(e: &Expr, column: &str) -> bool {
+    match e {
+        Expr::Column(c) => c.name == column,
+        Expr::Cast(c) => is_column(&c.expr, column),
+        _ => false,
+    }
+}
+
+fn collect_bounds(e: &Expr, column: &str, lo: &mut i64, hi: &mut i64) {
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            if *op == Operator::And {
+                collect_bounds(left, column, lo, hi);
+                collect_bounds(right, column, lo, hi);
+                return;
+            }
+            let (op, v) = if is_column(left, column) {
+                match literal_ns(right) {
+                    Some(v) => (*op, v),
+                    None => return,
+                }
+            } else if is_column(right, column) {
+                match (literal_ns(left), op.swap()) {
+                    (Some(v), Some(op)) => (op, v),
+                    _ => return,
+                }
+            } else {
+                return;
+            };
+            match op {
+                Operator::Gt | Operator::GtEq => *lo = (*lo).max(v),
+                Operator::Lt | Operator::LtEq => *hi = (*hi).min(v),
+                Operator::Eq => {
+                    *lo = (*lo).max(v);
+                    *hi = (*hi).min(v);
+                }
+                _ => {}
+            }
+        }
+        Expr::Between(b) if !b.negated && is_column(&b.expr, column) => {
+            if let Some(v) = literal_ns(&b.low) {
+                *lo = (*lo).max(v);
+            }
+            if let Some(v) = literal_ns(&b.high) {
+                *hi = (*hi).min(v);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[async_trait]
+impl TableProvider for SnapshotTable {
+    fn schema(&self) -> SchemaRef {
+        self.snapshot.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = self.snapshot.schema.clone();
+        let time_col = self.snapshot.table.time_column();
+        let (lo, hi) = time_bounds(filters, time_col);
+        let partitions = state.config().target_partitions().max(1);
+        let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+
+        let hot: Vec<_> = self
+            .snapshot
+            .hot
+            .iter()
+            .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
+            .collect();
+        if !hot.is_empty() {
+            // Spread batches over the partitions by row count.
+            let mut parts: Vec<Vec<_>> = vec![Vec::new(); partitions.min(hot.len())];
+            let mut rows = vec![0usize; parts.len()];
+            for h in hot {
+                let i = (0..parts.len()).min_by_key(|i| rows[*i]).unwrap_or(0);
+                rows[i] += h.batch.num_rows();
+                parts[i].push(h.batch.clone());
+            }
+            let mem = MemorySourceConfig::try_new(&parts, schema.clone(), projection.cloned())?
+                .with_limit(limit);
+            plans.push(DataSourceExec::from_data_source(mem));
+        }
+
+        let files: Vec<_> = self
+            .snapshot
+            .cold
+            .iter()
+            .filter(|f| f.max_ts >= lo && f.min_ts <= hi)
+            .collect();
+        if !files.is_empty() {
+            let mut source = ParquetSource::new(schema.clone())
+                .with_table_parquet_options(TableParquetOptions {
+                    global: state.config_options().execution.parquet.clone(),
+                    ..Default::default()
+                });
+            if let Some(pred) = conjunction(filters.to_vec()) {
+                let df_schema = DFSchema::try_from(schema.clone())?;
+                let phys = state.create_physical_expr(pred, &df_schema)?;
+                source = source.with_predicate(phys);
+            }
+            let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); partitions.min(files.len())];
+            let mut sizes = vec![0u64; groups.len()];
+            for f in files {
+                let i = (0..groups.len()).min_by_key(|i| sizes[*i]).unwrap_or(0);
+                sizes[i] += f.size;
+                groups[i].push(PartitionedFile::new(f.path.clone(), f.size));
+            }
+            let conf = FileScanConfigBuilder::new(self.cold_url.clone(), Arc::new(source))
+                .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+            plans.push(DataSourceExec::from_data_source(conf));
+        }
+
+        match plans.len() {
+            0 => {
+                let projected = match projection {
+                    Some(p) => Arc::new(schema.project(p)?),
+                    None => schema,
+                };
+                Ok(Arc::new(EmptyExec::new(projected)))
+            }
+            _ => UnionExec::try_new(plans),
+        }
+    }
+}

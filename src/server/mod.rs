@@ -1,0 +1,228 @@
+//! HTTP server: router, shared state, health, request ids, graceful shutdown.
+//!
+//! Start-up order: bind the listener (so `/healthz` answers and the bound address is logged
+//! at once), recover storage in the background, then flip `ready`. Until then write routes
+//! answer 503 `ingest_unavailable` and `/readyz` 503. Shutdown: stop accepting, let in-flight
+//! requests finish, stop the writer after it drained, sync the WAL.
+
+pub mod auth;
+pub mod error;
+pub mod query;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::json;
+use tokio::sync::{Semaphore, watch};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::query::QueryEngine;
+use crate::storage::{Storage, StorageConfig, error_chain};
+use auth::RateLimiter;
+use error::{ApiError, json_response};
+
+/// Everything a handler can reach.
+pub struct AppState {
+    pub config: Config,
+    pub clock: SharedClock,
+    storage: OnceLock<Arc<Storage>>,
+    engine: OnceLock<QueryEngine>,
+    ready: AtomicBool,
+    shutting_down: AtomicBool,
+    pub query_slots: Semaphore,
+    pub write_limiter: RateLimiter,
+    pub read_limiter: RateLimiter,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("ready", &self.ready).finish()
+    }
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn new(config: Config, clock: SharedClock) -> SharedState {
+        Arc::new(AppState {
+            query_slots: Semaphore::new(config.query_concurrency),
+            write_limiter: RateLimiter::new(config.rate_limit_write_rps),
+            read_limiter: RateLimiter::new(config.rate_limit_read_rps),
+            config,
+            clock,
+            storage: OnceLock::new(),
+            engine: OnceLock::new(),
+            ready: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Install recovered storage and become ready.
+    pub fn set_storage(&self, storage: Arc<Storage>) {
+        let engine = QueryEngine::new(storage.clone());
+        let _ = self.storage.set(storage);
+        let _ = self.engine.set(engine);
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    pub fn storage(&self) -> Option<&Arc<Storage>> {
+        self.storage.get()
+    }
+
+    pub fn engine(&self) -> Option<&QueryEngine> {
+        self.engine.get()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The request id of a request (set by the middleware).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn valid_request_id(v: &str) -> bool {
+    (1..=128).contains(&v.len()) && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+async fn request_id_layer(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("req_{:016x}", rand::random::<u64>()));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<SharedState>) -> Response {
+    if state.is_ready() && !state.is_shutting_down() {
+        json_response(StatusCode::OK, &json!({"status": "ready"}))
+    } else {
+        ApiError::unavailable("unavailable", "not ready", 1).into_response()
+    }
+}
+
+async fn not_found() -> Response {
+    ApiError::not_found("not found").into_response()
+}
+
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/livez", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/events", any(crate::ingest::events_ingest))
+        .route("/v1/events/validate", any(crate::ingest::events_validate))
+        .route("/v1/query", any(query::query_run))
+        .fallback(not_found)
+        .layer(middleware::from_fn(request_id_layer))
+        .with_state(state)
+}
+
+/// Recover storage into `state` and start background maintenance.
+pub async fn start_storage(state: &SharedState, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Storage>> {
+    let (storage, report) = Storage::open(StorageConfig::from(&state.config), state.clock.clone()).await?;
+    for p in &report.problems {
+        tracing::warn!(problem = %p, "recovery");
+    }
+    tracing::info!(
+        manifest_version = report.manifest_version,
+        cold_files = report.cold_files,
+        replayed_records = report.replayed_records,
+        replayed_rows = report.replayed_rows,
+        dedup_ids = report.dedup_ids,
+        elapsed_ms = report.elapsed.as_millis() as u64,
+        cold_store = %storage.cold().location,
+        "recovered"
+    );
+    tokio::spawn(storage.clone().run_maintenance(shutdown));
+    state.set_storage(storage.clone());
+    Ok(storage)
+}
+
+/// Run `waylog serve` until SIGTERM/SIGINT; returns after a clean shutdown.
+pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("waylog listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "listening");
+    let state = AppState::new(config, clock);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let sig_state = state.clone();
+    let stop_for_signal = stop_tx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: draining in-flight requests");
+                sig_state.begin_shutdown();
+                let _ = stop_for_signal.send(true);
+            })
+            .await
+    });
+
+    let storage = match start_storage(&state, stop_rx.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            server.abort();
+            return Err(anyhow::anyhow!("{}", error_chain(e.as_ref())));
+        }
+    };
+    tracing::info!("ready");
+    server.await??;
+    let _ = stop_tx.send(true);
+    tokio::task::spawn_blocking(move || storage.close()).await??;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

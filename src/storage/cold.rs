@@ -1,0 +1,280 @@
+//! The cold store: immutable, sorted, ZSTD Parquet files behind `object_store`, plus the
+//! manifest that lists them.
+//!
+//! Layout (Hive-style, readable by DuckDB/Spark/Trino without waylog):
+//! `<table>/date=YYYY-MM-DD/hour=HH/<first_seq:020>-<last_seq:020>.parquet`, and the manifest
+//! as numbered objects `_waylog/manifest/<version:020>.json`. A commit writes version n+1 as a
+//! new object (an atomic put on both local disk and S3), so readers see the old or the new
+//! manifest, never a mix. Older manifest objects are pruned, keeping a few.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::metadata::KeyValue;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
+use futures::TryStreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use super::schema::{SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableId, ts_range};
+use super::table::ColdFile;
+
+/// Rows per Parquet row group.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+const MANIFEST_PREFIX: &str = "_waylog/manifest";
+const MANIFESTS_KEPT: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cold store {op} {path}")]
+    Store {
+        op: &'static str,
+        path: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("cannot open cold store at {location}")]
+    Open {
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("corrupt manifest {path}")]
+    Manifest {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("parquet encode")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("arrow")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TableManifest {
+    /// Every WAL record of this table with `seq <= flushed_seq` is in `files`.
+    pub flushed_seq: u64,
+    pub files: Vec<ColdFile>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub version: u64,
+    pub tables: BTreeMap<String, TableManifest>,
+}
+
+impl Manifest {
+    pub fn table(&self, t: TableId) -> TableManifest {
+        self.tables.get(t.name()).cloned().unwrap_or_default()
+    }
+
+    pub fn table_mut(&mut self, t: TableId) -> &mut TableManifest {
+        self.tables.entry(t.name().to_string()).or_default()
+    }
+
+    pub fn max_flushed_seq(&self) -> u64 {
+        self.tables.values().map(|t| t.flushed_seq).max().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ColdStore {
+    pub store: Arc<dyn ObjectStore>,
+    /// The URL the query engine registers the store under.
+    pub url: ObjectStoreUrl,
+    /// Human description for logs (`file:///...`).
+    pub location: String,
+}
+
+impl ColdStore {
+    /// `location`: `None` = `<data_dir>/cold`; a path or `file://` URL = that directory.
+    pub fn open(location: Option<&str>, data_dir: &Path, create: bool) -> Result<ColdStore> {
+        let dir = match location {
+            None => data_dir.join("cold"),
+            Some(l) => Path::new(l.strip_prefix("file://").unwrap_or(l)).to_path_buf(),
+        };
+        let open_err = |e: Box<dyn std::error::Error + Send + Sync>| Error::Open {
+            location: dir.display().to_string(),
+            source: e,
+        };
+        if create {
+            std::fs::create_dir_all(&dir).map_err(|e| open_err(Box::new(e)))?;
+        }
+        let abs = std::fs::canonicalize(&dir).map_err(|e| open_err(Box::new(e)))?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&abs)
+            .map_err(|e| open_err(Box::new(e)))?;
+        Ok(ColdStore {
+            store: Arc::new(store),
+            url: ObjectStoreUrl::parse("waylogcold://store/").expect("static url parses"),
+            location: format!("file://{}", abs.display()),
+        })
+    }
+
+    pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(&StorePath::from(path), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|source| Error::Store {
+                op: "put",
+                path: path.to_string(),
+                source,
+            })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Bytes> {
+        let store_err = |source| Error::Store {
+            op: "get",
+            path: path.to_string(),
+            source,
+        };
+        let r = self
+            .store
+            .get(&StorePath::from(path))
+            .await
+            .map_err(store_err)?;
+        r.bytes().await.map_err(store_err)
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        match self.store.delete(&StorePath::from(path)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(Error::Store {
+                op: "delete",
+                path: path.to_string(),
+                source,
+            }),
+        }
+    }
+
+    async fn manifest_versions(&self) -> Result<Vec<(u64, String)>> {
+        let prefix = StorePath::from(MANIFEST_PREFIX);
+        let metas: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|source| Error::Store {
+                op: "list",
+                path: MANIFEST_PREFIX.to_string(),
+                source,
+            })?;
+        let mut out: Vec<(u64, String)> = metas
+            .into_iter()
+            .filter_map(|m| {
+                let name = m.location.filename()?.to_string();
+                let v = name.strip_suffix(".json")?.parse().ok()?;
+                Some((v, m.location.to_string()))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The newest manifest, or an empty one for a new store.
+    pub async fn load_manifest(&self) -> Result<Manifest> {
+        let versions = self.manifest_versions().await?;
+        let Some((_, path)) = versions.last() else {
+            return Ok(Manifest::default());
+        };
+        let bytes = self.get(path).await?;
+        serde_json::from_slice(&bytes).map_err(|source| Error::Manifest {
+            path: path.clone(),
+            source,
+        })
+    }
+
+    /// Store `m` as the next version; `m.version` is bumped in place.
+    pub async fn commit_manifest(&self, m: &mut Manifest) -> Result<()> {
+        m.version += 1;
+        let path = format!("{MANIFEST_PREFIX}/{:020}.json", m.version);
+        let bytes = serde_json::to_vec(m).expect("manifest serializes");
+        self.put(&path, Bytes::from(bytes)).await?;
+        let versions = self.manifest_versions().await?;
+        if versions.len() > MANIFESTS_KEPT {
+            for (_, old) in &versions[..versions.len() - MANIFESTS_KEPT] {
+                self.delete(old).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Hive-style partition directory of a timestamp: `date=YYYY-MM-DD/hour=HH`.
+pub fn partition_of(ts_ns: i64) -> String {
+    let secs = ts_ns.div_euclid(1_000_000_000);
+    let dt = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+    dt.format("date=%Y-%m-%d/hour=%H").to_string()
+}
+
+/// Encode a sorted batch as one Parquet file and describe it for the manifest.
+pub fn encode_parquet(
+    table: TableId,
+    batch: &RecordBatch,
+    path: String,
+    first_seq: u64,
+    last_seq: u64,
+) -> Result<(Bytes, ColdFile)> {
+    let (min_ts, max_ts) = ts_range(batch, table.time_column()).unwrap_or((0, 0));
+    let (min_r, max_r) = ts_range(batch, table.retention_column()).unwrap_or((0, 0));
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("level 3 is valid"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string()),
+            KeyValue::new("waylog.table".to_string(), table.name().to_string()),
+            KeyValue::new("waylog.min_ts".to_string(), min_ts.to_string()),
+            KeyValue::new("waylog.max_ts".to_string(), max_ts.to_string()),
+            KeyValue::new("waylog.first_seq".to_string(), first_seq.to_string()),
+            KeyValue::new("waylog.last_seq".to_string(), last_seq.to_string()),
+        ]));
+    for col in table.bloom_columns() {
+        props = props
+            .set_column_bloom_filter_enabled(ColumnPath::from(*col), true)
+            .set_column_bloom_filter_fpp(ColumnPath::from(*col), 0.01)
+            .set_column_dictionary_enabled(ColumnPath::from(*col), false);
+    }
+    let mut buf = Vec::with_capacity(batch.get_array_memory_size() / 4);
+    let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props.build()))?;
+    writer.write(batch)?;
+    writer.close()?;
+    let size = buf.len() as u64;
+    Ok((
+        Bytes::from(buf),
+        ColdFile {
+            path,
+            size,
+            rows: batch.num_rows() as u64,
+            first_seq,
+            last_seq,
+            min_ts,
+            max_ts,
+            min_retention_ts: min_r,
+            max_retention_ts: max_r,
+            schema_version: SCHEMA_VERSION.to_string(),
+        },
+    ))
+}
+
+/// Decode a whole Parquet file (retention rewrites).
+pub fn decode_parquet(bytes: Bytes) -> Result<Vec<RecordBatch>> {
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?
+            .with_batch_size(64 * 1024)
+            .build()?;
+    Ok(reader.collect::<Result<Vec<_>, _>>()?)
+}

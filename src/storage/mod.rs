@@ -1,0 +1,1021 @@
+//! Storage engine: WAL + hot tier + cold Parquet, one writer, one flusher.
+//!
+//! Write path (architecture §3): a request hands a record batch to the writer thread, which
+//! drains whatever else is queued, drops rows whose id is already known (dedup), frames each
+//! surviving batch as one WAL record (Arrow IPC payload), fdatasyncs once for the whole group,
+//! appends the batches to the hot tier, and only then answers every request of the group.
+//!
+//! Invariants:
+//! 1. an acknowledged row is fsynced (when `wal_sync`) and visible in the published snapshot;
+//! 2. every row is in exactly one tier of any snapshot (see [`table`]);
+//! 3. restart = load manifest, load dedup id logs, replay WAL records above each table's
+//!    flushed sequence; a torn tail is truncated and reported;
+//! 4. the hot tier is bounded: at `hot_max_bytes` writes are refused (`overloaded`).
+
+pub mod cold;
+pub mod dedup;
+pub mod schema;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use datafusion::arrow::compute::{
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+};
+use datafusion::arrow::ipc::reader::StreamReader;
+use datafusion::arrow::ipc::writer::StreamWriter;
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::wal::{self, Wal};
+use cold::{ColdStore, Manifest};
+use dedup::{Dedup, hash_id};
+use schema::{TableId, string_column};
+use table::{ColdFile, HotBatch, TableSnapshot, TableState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("data directory {path} is in use by another waylog process")]
+    Locked { path: PathBuf },
+    #[error("data directory io on {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Wal(#[from] wal::Error),
+    #[error(transparent)]
+    Cold(#[from] cold::Error),
+    #[error(transparent)]
+    Dedup(#[from] dedup::Error),
+    #[error("arrow")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("wal record {seq} holds an undecodable batch")]
+    BadRecord {
+        seq: u64,
+        #[source]
+        source: datafusion::arrow::error::ArrowError,
+    },
+    #[error("the writer has stopped")]
+    WriterStopped,
+    #[error("background task failed: {0}")]
+    Join(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an append was not made durable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    /// The WAL write or fsync failed: none, some or all rows may be stored.
+    #[error("write-ahead log unavailable: {0}")]
+    Durability(String),
+    /// The writer is gone (shutting down).
+    #[error("writer stopped")]
+    Stopped,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub accepted: usize,
+    pub duplicate: usize,
+}
+
+/// Settings of the storage engine (a projection of [`Config`]).
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    pub cold_store: Option<String>,
+    pub wal_sync: bool,
+    pub wal_segment_bytes: u64,
+    pub hot_window: Duration,
+    pub hot_max_bytes: u64,
+    pub dedup_window: Duration,
+    pub dedup_min_ids: usize,
+    pub retention: Duration,
+}
+
+impl From<&Config> for StorageConfig {
+    fn from(c: &Config) -> Self {
+        StorageConfig {
+            data_dir: c.data_dir.clone(),
+            cold_store: c.cold_store.clone(),
+            wal_sync: c.wal_sync,
+            wal_segment_bytes: c.wal_segment_bytes,
+            hot_window: c.hot_window,
+            hot_max_bytes: c.hot_max_bytes,
+            dedup_window: c.dedup_window,
+            dedup_min_ids: c.dedup_min_ids,
+            retention: c.retention,
+        }
+    }
+}
+
+struct WriteMsg {
+    table: TableId,
+    batch: RecordBatch,
+    reply: oneshot::Sender<Result<AppendOutcome, WriteError>>,
+}
+
+/// What startup recovery did (logged by the server).
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryReport {
+    pub manifest_version: u64,
+    pub cold_files: usize,
+    pub replayed_records: u64,
+    pub replayed_rows: u64,
+    pub wal_bytes: u64,
+    pub dedup_ids: usize,
+    pub problems: Vec<String>,
+    pub elapsed: Duration,
+}
+
+/// Counters exposed for logs, tests and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub flushes: AtomicU64,
+    pub flushed_rows: AtomicU64,
+    pub last_flush_ms: AtomicU64,
+    pub retention_removed_rows: AtomicU64,
+}
+
+pub struct Storage {
+    cfg: StorageConfig,
+    clock: SharedClock,
+    tables: BTreeMap<TableId, Arc<TableState>>,
+    cold: ColdStore,
+    manifest: tokio::sync::Mutex<Manifest>,
+    wal: Option<Arc<Mutex<Wal>>>,
+    writer_tx: Mutex<Option<mpsc::Sender<WriteMsg>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Serializes flush, compaction and retention.
+    maintenance: tokio::sync::Mutex<()>,
+    pub stats: Stats,
+    read_only: bool,
+    _lock: Option<File>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("data_dir", &self.cfg.data_dir)
+            .field("cold", &self.cold.location)
+            .finish()
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub fn encode_ipc(batch: &RecordBatch) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
+    let mut buf = Vec::with_capacity(batch.get_array_memory_size() / 2 + 1024);
+    {
+        let mut w = StreamWriter::try_new(&mut buf, &batch.schema())?;
+        w.write(batch)?;
+        w.finish()?;
+    }
+    Ok(buf)
+}
+
+pub fn decode_ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>, datafusion::arrow::error::ArrowError> {
+    let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
+    reader.collect()
+}
+
+/// Rows of a replayed record, adapted to the current schema (older records may lack columns).
+fn adapt_to_schema(
+    batch: RecordBatch,
+    table: TableId,
+) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    let schema = table.schema();
+    if batch.schema().fields() == schema.fields() {
+        return RecordBatch::try_new(schema, batch.columns().to_vec());
+    }
+    let cols = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => c.clone(),
+            _ => datafusion::arrow::array::new_null_array(f.data_type(), batch.num_rows()),
+        })
+        .collect();
+    RecordBatch::try_new(schema, cols)
+}
+
+struct Replayed {
+    manifest: Manifest,
+    hot: BTreeMap<TableId, Vec<HotBatch>>,
+    ids: Vec<(u128, i64)>,
+    report: wal::ReplayReport,
+    rows: u64,
+}
+
+fn replay_wal(dir: &Path, manifest: &Manifest, repair: bool) -> Result<Replayed> {
+    let mut hot: BTreeMap<TableId, Vec<HotBatch>> = BTreeMap::new();
+    let mut ids = Vec::new();
+    let mut rows = 0u64;
+    let mut failure: Option<Error> = None;
+    let flushed: BTreeMap<TableId, u64> = TableId::ALL
+        .iter()
+        .map(|t| (*t, manifest.table(*t).flushed_seq))
+        .collect();
+    let report = wal::replay(dir, repair, |rec| {
+        if failure.is_some() {
+            return;
+        }
+        let Some(table) = TableId::from_code(rec.table) else {
+            failure = Some(Error::BadRecord {
+                seq: rec.seq,
+                source: datafusion::arrow::error::ArrowError::InvalidArgumentError(format!(
+                    "unknown table code {}",
+                    rec.table
+                )),
+            });
+            return;
+        };
+        if rec.seq <= flushed[&table] {
+            return;
+        }
+        let batches = match decode_ipc(rec.payload) {
+            Ok(b) => b,
+            Err(source) => {
+                failure = Some(Error::BadRecord {
+                    seq: rec.seq,
+                    source,
+                });
+                return;
+            }
+        };
+        for batch in batches {
+            let batch = match adapt_to_schema(batch, table) {
+                Ok(b) => b,
+                Err(source) => {
+                    failure = Some(Error::BadRecord {
+                        seq: rec.seq,
+                        source,
+                    });
+                    return;
+                }
+            };
+            if let Some(col) = table.id_column().and_then(|c| string_column(&batch, c)) {
+                ids.extend(col.iter().flatten().map(|id| (hash_id(id), rec.commit_ns)));
+            }
+            rows += batch.num_rows() as u64;
+            hot.entry(table).or_default().push(HotBatch::new(
+                rec.seq,
+                rec.seq,
+                rec.commit_ns,
+                rec.commit_ns,
+                batch,
+                table,
+            ));
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(Replayed {
+        manifest: manifest.clone(),
+        hot,
+        ids,
+        report,
+        rows,
+    })
+}
+
+/// Merge hot batches into few large ones (same rows, same sequence range).
+fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
+    let schema = table.schema();
+    let merged = concat_batches(&schema, batches.iter().map(|h| &h.batch))?;
+    Ok(HotBatch::new(
+        batches.iter().map(|h| h.first_seq).min().unwrap_or(0),
+        batches.iter().map(|h| h.last_seq).max().unwrap_or(0),
+        batches.iter().map(|h| h.commit_ns).max().unwrap_or(0),
+        batches.iter().map(|h| h.oldest_commit_ns).min().unwrap_or(0),
+        merged,
+        table,
+    ))
+}
+
+/// Batches of at most this many rows are merged by hot compaction.
+const HOT_MERGE_TARGET_ROWS: usize = 64 * 1024;
+/// Compaction starts when the hot tier has more batches than this.
+const HOT_MERGE_TRIGGER: usize = 16;
+
+impl Storage {
+    /// Open a data directory for serving: lock it, recover, start the writer thread.
+    pub async fn open(cfg: StorageConfig, clock: SharedClock) -> Result<(Arc<Storage>, RecoveryReport)> {
+        let started = Instant::now();
+        std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        let lock_path = cfg.data_dir.join("LOCK");
+        let lock = File::create(&lock_path).map_err(io_err(&lock_path))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::Locked {
+                path: cfg.data_dir.clone(),
+            });
+        }
+        let cold = ColdStore::open(cfg.cold_store.as_deref(), &cfg.data_dir, true)?;
+        let manifest = cold.load_manifest().await?;
+        let now = clock.now_ns();
+        let mut dedup = Dedup::new(
+            i64::try_from(cfg.dedup_window.as_nanos()).unwrap_or(i64::MAX),
+            cfg.dedup_min_ids,
+        );
+        let mut problems = dedup::load_id_logs(&cfg.data_dir.join("dedup"), &mut dedup, now)?;
+        let wal_dir = cfg.data_dir.join("wal");
+        let dir = wal_dir.clone();
+        let m = manifest.clone();
+        let replayed = tokio::task::spawn_blocking(move || replay_wal(&dir, &m, true))
+            .await
+            .map_err(|e| Error::Join(e.to_string()))??;
+        for (h, t) in &replayed.ids {
+            dedup.insert(*h, *t);
+        }
+        dedup.expire(now);
+        problems.extend(replayed.report.problems.iter().cloned());
+        let segment_floor = wal::list_segments(&wal_dir)?
+            .last()
+            .map(|(first, _)| *first)
+            .unwrap_or(1);
+        let next_seq = [
+            replayed.report.last_seq.map(|s| s + 1).unwrap_or(1),
+            manifest.max_flushed_seq() + 1,
+            segment_floor,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1);
+        let wal = Wal::open(&wal_dir, next_seq, cfg.wal_segment_bytes, cfg.wal_sync)?;
+        let storage = Self::assemble(cfg, clock, cold, manifest, replayed.hot, Some(wal), false, Some(lock));
+        let report = RecoveryReport {
+            manifest_version: replayed.manifest.version,
+            cold_files: replayed.manifest.tables.values().map(|t| t.files.len()).sum(),
+            replayed_records: replayed.report.records,
+            replayed_rows: replayed.rows,
+            wal_bytes: replayed.report.bytes,
+            dedup_ids: dedup.len(),
+            problems,
+            elapsed: started.elapsed(),
+        };
+        let storage = Arc::new(storage);
+        storage.start_writer(dedup);
+        // Replay leaves one batch per record; merge them so queries see few batches.
+        for t in TableId::ALL {
+            storage.compact_hot(t).await?;
+        }
+        Ok((storage, report))
+    }
+
+    /// Open a data directory read-only (no lock, no writes): cold files plus the durable WAL
+    /// records not yet flushed. Used by `waylog query --data-dir` next to a running server.
+    pub async fn open_read_only(
+        data_dir: &Path,
+        cold_store: Option<&str>,
+        clock: SharedClock,
+    ) -> Result<Arc<Storage>> {
+        if !data_dir.is_dir() {
+            return Err(Error::Io {
+                path: data_dir.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such data directory"),
+            });
+        }
+        let cold = ColdStore::open(cold_store, data_dir, false)?;
+        // A running server may flush (and delete WAL segments) while we read: retry until
+        // the manifest is the same before and after the WAL replay.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let manifest = cold.load_manifest().await?;
+            let dir = data_dir.join("wal");
+            let m = manifest.clone();
+            let replayed = tokio::task::spawn_blocking(move || replay_wal(&dir, &m, false))
+                .await
+                .map_err(|e| Error::Join(e.to_string()))??;
+            let after = cold.load_manifest().await?;
+            if after.version == manifest.version || attempt >= 5 {
+                let cfg = StorageConfig {
+                    data_dir: data_dir.to_path_buf(),
+                    cold_store: cold_store.map(str::to_string),
+                    wal_sync: false,
+                    wal_segment_bytes: u64::MAX,
+                    hot_window: Duration::MAX,
+                    hot_max_bytes: u64::MAX,
+                    dedup_window: Duration::ZERO,
+                    dedup_min_ids: 0,
+                    retention: Duration::MAX,
+                };
+                let s = Arc::new(Self::assemble(cfg, clock, cold, manifest, replayed.hot, None, true, None));
+                for t in TableId::ALL {
+                    s.compact_hot(t).await?;
+                }
+                return Ok(s);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        cfg: StorageConfig,
+        clock: SharedClock,
+        cold: ColdStore,
+        manifest: Manifest,
+        mut hot: BTreeMap<TableId, Vec<HotBatch>>,
+        wal: Option<Wal>,
+        read_only: bool,
+        lock: Option<File>,
+    ) -> Storage {
+        let tables = TableId::ALL
+            .into_iter()
+            .map(|t| {
+                let state = TableState::new(t, manifest.table(t).files);
+                let batches = hot.remove(&t).unwrap_or_default();
+                state.update(|s| s.hot.extend(batches.into_iter().map(Arc::new)));
+                (t, Arc::new(state))
+            })
+            .collect();
+        Storage {
+            cfg,
+            clock,
+            tables,
+            cold,
+            manifest: tokio::sync::Mutex::new(manifest),
+            wal: wal.map(|w| Arc::new(Mutex::new(w))),
+            writer_tx: Mutex::new(None),
+            writer_thread: Mutex::new(None),
+            maintenance: tokio::sync::Mutex::new(()),
+            stats: Stats::default(),
+            read_only,
+            _lock: lock,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn cold(&self) -> &ColdStore {
+        &self.cold
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub fn config(&self) -> &StorageConfig {
+        &self.cfg
+    }
+
+    pub fn table(&self, t: TableId) -> &Arc<TableState> {
+        &self.tables[&t]
+    }
+
+    /// One consistent snapshot of every table.
+    pub fn snapshot(&self) -> BTreeMap<TableId, Arc<TableSnapshot>> {
+        self.tables.iter().map(|(t, s)| (*t, s.snapshot())).collect()
+    }
+
+    pub fn hot_bytes(&self) -> u64 {
+        self.tables.values().map(|t| t.snapshot().hot_bytes()).sum()
+    }
+
+    /// `Some(retry_after_secs)` when the hot tier is full and writes must be refused.
+    pub fn overloaded(&self) -> Option<u64> {
+        if self.hot_bytes() < self.cfg.hot_max_bytes {
+            return None;
+        }
+        let last_ms = self.stats.last_flush_ms.load(Ordering::Relaxed);
+        Some((last_ms / 1000).clamp(1, 30))
+    }
+
+    fn start_writer(self: &Arc<Self>, mut dedup: Dedup) {
+        let (tx, rx) = mpsc::channel::<WriteMsg>();
+        *self.writer_tx.lock() = Some(tx);
+        let wal = self.wal.clone().expect("a writable storage has a wal");
+        let tables = self.tables.clone();
+        let clock = self.clock.clone();
+        let handle = std::thread::Builder::new()
+            .name("waylog-writer".into())
+            .spawn(move || writer_loop(rx, wal, tables, clock, &mut dedup))
+            .expect("spawning the writer thread");
+        *self.writer_thread.lock() = Some(handle);
+    }
+
+    /// Make `batch` durable and visible; rows whose id is already known are dropped and
+    /// counted as duplicates. Returns after the group's fsync and hot-tier publish.
+    pub async fn append(&self, table: TableId, batch: RecordBatch) -> Result<AppendOutcome, WriteError> {
+        let (reply, rx) = oneshot::channel();
+        {
+            let tx = self.writer_tx.lock();
+            let tx = tx.as_ref().ok_or(WriteError::Stopped)?;
+            tx.send(WriteMsg { table, batch, reply })
+                .map_err(|_| WriteError::Stopped)?;
+        }
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Stop the writer (after it drained its queue) and sync the WAL.
+    pub fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.writer_tx.lock().take();
+        if let Some(h) = self.writer_thread.lock().take() {
+            let _ = h.join();
+        }
+        if let Some(wal) = &self.wal {
+            wal.lock().sync()?;
+        }
+        Ok(())
+    }
+
+    /// Merge small hot batches of `t` (background; no concatenation on the query path).
+    pub async fn compact_hot(&self, t: TableId) -> Result<()> {
+        let state = self.table(t).clone();
+        let snap = state.snapshot();
+        if snap.hot.len() <= HOT_MERGE_TRIGGER {
+            return Ok(());
+        }
+        // Group consecutive small batches into runs of about HOT_MERGE_TARGET_ROWS rows.
+        let mut runs: Vec<Vec<Arc<HotBatch>>> = Vec::new();
+        let mut cur: Vec<Arc<HotBatch>> = Vec::new();
+        let mut cur_rows = 0;
+        for h in &snap.hot {
+            let n = h.batch.num_rows();
+            if n >= HOT_MERGE_TARGET_ROWS {
+                if cur.len() > 1 {
+                    runs.push(std::mem::take(&mut cur));
+                }
+                cur.clear();
+                cur_rows = 0;
+                continue;
+            }
+            cur.push(h.clone());
+            cur_rows += n;
+            if cur_rows >= HOT_MERGE_TARGET_ROWS {
+                runs.push(std::mem::take(&mut cur));
+                cur_rows = 0;
+            }
+        }
+        if cur.len() > 1 {
+            runs.push(cur);
+        }
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let merged = tokio::task::spawn_blocking(move || {
+            runs.into_iter()
+                .map(|run| merge_hot(&run, t).map(|m| (run, m)))
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| Error::Join(e.to_string()))??;
+        state.update(|s| {
+            for (run, m) in merged {
+                // Replace the run only if it is still there, contiguous and unchanged.
+                let Some(start) = s.hot.iter().position(|h| Arc::ptr_eq(h, &run[0])) else {
+                    continue;
+                };
+                let intact = run
+                    .iter()
+                    .enumerate()
+                    .all(|(i, r)| s.hot.get(start + i).is_some_and(|h| Arc::ptr_eq(h, r)));
+                if intact {
+                    s.hot.splice(start..start + run.len(), [Arc::new(m)]);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Does table `t` need a flush now (age or bytes)?
+    pub fn flush_due(&self, t: TableId) -> bool {
+        let snap = self.table(t).snapshot();
+        if snap.hot.is_empty() {
+            return false;
+        }
+        let now = self.clock.now_ns();
+        let oldest = snap.hot.iter().map(|h| h.oldest_commit_ns).min().unwrap_or(now);
+        let age = Duration::from_nanos(now.saturating_sub(oldest).max(0) as u64);
+        age >= self.cfg.hot_window || self.hot_bytes() >= self.cfg.hot_max_bytes / 2
+    }
+
+    /// Write every hot batch of `t` to Parquet, commit the manifest, then swap the snapshot so
+    /// the rows move from hot to cold in one step. Returns the number of rows flushed.
+    pub async fn flush(&self, t: TableId) -> Result<u64> {
+        if self.read_only {
+            return Ok(0);
+        }
+        let _guard = self.maintenance.lock().await;
+        let started = Instant::now();
+        let state = self.table(t).clone();
+        let snap = state.snapshot();
+        if snap.hot.is_empty() {
+            return Ok(0);
+        }
+        let batches: Vec<Arc<HotBatch>> = snap.hot.clone();
+        let first_seq = batches.iter().map(|h| h.first_seq).min().unwrap_or(0);
+        let last_seq = batches.iter().map(|h| h.last_seq).max().unwrap_or(0);
+        let ids: Vec<(u128, i64)> = match t.id_column() {
+            Some(c) => batches
+                .iter()
+                .flat_map(|h| {
+                    string_column(&h.batch, c)
+                        .map(|col| {
+                            col.iter()
+                                .flatten()
+                                .map(|id| (hash_id(id), h.commit_ns))
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let to_encode = batches.clone();
+        let files = tokio::task::spawn_blocking(move || encode_partitions(t, &to_encode, first_seq, last_seq))
+            .await
+            .map_err(|e| Error::Join(e.to_string()))??;
+        let rows: u64 = files.iter().map(|(_, f)| f.rows).sum();
+        for (bytes, file) in &files {
+            self.cold.put(&file.path, bytes.clone()).await?;
+        }
+        if !ids.is_empty() {
+            let dir = self.cfg.data_dir.join("dedup");
+            tokio::task::spawn_blocking(move || dedup::write_id_log(&dir, last_seq, &ids))
+                .await
+                .map_err(|e| Error::Join(e.to_string()))??;
+        }
+        let new_files: Vec<ColdFile> = files.into_iter().map(|(_, f)| f).collect();
+        {
+            let mut manifest = self.manifest.lock().await;
+            let mut next = manifest.clone();
+            let tm = next.table_mut(t);
+            tm.files.extend(new_files.iter().cloned());
+            tm.flushed_seq = tm.flushed_seq.max(last_seq);
+            self.cold.commit_manifest(&mut next).await?;
+            *manifest = next;
+        }
+        state.update(|s| {
+            s.hot.retain(|h| !batches.iter().any(|b| Arc::ptr_eq(h, b)));
+            s.cold.extend(new_files.into_iter().map(Arc::new));
+        });
+        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+        self.stats.flushed_rows.fetch_add(rows, Ordering::Relaxed);
+        self.stats
+            .last_flush_ms
+            .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.delete_flushed_wal()?;
+        Ok(rows)
+    }
+
+    /// Delete WAL segments whose records are all in cold storage.
+    fn delete_flushed_wal(&self) -> Result<()> {
+        let Some(wal) = &self.wal else { return Ok(()) };
+        // Holding the WAL lock stops appends, so hot tiers and next_seq agree.
+        let mut wal = wal.lock();
+        let bound = self
+            .tables
+            .values()
+            .map(|t| {
+                let s = t.snapshot();
+                s.hot
+                    .iter()
+                    .map(|h| h.first_seq.saturating_sub(1))
+                    .min()
+                    .unwrap_or(wal.next_seq().saturating_sub(1))
+            })
+            .min()
+            .unwrap_or(0);
+        wal.delete_through(bound)?;
+        Ok(())
+    }
+
+    /// Remove rows whose retention time is older than now − retention, from both tiers.
+    pub async fn enforce_retention(&self, t: TableId) -> Result<u64> {
+        if self.read_only {
+            return Ok(0);
+        }
+        let _guard = self.maintenance.lock().await;
+        let cutoff = self
+            .clock
+            .now_ns()
+            .saturating_sub(i64::try_from(self.cfg.retention.as_nanos()).unwrap_or(i64::MAX));
+        let state = self.table(t).clone();
+        let snap = state.snapshot();
+        let col = t.retention_column();
+        let mut removed = 0u64;
+        // Hot: filter in place (same sequence range, fewer rows).
+        let mut hot_changes: Vec<(Arc<HotBatch>, Option<HotBatch>)> = Vec::new();
+        for h in &snap.hot {
+            let Some((min_r, _)) = schema::ts_range(&h.batch, col) else {
+                continue;
+            };
+            if min_r >= cutoff {
+                continue;
+            }
+            let keep = keep_mask(&h.batch, col, cutoff)?;
+            let kept = filter_record_batch(&h.batch, &keep)?;
+            removed += (h.batch.num_rows() - kept.num_rows()) as u64;
+            let replacement = (kept.num_rows() > 0).then(|| {
+                HotBatch::new(h.first_seq, h.last_seq, h.commit_ns, h.oldest_commit_ns, kept, t)
+            });
+            hot_changes.push((h.clone(), replacement));
+        }
+        // Cold: drop whole files, rewrite partially expired ones.
+        let mut dropped: Vec<Arc<ColdFile>> = Vec::new();
+        let mut rewritten: Vec<(Arc<ColdFile>, Option<ColdFile>)> = Vec::new();
+        for f in &snap.cold {
+            if f.max_retention_ts < cutoff {
+                dropped.push(f.clone());
+                removed += f.rows;
+            } else if f.min_retention_ts < cutoff {
+                let bytes = self.cold.get(&f.path).await?;
+                let file = f.clone();
+                let now = self.clock.now_ns();
+                let out = tokio::task::spawn_blocking(move || -> Result<(Option<(Bytes, ColdFile)>, u64)> {
+                    let batches = cold::decode_parquet(bytes)?;
+                    let schema = t.schema();
+                    let batches: Vec<RecordBatch> = batches
+                        .into_iter()
+                        .map(|b| adapt_to_schema(b, t))
+                        .collect::<Result<_, _>>()?;
+                    let all = concat_batches(&schema, &batches)?;
+                    let keep = keep_mask(&all, col, cutoff)?;
+                    let kept = filter_record_batch(&all, &keep)?;
+                    let gone = (all.num_rows() - kept.num_rows()) as u64;
+                    if kept.num_rows() == 0 {
+                        return Ok((None, gone));
+                    }
+                    let path = file.path.replace(".parquet", &format!("-r{now}.parquet"));
+                    let (bytes, meta) = cold::encode_parquet(t, &kept, path, file.first_seq, file.last_seq)?;
+                    Ok((Some((bytes, meta)), gone))
+                })
+                .await
+                .map_err(|e| Error::Join(e.to_string()))??;
+                removed += out.1;
+                if let Some((bytes, meta)) = &out.0 {
+                    self.cold.put(&meta.path, bytes.clone()).await?;
+                }
+                rewritten.push((f.clone(), out.0.map(|(_, m)| m)));
+            }
+        }
+        if hot_changes.is_empty() && dropped.is_empty() && rewritten.is_empty() {
+            return Ok(0);
+        }
+        if !dropped.is_empty() || !rewritten.is_empty() {
+            let mut manifest = self.manifest.lock().await;
+            let mut next = manifest.clone();
+            let tm = next.table_mut(t);
+            tm.files.retain(|f| {
+                !dropped.iter().any(|d| d.path == f.path) && !rewritten.iter().any(|(o, _)| o.path == f.path)
+            });
+            tm.files.extend(rewritten.iter().filter_map(|(_, n)| n.clone()));
+            self.cold.commit_manifest(&mut next).await?;
+            *manifest = next;
+        }
+        state.update(|s| {
+            for (old, new) in &hot_changes {
+                if let Some(pos) = s.hot.iter().position(|h| Arc::ptr_eq(h, old)) {
+                    match new {
+                        Some(n) => s.hot[pos] = Arc::new(HotBatch::new(n.first_seq, n.last_seq, n.commit_ns, n.oldest_commit_ns, n.batch.clone(), t)),
+                        None => {
+                            s.hot.remove(pos);
+                        }
+                    }
+                }
+            }
+            s.cold.retain(|f| {
+                !dropped.iter().any(|d| d.path == f.path) && !rewritten.iter().any(|(o, _)| o.path == f.path)
+            });
+            s.cold.extend(rewritten.iter().filter_map(|(_, n)| n.clone().map(Arc::new)));
+        });
+        for f in dropped.iter().chain(rewritten.iter().map(|(o, _)| o)) {
+            self.cold.delete(&f.path).await?;
+        }
+        self.stats.retention_removed_rows.fetch_add(removed, Ordering::Relaxed);
+        Ok(removed)
+    }
+
+    /// Background loop: hot compaction, flush by age/bytes, retention. Ends on `shutdown`.
+    pub async fn run_maintenance(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_retention = Instant::now() - Duration::from_secs(3600);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            for t in TableId::ALL {
+                let result = if self.flush_due(t) {
+                    self.flush(t).await.map(|_| ())
+                } else {
+                    self.compact_hot(t).await
+                };
+                if let Err(e) = result {
+                    tracing::error!(table = t.name(), error = %error_chain(&e), "flush failed; will retry");
+                }
+            }
+            if last_retention.elapsed() >= Duration::from_secs(60) {
+                last_retention = Instant::now();
+                for t in TableId::ALL {
+                    match self.enforce_retention(t).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(table = t.name(), rows = n, "retention removed rows"),
+                        Err(e) => tracing::error!(table = t.name(), error = %error_chain(&e), "retention failed"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Render an error with its sources: `a: b: c`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn keep_mask(batch: &RecordBatch, col: &str, cutoff: i64) -> Result<BooleanArray> {
+    let arr = batch
+        .column_by_name(col)
+        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+        .ok_or_else(|| {
+            Error::Arrow(datafusion::arrow::error::ArrowError::SchemaError(format!(
+                "missing timestamp column {col}"
+            )))
+        })?;
+    Ok(arr.iter().map(|v| Some(v.is_none_or(|v| v >= cutoff))).collect())
+}
+
+/// Concatenate, split by hour partition of the time column, sort each part, encode.
+fn encode_partitions(
+    t: TableId,
+    batches: &[Arc<HotBatch>],
+    first_seq: u64,
+    last_seq: u64,
+) -> Result<Vec<(Bytes, ColdFile)>> {
+    let schema = t.schema();
+    let all = concat_batches(&schema, batches.iter().map(|h| &h.batch))?;
+    let ts = all
+        .column_by_name(t.time_column())
+        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+        .ok_or_else(|| {
+            Error::Arrow(datafusion::arrow::error::ArrowError::SchemaError(
+                "missing time column".into(),
+            ))
+        })?;
+    let hour_ns = 3_600_000_000_000i64;
+    let mut hours: Vec<i64> = ts.values().iter().map(|v| v.div_euclid(hour_ns)).collect();
+    hours.sort_unstable();
+    hours.dedup();
+    let mut out = Vec::with_capacity(hours.len());
+    for hour in hours {
+        let part = if out.is_empty() && ts.values().iter().all(|v| v.div_euclid(hour_ns) == hour) {
+            all.clone()
+        } else {
+            let mask: BooleanArray = ts.values().iter().map(|v| Some(v.div_euclid(hour_ns) == hour)).collect();
+            filter_record_batch(&all, &mask)?
+        };
+        let sort_cols: Vec<SortColumn> = t
+            .sort_columns()
+            .iter()
+            .filter_map(|c| part.column_by_name(c))
+            .map(|c| SortColumn {
+                values: c.clone(),
+                options: None,
+            })
+            .collect();
+        let idx = lexsort_to_indices(&sort_cols, None)?;
+        let sorted = take_record_batch(&part, &idx)?;
+        let path = format!(
+            "{}/{}/{first_seq:020}-{last_seq:020}.parquet",
+            t.name(),
+            cold::partition_of(hour * hour_ns)
+        );
+        out.push(cold::encode_parquet(t, &sorted, path, first_seq, last_seq)?);
+    }
+    Ok(out)
+}
+
+fn writer_loop(
+    rx: mpsc::Receiver<WriteMsg>,
+    wal: Arc<Mutex<Wal>>,
+    tables: BTreeMap<TableId, Arc<TableState>>,
+    clock: SharedClock,
+    dedup: &mut Dedup,
+) {
+    /// Upper bound of one group's payload; keeps latency bounded under load.
+    const GROUP_BYTES: usize = 32 << 20;
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        let mut bytes = group[0].batch.get_array_memory_size();
+        while bytes < GROUP_BYTES {
+            match rx.try_recv() {
+                Ok(m) => {
+                    bytes += m.batch.get_array_memory_size();
+                    group.push(m);
+                }
+                Err(_) => break,
+            }
+        }
+        let now = clock.now_ns();
+        dedup.expire(now);
+        // Dedup in arrival order; ids new in this group are remembered only after the fsync.
+        let mut pending: ahash::HashSet<u128> = ahash::HashSet::default();
+        let mut prepared: Vec<(usize, usize, Option<RecordBatch>, Vec<u128>)> = Vec::with_capacity(group.len());
+        for msg in &group {
+            let Some(ids) = msg.table.id_column().and_then(|c| string_column(&msg.batch, c)) else {
+                let n = msg.batch.num_rows();
+                prepared.push((n, 0, (n > 0).then(|| msg.batch.clone()), Vec::new()));
+                continue;
+            };
+            let mut keep = Vec::with_capacity(ids.len());
+            let mut new_ids = Vec::with_capacity(ids.len());
+            for id in ids.iter() {
+                let h = hash_id(id.unwrap_or_default());
+                let fresh = !dedup.contains(h) && pending.insert(h);
+                keep.push(fresh);
+                if fresh {
+                    new_ids.push(h);
+                }
+            }
+            let accepted = new_ids.len();
+            let duplicate = ids.len() - accepted;
+            let batch = if accepted == 0 {
+                None
+            } else if duplicate == 0 {
+                Some(msg.batch.clone())
+            } else {
+                match filter_record_batch(&msg.batch, &BooleanArray::from(keep)) {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        tracing::error!(error = %e, "dedup filter failed");
+                        None
+                    }
+                }
+            };
+            prepared.push((accepted, duplicate, batch, new_ids));
+        }
+        let mut payloads: Vec<(u8, Vec<u8>)> = Vec::new();
+        let mut encode_error = None;
+        for (msg, (_, _, batch, _)) in group.iter().zip(&prepared) {
+            if let Some(b) = batch {
+                match encode_ipc(b) {
+                    Ok(p) => payloads.push((msg.table.code(), p)),
+                    Err(e) => encode_error = Some(e.to_string()),
+                }
+            }
+        }
+        let mut wal = wal.lock();
+        let result = match encode_error {
+            Some(e) => Err(WriteError::Durability(format!("encode: {e}"))),
+            None if payloads.is_empty() => Ok(Vec::new()),
+            None => {
+                let refs: Vec<(u8, &[u8])> = payloads.iter().map(|(t, p)| (*t, p.as_slice())).collect();
+                wal.append_group(now, &refs)
+                    .map_err(|e| WriteError::Durability(error_chain(&e)))
+            }
+        };
+        match result {
+            Ok(seqs) => {
+                let mut seq_iter = seqs.into_iter();
+                for (msg, (accepted, duplicate, batch, new_ids)) in group.into_iter().zip(prepared) {
+                    for h in new_ids {
+                        dedup.insert(h, now);
+                    }
+                    if let Some(b) = batch {
+                        let seq = seq_iter.next().expect("one sequence per written record");
+                        tables[&msg.table].append_hot(HotBatch::new(seq, seq, now, now, b, msg.table));
+                    }
+                    let _ = msg.reply.send(Ok(AppendOutcome { accepted, duplicate }));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "wal append failed");
+                for msg in group {
+                    let _ = msg.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! Arrow schemas of the stored tables and the conversion of normalized events into record
+//! batches. The column list is the contract of spec reads §1.7 and is mirrored, column for
+//! column, by `migrations/0001_events.sql` (a test keeps the two in step).
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
+    TimestampNanosecondArray,
+};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::error::ArrowError;
+use serde_json::Value;
+
+use crate::model::Event;
+
+/// Version of the storage schema; stamped into every Parquet file's key-value metadata.
+pub const SCHEMA_VERSION: &str = "1";
+/// Parquet key-value metadata key carrying [`SCHEMA_VERSION`].
+pub const SCHEMA_VERSION_KEY: &str = "waylog.schema_version";
+
+/// The tables that live in the WAL / hot / cold pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableId {
+    Events,
+}
+
+impl TableId {
+    pub const ALL: [TableId; 1] = [TableId::Events];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TableId::Events => "events",
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            TableId::Events => 1,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<TableId> {
+        TableId::ALL.into_iter().find(|t| t.code() == code)
+    }
+
+    pub fn from_name(name: &str) -> Option<TableId> {
+        TableId::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            TableId::Events => EVENTS_SCHEMA.clone(),
+        }
+    }
+
+    /// Column holding the row's event time (pruning, partitioning, sort order).
+    pub fn time_column(self) -> &'static str {
+        match self {
+            TableId::Events => "ts_start",
+        }
+    }
+
+    /// Column holding the instant retention compares with the cutoff.
+    pub fn retention_column(self) -> &'static str {
+        match self {
+            TableId::Events => "ts_end",
+        }
+    }
+
+    /// Column holding the row's idempotency key (dedup), if the table has one.
+    pub fn id_column(self) -> Option<&'static str> {
+        match self {
+            TableId::Events => Some("event_id"),
+        }
+    }
+
+    /// Columns that get Parquet bloom filters.
+    pub fn bloom_columns(self) -> &'static [&'static str] {
+        match self {
+            TableId::Events => &["event_id", "trace_id"],
+        }
+    }
+
+    /// Sort key of flushed files (leading string column, then time).
+    pub fn sort_columns(self) -> &'static [&'static str] {
+        match self {
+            TableId::Events => &["service", "ts_start"],
+        }
+    }
+}
+
+fn utf8(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+pub fn downstream_fields() -> Fields {
+    Fields::from(vec![
+        utf8("service", true),
+        utf8("endpoint", true),
+        utf8("kind", true),
+    ])
+}
+
+pub fn step_error_fields() -> Fields {
+    Fields::from(vec![utf8("code", true), utf8("reason", true), utf8("cause", true)])
+}
+
+pub fn step_fields() -> Fields {
+    Fields::from(vec![
+        utf8("name", false),
+        utf8("span_id", true),
+        Field::new("start_ms", DataType::Int64, false),
+        Field::new("duration_ms", DataType::Int64, false),
+        utf8("status", false),
+        Field::new("downstream", DataType::Struct(downstream_fields()), true),
+        Field::new("error", DataType::Struct(step_error_fields()), true),
+    ])
+}
+
+pub fn log_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("ts_offset_ms", DataType::Int64, false),
+        utf8("level", false),
+        utf8("msg", false),
+        utf8("fields", true),
+    ])
+}
+
+pub fn error_ref_fields() -> Fields {
+    Fields::from(vec![utf8("code", false), utf8("reason", true)])
+}
+
+fn list_of(fields: Fields) -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Struct(fields), true)))
+}
+
+pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        utf8("event_id", false),
+        utf8("trace_id", false),
+        utf8("span_id", false),
+        utf8("parent_span_id", false),
+        Field::new("ts_start", ts_type(), false),
+        Field::new("ts_end", ts_type(), false),
+        Field::new("duration_ms", DataType::Int64, false),
+        utf8("kind", false),
+        utf8("service", false),
+        utf8("env", false),
+        utf8("status", false),
+        utf8("version", true),
+        utf8("anchor_step", true),
+        utf8("anchor_error_code", true),
+        utf8("anchor_kind", true),
+        utf8("http_method", true),
+        utf8("http_route", true),
+        Field::new("http_status", DataType::Int64, true),
+        utf8("user_id", true),
+        utf8("user_tier", true),
+        utf8("user_region", true),
+        Field::new("steps", list_of(step_fields()), false),
+        Field::new("logs", list_of(log_fields()), false),
+        Field::new("errors", list_of(error_ref_fields()), false),
+        utf8("fields", true),
+    ]))
+});
+
+fn get_path<'a>(fields: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let mut cur = fields.get(path[0])?;
+    for key in &path[1..] {
+        cur = cur.as_object()?.get(*key)?;
+    }
+    Some(cur)
+}
+
+fn field_str(fields: Option<&serde_json::Map<String, Value>>, path: &[&str]) -> Option<String> {
+    match get_path(fields?, path)? {
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn field_nonempty_str(
+    fields: Option<&serde_json::Map<String, Value>>,
+    path: &[&str],
+) -> Option<String> {
+    field_str(fields, path).filter(|s| !s.is_empty())
+}
+
+/// The route of an event (events §1.5): `fields.http.route` when a string, else for RPC
+/// events `<fields.rpc.service>/<fields.rpc.method>`.
+fn route_of(e: &Event) -> Option<String> {
+    let f = e.fields.as_ref();
+    if let Some(r) = field_str(f, &["http", "route"]) {
+        return Some(r);
+    }
+    if e.kind == "rpc" {
+        let svc = field_str(f, &["rpc", "service"])?;
+        let method = field_str(f, &["rpc", "method"])?;
+        return Some(format!("{svc}/{method}"));
+    }
+    None
+}
+
+fn str_col<I: IntoIterator<Item = Option<S>>, S: AsRef<str>>(it: I) -> ArrayRef {
+    Arc::new(it.into_iter().collect::<StringArray>())
+}
+
+fn offsets(lens: impl Iterator<Item = usize>) -> OffsetBuffer<i32> {
+    OffsetBuffer::from_lengths(lens)
+}
+
+/// Build one `events` record batch from normalized events, in the given order.
+pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowError> {
+    let schema = EVENTS_SCHEMA.clone();
+    let n = events.len();
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    cols.push(str_col(events.iter().map(|e| Some(&e.event_id))));
+    cols.push(str_col(events.iter().map(|e| Some(&e.trace_id))));
+    cols.push(str_col(events.iter().map(|e| Some(&e.span_id))));
+    cols.push(str_col(events.iter().map(|e| Some(&e.parent_span_id))));
+    cols.push(Arc::new(
+        TimestampNanosecondArray::from_iter_values(events.iter().map(|e| e.ts_start_ns))
+            .with_timezone("UTC"),
+    ));
+    cols.push(Arc::new(
+        TimestampNanosecondArray::from_iter_values(events.iter().map(|e| e.ts_end_ns))
+            .with_timezone("UTC"),
+    ));
+    cols.push(Arc::new(Int64Array::from_iter_values(
+        events.iter().map(|e| e.duration_ms),
+    )));
+    cols.push(str_col(events.iter().map(|e| Some(&e.kind))));
+    cols.push(str_col(events.iter().map(|e| Some(&e.service))));
+    cols.push(str_col(events.iter().map(|e| Some(&e.env))));
+    cols.push(str_col(events.iter().map(|e| Some(&e.status))));
+    cols.push(str_col(events.iter().map(|e| e.version.as_ref())));
+    cols.push(str_col(events.iter().map(|e| e.anchor.as_ref().map(|a| &a.step))));
+    cols.push(str_col(
+        events.iter().map(|e| e.anchor.as_ref().map(|a| &a.error_code)),
+    ));
+    cols.push(str_col(
+        events.iter().map(|e| e.anchor.as_ref().and_then(|a| a.kind.as_ref())),
+    ));
+    cols.push(str_col(
+        events.iter().map(|e| field_str(e.fields.as_ref(), &["http", "method"])),
+    ));
+    cols.push(str_col(events.iter().map(route_of)));
+    cols.push(Arc::new(
+        events
+            .iter()
+            .map(|e| {
+                e.fields
+                    .as_ref()
+                    .and_then(|f| get_path(f, &["http", "status"]))
+                    .and_then(Value::as_i64)
+            })
+            .collect::<Int64Array>(),
+    ));
+    for key in ["id", "tier", "region"] {
+        cols.push(str_col(
+            events.iter().map(|e| field_nonempty_str(e.fields.as_ref(), &["user", key])),
+        ));
+    }
+    cols.push(steps_column(events)?);
+    cols.push(logs_column(events)?);
+    cols.push(errors_column(events)?);
+    cols.push(str_col(events.iter().map(|e| {
+        e.fields
+            .as_ref()
+            .map(|f| serde_json::to_string(f).expect("a JSON map always serializes"))
+    })));
+    debug_assert!(cols.iter().all(|c| c.len() == n));
+    RecordBatch::try_new(schema, cols)
+}
+
+fn list_column(fields: Fields, lens: Vec<usize>, columns: Vec<ArrayRef>) -> Result<ArrayRef, ArrowError> {
+    let values = StructArray::try_new(fields.clone(), columns, None)?;
+    let item = Arc::new(Field::new("item", DataType::Struct(fields), true));
+    Ok(Arc::new(ListArray::try_new(
+        item,
+        offsets(lens.into_iter()),
+        Arc::new(values),
+        None,
+    )?))
+}
+
+fn steps_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
+    let steps: Vec<_> = events.iter().flat_map(|e| e.steps.iter()).collect();
+    let lens = events.iter().map(|e| e.steps.len()).collect();
+    let ds_valid: Vec<bool> = steps.iter().map(|s| s.downstream.is_some()).collect();
+    let downstream = StructArray::try_new(
+        downstream_fields(),
+        vec![
+            str_col(steps.iter().map(|s| s.downstream.as_ref().and_then(|d| d.service.as_ref()))),
+            str_col(steps.iter().map(|s| s.downstream.as_ref().and_then(|d| d.endpoint.as_ref()))),
+            str_col(steps.iter().map(|s| s.downstream.as_ref().and_then(|d| d.kind.as_ref()))),
+        ],
+        Some(NullBuffer::from(ds_valid)),
+    )?;
+    let err_valid: Vec<bool> = steps.iter().map(|s| s.error.is_some()).collect();
+    let error = StructArray::try_new(
+        step_error_fields(),
+        vec![
+            str_col(steps.iter().map(|s| s.error.as_ref().and_then(|d| d.code.as_ref()))),
+            str_col(steps.iter().map(|s| s.error.as_ref().and_then(|d| d.reason.as_ref()))),
+            str_col(steps.iter().map(|s| s.error.as_ref().and_then(|d| d.cause.as_ref()))),
+        ],
+        Some(NullBuffer::from(err_valid)),
+    )?;
+    list_column(
+        step_fields(),
+        lens,
+        vec![
+            str_col(steps.iter().map(|s| Some(&s.name))),
+            str_col(steps.iter().map(|s| s.span_id.as_ref())),
+            Arc::new(Int64Array::from_iter_values(steps.iter().map(|s| s.start_ms))),
+            Arc::new(Int64Array::from_iter_values(steps.iter().map(|s| s.duration_ms))),
+            str_col(steps.iter().map(|s| Some(&s.status))),
+            Arc::new(downstream),
+            Arc::new(error),
+        ],
+    )
+}
+
+fn logs_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
+    let logs: Vec<_> = events.iter().flat_map(|e| e.logs.iter()).collect();
+    let lens = events.iter().map(|e| e.logs.len()).collect();
+    list_column(
+        log_fields(),
+        lens,
+        vec![
+            Arc::new(Int64Array::from_iter_values(logs.iter().map(|l| l.ts_offset_ms))),
+            str_col(logs.iter().map(|l| Some(&l.level))),
+            str_col(logs.iter().map(|l| Some(&l.msg))),
+            str_col(logs.iter().map(|l| {
+                l.fields
+                    .as_ref()
+                    .map(|f| serde_json::to_string(f).expect("a JSON map always serializes"))
+            })),
+        ],
+    )
+}
+
+fn errors_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
+    let errs: Vec<_> = events.iter().flat_map(|e| e.errors.iter()).collect();
+    let lens = events.iter().map(|e| e.errors.len()).collect();
+    list_column(
+        error_ref_fields(),
+        lens,
+        vec![
+            str_col(errs.iter().map(|r| Some(&r.code))),
+            str_col(errs.iter().map(|r| r.reason.as_ref())),
+        ],
+    )
+}
+
+/// Approximate in-memory size of a batch (for the hot tier's byte cap).
+pub fn batch_bytes(batch: &RecordBatch) -> u64 {
+    batch.get_array_memory_size() as u64
+}
+
+/// The `(min, max)` of a non-null timestamp column, or `None` for an empty batch.
+pub fn ts_range(batch: &RecordBatch, column: &str) -> Option<(i64, i64)> {
+    let col = batch.column_by_name(column)?;
+    let ts = col.as_any().downcast_ref::<TimestampNanosecondArray>()?;
+    let min = datafusion::arrow::compute::min(ts)?;
+    let max = datafusion::arrow::compute::max(ts)?;
+    Some((min, max))
+}
+
+/// The string values of a column (the id column used by dedup).
+pub fn string_column<'a>(batch: &'a RecordBatch, column: &str) -> Option<&'a StringArray> {
+    batch
+        .column_by_name(column)?
+        .as_any()
+        .downcast_ref::<StringArray>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The migration file and the Arrow schema list the same columns in the same order.
+    #[test]
+    fn events_schema_matches_migration() {
+        let sql = include_str!("../../migrations/0001_events.sql");
+        let body = sql
+            .split_once("CREATE TABLE events (")
+            .expect("migration creates events")
+            .1;
+        let names: Vec<&str> = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.starts_with(')'))
+            .map(|l| l.split_whitespace().next().unwrap_or_default())
+            .collect();
+        let expected: Vec<&str> = EVENTS_SCHEMA
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, expected);
+    }
+}

@@ -1,0 +1,445 @@
+//! The write-ahead log: every accepted row is framed, checksummed and fsynced here before a
+//! write is acknowledged (architecture invariant 1).
+//!
+//! Layout: `<data>/wal/<first_seq:020>.wal` segments, each starting with the 8-byte magic
+//! `WLWAL001`, followed by records (byte format in `docs/wal-format.md`):
+//!
+//! ```text
+//! u32 LE body_len | u32 LE crc32c(body) | body = u64 LE seq | i64 LE commit_ns | u8 table | payload
+//! ```
+//!
+//! Invariants:
+//! - sequence numbers are contiguous across segments (`seq = previous + 1`); a record that
+//!   breaks the chain, fails its CRC or is cut short ends the valid log;
+//! - on open the valid prefix is kept and the rest truncated (and reported), never a panic;
+//! - the newest segment is never deleted, so the next sequence number survives even when
+//!   every older record was flushed and removed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub const MAGIC: &[u8; 8] = b"WLWAL001";
+/// `body_len` + `crc`.
+pub const FRAME_HEADER: usize = 8;
+/// `seq` + `commit_ns` + `table`.
+pub const BODY_HEADER: usize = 17;
+/// Upper bound of one record body; larger lengths are treated as corruption.
+pub const MAX_BODY: usize = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("wal io on {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("wal record of {len} bytes exceeds the maximum record size")]
+    RecordTooLarge { len: usize },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One decoded record; `payload` borrows from the segment bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub seq: u64,
+    pub commit_ns: i64,
+    pub table: u8,
+    pub payload: &'a [u8],
+}
+
+/// Append one framed record to `buf`.
+pub fn encode_record(buf: &mut Vec<u8>, seq: u64, commit_ns: i64, table: u8, payload: &[u8]) {
+    let body_len = BODY_HEADER + payload.len();
+    let start = buf.len();
+    buf.extend_from_slice(&(body_len as u32).to_le_bytes());
+    buf.extend_from_slice(&[0u8; 4]);
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.extend_from_slice(&commit_ns.to_le_bytes());
+    buf.push(table);
+    buf.extend_from_slice(payload);
+    let crc = crc32c::crc32c(&buf[start + FRAME_HEADER..]);
+    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Why decoding stopped before the end of the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The last record is cut short (a torn write).
+    Torn { offset: usize },
+    /// A checksum, length or sequence check failed.
+    Corrupt { offset: usize, why: &'static str },
+}
+
+/// Decode records from `bytes` (after the segment magic), calling `f` for each valid one.
+/// `expected_seq` is the sequence the first record must have (`None`: any). Returns the byte
+/// length of the valid prefix, the next expected sequence, and why it stopped early, if it did.
+pub fn decode_records<'a>(
+    bytes: &'a [u8],
+    mut expected_seq: Option<u64>,
+    mut f: impl FnMut(RecordRef<'a>),
+) -> (usize, Option<u64>, Option<Stop>) {
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        if rest.len() < FRAME_HEADER {
+            return (pos, expected_seq, Some(Stop::Torn { offset: pos }));
+        }
+        let body_len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+        if !(BODY_HEADER..=MAX_BODY).contains(&body_len) {
+            // A zero-filled tail (preallocated or torn page) shows up as length 0.
+            let why = if body_len == 0 && rest.iter().all(|b| *b == 0) {
+                return (pos, expected_seq, Some(Stop::Torn { offset: pos }));
+            } else {
+                "invalid record length"
+            };
+            return (pos, expected_seq, Some(Stop::Corrupt { offset: pos, why }));
+        }
+        if rest.len() < FRAME_HEADER + body_len {
+            return (pos, expected_seq, Some(Stop::Torn { offset: pos }));
+        }
+        let body = &rest[FRAME_HEADER..FRAME_HEADER + body_len];
+        if crc32c::crc32c(body) != crc {
+            return (
+                pos,
+                expected_seq,
+                Some(Stop::Corrupt {
+                    offset: pos,
+                    why: "checksum mismatch",
+                }),
+            );
+        }
+        let seq = u64::from_le_bytes(body[0..8].try_into().expect("8 bytes"));
+        if expected_seq.is_some_and(|e| e != seq) {
+            return (
+                pos,
+                expected_seq,
+                Some(Stop::Corrupt {
+                    offset: pos,
+                    why: "sequence gap",
+                }),
+            );
+        }
+        let commit_ns = i64::from_le_bytes(body[8..16].try_into().expect("8 bytes"));
+        let table = body[16];
+        f(RecordRef {
+            seq,
+            commit_ns,
+            table,
+            payload: &body[BODY_HEADER..],
+        });
+        expected_seq = Some(seq + 1);
+        pos += FRAME_HEADER + body_len;
+    }
+    (pos, expected_seq, None)
+}
+
+/// What replay found: for the operator log and tests.
+#[derive(Debug, Default, Clone)]
+pub struct ReplayReport {
+    pub segments: usize,
+    pub records: u64,
+    pub bytes: u64,
+    pub last_seq: Option<u64>,
+    /// Human-readable notes about truncated tails or quarantined segments.
+    pub problems: Vec<String>,
+}
+
+fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.wal")
+}
+
+/// Segments of `dir` sorted by first sequence.
+pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(".wal") else {
+            continue;
+        };
+        if let Ok(first) = stem.parse::<u64>() {
+            out.push((first, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Replay every valid record of the log in `dir`, in sequence order.
+///
+/// With `repair`, a torn or corrupt tail is truncated on disk and segments after a corrupt
+/// one are moved to `<dir>/quarantine/`; without it (read-only openers such as
+/// `waylog query --data-dir`) nothing is written and replay just stops at the first bad
+/// record. A segment that disappears while being read (deleted by a running server's
+/// flusher) is skipped.
+pub fn replay(
+    dir: &Path,
+    repair: bool,
+    mut f: impl FnMut(RecordRef<'_>),
+) -> Result<ReplayReport> {
+    let segments = list_segments(dir)?;
+    let mut report = ReplayReport::default();
+    let mut expected: Option<u64> = None;
+    for (i, (first, path)) in segments.iter().enumerate() {
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !repair => continue,
+            Err(e) => return Err(io(path)(e)),
+        };
+        report.segments += 1;
+        report.bytes += bytes.len() as u64;
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            if bytes.len() < MAGIC.len() && MAGIC.starts_with(&bytes) {
+                // Crashed while creating the segment: nothing was ever acknowledged from it.
+                if repair {
+                    rewrite_header(path)?;
+                }
+                continue;
+            }
+            report
+                .problems
+                .push(format!("{}: bad segment header", path.display()));
+            if repair {
+                quarantine(dir, &segments[i..], &mut report)?;
+            }
+            break;
+        }
+        // The first record of a segment carries the segment's first sequence.
+        let seg_expected = expected.or(Some(*first));
+        let mut count = 0u64;
+        let (valid, next, stop) = decode_records(&bytes[MAGIC.len()..], seg_expected, |r| {
+            count += 1;
+            report.last_seq = Some(r.seq);
+            f(r)
+        });
+        report.records += count;
+        if next.is_some() {
+            expected = next;
+        }
+        if let Some(stop) = stop {
+            let valid_len = (MAGIC.len() + valid) as u64;
+            let note = match stop {
+                Stop::Torn { .. } => format!(
+                    "{}: torn tail after {valid_len} bytes ({} bytes dropped)",
+                    path.display(),
+                    bytes.len() as u64 - valid_len
+                ),
+                Stop::Corrupt { why, .. } => format!(
+                    "{}: {why} at byte {valid_len} ({} bytes dropped)",
+                    path.display(),
+                    bytes.len() as u64 - valid_len
+                ),
+            };
+            report.problems.push(note);
+            if repair {
+                let file = OpenOptions::new().write(true).open(path).map_err(io(path))?;
+                file.set_len(valid_len).map_err(io(path))?;
+                file.sync_all().map_err(io(path))?;
+                quarantine(dir, &segments[i + 1..], &mut report)?;
+            }
+            break;
+        }
+    }
+    Ok(report)
+}
+
+fn rewrite_header(path: &Path) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(MAGIC).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+fn quarantine(dir: &Path, segments: &[(u64, PathBuf)], report: &mut ReplayReport) -> Result<()> {
+    if segments.is_empty() {
+        return Ok(());
+    }
+    let qdir = dir.join("quarantine");
+    fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+    for (_, path) in segments {
+        let target = qdir.join(path.file_name().expect("segment paths have names"));
+        fs::rename(path, &target).map_err(io(path))?;
+        report
+            .problems
+            .push(format!("{} moved to {}", path.display(), target.display()));
+    }
+    Ok(())
+}
+
+/// The append side of the log. Owned by the single writer task.
+#[derive(Debug)]
+pub struct Wal {
+    dir: PathBuf,
+    file: File,
+    path: PathBuf,
+    first_seq: u64,
+    len: u64,
+    segment_bytes: u64,
+    next_seq: u64,
+    sync: bool,
+    buf: Vec<u8>,
+}
+
+impl Wal {
+    /// Open the log for appending after replay: `next_seq` is one past the highest sequence
+    /// ever used (the caller takes the max of the replayed tail and the manifest).
+    pub fn open(dir: &Path, next_seq: u64, segment_bytes: u64, sync: bool) -> Result<Wal> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let segments = list_segments(dir)?;
+        // Reuse the newest segment when its name is consistent with next_seq.
+        if let Some((first, path)) = segments.last() {
+            if *first <= next_seq {
+                let file = OpenOptions::new().append(true).open(path).map_err(io(path))?;
+                let len = file.metadata().map_err(io(path))?.len();
+                if len >= MAGIC.len() as u64 {
+                    return Ok(Wal {
+                        dir: dir.to_path_buf(),
+                        file,
+                        path: path.clone(),
+                        first_seq: *first,
+                        len,
+                        segment_bytes,
+                        next_seq,
+                        sync,
+                        buf: Vec::new(),
+                    });
+                }
+            }
+        }
+        let (file, path) = create_segment(dir, next_seq)?;
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            file,
+            path,
+            first_seq: next_seq,
+            len: MAGIC.len() as u64,
+            segment_bytes,
+            next_seq,
+            sync,
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Append records as one group and make them durable with a single fdatasync (unless
+    /// sync is off). Returns the sequence of each record. On failure the segment is cut back
+    /// to its length before the group, so no half group survives in the file.
+    pub fn append_group(&mut self, commit_ns: i64, records: &[(u8, &[u8])]) -> Result<Vec<u64>> {
+        if self.len >= self.segment_bytes {
+            self.rotate()?;
+        }
+        self.buf.clear();
+        let mut seqs = Vec::with_capacity(records.len());
+        let mut seq = self.next_seq;
+        for (table, payload) in records {
+            if payload.len() + BODY_HEADER > MAX_BODY {
+                return Err(Error::RecordTooLarge { len: payload.len() });
+            }
+            encode_record(&mut self.buf, seq, commit_ns, *table, payload);
+            seqs.push(seq);
+            seq += 1;
+        }
+        let result = self.file.write_all(&self.buf).and_then(|()| {
+            if self.sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(source) = result {
+            // Best effort: drop whatever part of the group reached the file.
+            let _ = self.file.set_len(self.len);
+            let _ = self.file.seek(SeekFrom::End(0));
+            return Err(Error::Io {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        self.len += self.buf.len() as u64;
+        self.next_seq = seq;
+        if self.buf.capacity() > 64 << 20 {
+            self.buf = Vec::new();
+        }
+        Ok(seqs)
+    }
+
+    /// Flush OS buffers (used at shutdown when sync is off).
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.sync_all().map_err(io(&self.path))
+    }
+
+    fn rotate(&mut self) -> Result<()> {
+        self.file.sync_all().map_err(io(&self.path))?;
+        let (file, path) = create_segment(&self.dir, self.next_seq)?;
+        self.file = file;
+        self.path = path;
+        self.first_seq = self.next_seq;
+        self.len = MAGIC.len() as u64;
+        Ok(())
+    }
+
+    /// Delete every segment all of whose records have `seq <= flushed` (never the current
+    /// one). Returns how many were deleted.
+    pub fn delete_through(&mut self, flushed: u64) -> Result<usize> {
+        let segments = list_segments(&self.dir)?;
+        let mut deleted = 0;
+        for pair in segments.windows(2) {
+            let (first, path) = &pair[0];
+            let next_first = pair[1].0;
+            if *first >= self.first_seq || next_first == 0 {
+                break;
+            }
+            if next_first - 1 <= flushed {
+                fs::remove_file(path).map_err(io(path))?;
+                deleted += 1;
+            } else {
+                break;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+fn create_segment(dir: &Path, first_seq: u64) -> Result<(File, PathBuf)> {
+    let path = dir.join(segment_name(first_seq));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    file.write_all(MAGIC).map_err(io(&path))?;
+    file.sync_all().map_err(io(&path))?;
+    // Make the new directory entry durable too.
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    let file = OpenOptions::new().append(true).open(&path).map_err(io(&path))?;
+    Ok((file, path))
+}
+
+#[cfg(test)]
+mod tests;
