@@ -14,10 +14,12 @@
 //! - [`ingest`]: `/v1/events` framing and the request checks
 //! - [`server`]: HTTP router, auth, health, graceful shutdown
 //! - [`cli`]: the `waylog` command line
+//! - [`demo`]: synthetic realistic traffic and the benchmark drivers
 
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod duration;
 pub mod ingest;
 pub mod model;

@@ -57,6 +57,40 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run read-only SQL over events (and the other tables).
     Query(QueryArgs),
+    /// Benchmark driver: concurrent NDJSON ingest against a running server.
+    #[command(hide = true)]
+    Loadgen(LoadgenCli),
+    /// Benchmark driver: load N events in-process and time a query hot and cold.
+    #[command(hide = true)]
+    BenchQuery(BenchQueryCli),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadgenCli {
+    #[arg(long, default_value = "4")]
+    pub clients: usize,
+    #[arg(long, default_value = "500")]
+    pub batch: usize,
+    #[arg(long, default_value = "20s")]
+    pub duration: String,
+    /// Target events/s over all clients (default: unlimited).
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Write key (default WAYLOG_WRITE_KEY).
+    #[arg(long)]
+    pub write_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchQueryCli {
+    #[arg(long, default_value = "10000000")]
+    pub rows: usize,
+    #[arg(long, default_value = "20")]
+    pub iterations: usize,
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value = "SELECT service, anchor_error_code, count(*) FROM events WHERE status <> 'ok' GROUP BY 1,2")]
+    pub sql: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -201,6 +235,26 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
     match cli.command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
         Command::Query(q) => query(&cli.global, q),
+        Command::Loadgen(l) => {
+            let client = Client::from_globals(&cli.global)?;
+            let duration = parse_duration(&l.duration).ok_or_else(|| CliError::usage("waylog loadgen --duration <dur>"))?;
+            let report = crate::demo::bench::loadgen(&crate::demo::bench::LoadgenArgs {
+                url: client.base.clone(),
+                key: l.write_key.or_else(|| env_nonempty("WAYLOG_WRITE_KEY")),
+                clients: l.clients.max(1),
+                batch: l.batch.max(1),
+                duration,
+                rate: l.rate,
+            });
+            Ok(format!("{report}\n"))
+        }
+        Command::BenchQuery(b) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| CliError { code: EXIT_SERVER, message: e.to_string() })?;
+            let report = rt
+                .block_on(crate::demo::bench::bench_query(&b.data_dir, b.rows, b.iterations, &b.sql))
+                .map_err(|e| CliError { code: EXIT_SERVER, message: format!("internal_error: {e:#}") })?;
+            Ok(format!("{report}\n"))
+        }
     }
 }
 

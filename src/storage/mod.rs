@@ -315,6 +315,8 @@ fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
 
 /// Batches of at most this many rows are merged by hot compaction.
 const HOT_MERGE_TARGET_ROWS: usize = 64 * 1024;
+/// Rows per flushed file (upper bound of a flush chunk).
+const FLUSH_CHUNK_ROWS: usize = 1 << 20;
 /// Compaction starts when the hot tier has more batches than this.
 const HOT_MERGE_TRIGGER: usize = 16;
 
@@ -619,13 +621,29 @@ impl Storage {
             return Ok(0);
         }
         let _guard = self.maintenance.lock().await;
+        let snap = self.table(t).snapshot();
+        // Flush in chunks (prefixes of the hot list, in sequence order) so memory stays
+        // bounded by one chunk; each chunk commits and swaps on its own.
+        let mut total = 0;
+        let mut chunk: Vec<Arc<HotBatch>> = Vec::new();
+        let mut rows = 0;
+        for h in &snap.hot {
+            chunk.push(h.clone());
+            rows += h.batch.num_rows();
+            if rows >= FLUSH_CHUNK_ROWS {
+                total += self.flush_chunk(t, std::mem::take(&mut chunk)).await?;
+                rows = 0;
+            }
+        }
+        if !chunk.is_empty() {
+            total += self.flush_chunk(t, chunk).await?;
+        }
+        Ok(total)
+    }
+
+    async fn flush_chunk(&self, t: TableId, batches: Vec<Arc<HotBatch>>) -> Result<u64> {
         let started = Instant::now();
         let state = self.table(t).clone();
-        let snap = state.snapshot();
-        if snap.hot.is_empty() {
-            return Ok(0);
-        }
-        let batches: Vec<Arc<HotBatch>> = snap.hot.clone();
         let first_seq = batches.iter().map(|h| h.first_seq).min().unwrap_or(0);
         let last_seq = batches.iter().map(|h| h.last_seq).max().unwrap_or(0);
         let ids: Vec<(u128, i64)> = match t.id_column() {

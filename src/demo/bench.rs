@@ -1,0 +1,219 @@
+//! Whole-system benchmark drivers behind hidden CLI verbs (run by `scripts/bench.sh`):
+//! - `waylog loadgen`: concurrent HTTP clients posting NDJSON batches of ~1 KiB events to a
+//!   running server; reports sustained events/s and ack latency percentiles;
+//! - `waylog bench-query`: loads N events through the real storage engine in-process and times
+//!   the GROUP BY query from the hot tier, then again from cold Parquet.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::traffic::TrafficGen;
+use crate::clock::{Clock, SystemClock};
+use crate::query::{QueryEngine, QueryOptions, run_user_sql};
+use crate::storage::schema::{TableId, events_to_batch};
+use crate::storage::{Storage, StorageConfig};
+
+/// NDJSON line templates split around the event id, so batches get fresh ids cheaply.
+fn templates(seed: u64, n: usize) -> Vec<(String, String)> {
+    let mut g = TrafficGen::new(seed);
+    let now = SystemClock.now_ns();
+    let mut events = g.events(n, now - 120_000_000_000, 2_000_000);
+    events.truncate(n);
+    events
+        .iter_mut()
+        .map(|e| {
+            e.event_id = "@@ID@@".into();
+            let line = serde_json::to_string(e).expect("events serialize");
+            let (a, b) = line.split_once("@@ID@@").expect("placeholder present");
+            (a.to_string(), b.to_string())
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx] as f64 / 1000.0
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadgenArgs {
+    pub url: String,
+    pub key: Option<String>,
+    pub clients: usize,
+    pub batch: usize,
+    pub duration: Duration,
+    /// Target events/s over all clients (None = as fast as possible).
+    pub rate: Option<u64>,
+}
+
+/// Drive the server and return a JSON report.
+pub fn loadgen(args: &LoadgenArgs) -> Value {
+    let run: u64 = rand::random();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for c in 0..args.clients {
+        let args = args.clone();
+        let stop = stop.clone();
+        let sent = sent.clone();
+        handles.push(std::thread::spawn(move || {
+            let tpl = templates(run ^ (c as u64 + 1), 4096);
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(30)))
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let url = format!("{}/v1/events", args.url);
+            let mut lat_us: Vec<u64> = Vec::new();
+            let (mut errors, mut overloaded, mut accepted) = (0u64, 0u64, 0u64);
+            let mut counter = 0u64;
+            let mut body = String::with_capacity(args.batch * 1200);
+            let per_client_rate = args.rate.map(|r| r as f64 / args.clients as f64);
+            let t0 = Instant::now();
+            let mut batches_sent = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(r) = per_client_rate {
+                    let due = t0 + Duration::from_secs_f64(batches_sent as f64 * args.batch as f64 / r);
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                }
+                body.clear();
+                for _ in 0..args.batch {
+                    let (a, b) = &tpl[(counter as usize) % tpl.len()];
+                    body.push_str(a);
+                    body.push_str(&format!("{run:x}-{c}-{counter}"));
+                    body.push_str(b);
+                    body.push('\n');
+                    counter += 1;
+                }
+                let mut req = agent.post(&url).header("Content-Type", "application/x-ndjson");
+                if let Some(k) = &args.key {
+                    req = req.header("Authorization", format!("Bearer {k}"));
+                }
+                let t = Instant::now();
+                let resp = req.send(body.as_str());
+                let us = t.elapsed().as_micros() as u64;
+                batches_sent += 1;
+                match resp {
+                    Ok(mut r) if r.status() == 200 => {
+                        lat_us.push(us);
+                        let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+                        let n = v["accepted"].as_u64().unwrap_or(0);
+                        accepted += n;
+                        sent.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Ok(r) if r.status() == 503 => overloaded += 1,
+                    _ => errors += 1,
+                }
+            }
+            (lat_us, errors, overloaded, accepted)
+        }));
+    }
+    std::thread::sleep(args.duration);
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    let (mut errors, mut overloaded, mut accepted) = (0, 0, 0);
+    for h in handles {
+        if let Ok((l, e, o, a)) = h.join() {
+            lat.extend(l);
+            errors += e;
+            overloaded += o;
+            accepted += a;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    json!({
+        "clients": args.clients,
+        "batch_events": args.batch,
+        "target_rate": args.rate,
+        "seconds": (elapsed * 100.0).round() / 100.0,
+        "accepted_events": accepted,
+        "events_per_sec": (accepted as f64 / elapsed).round(),
+        "requests": lat.len(),
+        "errors": errors,
+        "overloaded": overloaded,
+        "ack_ms_p50": percentile(&lat, 0.50),
+        "ack_ms_p99": percentile(&lat, 0.99),
+        "ack_ms_max": percentile(&lat, 1.0),
+    })
+}
+
+/// Load `rows` events into a fresh data dir in-process and time `sql` from hot and cold.
+pub async fn bench_query(dir: &std::path::Path, rows: usize, iterations: usize, sql: &str) -> anyhow::Result<Value> {
+    let cfg = StorageConfig {
+        data_dir: dir.to_path_buf(),
+        cold_store: None,
+        wal_sync: false,
+        wal_segment_bytes: 256 << 20,
+        hot_window: Duration::from_secs(365 * 86400),
+        hot_max_bytes: u64::MAX,
+        dedup_window: Duration::from_secs(86400),
+        dedup_min_ids: 65536,
+        retention: Duration::from_secs(7 * 86400),
+    };
+    let (storage, _) = Storage::open(cfg, Arc::new(SystemClock)).await?;
+    let now = SystemClock.now_ns();
+    let load_start = Instant::now();
+    let mut traffic = TrafficGen::new(42);
+    let chunk = 50_000;
+    let span_ns = 50 * 60 * 1_000_000_000i64;
+    let spacing = (span_ns / (rows as i64 / 4).max(1)).max(1);
+    let mut loaded = 0;
+    let mut t = now - span_ns;
+    while loaded < rows {
+        let mut events = traffic.events(chunk.min(rows - loaded), t, spacing);
+        events.truncate(chunk.min(rows - loaded));
+        t += spacing * (events.len() as i64 / 4);
+        let batch = events_to_batch(&events)?;
+        storage.append(TableId::Events, batch).await?;
+        loaded += events.len();
+    }
+    storage.compact_hot(TableId::Events).await?;
+    let load_secs = load_start.elapsed().as_secs_f64();
+    let engine = QueryEngine::new(storage.clone());
+    let opts = QueryOptions { limit: 10_000, timeout: None, memory_bytes: 4 << 30 };
+    let time = |label: &'static str| {
+        let engine = engine.clone();
+        let opts = opts.clone();
+        async move {
+            let mut ms = Vec::new();
+            let mut rows_out = 0;
+            for _ in 0..iterations {
+                let t = Instant::now();
+                let r = run_user_sql(&engine, sql, &opts).await.map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+                ms.push(t.elapsed().as_micros() as u64);
+                rows_out = r.row_count;
+            }
+            ms.sort_unstable();
+            Ok::<_, anyhow::Error>(json!({"p50_ms": percentile(&ms, 0.5), "p99_ms": percentile(&ms, 0.99), "result_rows": rows_out}))
+        }
+    };
+    let hot = time("hot").await?;
+    let flush_start = Instant::now();
+    storage.flush(TableId::Events).await?;
+    let flush_secs = flush_start.elapsed().as_secs_f64();
+    let snap = storage.table(TableId::Events).snapshot();
+    let parquet_bytes: u64 = snap.cold.iter().map(|f| f.size).sum();
+    let cold = time("cold").await?;
+    storage.close()?;
+    Ok(json!({
+        "rows": rows,
+        "load_secs": (load_secs * 10.0).round() / 10.0,
+        "hot": hot,
+        "flush_secs": (flush_secs * 10.0).round() / 10.0,
+        "cold_files": snap.cold.len(),
+        "parquet_bytes": parquet_bytes,
+        "parquet_bytes_per_event": (parquet_bytes as f64 / rows as f64 * 10.0).round() / 10.0,
+        "cold": cold,
+    }))
+}

@@ -1,0 +1,4 @@
+//! Synthetic traffic: realistic multi-hop wide events for benchmarks (and the demo).
+
+pub mod bench;
+pub mod traffic;
