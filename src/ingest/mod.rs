@@ -255,6 +255,18 @@ async fn handle(state: SharedState, req: Request, validate_only: bool) -> Respon
     let max_items = state.config.max_batch_events;
     // Framing and validation are CPU work: keep them off the async workers.
     let work = tokio::task::spawn_blocking(move || {
+        // NDJSON: count items before parsing any, so an oversized batch costs no parsing.
+        if framing == Framing::Ndjson {
+            let lines = body
+                .strip_prefix(b"\xEF\xBB\xBF")
+                .unwrap_or(&body)
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.trim_ascii().is_empty())
+                .count();
+            if lines > max_items {
+                return Err(lines);
+            }
+        }
         let items = split_items(&body, framing);
         if items.len() > max_items {
             return Err(items.len());

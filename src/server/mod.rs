@@ -170,6 +170,7 @@ pub async fn start_storage(state: &SharedState, shutdown: watch::Receiver<bool>)
 
 /// Run `waylog serve` until SIGTERM/SIGINT; returns after a clean shutdown.
 pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
+    let process_start = std::time::Instant::now();
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
@@ -201,7 +202,9 @@ pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
             return Err(anyhow::anyhow!("{}", error_chain(e.as_ref())));
         }
     };
-    tracing::info!("ready");
+    let startup_ms = process_start.elapsed().as_secs_f64() * 1000.0;
+    println!("waylog ready (startup_ms={startup_ms:.1})");
+    tracing::info!(startup_ms, "ready");
     server.await??;
     let _ = stop_tx.send(true);
     tokio::task::spawn_blocking(move || storage.close()).await??;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# usage: scripts/bench.sh [ingest|query|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
+# results go to docs/perf.md with machine, commit and command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/waylog-release}
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/waylog"
+ROWS=${ROWS:-10000000}
+DURATION=${DURATION:-20s}
+CLIENTS=${CLIENTS:-4}
+BATCH=${BATCH:-500}
+work=$(mktemp -d /tmp/waylog-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+# start_server DIR [extra args...]: starts waylog, sets $url and $pid, waits for ready.
+start_server() {
+  local dir=$1; shift
+  local out="$work/server.$RANDOM.out"
+  "$BIN" serve --addr 127.0.0.1:0 --data-dir "$dir" "$@" >"$out" 2>"$out.err" &
+  pid=$!; pids+=("$pid")
+  for _ in $(seq 1 600); do
+    if grep -q '^waylog ready' "$out" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  url=$(sed -n 's/^waylog listening on \(http:[^ ]*\)$/\1/p' "$out")
+  ready_line=$(grep '^waylog ready' "$out" || true)
+  [ -n "$url" ] && [ -n "$ready_line" ] || { echo "server did not start" >&2; cat "$out.err" >&2; exit 1; }
+}
+
+if [ "$what" = ingest ] || [ "$what" = all ]; then
+  echo "# startup: empty data dir to ready"
+  for i in 1 2 3; do
+    start_server "$work/empty$i"
+    echo "{\"startup\": \"$ready_line\"}"
+    kill -TERM "$pid"; wait "$pid" || true
+  done
+
+  echo "# ingest: $CLIENTS clients, NDJSON batches of $BATCH ~1KiB events, fsync before ack"
+  start_server "$work/ingest" --hot-max-bytes 16GiB --hot-window 1h
+  max=$("$BIN" loadgen --addr "$url" --clients "$CLIENTS" --batch "$BATCH" --duration "$DURATION")
+  echo "{\"max_throughput\": $max}"
+  rate=$(python3 -c "import json,sys; print(int(json.loads(sys.argv[1])['events_per_sec']/2))" "$max")
+  half=$("$BIN" loadgen --addr "$url" --clients "$CLIENTS" --batch "$BATCH" --duration "$DURATION" --rate "$rate")
+  echo "{\"half_rate_latency\": $half}"
+
+  echo "# WAL replay: kill -9, restart on the same directory"
+  kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+  start_server "$work/ingest" --hot-max-bytes 16GiB --hot-window 1h
+  recovered=$(grep -h 'recovered' "$work"/server.*.out.err | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
+  echo "{\"replay\": \"$recovered\"}"
+  kill -TERM "$pid"; wait "$pid" || true
+fi
+
+if [ "$what" = query ] || [ "$what" = all ]; then
+  echo "# query: $ROWS events, hot then cold"
+  "$BIN" bench-query --rows "$ROWS" --data-dir "$work/query"
+fi
