@@ -545,6 +545,9 @@ impl Storage {
 
     /// Merge small hot batches of `t` (background; no concatenation on the query path).
     pub async fn compact_hot(&self, t: TableId) -> Result<()> {
+        // A merge spliced in while a flush of the same batches is in flight would survive the
+        // flush's pointer-based removal: rows in both tiers. Serialize with flush and retention.
+        let _guard = self.maintenance.lock().await;
         let state = self.table(t).clone();
         let snap = state.snapshot();
         if snap.hot.len() <= HOT_MERGE_TRIGGER {

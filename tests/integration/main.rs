@@ -1,1 +1,14 @@
-fn main() {}
+//! The one integration test binary (style: one binary, topic modules). Most tests drive the real
+//! `waylog` binary on port 0 with a temp data directory; the storage/query concurrency and
+//! retention tests use the library in-process with a controlled clock.
+
+mod harness;
+
+mod cli;
+mod config;
+mod dedup;
+mod durability;
+mod ingest;
+mod parquet_external;
+mod query;
+mod retention;
