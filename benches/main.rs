@@ -20,10 +20,12 @@ fn ingest(c: &mut Criterion) {
             split_items(body.as_bytes(), Framing::Ndjson)
                 .into_iter()
                 .map(|v| validate_item(&v.unwrap(), now).unwrap())
-                .count()
+                .collect::<Vec<_>>()
         })
     });
-    g.bench_function("events_to_batch", |b| b.iter(|| events_to_batch(events).unwrap()));
+    g.bench_function("events_to_batch", |b| {
+        b.iter(|| events_to_batch(events).unwrap())
+    });
     let batch = events_to_batch(events).unwrap();
     g.bench_function("encode_ipc", |b| b.iter(|| encode_ipc(&batch).unwrap()));
     g.finish();

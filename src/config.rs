@@ -23,10 +23,20 @@ pub struct ServeArgs {
     #[arg(long, env = "WAYLOG_COLD_STORE")]
     pub cold_store: Option<String>,
     /// Write-scope keys, comma-separated; empty leaves the scope open.
-    #[arg(long, env = "WAYLOG_WRITE_KEY", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WAYLOG_WRITE_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub write_key: String,
     /// Read-scope keys, comma-separated; empty leaves the scope open.
-    #[arg(long, env = "WAYLOG_READ_KEY", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WAYLOG_READ_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub read_key: String,
     /// fdatasync the WAL before acknowledging (`false`: hand to the OS only).
     #[arg(long, env = "WAYLOG_WAL_SYNC", default_value = "true")]
@@ -159,7 +169,11 @@ impl ServeArgs {
         let profile = match self.profile.trim() {
             "dev" => Profile::Dev,
             "prod" => Profile::Prod,
-            other => return Err(format!("WAYLOG_PROFILE: expected dev or prod, got {other:?}")),
+            other => {
+                return Err(format!(
+                    "WAYLOG_PROFILE: expected dev or prod, got {other:?}"
+                ));
+            }
         };
         let write_keys = split_keys(&self.write_key);
         let read_keys = split_keys(&self.read_key);
@@ -183,12 +197,13 @@ impl ServeArgs {
             .cold_store
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        if let Some(url) = &cold_store {
-            if url.contains("://") && !url.starts_with("file://") {
-                return Err(format!(
-                    "WAYLOG_COLD_STORE: unsupported store {url:?}: this build supports local paths and file:// URLs"
-                ));
-            }
+        if let Some(url) = &cold_store
+            && url.contains("://")
+            && !url.starts_with("file://")
+        {
+            return Err(format!(
+                "WAYLOG_COLD_STORE: unsupported store {url:?}: this build supports local paths and file:// URLs"
+            ));
         }
         Ok(Config {
             addr,
@@ -201,14 +216,20 @@ impl ServeArgs {
             hot_window,
             hot_window_from_env,
             hot_max_bytes: positive_bytes("WAYLOG_HOT_MAX_BYTES", &self.hot_max_bytes)?,
-            max_body_bytes: to_usize(positive_bytes("WAYLOG_MAX_BODY_BYTES", &self.max_body_bytes)?),
+            max_body_bytes: to_usize(positive_bytes(
+                "WAYLOG_MAX_BODY_BYTES",
+                &self.max_body_bytes,
+            )?),
             max_batch_events: positive_int("WAYLOG_MAX_BATCH_EVENTS", &self.max_batch_events)?,
             retention,
             dedup_window,
             dedup_min_ids: nonneg_int("WAYLOG_DEDUP_MIN_IDS", &self.dedup_min_ids)?,
             query_max_rows: positive_int("WAYLOG_QUERY_MAX_ROWS", &self.query_max_rows)?,
             query_timeout,
-            query_memory_bytes: to_usize(positive_bytes("WAYLOG_QUERY_MEMORY", &self.query_memory)?),
+            query_memory_bytes: to_usize(positive_bytes(
+                "WAYLOG_QUERY_MEMORY",
+                &self.query_memory,
+            )?),
             query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
             rate_limit_write_rps: u32::try_from(nonneg_int(
                 "WAYLOG_RATE_LIMIT_WRITE_RPS",
@@ -348,7 +369,11 @@ mod tests {
         assert!(a.into_config().unwrap_err().contains("WAYLOG_WAL_SYNC"));
         let mut a = args();
         a.max_batch_events = "0".into();
-        assert!(a.into_config().unwrap_err().contains("WAYLOG_MAX_BATCH_EVENTS"));
+        assert!(
+            a.into_config()
+                .unwrap_err()
+                .contains("WAYLOG_MAX_BATCH_EVENTS")
+        );
         let mut a = args();
         a.addr = "nowhere".into();
         assert!(a.into_config().unwrap_err().contains("WAYLOG_ADDR"));

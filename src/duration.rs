@@ -112,7 +112,9 @@ mod tests {
 
     #[test]
     fn parse_duration_rejects_malformed() {
-        for bad in ["", "1", "h", "1x", "1d2h", "1.2.3s", "-1s", "1.5d", "d", ".s"] {
+        for bad in [
+            "", "1", "h", "1x", "1d2h", "1.2.3s", "-1s", "1.5d", "d", ".s",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

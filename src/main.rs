@@ -15,19 +15,28 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
                 return ExitCode::from(0);
             }
             let first = e.to_string();
-            let first = first.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let first = first
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
             eprintln!("usage: waylog <verb> ...: {first}");
             return ExitCode::from(cli::EXIT_USAGE as u8);
         }
     };
     match cli.command {
         Command::Serve(args) => {
-            let config = match args.into_config() {
+            let config = match (*args).into_config() {
                 Ok(c) => c,
                 Err(msg) => {
                     eprintln!("waylog: invalid configuration: {msg}");
@@ -35,14 +44,20 @@ fn main() -> ExitCode {
                 }
             };
             init_tracing();
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("waylog: cannot start runtime: {e}");
                     return ExitCode::from(cli::EXIT_SERVER as u8);
                 }
             };
-            match rt.block_on(waylog::server::serve(config, Arc::new(waylog::clock::SystemClock))) {
+            match rt.block_on(waylog::server::serve(
+                config,
+                Arc::new(waylog::clock::SystemClock),
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("waylog: {e:#}");

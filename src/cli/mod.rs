@@ -27,7 +27,11 @@ pub const EXIT_CLIENT: i32 = 3;
 pub const EXIT_SERVER: i32 = 4;
 
 #[derive(Debug, Parser)]
-#[command(name = "waylog", version, about = "Production incident triage over trace-linked wide events")]
+#[command(
+    name = "waylog",
+    version,
+    about = "Production incident triage over trace-linked wide events"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Globals,
@@ -54,7 +58,7 @@ pub struct Globals {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run read-only SQL over events (and the other tables).
     Query(QueryArgs),
     /// Benchmark driver: concurrent NDJSON ingest against a running server.
@@ -89,7 +93,10 @@ pub struct BenchQueryCli {
     pub iterations: usize,
     #[arg(long)]
     pub data_dir: PathBuf,
-    #[arg(long, default_value = "SELECT service, anchor_error_code, count(*) FROM events WHERE status <> 'ok' GROUP BY 1,2")]
+    #[arg(
+        long,
+        default_value = "SELECT service, anchor_error_code, count(*) FROM events WHERE status <> 'ok' GROUP BY 1,2"
+    )]
     pub sql: String,
 }
 
@@ -173,22 +180,38 @@ impl Client {
             .or_else(|| env_nonempty("WAYLOG_URL"))
             .or_else(|| env_nonempty("INGEST_ADDR"))
             .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-        let timeout = match g.timeout.clone().or_else(|| env_nonempty("WAYLOG_CLI_TIMEOUT")) {
+        let timeout = match g
+            .timeout
+            .clone()
+            .or_else(|| env_nonempty("WAYLOG_CLI_TIMEOUT"))
+        {
             None => Duration::from_secs(5),
             Some(t) => match parse_duration(&t) {
                 Some(d) if !d.is_zero() => d,
-                _ => return Err(CliError::usage(format!("waylog --timeout <duration>: invalid duration {t:?}"))),
+                _ => {
+                    return Err(CliError::usage(format!(
+                        "waylog --timeout <duration>: invalid duration {t:?}"
+                    )));
+                }
             },
         };
         Ok(Client {
             base: normalize_url(&base),
-            key: g.api_key.clone().or_else(|| env_nonempty("WAYLOG_READ_KEY")),
+            key: g
+                .api_key
+                .clone()
+                .or_else(|| env_nonempty("WAYLOG_READ_KEY")),
             timeout,
         })
     }
 
     /// POST JSON; returns (status, body text, content type).
-    pub fn post_json(&self, path: &str, body: &Value, timeout: Duration) -> Result<(u16, String), CliError> {
+    pub fn post_json(
+        &self,
+        path: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> Result<(u16, String), CliError> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
@@ -216,13 +239,21 @@ impl Client {
 
 /// Turn a non-2xx response into the spec's stderr line and exit code.
 fn api_error(status: u16, body: &str) -> CliError {
-    let code = if status >= 500 { EXIT_SERVER } else { EXIT_CLIENT };
+    let code = if status >= 500 {
+        EXIT_SERVER
+    } else {
+        EXIT_CLIENT
+    };
     let message = match serde_json::from_str::<Value>(body) {
         Ok(v) if v.get("error").is_some() => {
             let e = &v["error"];
             let c = e["code"].as_str().unwrap_or("error");
             let detail = e["detail"].as_str().unwrap_or("");
-            let msg = if detail.is_empty() { e["message"].as_str().unwrap_or("") } else { detail };
+            let msg = if detail.is_empty() {
+                e["message"].as_str().unwrap_or("")
+            } else {
+                detail
+            };
             format!("{c}: {msg}")
         }
         _ => format!("http_{status}: {}", body.trim()),
@@ -237,7 +268,8 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
         Command::Query(q) => query(&cli.global, q),
         Command::Loadgen(l) => {
             let client = Client::from_globals(&cli.global)?;
-            let duration = parse_duration(&l.duration).ok_or_else(|| CliError::usage("waylog loadgen --duration <dur>"))?;
+            let duration = parse_duration(&l.duration)
+                .ok_or_else(|| CliError::usage("waylog loadgen --duration <dur>"))?;
             let report = crate::demo::bench::loadgen(&crate::demo::bench::LoadgenArgs {
                 url: client.base.clone(),
                 key: l.write_key.or_else(|| env_nonempty("WAYLOG_WRITE_KEY")),
@@ -249,10 +281,24 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             Ok(format!("{report}\n"))
         }
         Command::BenchQuery(b) => {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| CliError { code: EXIT_SERVER, message: e.to_string() })?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError {
+                    code: EXIT_SERVER,
+                    message: e.to_string(),
+                })?;
             let report = rt
-                .block_on(crate::demo::bench::bench_query(&b.data_dir, b.rows, b.iterations, &b.sql))
-                .map_err(|e| CliError { code: EXIT_SERVER, message: format!("internal_error: {e:#}") })?;
+                .block_on(crate::demo::bench::bench_query(
+                    &b.data_dir,
+                    b.rows,
+                    b.iterations,
+                    &b.sql,
+                ))
+                .map_err(|e| CliError {
+                    code: EXIT_SERVER,
+                    message: format!("internal_error: {e:#}"),
+                })?;
             Ok(format!("{report}\n"))
         }
     }
@@ -266,9 +312,9 @@ fn read_sql(q: &QueryArgs) -> Result<String, CliError> {
         (Some(s), None) => Ok(s.clone()),
         (None, Some(p)) if p.as_os_str() == "-" => {
             let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| CliError::usage(format!("waylog query --file -: cannot read stdin: {e}")))?;
+            std::io::stdin().read_to_string(&mut s).map_err(|e| {
+                CliError::usage(format!("waylog query --file -: cannot read stdin: {e}"))
+            })?;
             Ok(s)
         }
         (None, Some(p)) => std::fs::read_to_string(p)
@@ -278,7 +324,11 @@ fn read_sql(q: &QueryArgs) -> Result<String, CliError> {
 
 fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
     let sql = read_sql(&q)?;
-    let format = if g.json { "json".to_string() } else { q.format.clone() };
+    let format = if g.json {
+        "json".to_string()
+    } else {
+        q.format.clone()
+    };
     if !matches!(format.as_str(), "table" | "json" | "csv") {
         return Err(CliError::usage("waylog query --format table|json|csv"));
     }
@@ -286,14 +336,27 @@ fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
         None => None,
         Some(t) => match parse_duration(t) {
             Some(d) if !d.is_zero() => Some(d),
-            _ => return Err(CliError::usage(format!("waylog query --query-timeout <duration>: invalid {t:?}"))),
+            _ => {
+                return Err(CliError::usage(format!(
+                    "waylog query --query-timeout <duration>: invalid {t:?}"
+                )));
+            }
         },
     };
     if q.limit == Some(0) {
         return Err(CliError::usage("waylog query --limit must be >= 1"));
     }
     if let Some(dir) = &q.data_dir {
-        return query_local(dir, q.cold_store.clone().or_else(|| env_nonempty("WAYLOG_COLD_STORE")), &sql, &format, q.limit, query_timeout);
+        return query_local(
+            dir,
+            q.cold_store
+                .clone()
+                .or_else(|| env_nonempty("WAYLOG_COLD_STORE")),
+            &sql,
+            &format,
+            q.limit,
+            query_timeout,
+        );
     }
     let client = Client::from_globals(g)?;
     let mut body = json!({"sql": sql, "format": if format == "csv" { "csv" } else { "json" }});
@@ -315,9 +378,13 @@ fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
     match format.as_str() {
         "csv" => Ok(text),
         _ => {
-            let v: Value = serde_json::from_str(&text).map_err(|e| CliError::transport(format!("undecodable response: {e}")))?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::transport(format!("undecodable response: {e}")))?;
             if format == "json" {
-                Ok(format!("{}\n", serde_json::to_string_pretty(&v).expect("json prints")))
+                Ok(format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&v).expect("json prints")
+                ))
             } else {
                 Ok(table::render_query_table(&v, limit))
             }
@@ -334,13 +401,19 @@ fn query_local(
     timeout: Option<Duration>,
 ) -> Result<String, CliError> {
     let memory = env_nonempty("WAYLOG_QUERY_MEMORY")
-        .map(|m| parse_bytes(&m).ok_or_else(|| CliError::usage(format!("WAYLOG_QUERY_MEMORY: invalid size {m:?}"))))
+        .map(|m| {
+            parse_bytes(&m)
+                .ok_or_else(|| CliError::usage(format!("WAYLOG_QUERY_MEMORY: invalid size {m:?}")))
+        })
         .transpose()?
         .unwrap_or(512 << 20) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError { code: EXIT_SERVER, message: format!("internal_error: {e}") })?;
+        .map_err(|e| CliError {
+            code: EXIT_SERVER,
+            message: format!("internal_error: {e}"),
+        })?;
     let limit = limit.unwrap_or(1000) as usize;
     let result = rt.block_on(async {
         let storage = Storage::open_read_only(dir, cold_store.as_deref(), Arc::new(SystemClock))
@@ -350,16 +423,30 @@ fn query_local(
                 message: format!("data dir error: {}", crate::storage::error_chain(&e)),
             })?;
         let engine = QueryEngine::new(storage);
-        run_user_sql(&engine, sql, &QueryOptions { limit, timeout, memory_bytes: memory })
-            .await
-            .map_err(|e| {
-                let code = match e {
-                    QueryError::NotAllowed(_) | QueryError::InvalidSql(_) | QueryError::Execution(_) | QueryError::ResourcesExhausted(_) => EXIT_CLIENT,
-                    QueryError::Unavailable(_) => EXIT_TRANSPORT,
-                    QueryError::Timeout | QueryError::Internal(_) => EXIT_SERVER,
-                };
-                CliError { code, message: format!("{}: {e}", e.code()) }
-            })
+        run_user_sql(
+            &engine,
+            sql,
+            &QueryOptions {
+                limit,
+                timeout,
+                memory_bytes: memory,
+            },
+        )
+        .await
+        .map_err(|e| {
+            let code = match e {
+                QueryError::NotAllowed(_)
+                | QueryError::InvalidSql(_)
+                | QueryError::Execution(_)
+                | QueryError::ResourcesExhausted(_) => EXIT_CLIENT,
+                QueryError::Unavailable(_) => EXIT_TRANSPORT,
+                QueryError::Timeout | QueryError::Internal(_) => EXIT_SERVER,
+            };
+            CliError {
+                code,
+                message: format!("{}: {e}", e.code()),
+            }
+        })
     })?;
     let columns = columns_of(&result.schema);
     let rows = rows_to_json(&result.batches, result.row_count);
@@ -374,7 +461,10 @@ fn query_local(
         "elapsed_ms": result.elapsed_ms,
     });
     if format == "json" {
-        Ok(format!("{}\n", serde_json::to_string_pretty(&v).expect("json prints")))
+        Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).expect("json prints")
+        ))
     } else {
         Ok(table::render_query_table(&v, limit as u64))
     }

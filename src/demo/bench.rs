@@ -80,7 +80,8 @@ pub fn loadgen(args: &LoadgenArgs) -> Value {
             let mut batches_sent = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 if let Some(r) = per_client_rate {
-                    let due = t0 + Duration::from_secs_f64(batches_sent as f64 * args.batch as f64 / r);
+                    let due =
+                        t0 + Duration::from_secs_f64(batches_sent as f64 * args.batch as f64 / r);
                     let now = Instant::now();
                     if due > now {
                         std::thread::sleep(due - now);
@@ -95,7 +96,9 @@ pub fn loadgen(args: &LoadgenArgs) -> Value {
                     body.push('\n');
                     counter += 1;
                 }
-                let mut req = agent.post(&url).header("Content-Type", "application/x-ndjson");
+                let mut req = agent
+                    .post(&url)
+                    .header("Content-Type", "application/x-ndjson");
                 if let Some(k) = &args.key {
                     req = req.header("Authorization", format!("Bearer {k}"));
                 }
@@ -149,7 +152,12 @@ pub fn loadgen(args: &LoadgenArgs) -> Value {
 }
 
 /// Load `rows` events into a fresh data dir in-process and time `sql` from hot and cold.
-pub async fn bench_query(dir: &std::path::Path, rows: usize, iterations: usize, sql: &str) -> anyhow::Result<Value> {
+pub async fn bench_query(
+    dir: &std::path::Path,
+    rows: usize,
+    iterations: usize,
+    sql: &str,
+) -> anyhow::Result<Value> {
     let cfg = StorageConfig {
         data_dir: dir.to_path_buf(),
         cold_store: None,
@@ -181,7 +189,11 @@ pub async fn bench_query(dir: &std::path::Path, rows: usize, iterations: usize, 
     storage.compact_hot(TableId::Events).await?;
     let load_secs = load_start.elapsed().as_secs_f64();
     let engine = QueryEngine::new(storage.clone());
-    let opts = QueryOptions { limit: 10_000, timeout: None, memory_bytes: 4 << 30 };
+    let opts = QueryOptions {
+        limit: 10_000,
+        timeout: None,
+        memory_bytes: 4 << 30,
+    };
     let time = |label: &'static str| {
         let engine = engine.clone();
         let opts = opts.clone();
@@ -190,12 +202,16 @@ pub async fn bench_query(dir: &std::path::Path, rows: usize, iterations: usize, 
             let mut rows_out = 0;
             for _ in 0..iterations {
                 let t = Instant::now();
-                let r = run_user_sql(&engine, sql, &opts).await.map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+                let r = run_user_sql(&engine, sql, &opts)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
                 ms.push(t.elapsed().as_micros() as u64);
                 rows_out = r.row_count;
             }
             ms.sort_unstable();
-            Ok::<_, anyhow::Error>(json!({"p50_ms": percentile(&ms, 0.5), "p99_ms": percentile(&ms, 0.99), "result_rows": rows_out}))
+            Ok::<_, anyhow::Error>(
+                json!({"p50_ms": percentile(&ms, 0.5), "p99_ms": percentile(&ms, 0.99), "result_rows": rows_out}),
+            )
         }
     };
     let hot = time("hot").await?;

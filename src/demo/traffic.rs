@@ -10,8 +10,16 @@ use serde_json::{Map, Value, json};
 use crate::model::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError};
 
 const SERVICES: [&str; 10] = [
-    "api-gateway", "checkout", "payment", "inventory", "search", "users", "catalog", "shipping",
-    "notifications", "recommendations",
+    "api-gateway",
+    "checkout",
+    "payment",
+    "inventory",
+    "search",
+    "users",
+    "catalog",
+    "shipping",
+    "notifications",
+    "recommendations",
 ];
 const REGIONS: [&str; 4] = ["eu-west-1", "us-east-1", "us-west-2", "ap-south-1"];
 const TIERS: [&str; 3] = ["free", "gold", "platinum"];
@@ -20,7 +28,11 @@ const METHODS: [&str; 3] = ["GET", "POST", "PUT"];
 /// 50 error families: (service index, step, code).
 fn family(i: usize) -> (usize, String, String) {
     let svc = 1 + i % (SERVICES.len() - 1);
-    let step = format!("{}.op{}", SERVICES[svc].split('-').next().unwrap_or("svc"), i % 5);
+    let step = format!(
+        "{}.op{}",
+        SERVICES[svc].split('-').next().unwrap_or("svc"),
+        i % 5
+    );
     let code = format!("{}_{}", &SERVICES[svc][..3].to_ascii_uppercase(), 500 + i);
     (svc, step, code)
 }
@@ -53,7 +65,14 @@ impl TrafficGen {
 
     fn uuid(&mut self) -> String {
         let h = self.hex(16);
-        format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        )
     }
 
     /// One trace: 3-5 events, root first. `start_ns` is the root's start.
@@ -123,7 +142,11 @@ impl TrafficGen {
                 });
             } else {
                 steps.push(Step {
-                    name: if failed { fam.1.clone() } else { format!("{}.db.query", SERVICES[svc]) },
+                    name: if failed {
+                        fam.1.clone()
+                    } else {
+                        format!("{}.db.query", SERVICES[svc])
+                    },
                     span_id: None,
                     start_ms: 2,
                     duration_ms: duration_ms - 3,
@@ -138,7 +161,11 @@ impl TrafficGen {
             }
             let anchor = fails_here.then(|| {
                 if is_last {
-                    Anchor { step: fam.1.clone(), error_code: fam.2.clone(), kind: None }
+                    Anchor {
+                        step: fam.1.clone(),
+                        error_code: fam.2.clone(),
+                        kind: None,
+                    }
                 } else {
                     Anchor {
                         step: steps[1].name.clone(),
@@ -159,16 +186,27 @@ impl TrafficGen {
                     "request_bytes": 200 + (user % 900),
                 }),
             );
-            fields.insert("user".into(), json!({"id": format!("u-{user}"), "tier": tier, "region": region}));
+            fields.insert(
+                "user".into(),
+                json!({"id": format!("u-{user}"), "tier": tier, "region": region}),
+            );
             fields.insert(
                 "deploy".into(),
                 json!({"commit": "9fceb02d0ae598e95dc970b74767f19372d61af8", "pod": format!("{}-7d9f8c6b5-{}", SERVICES[svc], user % 7)}),
             );
-            fields.insert("feature_flags".into(), Value::Array(vec![json!("new-cart"), json!("fast-search")]));
+            fields.insert(
+                "feature_flags".into(),
+                Value::Array(vec![json!("new-cart"), json!("fast-search")]),
+            );
             let logs = vec![Log {
                 ts_offset_ms: duration_ms / 2,
                 level: if fails_here { "error" } else { "info" }.into(),
-                msg: if fails_here { "request failed" } else { "request handled" }.into(),
+                msg: if fails_here {
+                    "request failed"
+                } else {
+                    "request handled"
+                }
+                .into(),
                 fields: Some({
                     let mut m = Map::new();
                     m.insert("attempt".into(), json!(1));
@@ -193,7 +231,10 @@ impl TrafficGen {
                 logs,
                 fields: Some(fields),
                 errors: if fails_here {
-                    vec![ErrorRef { code: fam.2.clone(), reason: Some("upstream dependency returned 502".into()) }]
+                    vec![ErrorRef {
+                        code: fam.2.clone(),
+                        reason: Some("upstream dependency returned 502".into()),
+                    }]
                 } else {
                     Vec::new()
                 },

@@ -41,7 +41,12 @@ pub struct Envelope {
 }
 
 /// A framing error (§2.7): the error object plus the envelope with one rejected entry.
-fn framing_error(status: StatusCode, code: &'static str, message: &str, detail: String) -> Response {
+fn framing_error(
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+    detail: String,
+) -> Response {
     let env = Envelope {
         accepted: 0,
         duplicate: 0,
@@ -69,18 +74,27 @@ enum Encoding {
 }
 
 enum Checked {
-    Ok { framing: Framing, encoding: Encoding },
+    Ok {
+        framing: Framing,
+        encoding: Encoding,
+    },
     Fail(Response),
 }
 
 /// Checks 1-7 (shared with validate and, in part, OTLP).
 fn request_checks(state: &SharedState, req: &Request) -> Checked {
     let headers = req.headers();
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     if !state.write_limiter.check(&auth::limiter_key(headers, peer)) {
         return Checked::Fail(ApiError::rate_limited().into_response());
     }
-    if !auth::authorized(&state.config.write_keys, auth::credential(headers).as_deref()) {
+    if !auth::authorized(
+        &state.config.write_keys,
+        auth::credential(headers).as_deref(),
+    ) {
         return Checked::Fail(ApiError::unauthorized("write").into_response());
     }
     if req.method() != Method::POST {
@@ -129,10 +143,9 @@ fn request_checks(state: &SharedState, req: &Request) -> Checked {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
+        && len > state.config.max_body_bytes as u64
     {
-        if len > state.config.max_body_bytes as u64 {
-            return Checked::Fail(oversize(len, state.config.max_body_bytes));
-        }
+        return Checked::Fail(oversize(len, state.config.max_body_bytes));
     }
     Checked::Ok { framing, encoding }
 }
@@ -150,7 +163,11 @@ fn oversize(len: u64, max: usize) -> Response {
 pub fn media_type(v: &str) -> Option<String> {
     let main = v.split(';').next()?.trim();
     let (t, s) = main.split_once('/')?;
-    let token = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+    let token = |x: &str| {
+        !x.is_empty()
+            && x.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+    };
     if !token(t) || !token(s) {
         return None;
     }
@@ -235,7 +252,10 @@ async fn handle(state: SharedState, req: Request, validate_only: bool) -> Respon
         // Check 8: ready and not shutting down.
         let storage = match state.storage() {
             Some(s) if state.is_ready() && !state.is_shutting_down() => s.clone(),
-            _ => return ApiError::unavailable("ingest_unavailable", "ingest unavailable", 1).into_response(),
+            _ => {
+                return ApiError::unavailable("ingest_unavailable", "ingest unavailable", 1)
+                    .into_response();
+            }
         };
         // Check 9: backpressure, decided once before any event is processed.
         if let Some(retry) = storage.overloaded() {
@@ -248,7 +268,12 @@ async fn handle(state: SharedState, req: Request, validate_only: bool) -> Respon
         Ok(b) => b,
         Err(BodyError::Oversize(n)) => return oversize(n, max),
         Err(BodyError::Corrupt(detail)) => {
-            return framing_error(StatusCode::BAD_REQUEST, "invalid_body", "invalid request body", detail);
+            return framing_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "invalid request body",
+                detail,
+            );
         }
     };
     let now = state.clock.now_ns();
@@ -277,7 +302,11 @@ async fn handle(state: SharedState, req: Request, validate_only: bool) -> Respon
             let result = item.and_then(|v| validate_item(&v, now));
             match result {
                 Ok(e) => events.push(e),
-                Err(ItemReject { reason, detail, event_id }) => rejected.push(RejectedItem {
+                Err(ItemReject {
+                    reason,
+                    detail,
+                    event_id,
+                }) => rejected.push(RejectedItem {
                     index,
                     event_id,
                     reason: reason.as_str(),
@@ -313,11 +342,16 @@ async fn handle(state: SharedState, req: Request, validate_only: bool) -> Respon
             Ok(o) => (o.accepted, o.duplicate),
             Err(WriteError::Durability(e)) => {
                 tracing::error!(error = %e, request_id, "durability failure");
-                return ApiError::unavailable("durability_unavailable", "write-ahead log unavailable", 5)
-                    .into_response();
+                return ApiError::unavailable(
+                    "durability_unavailable",
+                    "write-ahead log unavailable",
+                    5,
+                )
+                .into_response();
             }
             Err(WriteError::Stopped) => {
-                return ApiError::unavailable("ingest_unavailable", "ingest unavailable", 1).into_response();
+                return ApiError::unavailable("ingest_unavailable", "ingest unavailable", 1)
+                    .into_response();
             }
         },
         (_, Some(Err(e))) => {
@@ -344,8 +378,14 @@ mod tests {
 
     #[test]
     fn media_type_parses_and_lowercases() {
-        assert_eq!(media_type("Application/JSON; charset=utf-8").as_deref(), Some("application/json"));
-        assert_eq!(media_type("application/x-ndjson").as_deref(), Some("application/x-ndjson"));
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(
+            media_type("application/x-ndjson").as_deref(),
+            Some("application/x-ndjson")
+        );
         assert_eq!(media_type("json"), None);
         assert_eq!(media_type(""), None);
         assert_eq!(media_type("a/b c"), None);

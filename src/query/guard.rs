@@ -79,7 +79,9 @@ fn allowed_sql(s: &Statement) -> bool {
     match s {
         Statement::Query(_) => true,
         Statement::Explain { statement, .. } => allowed_sql(statement),
-        Statement::ShowTables { .. } | Statement::ShowColumns { .. } | Statement::ExplainTable { .. } => true,
+        Statement::ShowTables { .. }
+        | Statement::ShowColumns { .. }
+        | Statement::ExplainTable { .. } => true,
         _ => false,
     }
 }
@@ -115,16 +117,22 @@ pub fn classify(e: DataFusionError) -> QueryError {
         | DataFusionError::SchemaError(..)
         | DataFusionError::NotImplemented(_)
         | DataFusionError::Configuration(_) => QueryError::InvalidSql(msg),
-        DataFusionError::ArrowError(..) | DataFusionError::Execution(_) => QueryError::Execution(msg),
-        DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) | DataFusionError::ParquetError(_) => {
-            QueryError::Unavailable(msg)
+        DataFusionError::ArrowError(..) | DataFusionError::Execution(_) => {
+            QueryError::Execution(msg)
         }
+        DataFusionError::ObjectStore(_)
+        | DataFusionError::IoError(_)
+        | DataFusionError::ParquetError(_) => QueryError::Unavailable(msg),
         _ => QueryError::Internal(msg),
     }
 }
 
 /// Plan and run user SQL over one snapshot under the caps.
-pub async fn run_user_sql(engine: &QueryEngine, sql: &str, opts: &QueryOptions) -> Result<QueryResult, QueryError> {
+pub async fn run_user_sql(
+    engine: &QueryEngine,
+    sql: &str,
+    opts: &QueryOptions,
+) -> Result<QueryResult, QueryError> {
     let started = Instant::now();
     let stmt = parse_read_only(sql)?;
     let work = async {
@@ -138,13 +146,17 @@ pub async fn run_user_sql(engine: &QueryEngine, sql: &str, opts: &QueryOptions) 
             .verify_plan(&plan)
             .map_err(|e| QueryError::NotAllowed(e.strip_backtrace()))?;
         let df = ctx.execute_logical_plan(plan).await.map_err(classify)?;
-        let df = df.limit(0, Some(opts.limit.saturating_add(1))).map_err(classify)?;
+        let df = df
+            .limit(0, Some(opts.limit.saturating_add(1)))
+            .map_err(classify)?;
         let schema = df.schema().inner().clone();
         let batches = df.collect().await.map_err(classify)?;
         Ok::<_, QueryError>((schema, batches))
     };
     let (schema, mut batches) = match opts.timeout {
-        Some(t) => tokio::time::timeout(t, work).await.map_err(|_| QueryError::Timeout)??,
+        Some(t) => tokio::time::timeout(t, work)
+            .await
+            .map_err(|_| QueryError::Timeout)??,
         None => work.await?,
     };
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -209,6 +221,9 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
-        assert!(matches!(parse_read_only("SELEC 1"), Err(QueryError::InvalidSql(_))));
+        assert!(matches!(
+            parse_read_only("SELEC 1"),
+            Err(QueryError::InvalidSql(_))
+        ));
     }
 }

@@ -67,7 +67,10 @@ impl QueryEngine {
     }
 
     /// A session over one snapshot of every table, with `memory_limit` bytes of query memory.
-    pub fn context(&self, memory_limit: usize) -> Result<SessionContext, datafusion::error::DataFusionError> {
+    pub fn context(
+        &self,
+        memory_limit: usize,
+    ) -> Result<SessionContext, datafusion::error::DataFusionError> {
         self.context_for(self.storage.snapshot(), memory_limit)
     }
 
@@ -78,9 +81,12 @@ impl QueryEngine {
     ) -> Result<SessionContext, datafusion::error::DataFusionError> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(memory_limit, 1.0)
-            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
             .with_cache_manager(
-                CacheManagerConfig::default().with_file_metadata_cache(Some(self.metadata_cache.clone())),
+                CacheManagerConfig::default()
+                    .with_file_metadata_cache(Some(self.metadata_cache.clone())),
             )
             .build_arc()?;
         let mut config = SessionConfig::new()

@@ -12,12 +12,12 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::config::TableParquetOptions;
 use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::TableProvider;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
-use datafusion::datasource::TableProvider;
 use datafusion::error::Result;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
@@ -126,7 +126,10 @@ impl TableProvider for SnapshotTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
@@ -170,17 +173,19 @@ impl TableProvider for SnapshotTable {
             .filter(|f| f.max_ts >= lo && f.min_ts <= hi)
             .collect();
         if !files.is_empty() {
-            let mut source = ParquetSource::new(schema.clone())
-                .with_table_parquet_options(TableParquetOptions {
+            let mut source = ParquetSource::new(schema.clone()).with_table_parquet_options(
+                TableParquetOptions {
                     global: state.config_options().execution.parquet.clone(),
                     ..Default::default()
-                });
+                },
+            );
             if let Some(pred) = conjunction(filters.to_vec()) {
                 let df_schema = DFSchema::try_from(schema.clone())?;
                 let phys = state.create_physical_expr(pred, &df_schema)?;
                 source = source.with_predicate(phys);
             }
-            let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); partitions.min(files.len())];
+            let mut groups: Vec<Vec<PartitionedFile>> =
+                vec![Vec::new(); partitions.min(files.len())];
             let mut sizes = vec![0u64; groups.len()];
             for f in files {
                 let i = (0..groups.len()).min_by_key(|i| sizes[*i]).unwrap_or(0);

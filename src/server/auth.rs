@@ -13,12 +13,15 @@ use subtle::ConstantTimeEq;
 
 /// The presented credential, if any.
 pub fn credential(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
-        if let Some((scheme, token)) = v.split_once(' ') {
-            if scheme.eq_ignore_ascii_case("bearer") {
-                return Some(token.trim_start().to_string());
-            }
+        if let Some((scheme, token)) = v.split_once(' ')
+            && scheme.eq_ignore_ascii_case("bearer")
+        {
+            return Some(token.trim_start().to_string());
         }
         return Some(String::new());
     }
@@ -95,7 +98,10 @@ impl RateLimiter {
 pub fn limiter_key(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
     match credential(headers) {
         Some(c) => format!("k:{c}"),
-        None => format!("ip:{}", peer.map(|p| p.ip().to_string()).unwrap_or_default()),
+        None => format!(
+            "ip:{}",
+            peer.map(|p| p.ip().to_string()).unwrap_or_default()
+        ),
     }
 }
 

@@ -27,7 +27,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             error: ErrorObject {
@@ -45,7 +50,12 @@ impl ApiError {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", "bad request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "bad request",
+            detail,
+        )
     }
 
     pub fn over_limit(message: &str, detail: impl Into<String>) -> Self {
@@ -60,8 +70,13 @@ impl ApiError {
     }
 
     pub fn method_not_allowed(allow: &str) -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed", "")
-            .with_header(header::ALLOW, allow)
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed",
+            "",
+        )
+        .with_header(header::ALLOW, allow)
     }
 
     pub fn not_found(message: &str) -> Self {
@@ -69,12 +84,22 @@ impl ApiError {
     }
 
     pub fn rate_limited() -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "rate limit exceeded", "")
-            .with_header(header::RETRY_AFTER, "1")
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "rate limit exceeded",
+            "",
+        )
+        .with_header(header::RETRY_AFTER, "1")
     }
 
     pub fn body_oversize(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body_oversize", "request body too large", detail)
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_oversize",
+            "request body too large",
+            detail,
+        )
     }
 
     pub fn internal(request_id: &str) -> Self {
@@ -94,10 +119,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&ErrorBody { error: &self.error }).expect("error body serializes");
+        let body =
+            serde_json::to_vec(&ErrorBody { error: &self.error }).expect("error body serializes");
         let mut resp = (self.status, body).into_response();
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         for (name, value) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 h.insert(name, v);
@@ -111,7 +140,9 @@ impl IntoResponse for ApiError {
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).expect("response bodies serialize");
     let mut resp = (status, bytes).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }

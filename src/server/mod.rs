@@ -44,7 +44,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("ready", &self.ready).finish()
+        f.debug_struct("AppState")
+            .field("ready", &self.ready)
+            .finish()
     }
 }
 
@@ -148,8 +150,12 @@ pub fn router(state: SharedState) -> Router {
 }
 
 /// Recover storage into `state` and start background maintenance.
-pub async fn start_storage(state: &SharedState, shutdown: watch::Receiver<bool>) -> anyhow::Result<Arc<Storage>> {
-    let (storage, report) = Storage::open(StorageConfig::from(&state.config), state.clock.clone()).await?;
+pub async fn start_storage(
+    state: &SharedState,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Arc<Storage>> {
+    let (storage, report) =
+        Storage::open(StorageConfig::from(&state.config), state.clock.clone()).await?;
     for p in &report.problems {
         tracing::warn!(problem = %p, "recovery");
     }

@@ -34,8 +34,13 @@ pub struct QueryRequest {
 }
 
 /// Parse and check the body against the caps (errors are the spec's 400s).
-pub fn parse_request(body: &[u8], max_rows: usize, max_timeout: Duration) -> Result<QueryRequest, ApiError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+pub fn parse_request(
+    body: &[u8],
+    max_rows: usize,
+    max_timeout: Duration,
+) -> Result<QueryRequest, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     let Value::Object(map) = v else {
         return Err(ApiError::bad_request("body must be a JSON object"));
     };
@@ -46,7 +51,9 @@ pub fn parse_request(body: &[u8], max_rows: usize, max_timeout: Duration) -> Res
     }
     let sql = match map.get("sql") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        Some(Value::String(_)) | None => return Err(ApiError::bad_request("sql: required and non-empty")),
+        Some(Value::String(_)) | None => {
+            return Err(ApiError::bad_request("sql: required and non-empty"));
+        }
         Some(_) => return Err(ApiError::bad_request("sql: must be a string")),
     };
     let max_timeout_ms = max_timeout.as_millis() as u64;
@@ -55,13 +62,15 @@ pub fn parse_request(body: &[u8], max_rows: usize, max_timeout: Duration) -> Res
             None => Ok(default),
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(i) if i < 1 => Err(ApiError::bad_request(format!("{name}: must be >= 1"))),
-                Some(i) if i as u64 > cap => {
-                    Err(ApiError::over_limit("limit exceeds maximum", format!("{name} must be <= {cap}")))
-                }
+                Some(i) if i as u64 > cap => Err(ApiError::over_limit(
+                    "limit exceeds maximum",
+                    format!("{name} must be <= {cap}"),
+                )),
                 Some(i) => Ok(i as u64),
-                None if n.as_u64().is_some() => {
-                    Err(ApiError::over_limit("limit exceeds maximum", format!("{name} must be <= {cap}")))
-                }
+                None if n.as_u64().is_some() => Err(ApiError::over_limit(
+                    "limit exceeds maximum",
+                    format!("{name} must be <= {cap}"),
+                )),
                 None => Err(ApiError::bad_request(format!("{name}: must be an integer"))),
             },
             Some(_) => Err(ApiError::bad_request(format!("{name}: must be an integer"))),
@@ -107,21 +116,39 @@ struct JsonOut<'a> {
 pub fn query_error_response(e: &QueryError, request_id: &str) -> Response {
     let detail = e.to_string();
     match e {
-        QueryError::NotAllowed(_) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "statement_not_allowed", "statement not allowed", detail)
-        }
-        QueryError::InvalidSql(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_sql", "invalid sql", detail),
-        QueryError::Execution(_) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "execution_error", "query execution failed", detail)
-        }
+        QueryError::NotAllowed(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "statement_not_allowed",
+            "statement not allowed",
+            detail,
+        ),
+        QueryError::InvalidSql(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_sql",
+            "invalid sql",
+            detail,
+        ),
+        QueryError::Execution(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "execution_error",
+            "query execution failed",
+            detail,
+        ),
         QueryError::ResourcesExhausted(_) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "resources_exhausted",
             "query exceeded memory limit",
             detail,
         ),
-        QueryError::Timeout => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", "query timed out", ""),
-        QueryError::Unavailable(_) => ApiError::unavailable("unavailable", "storage unavailable", 5),
+        QueryError::Timeout => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "query timed out",
+            "",
+        ),
+        QueryError::Unavailable(_) => {
+            ApiError::unavailable("unavailable", "storage unavailable", 5)
+        }
         QueryError::Internal(msg) => {
             tracing::error!(error = %msg, request_id, "query internal error");
             ApiError::internal(request_id)
@@ -132,11 +159,17 @@ pub fn query_error_response(e: &QueryError, request_id: &str) -> Response {
 
 pub async fn query_run(State(state): State<SharedState>, req: Request) -> Response {
     let headers = req.headers().clone();
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     if !state.read_limiter.check(&auth::limiter_key(&headers, peer)) {
         return ApiError::rate_limited().into_response();
     }
-    if !auth::authorized(&state.config.read_keys, auth::credential(&headers).as_deref()) {
+    if !auth::authorized(
+        &state.config.read_keys,
+        auth::credential(&headers).as_deref(),
+    ) {
         return ApiError::unauthorized("read").into_response();
     }
     if req.method() != Method::POST {
@@ -147,16 +180,23 @@ pub async fn query_run(State(state): State<SharedState>, req: Request) -> Respon
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        if crate::ingest::media_type(ct.to_str().unwrap_or("")).as_deref() != Some("application/json") {
-            return ApiError::bad_request("Content-Type must be application/json").into_response();
-        }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && crate::ingest::media_type(ct.to_str().unwrap_or("")).as_deref()
+            != Some("application/json")
+    {
+        return ApiError::bad_request("Content-Type must be application/json").into_response();
     }
     let body = match axum::body::to_bytes(req.into_body(), MAX_QUERY_BODY).await {
         Ok(b) => b,
-        Err(_) => return ApiError::body_oversize(format!("limit {MAX_QUERY_BODY} bytes")).into_response(),
+        Err(_) => {
+            return ApiError::body_oversize(format!("limit {MAX_QUERY_BODY} bytes")).into_response();
+        }
     };
-    let q = match parse_request(&body, state.config.query_max_rows, state.config.query_timeout) {
+    let q = match parse_request(
+        &body,
+        state.config.query_max_rows,
+        state.config.query_timeout,
+    ) {
         Ok(q) => q,
         Err(e) => return e.into_response(),
     };
@@ -164,7 +204,8 @@ pub async fn query_run(State(state): State<SharedState>, req: Request) -> Respon
         return ApiError::unavailable("unavailable", "storage unavailable", 1).into_response();
     };
     let Ok(_permit) = state.query_slots.try_acquire() else {
-        return ApiError::unavailable("overloaded", "too many concurrent queries", 1).into_response();
+        return ApiError::unavailable("overloaded", "too many concurrent queries", 1)
+            .into_response();
     };
     let opts = QueryOptions {
         limit: q.limit,
@@ -213,7 +254,10 @@ fn render(result: &crate::query::QueryResult, format: Format) -> Response {
         Format::Arrow => {
             let mut buf = Vec::new();
             let written = (|| {
-                let mut w = datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut buf, &result.schema)?;
+                let mut w = datafusion::arrow::ipc::writer::StreamWriter::try_new(
+                    &mut buf,
+                    &result.schema,
+                )?;
                 for b in &result.batches {
                     w.write(b)?;
                 }
@@ -232,7 +276,11 @@ fn render(result: &crate::query::QueryResult, format: Format) -> Response {
     }
 }
 
-fn with_count_headers(mut resp: Response, content_type: &'static str, result: &crate::query::QueryResult) -> Response {
+fn with_count_headers(
+    mut resp: Response,
+    content_type: &'static str,
+    result: &crate::query::QueryResult,
+) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(

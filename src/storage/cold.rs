@@ -84,7 +84,11 @@ impl Manifest {
     }
 
     pub fn max_flushed_seq(&self) -> u64 {
-        self.tables.values().map(|t| t.flushed_seq).max().unwrap_or(0)
+        self.tables
+            .values()
+            .map(|t| t.flushed_seq)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -160,16 +164,16 @@ impl ColdStore {
 
     async fn manifest_versions(&self) -> Result<Vec<(u64, String)>> {
         let prefix = StorePath::from(MANIFEST_PREFIX);
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|source| Error::Store {
-                op: "list",
-                path: MANIFEST_PREFIX.to_string(),
-                source,
-            })?;
+        let metas: Vec<_> =
+            self.store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| Error::Store {
+                    op: "list",
+                    path: MANIFEST_PREFIX.to_string(),
+                    source,
+                })?;
         let mut out: Vec<(u64, String)> = metas
             .into_iter()
             .filter_map(|m| {

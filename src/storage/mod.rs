@@ -307,7 +307,11 @@ fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
         batches.iter().map(|h| h.first_seq).min().unwrap_or(0),
         batches.iter().map(|h| h.last_seq).max().unwrap_or(0),
         batches.iter().map(|h| h.commit_ns).max().unwrap_or(0),
-        batches.iter().map(|h| h.oldest_commit_ns).min().unwrap_or(0),
+        batches
+            .iter()
+            .map(|h| h.oldest_commit_ns)
+            .min()
+            .unwrap_or(0),
         merged,
         table,
     ))
@@ -322,7 +326,10 @@ const HOT_MERGE_TRIGGER: usize = 16;
 
 impl Storage {
     /// Open a data directory for serving: lock it, recover, start the writer thread.
-    pub async fn open(cfg: StorageConfig, clock: SharedClock) -> Result<(Arc<Storage>, RecoveryReport)> {
+    pub async fn open(
+        cfg: StorageConfig,
+        clock: SharedClock,
+    ) -> Result<(Arc<Storage>, RecoveryReport)> {
         let started = Instant::now();
         std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
         let lock_path = cfg.data_dir.join("LOCK");
@@ -364,10 +371,24 @@ impl Storage {
         .max()
         .unwrap_or(1);
         let wal = Wal::open(&wal_dir, next_seq, cfg.wal_segment_bytes, cfg.wal_sync)?;
-        let storage = Self::assemble(cfg, clock, cold, manifest, replayed.hot, Some(wal), false, Some(lock));
+        let storage = Self::assemble(
+            cfg,
+            clock,
+            cold,
+            manifest,
+            replayed.hot,
+            Some(wal),
+            false,
+            Some(lock),
+        );
         let report = RecoveryReport {
             manifest_version: replayed.manifest.version,
-            cold_files: replayed.manifest.tables.values().map(|t| t.files.len()).sum(),
+            cold_files: replayed
+                .manifest
+                .tables
+                .values()
+                .map(|t| t.files.len())
+                .sum(),
             replayed_records: replayed.report.records,
             replayed_rows: replayed.rows,
             wal_bytes: replayed.report.bytes,
@@ -422,7 +443,16 @@ impl Storage {
                     dedup_min_ids: 0,
                     retention: Duration::MAX,
                 };
-                let s = Arc::new(Self::assemble(cfg, clock, cold, manifest, replayed.hot, None, true, None));
+                let s = Arc::new(Self::assemble(
+                    cfg,
+                    clock,
+                    cold,
+                    manifest,
+                    replayed.hot,
+                    None,
+                    true,
+                    None,
+                ));
                 for t in TableId::ALL {
                     s.compact_hot(t).await?;
                 }
@@ -486,7 +516,10 @@ impl Storage {
 
     /// One consistent snapshot of every table.
     pub fn snapshot(&self) -> BTreeMap<TableId, Arc<TableSnapshot>> {
-        self.tables.iter().map(|(t, s)| (*t, s.snapshot())).collect()
+        self.tables
+            .iter()
+            .map(|(t, s)| (*t, s.snapshot()))
+            .collect()
     }
 
     pub fn hot_bytes(&self) -> u64 {
@@ -517,13 +550,21 @@ impl Storage {
 
     /// Make `batch` durable and visible; rows whose id is already known are dropped and
     /// counted as duplicates. Returns after the group's fsync and hot-tier publish.
-    pub async fn append(&self, table: TableId, batch: RecordBatch) -> Result<AppendOutcome, WriteError> {
+    pub async fn append(
+        &self,
+        table: TableId,
+        batch: RecordBatch,
+    ) -> Result<AppendOutcome, WriteError> {
         let (reply, rx) = oneshot::channel();
         {
             let tx = self.writer_tx.lock();
             let tx = tx.as_ref().ok_or(WriteError::Stopped)?;
-            tx.send(WriteMsg { table, batch, reply })
-                .map_err(|_| WriteError::Stopped)?;
+            tx.send(WriteMsg {
+                table,
+                batch,
+                reply,
+            })
+            .map_err(|_| WriteError::Stopped)?;
         }
         rx.await.map_err(|_| WriteError::Stopped)?
     }
@@ -612,7 +653,12 @@ impl Storage {
             return false;
         }
         let now = self.clock.now_ns();
-        let oldest = snap.hot.iter().map(|h| h.oldest_commit_ns).min().unwrap_or(now);
+        let oldest = snap
+            .hot
+            .iter()
+            .map(|h| h.oldest_commit_ns)
+            .min()
+            .unwrap_or(now);
         let age = Duration::from_nanos(now.saturating_sub(oldest).max(0) as u64);
         age >= self.cfg.hot_window || self.hot_bytes() >= self.cfg.hot_max_bytes / 2
     }
@@ -666,9 +712,11 @@ impl Storage {
             None => Vec::new(),
         };
         let to_encode = batches.clone();
-        let files = tokio::task::spawn_blocking(move || encode_partitions(t, &to_encode, first_seq, last_seq))
-            .await
-            .map_err(|e| Error::Join(e.to_string()))??;
+        let files = tokio::task::spawn_blocking(move || {
+            encode_partitions(t, &to_encode, first_seq, last_seq)
+        })
+        .await
+        .map_err(|e| Error::Join(e.to_string()))??;
         let rows: u64 = files.iter().map(|(_, f)| f.rows).sum();
         for (bytes, file) in &files {
             self.cold.put(&file.path, bytes.clone()).await?;
@@ -751,7 +799,14 @@ impl Storage {
             let kept = filter_record_batch(&h.batch, &keep)?;
             removed += (h.batch.num_rows() - kept.num_rows()) as u64;
             let replacement = (kept.num_rows() > 0).then(|| {
-                HotBatch::new(h.first_seq, h.last_seq, h.commit_ns, h.oldest_commit_ns, kept, t)
+                HotBatch::new(
+                    h.first_seq,
+                    h.last_seq,
+                    h.commit_ns,
+                    h.oldest_commit_ns,
+                    kept,
+                    t,
+                )
             });
             hot_changes.push((h.clone(), replacement));
         }
@@ -766,24 +821,27 @@ impl Storage {
                 let bytes = self.cold.get(&f.path).await?;
                 let file = f.clone();
                 let now = self.clock.now_ns();
-                let out = tokio::task::spawn_blocking(move || -> Result<(Option<(Bytes, ColdFile)>, u64)> {
-                    let batches = cold::decode_parquet(bytes)?;
-                    let schema = t.schema();
-                    let batches: Vec<RecordBatch> = batches
-                        .into_iter()
-                        .map(|b| adapt_to_schema(b, t))
-                        .collect::<Result<_, _>>()?;
-                    let all = concat_batches(&schema, &batches)?;
-                    let keep = keep_mask(&all, col, cutoff)?;
-                    let kept = filter_record_batch(&all, &keep)?;
-                    let gone = (all.num_rows() - kept.num_rows()) as u64;
-                    if kept.num_rows() == 0 {
-                        return Ok((None, gone));
-                    }
-                    let path = file.path.replace(".parquet", &format!("-r{now}.parquet"));
-                    let (bytes, meta) = cold::encode_parquet(t, &kept, path, file.first_seq, file.last_seq)?;
-                    Ok((Some((bytes, meta)), gone))
-                })
+                let out = tokio::task::spawn_blocking(
+                    move || -> Result<(Option<(Bytes, ColdFile)>, u64)> {
+                        let batches = cold::decode_parquet(bytes)?;
+                        let schema = t.schema();
+                        let batches: Vec<RecordBatch> = batches
+                            .into_iter()
+                            .map(|b| adapt_to_schema(b, t))
+                            .collect::<Result<_, _>>()?;
+                        let all = concat_batches(&schema, &batches)?;
+                        let keep = keep_mask(&all, col, cutoff)?;
+                        let kept = filter_record_batch(&all, &keep)?;
+                        let gone = (all.num_rows() - kept.num_rows()) as u64;
+                        if kept.num_rows() == 0 {
+                            return Ok((None, gone));
+                        }
+                        let path = file.path.replace(".parquet", &format!("-r{now}.parquet"));
+                        let (bytes, meta) =
+                            cold::encode_parquet(t, &kept, path, file.first_seq, file.last_seq)?;
+                        Ok((Some((bytes, meta)), gone))
+                    },
+                )
                 .await
                 .map_err(|e| Error::Join(e.to_string()))??;
                 removed += out.1;
@@ -801,9 +859,11 @@ impl Storage {
             let mut next = manifest.clone();
             let tm = next.table_mut(t);
             tm.files.retain(|f| {
-                !dropped.iter().any(|d| d.path == f.path) && !rewritten.iter().any(|(o, _)| o.path == f.path)
+                !dropped.iter().any(|d| d.path == f.path)
+                    && !rewritten.iter().any(|(o, _)| o.path == f.path)
             });
-            tm.files.extend(rewritten.iter().filter_map(|(_, n)| n.clone()));
+            tm.files
+                .extend(rewritten.iter().filter_map(|(_, n)| n.clone()));
             self.cold.commit_manifest(&mut next).await?;
             *manifest = next;
         }
@@ -811,7 +871,16 @@ impl Storage {
             for (old, new) in &hot_changes {
                 if let Some(pos) = s.hot.iter().position(|h| Arc::ptr_eq(h, old)) {
                     match new {
-                        Some(n) => s.hot[pos] = Arc::new(HotBatch::new(n.first_seq, n.last_seq, n.commit_ns, n.oldest_commit_ns, n.batch.clone(), t)),
+                        Some(n) => {
+                            s.hot[pos] = Arc::new(HotBatch::new(
+                                n.first_seq,
+                                n.last_seq,
+                                n.commit_ns,
+                                n.oldest_commit_ns,
+                                n.batch.clone(),
+                                t,
+                            ))
+                        }
                         None => {
                             s.hot.remove(pos);
                         }
@@ -819,19 +888,29 @@ impl Storage {
                 }
             }
             s.cold.retain(|f| {
-                !dropped.iter().any(|d| d.path == f.path) && !rewritten.iter().any(|(o, _)| o.path == f.path)
+                !dropped.iter().any(|d| d.path == f.path)
+                    && !rewritten.iter().any(|(o, _)| o.path == f.path)
             });
-            s.cold.extend(rewritten.iter().filter_map(|(_, n)| n.clone().map(Arc::new)));
+            s.cold.extend(
+                rewritten
+                    .iter()
+                    .filter_map(|(_, n)| n.clone().map(Arc::new)),
+            );
         });
         for f in dropped.iter().chain(rewritten.iter().map(|(o, _)| o)) {
             self.cold.delete(&f.path).await?;
         }
-        self.stats.retention_removed_rows.fetch_add(removed, Ordering::Relaxed);
+        self.stats
+            .retention_removed_rows
+            .fetch_add(removed, Ordering::Relaxed);
         Ok(removed)
     }
 
     /// Background loop: hot compaction, flush by age/bytes, retention. Ends on `shutdown`.
-    pub async fn run_maintenance(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run_maintenance(
+        self: Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_retention = Instant::now() - Duration::from_secs(3600);
@@ -855,8 +934,12 @@ impl Storage {
                 for t in TableId::ALL {
                     match self.enforce_retention(t).await {
                         Ok(0) => {}
-                        Ok(n) => tracing::info!(table = t.name(), rows = n, "retention removed rows"),
-                        Err(e) => tracing::error!(table = t.name(), error = %error_chain(&e), "retention failed"),
+                        Ok(n) => {
+                            tracing::info!(table = t.name(), rows = n, "retention removed rows")
+                        }
+                        Err(e) => {
+                            tracing::error!(table = t.name(), error = %error_chain(&e), "retention failed")
+                        }
                     }
                 }
             }
@@ -885,7 +968,10 @@ fn keep_mask(batch: &RecordBatch, col: &str, cutoff: i64) -> Result<BooleanArray
                 "missing timestamp column {col}"
             )))
         })?;
-    Ok(arr.iter().map(|v| Some(v.is_none_or(|v| v >= cutoff))).collect())
+    Ok(arr
+        .iter()
+        .map(|v| Some(v.is_none_or(|v| v >= cutoff)))
+        .collect())
 }
 
 /// Concatenate, split by hour partition of the time column, sort each part, encode.
@@ -914,7 +1000,11 @@ fn encode_partitions(
         let part = if out.is_empty() && ts.values().iter().all(|v| v.div_euclid(hour_ns) == hour) {
             all.clone()
         } else {
-            let mask: BooleanArray = ts.values().iter().map(|v| Some(v.div_euclid(hour_ns) == hour)).collect();
+            let mask: BooleanArray = ts
+                .values()
+                .iter()
+                .map(|v| Some(v.div_euclid(hour_ns) == hour))
+                .collect();
             filter_record_batch(&all, &mask)?
         };
         let sort_cols: Vec<SortColumn> = t
@@ -963,9 +1053,14 @@ fn writer_loop(
         dedup.expire(now);
         // Dedup in arrival order; ids new in this group are remembered only after the fsync.
         let mut pending: ahash::HashSet<u128> = ahash::HashSet::default();
-        let mut prepared: Vec<(usize, usize, Option<RecordBatch>, Vec<u128>)> = Vec::with_capacity(group.len());
+        let mut prepared: Vec<(usize, usize, Option<RecordBatch>, Vec<u128>)> =
+            Vec::with_capacity(group.len());
         for msg in &group {
-            let Some(ids) = msg.table.id_column().and_then(|c| string_column(&msg.batch, c)) else {
+            let Some(ids) = msg
+                .table
+                .id_column()
+                .and_then(|c| string_column(&msg.batch, c))
+            else {
                 let n = msg.batch.num_rows();
                 prepared.push((n, 0, (n > 0).then(|| msg.batch.clone()), Vec::new()));
                 continue;
@@ -1012,7 +1107,8 @@ fn writer_loop(
             Some(e) => Err(WriteError::Durability(format!("encode: {e}"))),
             None if payloads.is_empty() => Ok(Vec::new()),
             None => {
-                let refs: Vec<(u8, &[u8])> = payloads.iter().map(|(t, p)| (*t, p.as_slice())).collect();
+                let refs: Vec<(u8, &[u8])> =
+                    payloads.iter().map(|(t, p)| (*t, p.as_slice())).collect();
                 wal.append_group(now, &refs)
                     .map_err(|e| WriteError::Durability(error_chain(&e)))
             }
@@ -1020,15 +1116,20 @@ fn writer_loop(
         match result {
             Ok(seqs) => {
                 let mut seq_iter = seqs.into_iter();
-                for (msg, (accepted, duplicate, batch, new_ids)) in group.into_iter().zip(prepared) {
+                for (msg, (accepted, duplicate, batch, new_ids)) in group.into_iter().zip(prepared)
+                {
                     for h in new_ids {
                         dedup.insert(h, now);
                     }
                     if let Some(b) = batch {
                         let seq = seq_iter.next().expect("one sequence per written record");
-                        tables[&msg.table].append_hot(HotBatch::new(seq, seq, now, now, b, msg.table));
+                        tables[&msg.table]
+                            .append_hot(HotBatch::new(seq, seq, now, now, b, msg.table));
                     }
-                    let _ = msg.reply.send(Ok(AppendOutcome { accepted, duplicate }));
+                    let _ = msg.reply.send(Ok(AppendOutcome {
+                        accepted,
+                        duplicate,
+                    }));
                 }
             }
             Err(e) => {

@@ -108,7 +108,11 @@ pub fn downstream_fields() -> Fields {
 }
 
 pub fn step_error_fields() -> Fields {
-    Fields::from(vec![utf8("code", true), utf8("reason", true), utf8("cause", true)])
+    Fields::from(vec![
+        utf8("code", true),
+        utf8("reason", true),
+        utf8("cause", true),
+    ])
 }
 
 pub fn step_fields() -> Fields {
@@ -240,15 +244,23 @@ pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowError> {
     cols.push(str_col(events.iter().map(|e| Some(&e.env))));
     cols.push(str_col(events.iter().map(|e| Some(&e.status))));
     cols.push(str_col(events.iter().map(|e| e.version.as_ref())));
-    cols.push(str_col(events.iter().map(|e| e.anchor.as_ref().map(|a| &a.step))));
     cols.push(str_col(
-        events.iter().map(|e| e.anchor.as_ref().map(|a| &a.error_code)),
+        events.iter().map(|e| e.anchor.as_ref().map(|a| &a.step)),
     ));
     cols.push(str_col(
-        events.iter().map(|e| e.anchor.as_ref().and_then(|a| a.kind.as_ref())),
+        events
+            .iter()
+            .map(|e| e.anchor.as_ref().map(|a| &a.error_code)),
     ));
     cols.push(str_col(
-        events.iter().map(|e| field_str(e.fields.as_ref(), &["http", "method"])),
+        events
+            .iter()
+            .map(|e| e.anchor.as_ref().and_then(|a| a.kind.as_ref())),
+    ));
+    cols.push(str_col(
+        events
+            .iter()
+            .map(|e| field_str(e.fields.as_ref(), &["http", "method"])),
     ));
     cols.push(str_col(events.iter().map(route_of)));
     cols.push(Arc::new(
@@ -264,7 +276,9 @@ pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowError> {
     ));
     for key in ["id", "tier", "region"] {
         cols.push(str_col(
-            events.iter().map(|e| field_nonempty_str(e.fields.as_ref(), &["user", key])),
+            events
+                .iter()
+                .map(|e| field_nonempty_str(e.fields.as_ref(), &["user", key])),
         ));
     }
     cols.push(steps_column(events)?);
@@ -279,7 +293,11 @@ pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(schema, cols)
 }
 
-fn list_column(fields: Fields, lens: Vec<usize>, columns: Vec<ArrayRef>) -> Result<ArrayRef, ArrowError> {
+fn list_column(
+    fields: Fields,
+    lens: Vec<usize>,
+    columns: Vec<ArrayRef>,
+) -> Result<ArrayRef, ArrowError> {
     let values = StructArray::try_new(fields.clone(), columns, None)?;
     let item = Arc::new(Field::new("item", DataType::Struct(fields), true));
     Ok(Arc::new(ListArray::try_new(
@@ -297,9 +315,21 @@ fn steps_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
     let downstream = StructArray::try_new(
         downstream_fields(),
         vec![
-            str_col(steps.iter().map(|s| s.downstream.as_ref().and_then(|d| d.service.as_ref()))),
-            str_col(steps.iter().map(|s| s.downstream.as_ref().and_then(|d| d.endpoint.as_ref()))),
-            str_col(steps.iter().map(|s| s.downstream.as_ref().and_then(|d| d.kind.as_ref()))),
+            str_col(
+                steps
+                    .iter()
+                    .map(|s| s.downstream.as_ref().and_then(|d| d.service.as_ref())),
+            ),
+            str_col(
+                steps
+                    .iter()
+                    .map(|s| s.downstream.as_ref().and_then(|d| d.endpoint.as_ref())),
+            ),
+            str_col(
+                steps
+                    .iter()
+                    .map(|s| s.downstream.as_ref().and_then(|d| d.kind.as_ref())),
+            ),
         ],
         Some(NullBuffer::from(ds_valid)),
     )?;
@@ -307,9 +337,21 @@ fn steps_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
     let error = StructArray::try_new(
         step_error_fields(),
         vec![
-            str_col(steps.iter().map(|s| s.error.as_ref().and_then(|d| d.code.as_ref()))),
-            str_col(steps.iter().map(|s| s.error.as_ref().and_then(|d| d.reason.as_ref()))),
-            str_col(steps.iter().map(|s| s.error.as_ref().and_then(|d| d.cause.as_ref()))),
+            str_col(
+                steps
+                    .iter()
+                    .map(|s| s.error.as_ref().and_then(|d| d.code.as_ref())),
+            ),
+            str_col(
+                steps
+                    .iter()
+                    .map(|s| s.error.as_ref().and_then(|d| d.reason.as_ref())),
+            ),
+            str_col(
+                steps
+                    .iter()
+                    .map(|s| s.error.as_ref().and_then(|d| d.cause.as_ref())),
+            ),
         ],
         Some(NullBuffer::from(err_valid)),
     )?;
@@ -319,8 +361,12 @@ fn steps_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
         vec![
             str_col(steps.iter().map(|s| Some(&s.name))),
             str_col(steps.iter().map(|s| s.span_id.as_ref())),
-            Arc::new(Int64Array::from_iter_values(steps.iter().map(|s| s.start_ms))),
-            Arc::new(Int64Array::from_iter_values(steps.iter().map(|s| s.duration_ms))),
+            Arc::new(Int64Array::from_iter_values(
+                steps.iter().map(|s| s.start_ms),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                steps.iter().map(|s| s.duration_ms),
+            )),
             str_col(steps.iter().map(|s| Some(&s.status))),
             Arc::new(downstream),
             Arc::new(error),
@@ -335,7 +381,9 @@ fn logs_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
         log_fields(),
         lens,
         vec![
-            Arc::new(Int64Array::from_iter_values(logs.iter().map(|l| l.ts_offset_ms))),
+            Arc::new(Int64Array::from_iter_values(
+                logs.iter().map(|l| l.ts_offset_ms),
+            )),
             str_col(logs.iter().map(|l| Some(&l.level))),
             str_col(logs.iter().map(|l| Some(&l.msg))),
             str_col(logs.iter().map(|l| {

@@ -35,8 +35,16 @@ pub struct HotBatch {
 }
 
 impl HotBatch {
-    pub fn new(first_seq: u64, last_seq: u64, commit_ns: i64, oldest: i64, batch: RecordBatch, table: TableId) -> Self {
-        let (min_ts, max_ts) = ts_range(&batch, table.time_column()).unwrap_or((i64::MAX, i64::MIN));
+    pub fn new(
+        first_seq: u64,
+        last_seq: u64,
+        commit_ns: i64,
+        oldest: i64,
+        batch: RecordBatch,
+        table: TableId,
+    ) -> Self {
+        let (min_ts, max_ts) =
+            ts_range(&batch, table.time_column()).unwrap_or((i64::MAX, i64::MIN));
         let bytes = batch_bytes(&batch);
         HotBatch {
             first_seq,

@@ -189,11 +189,7 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
 /// `waylog query --data-dir`) nothing is written and replay just stops at the first bad
 /// record. A segment that disappears while being read (deleted by a running server's
 /// flusher) is skipped.
-pub fn replay(
-    dir: &Path,
-    repair: bool,
-    mut f: impl FnMut(RecordRef<'_>),
-) -> Result<ReplayReport> {
+pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Result<ReplayReport> {
     let segments = list_segments(dir)?;
     let mut report = ReplayReport::default();
     let mut expected: Option<u64> = None;
@@ -249,7 +245,10 @@ pub fn replay(
             };
             report.problems.push(note);
             if repair {
-                let file = OpenOptions::new().write(true).open(path).map_err(io(path))?;
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io(path))?;
                 file.set_len(valid_len).map_err(io(path))?;
                 file.sync_all().map_err(io(path))?;
                 quarantine(dir, &segments[i + 1..], &mut report)?;
@@ -307,23 +306,26 @@ impl Wal {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let segments = list_segments(dir)?;
         // Reuse the newest segment when its name is consistent with next_seq.
-        if let Some((first, path)) = segments.last() {
-            if *first <= next_seq {
-                let file = OpenOptions::new().append(true).open(path).map_err(io(path))?;
-                let len = file.metadata().map_err(io(path))?.len();
-                if len >= MAGIC.len() as u64 {
-                    return Ok(Wal {
-                        dir: dir.to_path_buf(),
-                        file,
-                        path: path.clone(),
-                        first_seq: *first,
-                        len,
-                        segment_bytes,
-                        next_seq,
-                        sync,
-                        buf: Vec::new(),
-                    });
-                }
+        if let Some((first, path)) = segments.last()
+            && *first <= next_seq
+        {
+            let file = OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(io(path))?;
+            let len = file.metadata().map_err(io(path))?.len();
+            if len >= MAGIC.len() as u64 {
+                return Ok(Wal {
+                    dir: dir.to_path_buf(),
+                    file,
+                    path: path.clone(),
+                    first_seq: *first,
+                    len,
+                    segment_bytes,
+                    next_seq,
+                    sync,
+                    buf: Vec::new(),
+                });
             }
         }
         let (file, path) = create_segment(dir, next_seq)?;
@@ -437,7 +439,10 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<(File, PathBuf)> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))?;
-    let file = OpenOptions::new().append(true).open(&path).map_err(io(&path))?;
+    let file = OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(io(&path))?;
     Ok((file, path))
 }
 

@@ -2,7 +2,9 @@ use super::*;
 use proptest::prelude::*;
 
 fn payload(i: u64) -> Vec<u8> {
-    (0..(i % 37 + 1)).map(|b| (b as u8).wrapping_mul(i as u8)).collect()
+    (0..(i % 37 + 1))
+        .map(|b| (b as u8).wrapping_mul(i as u8))
+        .collect()
 }
 
 fn collect(dir: &Path, repair: bool) -> (Vec<(u64, Vec<u8>)>, ReplayReport) {
@@ -38,7 +40,12 @@ fn replay_truncates_torn_tail() {
     drop(wal);
     let (_, path) = list_segments(dir.path()).unwrap().pop().unwrap();
     let len = fs::metadata(&path).unwrap().len();
-    OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 2).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 2)
+        .unwrap();
     let (got, report) = collect(dir.path(), true);
     assert_eq!(got.len(), 1);
     assert_eq!(report.problems.len(), 1, "{report:?}");
@@ -54,7 +61,8 @@ fn replay_truncates_torn_tail() {
 fn replay_stops_at_corrupt_record() {
     let dir = tempfile::tempdir().unwrap();
     let mut wal = Wal::open(dir.path(), 1, 1 << 20, true).unwrap();
-    wal.append_group(1, &[(1, b"aaaa"), (1, b"bbbb"), (1, b"cccc")]).unwrap();
+    wal.append_group(1, &[(1, b"aaaa"), (1, b"bbbb"), (1, b"cccc")])
+        .unwrap();
     drop(wal);
     let (_, path) = list_segments(dir.path()).unwrap().pop().unwrap();
     let mut bytes = fs::read(&path).unwrap();
