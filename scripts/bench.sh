@@ -21,7 +21,8 @@ trap cleanup EXIT
 start_server() {
   local dir=$1; shift
   local out="$work/server.$RANDOM.out"
-  "$BIN" serve --addr 127.0.0.1:0 --data-dir "$dir" "$@" >"$out" 2>"$out.err" &
+  errfile="$out.err"
+  "$BIN" serve --addr 127.0.0.1:0 --data-dir "$dir" "$@" >"$out" 2>"$errfile" &
   pid=$!; pids+=("$pid")
   for _ in $(seq 1 600); do
     if grep -q '^waylog ready' "$out" 2>/dev/null; then break; fi
@@ -51,7 +52,7 @@ if [ "$what" = ingest ] || [ "$what" = all ]; then
   echo "# WAL replay: kill -9, restart on the same directory"
   kill -9 "$pid"; wait "$pid" 2>/dev/null || true
   start_server "$work/ingest" --hot-max-bytes 16GiB --hot-window 1h
-  recovered=$(grep -h 'recovered' "$work"/server.*.out.err | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
+  recovered=$(grep -h 'recovered' "$errfile" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
   echo "{\"replay\": \"$recovered\"}"
   kill -TERM "$pid"; wait "$pid" || true
 fi

@@ -189,7 +189,8 @@ pub async fn query_run(State(state): State<SharedState>, req: Request) -> Respon
     let body = match axum::body::to_bytes(req.into_body(), MAX_QUERY_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return ApiError::body_oversize(format!("limit {MAX_QUERY_BODY} bytes")).into_response();
+            return ApiError::body_oversize(format!("limit {MAX_QUERY_BODY} bytes"))
+                .into_response();
         }
     };
     let q = match parse_request(

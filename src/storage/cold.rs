@@ -162,6 +162,33 @@ impl ColdStore {
         }
     }
 
+    /// Delete Parquet objects of `table` that the manifest does not list: files written by a
+    /// flush or a retention rewrite that crashed before its manifest commit. Their rows are
+    /// still in the WAL (or were meant to be removed), so deleting them loses nothing and keeps
+    /// external readers of the cold layout from counting rows twice. Returns the paths removed.
+    pub async fn remove_orphans(&self, table: &str, listed: &[String]) -> Result<Vec<String>> {
+        let prefix = StorePath::from(table);
+        let metas: Vec<_> =
+            self.store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| Error::Store {
+                    op: "list",
+                    path: table.to_string(),
+                    source,
+                })?;
+        let mut removed = Vec::new();
+        for m in metas {
+            let path = m.location.to_string();
+            if path.ends_with(".parquet") && !listed.iter().any(|l| *l == path) {
+                self.delete(&path).await?;
+                removed.push(path);
+            }
+        }
+        Ok(removed)
+    }
+
     async fn manifest_versions(&self) -> Result<Vec<(u64, String)>> {
         let prefix = StorePath::from(MANIFEST_PREFIX);
         let metas: Vec<_> =

@@ -341,12 +341,27 @@ impl Storage {
         }
         let cold = ColdStore::open(cfg.cold_store.as_deref(), &cfg.data_dir, true)?;
         let manifest = cold.load_manifest().await?;
+        let mut orphans = Vec::new();
+        for t in TableId::ALL {
+            let listed: Vec<String> = manifest
+                .table(t)
+                .files
+                .iter()
+                .map(|f| f.path.clone())
+                .collect();
+            for path in cold.remove_orphans(t.name(), &listed).await? {
+                orphans.push(format!(
+                    "{path}: unlisted cold file from an interrupted flush removed"
+                ));
+            }
+        }
         let now = clock.now_ns();
         let mut dedup = Dedup::new(
             i64::try_from(cfg.dedup_window.as_nanos()).unwrap_or(i64::MAX),
             cfg.dedup_min_ids,
         );
         let mut problems = dedup::load_id_logs(&cfg.data_dir.join("dedup"), &mut dedup, now)?;
+        problems.extend(orphans);
         let wal_dir = cfg.data_dir.join("wal");
         let dir = wal_dir.clone();
         let m = manifest.clone();
