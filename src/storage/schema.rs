@@ -83,6 +83,13 @@ impl TableId {
         }
     }
 
+    /// Integer/timestamp columns written with DELTA_BINARY_PACKED.
+    pub fn delta_columns(self) -> &'static [&'static str] {
+        match self {
+            TableId::Events => &["ts_start", "ts_end", "duration_ms"],
+        }
+    }
+
     /// Sort key of flushed files (leading string column, then time).
     pub fn sort_columns(self) -> &'static [&'static str] {
         match self {
