@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use waylog::demo::traffic::{TrafficGen, ndjson};
 use waylog::ingest::framing::{Framing, split_items};
-use waylog::model::validate_item;
+use waylog::model::validate_item_owned;
 use waylog::storage::encode_ipc;
 use waylog::storage::schema::events_to_batch;
 
@@ -19,7 +19,7 @@ fn ingest(c: &mut Criterion) {
         b.iter(|| {
             split_items(body.as_bytes(), Framing::Ndjson)
                 .into_iter()
-                .map(|v| validate_item(&v.unwrap(), now).unwrap())
+                .map(|v| validate_item_owned(v.unwrap(), now).unwrap())
                 .collect::<Vec<_>>()
         })
     });

@@ -12,6 +12,7 @@
 //! - [`storage`]: hot tier, flush to Parquet, manifest, cold store, dedup, retention
 //! - [`query`]: DataFusion session, snapshot table providers, the read-only SQL guard
 //! - [`ingest`]: `/v1/events` framing and the request checks
+//! - [`reads`]: the HTTP read models (errors, rollups, traces, events, blast radius) as SQL
 //! - [`server`]: HTTP router, auth, health, graceful shutdown
 //! - [`cli`]: the `waylog` command line
 //! - [`demo`]: synthetic realistic traffic and the benchmark drivers
@@ -24,6 +25,7 @@ pub mod duration;
 pub mod ingest;
 pub mod model;
 pub mod query;
+pub mod reads;
 pub mod server;
 pub mod storage;
 pub mod wal;

@@ -127,7 +127,7 @@ impl TrafficGen {
                     name: format!("{}.call", SERVICES[n]),
                     span_id: Some(call_span.clone()),
                     start_ms: 2,
-                    duration_ms: duration_ms - 4,
+                    duration_ms: (duration_ms - 4).max(0),
                     status: if failed { "error" } else { "ok" }.into(),
                     downstream: Some(Downstream {
                         service: Some(SERVICES[n].into()),
@@ -149,7 +149,7 @@ impl TrafficGen {
                     },
                     span_id: None,
                     start_ms: 2,
-                    duration_ms: duration_ms - 3,
+                    duration_ms: (duration_ms - 3).max(0),
                     status: if failed { "error" } else { "ok" }.into(),
                     downstream: None,
                     error: failed.then(|| StepError {
@@ -277,7 +277,7 @@ mod tests {
     fn traffic_events_are_valid_and_about_one_kib() {
         let mut g = TrafficGen::new(7);
         let now = 1_800_000_000_000_000_000;
-        let events = g.events(2000, now - 60_000_000_000, 1_000_000);
+        let events = g.events(20_000, now - 60_000_000_000, 1_000_000);
         let body = ndjson(&events);
         let avg = body.len() / events.len();
         assert!((700..1400).contains(&avg), "avg event size {avg}");

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::model::{Event, ItemReject, validate_item};
+use crate::model::{Event, ItemReject, validate_item_owned};
 use crate::server::error::{ApiError, ErrorObject, json_response};
 use crate::server::{RequestId, SharedState, auth};
 use crate::storage::WriteError;
@@ -299,7 +299,7 @@ async fn handle(state: SharedState, req: Request, validate_only: bool) -> Respon
         let mut events: Vec<Event> = Vec::with_capacity(items.len());
         let mut rejected = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
-            let result = item.and_then(|v| validate_item(&v, now));
+            let result = item.and_then(|v| validate_item_owned(v, now));
             match result {
                 Ok(e) => events.push(e),
                 Err(ItemReject {

@@ -7,4 +7,4 @@ pub mod event;
 pub mod validate;
 
 pub use event::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError};
-pub use validate::{ItemReject, RejectReason, validate_item};
+pub use validate::{ItemReject, RejectReason, validate_item, validate_item_owned};

@@ -144,6 +144,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/events", any(crate::ingest::events_ingest))
         .route("/v1/events/validate", any(crate::ingest::events_validate))
         .route("/v1/query", any(query::query_run))
+        .merge(crate::reads::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(request_id_layer))
         .with_state(state)

@@ -1,0 +1,18 @@
+-- rollup_code_counts: per error code, the failed events in the window that anchored it
+-- (spec reads §3.4 propagated_count, affected_traces).
+--
+-- Parameters:
+--   $1  Timestamp  window since (inclusive)
+--   $2  Timestamp  window until (inclusive)
+--
+-- Output: error_code Utf8, propagated_count Int64, affected_traces Int64
+-- Order: error_code (total: one row per code).
+SELECT anchor_error_code AS error_code,
+       count(*) AS propagated_count,
+       count(DISTINCT trace_id) AS affected_traces
+FROM events
+WHERE status IN ('error', 'timeout', 'partial', 'aborted')
+  AND anchor_error_code IS NOT NULL
+  AND ts_start BETWEEN $1 AND $2
+GROUP BY anchor_error_code
+ORDER BY error_code

@@ -1,0 +1,18 @@
+-- trace_events: the events of the selected traces within the trace-extent bounds (spec reads
+-- §3.3), streamed trace by trace for the originating-failure resolution in Rust.
+--
+-- Tables: sel(trace_id), the request's set of selected trace ids.
+-- Parameters:
+--   $1  Timestamp  extent lower bound (inclusive)
+--   $2  Timestamp  extent upper bound (inclusive)
+--
+-- Output: trace_id, event_id, service, status Utf8; ts_start, ts_end Timestamp;
+--         parent_span_id Utf8; anchor_step, anchor_error_code, http_route, user_id,
+--         user_tier Utf8 null; steps List<Struct> (as stored)
+-- Order: trace_id, ts_start, service, event_id (trace by trace, identity order inside).
+SELECT trace_id, event_id, service, status, ts_start, ts_end, parent_span_id,
+       anchor_step, anchor_error_code, http_route, user_id, user_tier, steps
+FROM events
+WHERE trace_id IN (SELECT trace_id FROM sel)
+  AND ts_start BETWEEN $1 AND $2
+ORDER BY trace_id, ts_start, service, event_id

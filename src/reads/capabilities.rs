@@ -1,0 +1,206 @@
+//! `GET /v1/capabilities` (spec reads §7.3): what this server offers, from its configuration.
+//! Field order is the spec's (structs, not maps, so `waylog capabilities --json` prints it).
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::duration::format_duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Capabilities {
+    pub version: &'static str,
+    pub profile: &'static str,
+    pub v2_reads: Enabled,
+    pub otlp: Otlp,
+    pub ask: Ask,
+    pub llm: Llm,
+    pub incidents: Incidents,
+    pub architecture: Architecture,
+    pub query: QueryCaps,
+    pub mcp: Mcp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Enabled {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Otlp {
+    pub http_traces: bool,
+    pub grpc_traces: bool,
+    pub grpc_addr: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ask {
+    pub enabled: bool,
+    pub model: String,
+    pub tool_mode: String,
+    pub max_steps_default: u32,
+    pub max_steps_max: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Llm {
+    pub provider: String,
+    pub model: String,
+    pub tool_mode: String,
+    pub configured: bool,
+    pub ask_enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Incidents {
+    pub enabled: bool,
+    pub persistent: bool,
+    pub rebuild: Rebuild,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rebuild {
+    pub supported: bool,
+    pub scope: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Architecture {
+    pub flattened: bool,
+    pub retention: RetentionCaps,
+    pub hot_window: HotWindow,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionCaps {
+    pub duration: String,
+    pub duration_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HotWindow {
+    pub enabled: bool,
+    pub duration: String,
+    pub duration_secs: u64,
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryCaps {
+    pub enabled: bool,
+    pub default_limit: usize,
+    pub max_rows: usize,
+    pub default_timeout_ms: u64,
+    pub max_timeout_ms: u64,
+    pub tables: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mcp {
+    pub stdio: bool,
+    pub http: bool,
+}
+
+/// The capabilities of a server running with `config`.
+///
+/// The OTLP, LLM/Ask, incident and MCP sections describe parts that live elsewhere; until
+/// their settings exist in [`Config`] they report the spec's defaults for this build.
+pub fn capabilities(config: &Config) -> Capabilities {
+    let max_timeout_ms = u64::try_from(config.query_timeout.as_millis()).unwrap_or(u64::MAX);
+    Capabilities {
+        version: env!("CARGO_PKG_VERSION"),
+        profile: config.profile.as_str(),
+        v2_reads: Enabled { enabled: true },
+        otlp: Otlp {
+            http_traces: true,
+            grpc_traces: false,
+            grpc_addr: String::new(),
+        },
+        ask: Ask {
+            enabled: false,
+            model: String::new(),
+            tool_mode: String::new(),
+            max_steps_default: 5,
+            max_steps_max: 8,
+        },
+        llm: Llm {
+            provider: "none".into(),
+            model: String::new(),
+            tool_mode: String::new(),
+            configured: false,
+            ask_enabled: false,
+        },
+        incidents: Incidents {
+            enabled: true,
+            persistent: true,
+            rebuild: Rebuild {
+                supported: true,
+                scope: "retention",
+            },
+        },
+        architecture: Architecture {
+            flattened: true,
+            retention: RetentionCaps {
+                duration: format_duration(config.retention),
+                duration_secs: config.retention.as_secs(),
+            },
+            hot_window: HotWindow {
+                enabled: true,
+                duration: config.hot_window_display(),
+                duration_secs: config.hot_window.as_secs(),
+                source: if config.hot_window_from_env {
+                    "WAYLOG_HOT_WINDOW"
+                } else {
+                    "default"
+                },
+            },
+        },
+        query: QueryCaps {
+            enabled: true,
+            default_limit: 1000.min(config.query_max_rows),
+            max_rows: config.query_max_rows,
+            default_timeout_ms: 10_000.min(max_timeout_ms),
+            max_timeout_ms,
+            tables: crate::query::table_names(),
+        },
+        mcp: Mcp {
+            stdio: true,
+            http: true,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_follow_config_defaults() {
+        let c = Config::for_data_dir("/tmp/x");
+        let v = serde_json::to_value(capabilities(&c)).unwrap();
+        assert_eq!(v["profile"], "dev");
+        assert_eq!(v["architecture"]["retention"]["duration"], "168h0m0s");
+        assert_eq!(v["architecture"]["retention"]["duration_secs"], 604_800);
+        assert_eq!(v["architecture"]["hot_window"]["duration"], "15m0s");
+        assert_eq!(v["architecture"]["hot_window"]["source"], "default");
+        assert_eq!(v["query"]["default_limit"], 1000);
+        assert_eq!(v["query"]["max_rows"], 10_000);
+        assert_eq!(v["query"]["default_timeout_ms"], 10_000);
+        assert_eq!(v["query"]["max_timeout_ms"], 30_000);
+        assert_eq!(v["query"]["tables"], serde_json::json!(["events"]));
+        let text = serde_json::to_string(&capabilities(&c)).unwrap();
+        let keys = [
+            "\"version\"",
+            "\"profile\"",
+            "\"v2_reads\"",
+            "\"otlp\"",
+            "\"ask\"",
+            "\"llm\"",
+            "\"incidents\"",
+            "\"architecture\"",
+            "\"query\"",
+            "\"mcp\"",
+        ];
+        let at: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+}

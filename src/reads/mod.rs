@@ -1,0 +1,230 @@
+//! The HTTP read API (spec reads §1-§4, §7.3): `/v1/errors`, `/v1/rollups/root_cause`,
+//! `/v1/blast_radius`, `/v1/traces/{story,recent,<id>}`, `/v1/events/{search,<id>}` and
+//! `/v1/capabilities`.
+//!
+//! Every read model is one SQL file under `sql/` ([`sql::ReadQuery`]) run by DataFusion over
+//! the hot batches plus cold Parquet; Rust only walks span links ([`origin`]) and does small
+//! per-code merges. Invariants:
+//! - One request = one `SessionContext` = one storage snapshot, taken when the request's
+//!   SQL starts; every statement of the request sees the same data.
+//! - The request's SQL runs under `WAYLOG_QUERY_MEMORY` (the context's pool) and one deadline
+//!   of `WAYLOG_QUERY_TIMEOUT` for the whole read: `422` / `504`, never partial results.
+//! - `now` is read once per request ([`ReadRequest::now_ns`]).
+//! - Check order: rate limit, read scope, method, parameter names, parameter values, storage
+//!   readiness.
+
+pub mod blast;
+pub mod capabilities;
+pub mod errors;
+pub mod events;
+pub mod family;
+pub mod handlers;
+pub mod origin;
+pub mod params;
+pub mod rollup;
+pub mod rows;
+pub mod sql;
+pub mod traces;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::query::QueryError;
+use crate::query::guard::classify;
+use crate::server::error::{ApiError, json_response};
+use crate::server::{RequestId, SharedState, auth};
+use params::Params;
+use rows::{RowError, TraceRow, batch_to_trace_rows};
+use sql::{Param, ReadQuery};
+
+/// The read routes, merged into the server's router. The static paths (`story`, `recent`,
+/// `search`) win over the id routes (spec reads §1.2.5).
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/v1/errors", any(handlers::errors_list))
+        .route("/v1/rollups/root_cause", any(handlers::rollups_root_cause))
+        .route("/v1/blast_radius", any(handlers::blast_radius_get))
+        .route("/v1/traces/story", any(handlers::traces_story))
+        .route("/v1/traces/recent", any(handlers::traces_recent))
+        .route("/v1/traces/{trace_id}", any(handlers::traces_get))
+        .route("/v1/events/search", any(handlers::events_search))
+        .route("/v1/events/{event_id}", any(handlers::events_get))
+        .route("/v1/capabilities", any(handlers::capabilities_get))
+}
+
+/// Why a read failed after its parameters were accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A spec answer such as `404 not_found`.
+    #[error("{}", .0.error.message)]
+    Api(ApiError),
+    #[error("read-model query failed")]
+    Query(#[source] DataFusionError),
+    #[error("read-model rows")]
+    Rows(#[from] RowError),
+    #[error("read deadline passed")]
+    Timeout,
+}
+
+impl From<DataFusionError> for ReadError {
+    fn from(e: DataFusionError) -> Self {
+        ReadError::Query(e)
+    }
+}
+
+impl From<ApiError> for ReadError {
+    fn from(e: ApiError) -> Self {
+        ReadError::Api(e)
+    }
+}
+
+impl ReadError {
+    /// The HTTP answer; 5xx bodies carry the request id only.
+    pub fn into_api_error(self, request_id: &str) -> ApiError {
+        match self {
+            ReadError::Api(e) => e,
+            ReadError::Timeout => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "query timed out",
+                "",
+            ),
+            ReadError::Query(e) => match classify(e) {
+                QueryError::ResourcesExhausted(detail) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "resources_exhausted",
+                    "query exceeded memory limit",
+                    detail,
+                ),
+                QueryError::Timeout => ReadError::Timeout.into_api_error(request_id),
+                QueryError::Unavailable(detail) => {
+                    tracing::warn!(error = %detail, request_id, "read: storage unavailable");
+                    ApiError::unavailable("unavailable", "storage unavailable", 5)
+                }
+                other => {
+                    tracing::error!(error = %other, request_id, "read: query failed");
+                    ApiError::internal(request_id)
+                }
+            },
+            ReadError::Rows(e) => {
+                tracing::error!(error = %crate::storage::error_chain(&e), request_id, "read: bad rows");
+                ApiError::internal(request_id)
+            }
+        }
+    }
+}
+
+/// An accepted read request: authorized, `GET`, parameter names checked.
+#[derive(Debug)]
+pub struct ReadRequest {
+    pub params: Params,
+    pub request_id: String,
+    /// Server time, read once for the whole request.
+    pub now_ns: i64,
+}
+
+impl ReadRequest {
+    /// Rate limit, read scope, method and strict parameter names (spec reads §1.1, §1.2).
+    pub fn begin(state: &SharedState, req: &Request, allowed: &[&str]) -> Result<Self, ApiError> {
+        let headers = req.headers();
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        if !state.read_limiter.check(&auth::limiter_key(headers, peer)) {
+            return Err(ApiError::rate_limited());
+        }
+        if !auth::authorized(
+            &state.config.read_keys,
+            auth::credential(headers).as_deref(),
+        ) {
+            return Err(ApiError::unauthorized("read"));
+        }
+        if req.method() != Method::GET {
+            return Err(ApiError::method_not_allowed("GET"));
+        }
+        let params = Params::parse(req.uri().query(), allowed)?;
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        Ok(ReadRequest {
+            params,
+            request_id,
+            now_ns: state.clock.now_ns(),
+        })
+    }
+
+    /// Run `read` over a fresh snapshot under the memory cap and deadline; `200` with its
+    /// JSON, or the mapped error.
+    pub async fn run<T, F, Fut>(self, state: &SharedState, read: F) -> Response
+    where
+        T: Serialize,
+        F: FnOnce(SessionContext) -> Fut,
+        Fut: Future<Output = Result<T, ReadError>>,
+    {
+        let Some(engine) = state.engine() else {
+            return ApiError::unavailable("unavailable", "storage unavailable", 1).into_response();
+        };
+        let work = async {
+            let ctx = engine.context(state.config.query_memory_bytes)?;
+            read(ctx).await
+        };
+        let result = match tokio::time::timeout(state.config.query_timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(ReadError::Timeout),
+        };
+        match result {
+            Ok(body) => json_response(StatusCode::OK, &body),
+            Err(e) => e.into_api_error(&self.request_id).into_response(),
+        }
+    }
+}
+
+/// Load the events of `trace_ids` with `ts_start` in `[lo, hi]` (`sql/trace_events.sql`) and
+/// hand them to `each` one trace at a time, in trace-id order, each trace in identity order.
+/// Memory beyond the query's own is bounded by the largest trace.
+pub async fn for_each_trace(
+    ctx: &SessionContext,
+    trace_ids: &[String],
+    (lo, hi): (i64, i64),
+    mut each: impl FnMut(Vec<TraceRow>),
+) -> Result<(), ReadError> {
+    if trace_ids.is_empty() {
+        return Ok(());
+    }
+    sql::register_sel(ctx, trace_ids)?;
+    let mut stream = sql::stream(
+        ctx,
+        ReadQuery::TraceEvents,
+        vec![Param::Timestamp(lo), Param::Timestamp(hi)],
+    )
+    .await?;
+    let mut current: Vec<TraceRow> = Vec::new();
+    while let Some(batch) = stream.next().await {
+        for row in batch_to_trace_rows(&batch?)? {
+            if current.last().is_some_and(|r| r.trace_id != row.trace_id) {
+                each(std::mem::take(&mut current));
+            }
+            current.push(row);
+        }
+    }
+    if !current.is_empty() {
+        each(current);
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! The read models as SQL: one query per file under `sql/`, embedded here behind
+//! [`ReadQuery`]. Parameters are DataFusion placeholders (`$1..$n`) bound with
+//! `DataFrame::with_param_values`, never formatted into the text. Optional string filters are
+//! bound as `''` meaning absent; sets of trace ids are the one-column table `sel(trace_id)`
+//! registered on the request's `SessionContext` ([`register_sel`]).
+//!
+//! Invariant: [`ReadQuery::params`] lists the placeholder types of each file in order; the
+//! tests check them against the file headers and that every query plans.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::MemTable;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::{DataFrame, SessionContext};
+
+/// The type of one placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// `Timestamp(ns, "UTC")`, like `events.ts_start`.
+    Timestamp,
+    Utf8,
+    Int64,
+}
+
+impl ParamType {
+    pub fn header_name(self) -> &'static str {
+        match self {
+            ParamType::Timestamp => "Timestamp",
+            ParamType::Utf8 => "Utf8",
+            ParamType::Int64 => "Int64",
+        }
+    }
+}
+
+/// One bound parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// Unix ns.
+    Timestamp(i64),
+    Utf8(String),
+    Int64(i64),
+}
+
+impl Param {
+    pub fn str(s: impl Into<String>) -> Param {
+        Param::Utf8(s.into())
+    }
+
+    /// An optional string filter: `''` when absent.
+    pub fn opt_str(s: Option<&str>) -> Param {
+        Param::Utf8(s.unwrap_or("").to_owned())
+    }
+
+    /// A row budget (`limit + 1`).
+    pub fn rows(n: usize) -> Param {
+        Param::Int64(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    fn param_type(&self) -> ParamType {
+        match self {
+            Param::Timestamp(_) => ParamType::Timestamp,
+            Param::Utf8(_) => ParamType::Utf8,
+            Param::Int64(_) => ParamType::Int64,
+        }
+    }
+
+    fn into_scalar(self) -> ScalarValue {
+        match self {
+            Param::Timestamp(ns) => ScalarValue::TimestampNanosecond(Some(ns), Some("UTC".into())),
+            Param::Utf8(s) => ScalarValue::Utf8(Some(s)),
+            Param::Int64(n) => ScalarValue::Int64(Some(n)),
+        }
+    }
+}
+
+macro_rules! read_queries {
+    ($( $variant:ident => $file:literal : [$($ty:ident),*] ),* $(,)?) => {
+        /// Every read-model query; the file `sql/<name>.sql` holds its text.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ReadQuery { $($variant),* }
+
+        impl ReadQuery {
+            pub const ALL: &'static [ReadQuery] = &[$(ReadQuery::$variant),*];
+
+            /// The file stem under `sql/`.
+            pub fn name(self) -> &'static str {
+                match self { $(ReadQuery::$variant => $file),* }
+            }
+
+            pub fn text(self) -> &'static str {
+                match self {
+                    $(ReadQuery::$variant => include_str!(concat!("../../sql/", $file, ".sql"))),*
+                }
+            }
+
+            /// The placeholder types, `$1` first.
+            pub fn params(self) -> &'static [ParamType] {
+                match self { $(ReadQuery::$variant => &[$(ParamType::$ty),*]),* }
+            }
+        }
+    };
+}
+
+read_queries! {
+    ErrorFamilies => "error_families":
+        [Timestamp, Timestamp, Utf8, Utf8, Timestamp, Timestamp, Int64, Utf8, Utf8, Utf8, Int64],
+    RollupFailedTraces => "rollup_failed_traces": [Timestamp, Timestamp],
+    TraceEvents => "trace_events": [Timestamp, Timestamp],
+    RollupCodeCounts => "rollup_code_counts": [Timestamp, Timestamp],
+    RollupCodeServices => "rollup_code_services": [Timestamp, Timestamp, Timestamp, Timestamp],
+    BlastRadius => "blast_radius":
+        [Timestamp, Timestamp, Utf8, Utf8, Utf8, Timestamp, Timestamp],
+    BlastRadiusServices => "blast_radius_services":
+        [Timestamp, Timestamp, Utf8, Utf8, Utf8, Timestamp, Timestamp],
+    RecentTraces => "recent_traces":
+        [Timestamp, Timestamp, Utf8, Utf8, Timestamp, Timestamp, Timestamp, Utf8, Int64],
+    EventsSearch => "events_search":
+        [Timestamp, Timestamp, Utf8, Utf8, Utf8, Utf8, Timestamp, Utf8, Int64],
+    TraceById => "trace_by_id": [Utf8],
+    EventById => "event_by_id": [Utf8],
+}
+
+/// The keyset sentinel "before everything" for descending timestamp cursors.
+pub const NO_CURSOR_TS: i64 = i64::MAX;
+/// The keyset sentinel "before everything" for descending count cursors.
+pub const NO_CURSOR_COUNT: i64 = i64::MAX;
+
+/// Schema of the `sel` table.
+pub static SEL_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![Field::new(
+        "trace_id",
+        DataType::Utf8,
+        false,
+    )]))
+});
+
+/// Register the request's set of trace ids as `sel(trace_id)` (replacing an earlier one).
+pub fn register_sel(ctx: &SessionContext, trace_ids: &[String]) -> Result<()> {
+    let ids: StringArray = trace_ids.iter().map(|s| Some(s.as_str())).collect();
+    let batch = RecordBatch::try_new(SEL_SCHEMA.clone(), vec![Arc::new(ids)])?;
+    let table = MemTable::try_new(SEL_SCHEMA.clone(), vec![vec![batch]])?;
+    ctx.deregister_table("sel")?;
+    ctx.register_table("sel", Arc::new(table))?;
+    Ok(())
+}
+
+/// Plan `query` with `params` bound.
+pub async fn prepare(
+    ctx: &SessionContext,
+    query: ReadQuery,
+    params: Vec<Param>,
+) -> Result<DataFrame> {
+    let expected = query.params();
+    let given: Vec<ParamType> = params.iter().map(Param::param_type).collect();
+    if given != expected {
+        return Err(DataFusionError::Internal(format!(
+            "{}: parameters {given:?} do not match {expected:?}",
+            query.name()
+        )));
+    }
+    let values: Vec<ScalarValue> = params.into_iter().map(Param::into_scalar).collect();
+    ctx.sql(query.text()).await?.with_param_values(values)
+}
+
+/// Run `query` and collect every batch.
+pub async fn collect(
+    ctx: &SessionContext,
+    query: ReadQuery,
+    params: Vec<Param>,
+) -> Result<Vec<RecordBatch>> {
+    prepare(ctx, query, params).await?.collect().await
+}
+
+/// Run `query` as a stream of batches in its order.
+pub async fn stream(
+    ctx: &SessionContext,
+    query: ReadQuery,
+    params: Vec<Param>,
+) -> Result<SendableRecordBatchStream> {
+    prepare(ctx, query, params).await?.execute_stream().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::schema::EVENTS_SCHEMA;
+
+    fn dummy(t: ParamType) -> Param {
+        match t {
+            ParamType::Timestamp => Param::Timestamp(0),
+            ParamType::Utf8 => Param::str(""),
+            ParamType::Int64 => Param::Int64(1),
+        }
+    }
+
+    #[test]
+    fn read_queries_match_sql_folder() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        let mut names: Vec<String> = ReadQuery::ALL
+            .iter()
+            .map(|q| format!("{}.sql", q.name()))
+            .collect();
+        names.sort();
+        assert_eq!(files, names);
+        for q in ReadQuery::ALL {
+            let on_disk = std::fs::read_to_string(dir.join(format!("{}.sql", q.name()))).unwrap();
+            assert_eq!(on_disk, q.text(), "{}", q.name());
+        }
+    }
+
+    #[test]
+    fn read_query_headers_document_parameters_and_order() {
+        for q in ReadQuery::ALL {
+            let text = q.text();
+            let header: Vec<&str> = text.lines().take_while(|l| l.starts_with("--")).collect();
+            assert!(
+                header[0].starts_with(&format!("-- {}: ", q.name())),
+                "{}: header names the query",
+                q.name()
+            );
+            let header = header.join("\n");
+            assert!(header.contains("Output:"), "{}", q.name());
+            assert!(header.contains("Order:"), "{}", q.name());
+            let body: String = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(body.contains("ORDER BY") || *q == ReadQuery::BlastRadius);
+            for (i, t) in q.params().iter().enumerate() {
+                let n = i + 1;
+                let documented = header.lines().any(|l| {
+                    let mut w = l.trim_start_matches("--").split_whitespace();
+                    w.next() == Some(&format!("${n}")) && w.next() == Some(t.header_name())
+                });
+                assert!(documented, "{}: ${n} {t:?} documented", q.name());
+                let used = body.match_indices(&format!("${n}")).any(|(at, _)| {
+                    !body[at + 1 + n.to_string().len()..].starts_with(|c: char| c.is_ascii_digit())
+                });
+                assert!(used, "{}: ${n} used", q.name());
+            }
+            let extra = format!("${}", q.params().len() + 1);
+            assert!(
+                !body.match_indices(&extra).any(|(at, _)| {
+                    !body[at + extra.len()..].starts_with(|c: char| c.is_ascii_digit())
+                }),
+                "{}: no undeclared parameter",
+                q.name()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn read_queries_plan_against_events_schema() {
+        let ctx = SessionContext::new();
+        let events = MemTable::try_new(EVENTS_SCHEMA.clone(), vec![vec![]]).unwrap();
+        ctx.register_table("events", Arc::new(events)).unwrap();
+        register_sel(&ctx, &["a".to_string()]).unwrap();
+        for q in ReadQuery::ALL {
+            let params = q.params().iter().map(|t| dummy(*t)).collect();
+            let df = prepare(&ctx, *q, params)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
+            df.clone()
+                .create_physical_plan()
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
+            df.collect()
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
+        }
+    }
+
+    #[tokio::test]
+    async fn prepare_rejects_wrong_parameter_types() {
+        let ctx = SessionContext::new();
+        let err = prepare(&ctx, ReadQuery::TraceById, vec![Param::Int64(1)])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("trace_by_id"));
+    }
+}
