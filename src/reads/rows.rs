@@ -535,4 +535,129 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn word() -> impl Strategy<Value = String> {
+            "[a-z:\\\\ é]{1,6}"
+        }
+
+        fn opt_word() -> impl Strategy<Value = Option<String>> {
+            proptest::option::of(word())
+        }
+
+        fn json_map() -> impl Strategy<Value = Option<Map<String, Value>>> {
+            proptest::option::of(
+                proptest::collection::btree_map(word(), any::<i64>(), 1..3).prop_map(|m| {
+                    m.into_iter()
+                        .map(|(k, v)| (k, Value::from(v)))
+                        .collect::<Map<String, Value>>()
+                }),
+            )
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            (
+                word(),
+                opt_word(),
+                0i64..1000,
+                0i64..1000,
+                prop_oneof![Just("ok"), Just("error")],
+                proptest::option::of((word(), opt_word(), opt_word())),
+                proptest::option::of((opt_word(), word(), opt_word())),
+            )
+                .prop_map(|(name, span_id, start_ms, duration_ms, status, ds, err)| {
+                    Step {
+                        name,
+                        span_id,
+                        start_ms,
+                        duration_ms,
+                        status: status.into(),
+                        downstream: ds.map(|(service, endpoint, kind)| Downstream {
+                            service: Some(service),
+                            endpoint,
+                            kind,
+                        }),
+                        error: err.map(|(code, reason, cause)| StepError {
+                            code,
+                            reason: Some(reason),
+                            cause,
+                        }),
+                    }
+                })
+        }
+
+        fn event() -> impl Strategy<Value = Event> {
+            (
+                (
+                    word(),
+                    any::<i64>(),
+                    any::<i64>(),
+                    0i64..i64::MAX,
+                    word(),
+                    opt_word(),
+                ),
+                proptest::option::of((word(), word(), opt_word())),
+                proptest::collection::vec(step(), 0..3),
+                proptest::collection::vec((any::<i64>(), word(), ".{0,8}", json_map()), 0..3),
+                json_map(),
+                proptest::collection::vec((".{0,4}", opt_word()), 0..3),
+            )
+                .prop_map(
+                    |(
+                        (id, start, end, dur, service, version),
+                        anchor,
+                        steps,
+                        logs,
+                        fields,
+                        errors,
+                    )| {
+                        Event {
+                            event_id: id,
+                            ts_start_ns: start,
+                            ts_end_ns: end,
+                            duration_ms: dur,
+                            kind: "http".into(),
+                            service,
+                            env: "prod".into(),
+                            version,
+                            trace_id: "0123456789abcdef0123456789abcdef".into(),
+                            span_id: String::new(),
+                            parent_span_id: "00f067aa0ba902b7".into(),
+                            status: "error".into(),
+                            anchor: anchor.map(|(step, error_code, kind)| Anchor {
+                                step,
+                                error_code,
+                                kind,
+                            }),
+                            steps,
+                            logs: logs
+                                .into_iter()
+                                .map(|(ts_offset_ms, level, msg, fields)| Log {
+                                    ts_offset_ms,
+                                    level,
+                                    msg,
+                                    fields,
+                                })
+                                .collect(),
+                            fields,
+                            errors: errors
+                                .into_iter()
+                                .map(|(code, reason)| ErrorRef { code, reason })
+                                .collect(),
+                        }
+                    },
+                )
+        }
+
+        proptest! {
+            #[test]
+            fn rows_invert_events_to_batch(events in proptest::collection::vec(event(), 0..5)) {
+                let batch = events_to_batch(&events).unwrap();
+                prop_assert_eq!(batch_to_events(&batch).unwrap(), events);
+            }
+        }
+    }
 }

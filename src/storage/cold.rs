@@ -184,7 +184,7 @@ impl ColdStore {
         let mut removed = Vec::new();
         for m in metas {
             let path = m.location.to_string();
-            if path.ends_with(".parquet") && !listed.iter().any(|l| *l == path) {
+            if path.ends_with(".parquet") && !listed.contains(&path) {
                 self.delete(&path).await?;
                 removed.push(path);
             }
