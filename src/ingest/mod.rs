@@ -197,13 +197,13 @@ enum BodyError {
 }
 
 /// Checks 10-12: raw size, decompression, decompressed size.
-async fn read_body(body: Body, encoding: Encoding, max: usize) -> Result<Vec<u8>, BodyError> {
+async fn read_body(body: Body, encoding: Encoding, max: usize) -> Result<bytes::Bytes, BodyError> {
     let raw = axum::body::to_bytes(body, max)
         .await
         .map_err(|_| BodyError::Oversize(max as u64 + 1))?;
     let limit = max as u64 + 1;
     let decoded = match encoding {
-        Encoding::Identity => return Ok(raw.to_vec()),
+        Encoding::Identity => return Ok(raw),
         Encoding::Gzip => {
             let mut out = Vec::new();
             flate2::read::MultiGzDecoder::new(&raw[..])
@@ -225,7 +225,7 @@ async fn read_body(body: Body, encoding: Encoding, max: usize) -> Result<Vec<u8>
     if decoded.len() > max {
         return Err(BodyError::Oversize(decoded.len() as u64));
     }
-    Ok(decoded)
+    Ok(bytes::Bytes::from(decoded))
 }
 
 pub async fn events_ingest(State(state): State<SharedState>, req: Request) -> Response {
