@@ -11,4 +11,5 @@ mod durability;
 mod ingest;
 mod parquet_external;
 mod query;
+mod query_api;
 mod retention;

@@ -1,0 +1,256 @@
+//! `POST /v1/query` over HTTP (spec reads §5): body rules, the read-only rule, caps, error
+//! classes and the three response formats; plus ingest backpressure (`503 overloaded`).
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+fn post_query(server: &Server, body: &Value, headers: &[(&str, &str)]) -> Resp {
+    let mut h = vec![("Content-Type", "application/json")];
+    h.extend_from_slice(headers);
+    server.request("POST", "/v1/query", &h, Some(body.to_string().as_bytes()))
+}
+
+fn error_code(r: &Resp) -> String {
+    r.json()["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn query_api_applies_body_rules_caps_and_error_classes() {
+    let dir = TestDir::new();
+    let server = Server::start(
+        &dir.data_dir(),
+        &["--query-max-rows", "5", "--query-timeout", "2s"],
+        &[("WAYLOG_READ_KEY", "rk")],
+    );
+    let auth = [("Authorization", "Bearer rk")];
+    let events: Vec<Value> = (0..8)
+        .map(|i| ok_event(&format!("q-{i}"), "checkout"))
+        .collect();
+    server.ingest(&events);
+
+    // Scope and method.
+    let r = post_query(&server, &json!({"sql": "SELECT 1"}), &[]);
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Bearer realm=\"waylog\", scope=\"read\"")
+    );
+    let r = server.request("GET", "/v1/query", &auth, None);
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
+
+    // Body rules.
+    for (body, code, detail) in [
+        (
+            json!({"sql": "SELECT 1", "bogus": 1}),
+            "bad_request",
+            "unknown field: bogus",
+        ),
+        (json!({"sql": "  "}), "bad_request", "sql"),
+        (json!({}), "bad_request", "sql"),
+        (
+            json!({"sql": "SELECT 1", "limit": 0}),
+            "bad_request",
+            "limit",
+        ),
+        (
+            json!({"sql": "SELECT 1", "limit": "5"}),
+            "bad_request",
+            "limit",
+        ),
+        (
+            json!({"sql": "SELECT 1", "limit": 6}),
+            "over_limit",
+            "limit must be <= 5",
+        ),
+        (
+            json!({"sql": "SELECT 1", "timeout_ms": 2001}),
+            "over_limit",
+            "timeout_ms must be <= 2000",
+        ),
+        (
+            json!({"sql": "SELECT 1", "format": "xml"}),
+            "bad_request",
+            "format",
+        ),
+    ] {
+        let r = post_query(&server, &body, &auth);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(error_code(&r), code, "{body}");
+        let d = r.json()["error"]["detail"].as_str().unwrap().to_string();
+        assert!(d.contains(detail), "{body}: {d}");
+    }
+    let big = "x".repeat((1 << 20) + 10);
+    let r = server.request(
+        "POST",
+        "/v1/query",
+        &[("Content-Type", "application/json"), auth[0]],
+        Some(big.as_bytes()),
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(error_code(&r), "body_oversize");
+
+    // Read-only rule and error classes.
+    for (sql, status, code) in [
+        ("DROP TABLE events", 400, "statement_not_allowed"),
+        ("SELECT 1; SELECT 2", 400, "statement_not_allowed"),
+        (
+            "INSERT INTO events SELECT * FROM events",
+            400,
+            "statement_not_allowed",
+        ),
+        ("SELEC 1", 400, "invalid_sql"),
+        ("SELECT nope FROM events", 400, "invalid_sql"),
+        ("SELECT * FROM not_a_table", 400, "invalid_sql"),
+        ("SELECT CAST('abc' AS INT)", 400, "execution_error"),
+    ] {
+        let r = post_query(&server, &json!({"sql": sql}), &auth);
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (status, code),
+            "{sql}: {}",
+            r.body
+        );
+    }
+
+    // Row cap: an outer limit of limit + 1 reports truncation.
+    let r = post_query(
+        &server,
+        &json!({"sql": "SELECT event_id FROM events ORDER BY event_id", "limit": 3}),
+        &auth,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["row_count"], json!(3));
+    assert_eq!(v["truncated"], json!(true));
+    assert_eq!(v["rows"], json!([["q-0"], ["q-1"], ["q-2"]]));
+    assert_eq!(
+        v["columns"],
+        json!([{"name": "event_id", "type": "Utf8", "nullable": false}])
+    );
+
+    // Time cap.
+    let r = post_query(
+        &server,
+        &json!({"sql": "SELECT count(*) FROM generate_series(1, 2000000000) a", "timeout_ms": 50}),
+        &auth,
+    );
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (504, "timeout"),
+        "{}",
+        r.body
+    );
+
+    // Catalog queries list the tables.
+    let r = post_query(&server, &json!({"sql": "SHOW TABLES"}), &auth);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("\"events\""), "{}", r.body);
+    let r = post_query(&server, &json!({"sql": "DESCRIBE events"}), &auth);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["truncated"], json!(true), "25 columns, limit 5");
+    let r = post_query(
+        &server,
+        &json!({"sql": "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'anchor_error_code'"}),
+        &auth,
+    );
+    assert_eq!(r.json()["rows"], json!([["Utf8"]]), "{}", r.body);
+
+    // CSV and Arrow IPC carry the count headers.
+    let r = post_query(
+        &server,
+        &json!({"sql": "SELECT event_id, service FROM events ORDER BY 1", "limit": 2, "format": "csv"}),
+        &auth,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert_eq!(r.header("waylog-row-count"), Some("2"));
+    assert_eq!(r.header("waylog-truncated"), Some("true"));
+    assert_eq!(
+        r.body,
+        "event_id,service\r\nq-0,checkout\r\nq-1,checkout\r\n"
+    );
+    let url = format!("{}/v1/query", server.url);
+    let mut resp = agent()
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Authorization", "Bearer rk")
+        .send(json!({"sql": "SELECT count(*) AS n FROM events", "format": "arrow"}).to_string())
+        .unwrap();
+    assert_eq!(
+        resp.headers().get("content-type").unwrap(),
+        "application/vnd.apache.arrow.stream"
+    );
+    let bytes = resp.body_mut().read_to_vec().unwrap();
+    let reader =
+        datafusion::arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+            .unwrap();
+    let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+    let n = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .unwrap()
+        .value(0);
+    assert_eq!(n, 8);
+}
+
+#[test]
+fn query_api_memory_cap_answers_422() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir.data_dir(), &["--query-memory", "64KiB"], &[]);
+    let r = post_query(
+        &server,
+        &json!({"sql": "SELECT a % 100000 AS k, count(*) FROM generate_series(1, 3000000) t(a) GROUP BY 1 ORDER BY 2 DESC"}),
+        &[],
+    );
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (422, "resources_exhausted"),
+        "{}",
+        r.body
+    );
+}
+
+/// At the hot tier's byte cap, ingest is refused with 503 overloaded + Retry-After and the
+/// refused request stores nothing; once the flusher catches up, ingest is admitted again.
+#[test]
+fn ingest_answers_overloaded_at_the_hot_byte_cap_and_stores_nothing() {
+    let dir = TestDir::new();
+    let server = Server::start(
+        &dir.data_dir(),
+        &["--hot-max-bytes", "1", "--hot-window", "1h"],
+        &[],
+    );
+    let mut accepted = 0;
+    let mut refused = 0;
+    for i in 0..200 {
+        let r = server.post_events(
+            "application/json",
+            Value::Array(vec![event(&format!("bp-{i}"))])
+                .to_string()
+                .as_bytes(),
+        );
+        match r.status {
+            200 => accepted += r.json()["accepted"].as_i64().unwrap(),
+            503 => {
+                assert_eq!(error_code(&r), "overloaded", "{}", r.body);
+                let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+                assert!((1..=30).contains(&retry));
+                refused += 1;
+            }
+            s => panic!("unexpected {s}: {}", r.body),
+        }
+        if refused > 0 && accepted > 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(refused > 0, "never refused");
+    assert!(accepted > 1, "flusher never freed the hot tier");
+    assert_eq!(server.count(), accepted);
+}
