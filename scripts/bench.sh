@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|query|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# usage: scripts/bench.sh [ingest|query|reads|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
 set -euo pipefail
@@ -60,4 +60,9 @@ fi
 if [ "$what" = query ] || [ "$what" = all ]; then
   echo "# query: $ROWS events, hot then cold"
   "$BIN" bench-query --rows "$ROWS" --data-dir "$work/query"
+fi
+
+if [ "$what" = reads ] || [ "$what" = all ]; then
+  echo "# read endpoints: $ROWS events, half cold, half hot"
+  "$BIN" bench-reads --rows "$ROWS" --iterations 10 --data-dir "$work/reads"
 fi

@@ -67,6 +67,11 @@ pub enum Command {
     /// Benchmark driver: load N events in-process and time a query hot and cold.
     #[command(hide = true)]
     BenchQuery(BenchQueryCli),
+    /// Benchmark driver: N events half hot, half cold; time the read endpoints.
+    #[command(hide = true)]
+    BenchReads(BenchQueryCli),
+    /// Start waylog (or target --addr), send a demo burst and print the triage story.
+    Demo(crate::demo::run::DemoArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -278,6 +283,29 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
                 duration,
                 rate: l.rate,
             });
+            Ok(format!("{report}\n"))
+        }
+        Command::Demo(d) => {
+            crate::demo::run::run(cli.global.addr.clone(), cli.global.api_key.clone(), d)
+        }
+        Command::BenchReads(b) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError {
+                    code: EXIT_SERVER,
+                    message: e.to_string(),
+                })?;
+            let report = rt
+                .block_on(crate::demo::bench::bench_reads(
+                    &b.data_dir,
+                    b.rows,
+                    b.iterations,
+                ))
+                .map_err(|e| CliError {
+                    code: EXIT_SERVER,
+                    message: format!("internal_error: {e:#}"),
+                })?;
             Ok(format!("{report}\n"))
         }
         Command::BenchQuery(b) => {

@@ -233,3 +233,120 @@ pub async fn bench_query(
         "cold": cold,
     }))
 }
+
+/// Load `rows` events (half flushed to cold Parquet, half hot) and time the read endpoints
+/// through the real router in-process (no HTTP socket, so the figure is the server's work).
+pub async fn bench_reads(
+    dir: &std::path::Path,
+    rows: usize,
+    iterations: usize,
+) -> anyhow::Result<Value> {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let config = crate::config::Config::for_data_dir(dir);
+    let mut cfg = StorageConfig::from(&config);
+    cfg.wal_sync = false;
+    cfg.wal_segment_bytes = 256 << 20;
+    cfg.hot_window = Duration::from_secs(365 * 86400);
+    cfg.hot_max_bytes = u64::MAX;
+    let (storage, _) = Storage::open(cfg, Arc::new(SystemClock)).await?;
+    let now = SystemClock.now_ns();
+    let load_start = Instant::now();
+    let mut traffic = TrafficGen::new(7);
+    let chunk = 50_000.min((rows / 2).max(1));
+    let span_ns = 50 * 60 * 1_000_000_000i64;
+    let spacing = (span_ns / (rows as i64 / 4).max(1)).max(1);
+    let mut loaded = 0;
+    let mut t = now - span_ns;
+    let mut flushed = false;
+    while loaded < rows {
+        let n = chunk.min(rows - loaded);
+        let mut events = traffic.events(n, t, spacing);
+        events.truncate(n);
+        t += spacing * (events.len() as i64 / 4);
+        storage
+            .append(TableId::Events, events_to_batch(&events)?)
+            .await?;
+        loaded += events.len();
+        if !flushed && loaded >= rows / 2 {
+            storage.flush(TableId::Events).await?;
+            flushed = true;
+        }
+    }
+    storage.compact_hot(TableId::Events).await?;
+    let load_secs = load_start.elapsed().as_secs_f64();
+    let state = crate::server::AppState::new(config, Arc::new(SystemClock));
+    state.set_storage(storage.clone());
+    let app = crate::server::router(state.clone());
+    let engine = state.engine().expect("storage installed").clone();
+    let opts = QueryOptions {
+        limit: 1,
+        timeout: None,
+        memory_bytes: 1 << 30,
+    };
+    let pick = run_user_sql(
+        &engine,
+        "SELECT trace_id, anchor_error_code FROM events WHERE status = 'error' AND anchor_kind IS NULL ORDER BY ts_start DESC LIMIT 1",
+        &opts,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cell = |i: usize| -> String {
+        crate::query::output::cell_to_json(pick.batches[0].column(i).as_ref(), 0)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (trace_id, code) = (cell(0), cell(1));
+    let paths = [
+        ("errors_1h", "/v1/errors?window=1h".to_string()),
+        (
+            "rollup_root_cause_1h",
+            "/v1/rollups/root_cause?window=1h".to_string(),
+        ),
+        (
+            "story_by_trace_id",
+            format!("/v1/traces/story?trace_id={trace_id}"),
+        ),
+        (
+            "blast_radius_1h",
+            format!("/v1/blast_radius?error_code={code}&window=1h"),
+        ),
+    ];
+    let mut out = serde_json::Map::new();
+    for (name, path) in paths {
+        let mut ms = Vec::new();
+        let mut status = 0;
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let resp = app
+                .clone()
+                .oneshot(
+                    Request::get(&path)
+                        .body(Body::empty())
+                        .expect("request builds"),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            status = resp.status().as_u16();
+            let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
+            ms.push(t.elapsed().as_micros() as u64);
+        }
+        ms.sort_unstable();
+        out.insert(
+            name.to_string(),
+            json!({"status": status, "p50_ms": percentile(&ms, 0.5), "p99_ms": percentile(&ms, 0.99)}),
+        );
+    }
+    let snap = storage.table(TableId::Events).snapshot();
+    storage.close()?;
+    Ok(json!({
+        "rows": rows,
+        "hot_rows": snap.hot_rows(),
+        "cold_rows": snap.cold_rows(),
+        "load_secs": (load_secs * 10.0).round() / 10.0,
+        "reads": out,
+    }))
+}
