@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// Event retention (`7d`, `36h`, ...).
     #[arg(long, env = "WAYLOG_RETENTION", default_value = "7d")]
     pub retention: String,
+    /// Signal retention (by signal `timestamp`).
+    #[arg(long, env = "WAYLOG_SIGNAL_RETENTION", default_value = "72h")]
+    pub signal_retention: String,
     #[arg(long, env = "WAYLOG_DEDUP_WINDOW", default_value = "24h")]
     pub dedup_window: String,
     #[arg(long, env = "WAYLOG_DEDUP_MIN_IDS", default_value = "65536")]
@@ -79,6 +82,12 @@ pub struct ServeArgs {
     /// `dev` or `prod` (prod refuses open scopes).
     #[arg(long, env = "WAYLOG_PROFILE", default_value = "dev")]
     pub profile: String,
+    /// OTLP trace ingest (HTTP routes and the gRPC listener); `false` removes both.
+    #[arg(long, env = "WAYLOG_OTLP_ENABLED", default_value = "true")]
+    pub otlp_enabled: String,
+    /// Listen address of OTLP/gRPC (port 0 picks a free port); empty disables it.
+    #[arg(long, env = "WAYLOG_OTLP_GRPC_ADDR", default_value = "127.0.0.1:4317")]
+    pub otlp_grpc_addr: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +122,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_batch_events: usize,
     pub retention: Duration,
+    pub signal_retention: Duration,
     pub dedup_window: Duration,
     pub dedup_min_ids: usize,
     pub query_max_rows: usize,
@@ -122,6 +132,9 @@ pub struct Config {
     pub rate_limit_write_rps: u32,
     pub rate_limit_read_rps: u32,
     pub profile: Profile,
+    pub otlp_enabled: bool,
+    /// `None` = OTLP/gRPC disabled.
+    pub otlp_grpc_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -140,6 +153,7 @@ impl Config {
             max_body_bytes: "16777216".into(),
             max_batch_events: "10000".into(),
             retention: "7d".into(),
+            signal_retention: "72h".into(),
             dedup_window: "24h".into(),
             dedup_min_ids: "65536".into(),
             query_max_rows: "10000".into(),
@@ -149,6 +163,8 @@ impl Config {
             rate_limit_write_rps: "0".into(),
             rate_limit_read_rps: "0".into(),
             profile: "dev".into(),
+            otlp_enabled: "true".into(),
+            otlp_grpc_addr: "127.0.0.1:0".into(),
         };
         args.into_config()
             .expect("the built-in defaults are valid settings")
@@ -222,6 +238,7 @@ impl ServeArgs {
             )?),
             max_batch_events: positive_int("WAYLOG_MAX_BATCH_EVENTS", &self.max_batch_events)?,
             retention,
+            signal_retention: positive_duration("WAYLOG_SIGNAL_RETENTION", &self.signal_retention)?,
             dedup_window,
             dedup_min_ids: nonneg_int("WAYLOG_DEDUP_MIN_IDS", &self.dedup_min_ids)?,
             query_max_rows: positive_int("WAYLOG_QUERY_MAX_ROWS", &self.query_max_rows)?,
@@ -242,6 +259,16 @@ impl ServeArgs {
             )?)
             .map_err(|_| "WAYLOG_RATE_LIMIT_READ_RPS: too large".to_string())?,
             profile,
+            otlp_enabled: parse_bool("WAYLOG_OTLP_ENABLED", &self.otlp_enabled)?,
+            otlp_grpc_addr: match self.otlp_grpc_addr.trim() {
+                "" => None,
+                a => Some(a.parse().map_err(|_| {
+                    format!(
+                        "WAYLOG_OTLP_GRPC_ADDR: invalid listen address {:?}",
+                        self.otlp_grpc_addr
+                    )
+                })?),
+            },
         })
     }
 }
@@ -336,6 +363,7 @@ mod tests {
             max_body_bytes: "16777216".into(),
             max_batch_events: "10000".into(),
             retention: "7d".into(),
+            signal_retention: "72h".into(),
             dedup_window: "24h".into(),
             dedup_min_ids: "65536".into(),
             query_max_rows: "10000".into(),
@@ -345,6 +373,8 @@ mod tests {
             rate_limit_write_rps: "0".into(),
             rate_limit_read_rps: "0".into(),
             profile: "dev".into(),
+            otlp_enabled: "true".into(),
+            otlp_grpc_addr: "127.0.0.1:4317".into(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! 5xx or local internal error.
 
 pub mod table;
+pub mod verbs;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -72,6 +73,9 @@ pub enum Command {
     BenchReads(BenchQueryCli),
     /// Start waylog (or target --addr), send a demo burst and print the triage story.
     Demo(crate::demo::run::DemoArgs),
+    /// The read verbs (spec reads §7.2).
+    #[command(flatten)]
+    Read(verbs::Verb),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -210,6 +214,35 @@ impl Client {
         })
     }
 
+    /// GET `path` with the query pairs (percent-encoded by the agent) under the client's
+    /// timeout; returns (status, body text).
+    pub fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(u16, String), CliError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(self.timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut req = agent
+            .get(format!("{}{path}", self.base))
+            .header("Accept", "application/json")
+            .header("User-Agent", concat!("waylog/", env!("CARGO_PKG_VERSION")));
+        for (k, v) in query {
+            req = req.query(*k, v);
+        }
+        if let Some(k) = &self.key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        let mut resp = req.call().map_err(CliError::transport)?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .map_err(CliError::transport)?;
+        Ok((status, text))
+    }
+
     /// POST JSON; returns (status, body text, content type).
     pub fn post_json(
         &self,
@@ -271,6 +304,7 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
     match cli.command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
         Command::Query(q) => query(&cli.global, q),
+        Command::Read(verb) => verbs::run(&cli.global, verb),
         Command::Loadgen(l) => {
             let client = Client::from_globals(&cli.global)?;
             let duration = parse_duration(&l.duration)

@@ -168,6 +168,7 @@ pub async fn bench_query(
         dedup_window: Duration::from_secs(86400),
         dedup_min_ids: 65536,
         retention: Duration::from_secs(7 * 86400),
+        signal_retention: Duration::from_secs(72 * 3600),
     };
     let (storage, _) = Storage::open(cfg, Arc::new(SystemClock)).await?;
     let now = SystemClock.now_ns();

@@ -3,6 +3,11 @@
 //! envelope. The first failing request check decides the response and nothing is stored.
 
 pub mod framing;
+pub mod otlp;
+pub mod otlp_grpc;
+pub mod otlp_http;
+pub mod otlp_json;
+pub mod signals;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -67,7 +72,7 @@ fn framing_error(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
+pub(crate) enum Encoding {
     Identity,
     Gzip,
     Zstd,
@@ -174,7 +179,7 @@ pub fn media_type(v: &str) -> Option<String> {
     Some(main.to_ascii_lowercase())
 }
 
-fn content_encoding(headers: &HeaderMap, allow_zstd: bool) -> Result<Encoding, String> {
+pub(crate) fn content_encoding(headers: &HeaderMap, allow_zstd: bool) -> Result<Encoding, String> {
     let values: Vec<_> = headers.get_all(header::CONTENT_ENCODING).iter().collect();
     if values.is_empty() {
         return Ok(Encoding::Identity);
@@ -191,13 +196,17 @@ fn content_encoding(headers: &HeaderMap, allow_zstd: bool) -> Result<Encoding, S
     }
 }
 
-enum BodyError {
+pub(crate) enum BodyError {
     Oversize(u64),
     Corrupt(String),
 }
 
 /// Checks 10-12: raw size, decompression, decompressed size.
-async fn read_body(body: Body, encoding: Encoding, max: usize) -> Result<bytes::Bytes, BodyError> {
+pub(crate) async fn read_body(
+    body: Body,
+    encoding: Encoding,
+    max: usize,
+) -> Result<bytes::Bytes, BodyError> {
     let raw = axum::body::to_bytes(body, max)
         .await
         .map_err(|_| BodyError::Oversize(max as u64 + 1))?;

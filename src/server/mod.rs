@@ -137,14 +137,29 @@ async fn not_found() -> Response {
 }
 
 pub fn router(state: SharedState) -> Router {
+    let otlp = if state.config.otlp_enabled {
+        Router::new()
+            .route(
+                "/v1/otlp/v1/traces",
+                any(crate::ingest::otlp_http::otlp_traces_ingest),
+            )
+            .route(
+                "/v1/traces",
+                any(crate::ingest::otlp_http::otlp_traces_ingest),
+            )
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/events", any(crate::ingest::events_ingest))
         .route("/v1/events/validate", any(crate::ingest::events_validate))
+        .route("/v1/signals", any(crate::ingest::signals::signals_ingest))
         .route("/v1/query", any(query::query_run))
         .merge(crate::reads::routes())
+        .merge(otlp)
         .fallback(not_found)
         .layer(middleware::from_fn(request_id_layer))
         .with_state(state)
@@ -209,11 +224,25 @@ pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
             return Err(anyhow::anyhow!("{}", error_chain(e.as_ref())));
         }
     };
+    // OTLP/gRPC starts once storage is ready; it prints its own address line.
+    let otlp_grpc = match crate::ingest::otlp_grpc::start(&state, stop_rx.clone()).await {
+        Ok(task) => task,
+        Err(e) => {
+            server.abort();
+            let _ = stop_tx.send(true);
+            tokio::task::spawn_blocking(move || storage.close()).await??;
+            return Err(e);
+        }
+    };
     let startup_ms = process_start.elapsed().as_secs_f64() * 1000.0;
     println!("waylog ready (startup_ms={startup_ms:.1})");
     tracing::info!(startup_ms, "ready");
     server.await??;
     let _ = stop_tx.send(true);
+    // In-flight OTLP/gRPC calls finish (bounded by their grace) before the writer stops.
+    if let Some(task) = otlp_grpc {
+        let _ = task.await;
+    }
     tokio::task::spawn_blocking(move || storage.close()).await??;
     tracing::info!("stopped cleanly");
     Ok(())

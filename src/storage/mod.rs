@@ -104,6 +104,17 @@ pub struct StorageConfig {
     pub dedup_window: Duration,
     pub dedup_min_ids: usize,
     pub retention: Duration,
+    /// Retention of `signals` (by their `timestamp`).
+    pub signal_retention: Duration,
+}
+
+impl StorageConfig {
+    pub fn retention_of(&self, t: TableId) -> Duration {
+        match t {
+            TableId::Events => self.retention,
+            TableId::Signals => self.signal_retention,
+        }
+    }
 }
 
 impl From<&Config> for StorageConfig {
@@ -118,6 +129,7 @@ impl From<&Config> for StorageConfig {
             dedup_window: c.dedup_window,
             dedup_min_ids: c.dedup_min_ids,
             retention: c.retention,
+            signal_retention: c.signal_retention,
         }
     }
 }
@@ -457,6 +469,7 @@ impl Storage {
                     dedup_window: Duration::ZERO,
                     dedup_min_ids: 0,
                     retention: Duration::MAX,
+                    signal_retention: Duration::MAX,
                 };
                 let s = Arc::new(Self::assemble(
                     cfg,
@@ -796,7 +809,7 @@ impl Storage {
         let cutoff = self
             .clock
             .now_ns()
-            .saturating_sub(i64::try_from(self.cfg.retention.as_nanos()).unwrap_or(i64::MAX));
+            .saturating_sub(i64::try_from(self.cfg.retention_of(t).as_nanos()).unwrap_or(i64::MAX));
         let state = self.table(t).clone();
         let snap = state.snapshot();
         let col = t.retention_column();

@@ -24,20 +24,23 @@ pub const SCHEMA_VERSION_KEY: &str = "waylog.schema_version";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TableId {
     Events,
+    Signals,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 1] = [TableId::Events];
+    pub const ALL: [TableId; 2] = [TableId::Events, TableId::Signals];
 
     pub fn name(self) -> &'static str {
         match self {
             TableId::Events => "events",
+            TableId::Signals => "signals",
         }
     }
 
     pub fn code(self) -> u8 {
         match self {
             TableId::Events => 1,
+            TableId::Signals => 2,
         }
     }
 
@@ -52,6 +55,7 @@ impl TableId {
     pub fn schema(self) -> SchemaRef {
         match self {
             TableId::Events => EVENTS_SCHEMA.clone(),
+            TableId::Signals => SIGNALS_SCHEMA.clone(),
         }
     }
 
@@ -59,6 +63,7 @@ impl TableId {
     pub fn time_column(self) -> &'static str {
         match self {
             TableId::Events => "ts_start",
+            TableId::Signals => "timestamp",
         }
     }
 
@@ -66,6 +71,7 @@ impl TableId {
     pub fn retention_column(self) -> &'static str {
         match self {
             TableId::Events => "ts_end",
+            TableId::Signals => "timestamp",
         }
     }
 
@@ -73,6 +79,8 @@ impl TableId {
     pub fn id_column(self) -> Option<&'static str> {
         match self {
             TableId::Events => Some("event_id"),
+            // Signal ids are minted by the server: nothing to deduplicate.
+            TableId::Signals => None,
         }
     }
 
@@ -80,6 +88,7 @@ impl TableId {
     pub fn bloom_columns(self) -> &'static [&'static str] {
         match self {
             TableId::Events => &["event_id", "trace_id"],
+            TableId::Signals => &["signal_id"],
         }
     }
 
@@ -87,6 +96,7 @@ impl TableId {
     pub fn delta_columns(self) -> &'static [&'static str] {
         match self {
             TableId::Events => &["ts_start", "ts_end", "duration_ms"],
+            TableId::Signals => &["timestamp", "received_at"],
         }
     }
 
@@ -94,6 +104,7 @@ impl TableId {
     pub fn sort_columns(self) -> &'static [&'static str] {
         match self {
             TableId::Events => &["service", "ts_start"],
+            TableId::Signals => &["service", "timestamp"],
         }
     }
 }
@@ -179,6 +190,43 @@ pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("errors", list_of(error_ref_fields()), false),
         utf8("fields", true),
     ]))
+});
+
+/// Metadata keys promoted to `meta_<key>` columns of `signals` (spec triage §1.6).
+pub const SIGNAL_META_KEYS: [&str; 9] = [
+    "version",
+    "subtype",
+    "error_code",
+    "step",
+    "downstream",
+    "incident_id",
+    "trace_id",
+    "alert_id",
+    "provider_url",
+];
+
+pub static SIGNALS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields = vec![
+        utf8("signal_id", false),
+        utf8("type", false),
+        utf8("source", false),
+        utf8("service", false),
+        utf8("env", false),
+        utf8("severity", false),
+        utf8("reason", false),
+        utf8("message", true),
+        utf8("resource", true),
+        utf8("metadata", true),
+        utf8("extra", true),
+    ];
+    fields.extend(
+        SIGNAL_META_KEYS
+            .iter()
+            .map(|k| utf8(&format!("meta_{k}"), true)),
+    );
+    fields.push(Field::new("timestamp", ts_type(), false));
+    fields.push(Field::new("received_at", ts_type(), false));
+    Arc::new(Schema::new(fields))
 });
 
 fn get_path<'a>(fields: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
@@ -442,6 +490,30 @@ mod tests {
     use super::*;
 
     /// The migration file and the Arrow schema list the same columns in the same order.
+    fn migration_columns(sql: &str, table: &str) -> Vec<String> {
+        let body = sql
+            .split_once(&format!("CREATE TABLE {table} ("))
+            .expect("migration creates the table")
+            .1;
+        body.lines()
+            .map(str::trim)
+            .take_while(|l| !l.starts_with(')'))
+            .filter(|l| !l.is_empty() && !l.starts_with("--"))
+            .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn signals_schema_matches_migration() {
+        let sql = include_str!("../../migrations/0002_signals.sql");
+        let expected: Vec<String> = SIGNALS_SCHEMA
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(migration_columns(sql, "signals"), expected);
+    }
+
     #[test]
     fn events_schema_matches_migration() {
         let sql = include_str!("../../migrations/0001_events.sql");

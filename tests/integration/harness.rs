@@ -561,6 +561,7 @@ pub fn storage_config(data_dir: &Path, retention: Duration) -> StorageConfig {
         dedup_window: Duration::from_secs(86400),
         dedup_min_ids: 65536,
         retention,
+        signal_retention: retention,
     }
 }
 

@@ -5,11 +5,14 @@
 mod harness;
 
 mod cli;
+mod cli_verbs;
 mod config;
 mod dedup;
+mod demo;
 mod durability;
 mod ingest;
 mod parquet_external;
 mod query;
 mod query_api;
 mod retention;
+mod signals;

@@ -1,0 +1,1107 @@
+//! The read verbs of the CLI (spec reads §7.2-§7.4): `capabilities errors rollup recent explain
+//! trace event search blast`. Each verb is one GET against the read API; its human output is a
+//! pure `render_*` function over the server's JSON body, so snapshots run without a server.
+//!
+//! Invariants: `--json` prints the body text re-indented, never re-serialized, so keys keep the
+//! server's order (serde_json here has no `preserve_order`); window flags pass through verbatim
+//! and the server validates them; path ids are percent-encoded.
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::table::render_table;
+use super::{CliError, Client, Globals, api_error};
+
+/// The read verbs, flattened into [`super::Command`].
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// What the server offers (GET /v1/capabilities).
+    Capabilities,
+    /// Error families by count (GET /v1/errors).
+    Errors(ErrorsArgs),
+    /// Failures counted once per request under their root-cause code.
+    Rollup(RollupArgs),
+    /// Recent traces, newest first.
+    Recent(RecentArgs),
+    /// The story of one event or trace: where it first failed.
+    Explain(ExplainArgs),
+    /// All events of one trace in trace order.
+    Trace(IdArgs),
+    /// One event.
+    Event(IdArgs),
+    /// Search events (the positional is an error code).
+    Search(SearchArgs),
+    /// Blast radius of an error family or error code.
+    Blast(BlastArgs),
+}
+
+/// `--window`, `--since`, `--until`, passed through to the server (§1.4).
+#[derive(Debug, Clone, Default, Args)]
+pub struct WindowArgs {
+    /// Window ending now (e.g. 15m, 1h30m, 2d).
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Window start, RFC 3339.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Window end, RFC 3339.
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ErrorsArgs {
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Comma-separated failed statuses.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub limit: Option<u32>,
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollupArgs {
+    #[arg(long)]
+    pub limit: Option<u32>,
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RecentArgs {
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Comma-separated statuses.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub limit: Option<u32>,
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[arg(long)]
+    pub include_suppressed: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// An event id, else a trace id.
+    pub id: String,
+    /// Treat the id as an event id only.
+    #[arg(long, conflicts_with = "trace")]
+    pub event: bool,
+    /// Treat the id as a trace id only.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IdArgs {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// Error code (same as --error-code).
+    pub error_code_arg: Option<String>,
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Comma-separated statuses.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub error_code: Option<String>,
+    #[arg(long)]
+    pub trace_id: Option<String>,
+    #[arg(long)]
+    pub include_suppressed: bool,
+    #[arg(long)]
+    pub limit: Option<u32>,
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BlastArgs {
+    /// `service:step:code` (an error family) or a bare error code.
+    pub key: Option<String>,
+    #[arg(long)]
+    pub service: Option<String>,
+    #[arg(long)]
+    pub step: Option<String>,
+    #[arg(long)]
+    pub code: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+type Query = Vec<(&'static str, String)>;
+
+fn push(q: &mut Query, key: &'static str, value: Option<impl ToString>) {
+    if let Some(v) = value {
+        q.push((key, v.to_string()));
+    }
+}
+
+fn push_window(q: &mut Query, w: &WindowArgs) {
+    push(q, "window", w.window.as_deref());
+    push(q, "since", w.since.as_deref());
+    push(q, "until", w.until.as_deref());
+}
+
+/// Run one read verb.
+pub fn run(g: &Globals, verb: Verb) -> Result<String, CliError> {
+    let client = Client::from_globals(g)?;
+    let mut q: Query = Vec::new();
+    let (path, render): (String, fn(&Value) -> String) = match verb {
+        Verb::Capabilities => ("/v1/capabilities".into(), render_capabilities),
+        Verb::Errors(a) => {
+            push(&mut q, "service", a.service);
+            push(&mut q, "status", a.status);
+            push(&mut q, "limit", a.limit);
+            push(&mut q, "cursor", a.cursor);
+            push_window(&mut q, &a.window);
+            ("/v1/errors".into(), render_errors)
+        }
+        Verb::Rollup(a) => {
+            push(&mut q, "limit", a.limit);
+            push(&mut q, "cursor", a.cursor);
+            push_window(&mut q, &a.window);
+            ("/v1/rollups/root_cause".into(), render_rollup)
+        }
+        Verb::Recent(a) => {
+            push(&mut q, "service", a.service);
+            push(&mut q, "status", a.status);
+            push(&mut q, "limit", a.limit);
+            push(&mut q, "cursor", a.cursor);
+            if a.include_suppressed {
+                q.push(("include_suppressed", "true".into()));
+            }
+            push_window(&mut q, &a.window);
+            ("/v1/traces/recent".into(), render_recent)
+        }
+        Verb::Explain(a) => return explain(&client, g.json, &a),
+        Verb::Trace(a) => (
+            format!("/v1/traces/{}", percent_encode(&a.id)),
+            render_trace,
+        ),
+        Verb::Event(a) => (
+            format!("/v1/events/{}", percent_encode(&a.id)),
+            render_event,
+        ),
+        Verb::Search(a) => {
+            let code = match (a.error_code_arg, a.error_code) {
+                (Some(_), _) if a.trace_id.is_some() => {
+                    return Err(CliError::usage(
+                        "waylog search [<error_code>]: the positional error code cannot be combined with --trace-id",
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(CliError::usage(
+                        "waylog search [<error_code>]: give the error code once, positional or --error-code",
+                    ));
+                }
+                (p, f) => p.or(f),
+            };
+            push(&mut q, "service", a.service);
+            push(&mut q, "status", a.status);
+            push(&mut q, "error_code", code);
+            push(&mut q, "trace_id", a.trace_id);
+            if a.include_suppressed {
+                q.push(("include_suppressed", "true".into()));
+            }
+            push(&mut q, "limit", a.limit);
+            push(&mut q, "cursor", a.cursor);
+            push_window(&mut q, &a.window);
+            ("/v1/events/search".into(), render_search)
+        }
+        Verb::Blast(a) => {
+            blast_query(&a, &mut q)?;
+            push_window(&mut q, &a.window);
+            ("/v1/blast_radius".into(), render_blast)
+        }
+    };
+    let text = get_ok(&client, &path, &q)?;
+    output(&text, g.json, render)
+}
+
+const BLAST_USAGE: &str =
+    "waylog blast [<service:step:code> | <code>] | --service S --step P --code C | --code C";
+
+/// The blast key (§7.2): all three of `--service --step --code`, `--code` alone, or one
+/// positional key (a family when it holds `:`, else a code).
+fn blast_query(a: &BlastArgs, q: &mut Query) -> Result<(), CliError> {
+    match (&a.key, &a.service, &a.step, &a.code) {
+        (Some(key), None, None, None) if key.contains(':') => {
+            q.push(("error_family", key.clone()));
+        }
+        (Some(key), None, None, None) => q.push(("error_code", key.clone())),
+        (None, Some(s), Some(p), Some(c)) => {
+            q.push(("service", s.clone()));
+            q.push(("step", p.clone()));
+            q.push(("error_code", c.clone()));
+        }
+        (None, None, None, Some(c)) => q.push(("error_code", c.clone())),
+        _ => return Err(CliError::usage(BLAST_USAGE)),
+    }
+    Ok(())
+}
+
+/// GET and turn a non-2xx answer into the §7.1 error.
+fn get_ok(client: &Client, path: &str, q: &Query) -> Result<String, CliError> {
+    let (status, text) = client.get(path, q)?;
+    if !(200..300).contains(&status) {
+        return Err(api_error(status, &text));
+    }
+    Ok(text)
+}
+
+fn output(text: &str, json: bool, render: fn(&Value) -> String) -> Result<String, CliError> {
+    let undecodable = |e: String| CliError::transport(format!("undecodable response: {e}"));
+    if json {
+        return pretty_json(text).map_err(undecodable);
+    }
+    let v: Value = serde_json::from_str(text).map_err(|e| undecodable(e.to_string()))?;
+    Ok(render(&v))
+}
+
+/// `explain`: the story by `event_id`, on `not_found` by `trace_id` (`--event` / `--trace`
+/// force one mode).
+fn explain(client: &Client, json: bool, a: &ExplainArgs) -> Result<String, CliError> {
+    let by = |key: &'static str| client.get("/v1/traces/story", &[(key, a.id.clone())]);
+    let (mut status, mut text) = by(if a.trace { "trace_id" } else { "event_id" })?;
+    if status == 404 && !a.trace && !a.event && error_code(&text).as_deref() == Some("not_found") {
+        (status, text) = by("trace_id")?;
+    }
+    if !(200..300).contains(&status) {
+        return Err(api_error(status, &text));
+    }
+    output(&text, json, render_story)
+}
+
+fn error_code(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    v["error"]["code"].as_str().map(str::to_owned)
+}
+
+/// Percent-encode a path segment: everything but RFC 3986 unreserved characters.
+pub fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Re-indent a JSON text with two spaces per level, keeping key order and every scalar's
+/// text as sent; empty objects and arrays print as `{}` / `[]`. Ends with a newline.
+pub fn pretty_json(text: &str) -> Result<String, String> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| e.to_string())?;
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut depth = 0_usize;
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                out.push('"');
+                while let Some(s) = chars.next() {
+                    out.push(s);
+                    match s {
+                        '\\' => out.extend(chars.next()),
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '{' | '[' => {
+                let close = if c == '{' { '}' } else { ']' };
+                while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
+                    chars.next();
+                }
+                out.push(c);
+                if chars.peek() == Some(&close) {
+                    chars.next();
+                    out.push(close);
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(',');
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_ascii_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renderers: pure functions of the server body.
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+fn num(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(t) => t.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn on_off(v: &Value) -> &'static str {
+    if v.as_bool().unwrap_or(false) {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+fn headers(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// §7.1 timestamps: RFC 3339 UTC with second precision (unparsable text verbatim).
+fn ts_seconds(v: &Value) -> String {
+    match chrono::DateTime::parse_from_rfc3339(s(v)) {
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+        Err(_) => s(v).to_owned(),
+    }
+}
+
+fn escape_part(part: &str) -> String {
+    part.replace('\\', "\\\\").replace(':', "\\:")
+}
+
+/// `service:step:code` of an event's anchor (§2.1), `""` without anchor.
+fn event_anchor(e: &Value) -> String {
+    let a = &e["anchor"];
+    if a.is_object() {
+        format!(
+            "{}:{}:{}",
+            escape_part(s(&e["service"])),
+            escape_part(s(&a["step"])),
+            escape_part(s(&a["error_code"]))
+        )
+    } else {
+        String::new()
+    }
+}
+
+fn next_cursor(body: &Value, out: &mut String) {
+    if let Some(c) = body["next_cursor"].as_str().filter(|c| !c.is_empty()) {
+        out.push_str(&format!("\nnext_cursor: {c}\n"));
+    }
+}
+
+fn array(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// §7.3 text.
+pub fn render_capabilities(v: &Value) -> String {
+    let otlp = &v["otlp"];
+    let grpc = if otlp["grpc_traces"].as_bool().unwrap_or(false) {
+        format!("enabled addr={}", s(&otlp["grpc_addr"]))
+    } else {
+        "disabled".to_owned()
+    };
+    let llm = &v["llm"];
+    let inc = &v["incidents"];
+    let arch = &v["architecture"];
+    let q = &v["query"];
+    let query = if q["enabled"].as_bool().unwrap_or(false) {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    let mut lines = vec![
+        format!("version: {}", s(&v["version"])),
+        format!("profile: {}", s(&v["profile"])),
+        format!("otlp_http_traces: {}", on_off(&otlp["http_traces"])),
+        format!("otlp_grpc_traces: {grpc}"),
+        format!(
+            "llm: provider={} configured={} ask_enabled={} model={} tool_mode={}",
+            s(&llm["provider"]),
+            num(&llm["configured"]),
+            num(&llm["ask_enabled"]),
+            s(&llm["model"]),
+            s(&llm["tool_mode"])
+        ),
+        format!(
+            "incidents: enabled={} persistent={} rebuild_supported={} rebuild_scope={}",
+            num(&inc["enabled"]),
+            num(&inc["persistent"]),
+            num(&inc["rebuild"]["supported"]),
+            s(&inc["rebuild"]["scope"])
+        ),
+        format!("hot_window: {}", s(&arch["hot_window"]["duration"])),
+        format!("retention: {}", s(&arch["retention"]["duration"])),
+        format!(
+            "query: {query} default_limit={} max_rows={} max_timeout_ms={}",
+            num(&q["default_limit"]),
+            num(&q["max_rows"]),
+            num(&q["max_timeout_ms"])
+        ),
+        format!(
+            "mcp: stdio={} http={}",
+            num(&v["mcp"]["stdio"]),
+            num(&v["mcp"]["http"])
+        ),
+    ];
+    for l in &mut lines {
+        // `model=` with an empty value must not leave a trailing space.
+        l.truncate(l.trim_end().len());
+    }
+    lines.join("\n") + "\n"
+}
+
+/// `waylog errors` (§7.2).
+pub fn render_errors(v: &Value) -> String {
+    let rows = array(&v["rows"]);
+    if rows.is_empty() {
+        let mut out = "No error families found.\n".to_owned();
+        next_cursor(v, &mut out);
+        return out;
+    }
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let f = &r["error_family"];
+            vec![
+                format!(
+                    "{}:{}:{}",
+                    escape_part(s(&f["service"])),
+                    escape_part(s(&f["step"])),
+                    escape_part(s(&f["error_code"]))
+                ),
+                num(&r["count"]),
+                num(&r["affected_traces"]),
+                if r["affected_users"].is_null() {
+                    "unknown".to_owned()
+                } else {
+                    num(&r["affected_users"])
+                },
+                array(&r["sample_traces"])
+                    .first()
+                    .map(|t| s(t).to_owned())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = render_table(
+        &headers(&[
+            "ERROR FAMILY",
+            "COUNT",
+            "AFFECTED TRACES",
+            "AFFECTED USERS",
+            "SAMPLE",
+        ]),
+        &body,
+        true,
+    );
+    next_cursor(v, &mut out);
+    out
+}
+
+/// `waylog rollup` (§7.4).
+pub fn render_rollup(v: &Value) -> String {
+    let mut out = format!(
+        "window: {}  failed_traces: {}  failed_events: {}\n\n",
+        s(&v["window"]),
+        num(&v["failed_traces"]),
+        num(&v["failed_events"])
+    );
+    let rows = array(&v["rows"]);
+    if rows.is_empty() {
+        out.push_str("No failures in this window.\n");
+        next_cursor(v, &mut out);
+        return out;
+    }
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let origin = array(&r["origins"])
+                .first()
+                .map(|o| {
+                    format!(
+                        "{}:{}",
+                        escape_part(s(&o["service"])),
+                        escape_part(s(&o["step"]))
+                    )
+                })
+                .unwrap_or_default();
+            vec![
+                s(&r["error_code"]).to_owned(),
+                num(&r["root_cause_count"]),
+                num(&r["propagated_count"]),
+                num(&r["affected_traces"]),
+                num(&r["affected_services"]),
+                origin,
+            ]
+        })
+        .collect();
+    out.push_str(&render_table(
+        &headers(&[
+            "ERROR CODE",
+            "ROOT CAUSE",
+            "PROPAGATED",
+            "TRACES",
+            "SERVICES",
+            "ORIGIN",
+        ]),
+        &body,
+        true,
+    ));
+    next_cursor(v, &mut out);
+    out
+}
+
+/// `waylog recent` (§7.2).
+pub fn render_recent(v: &Value) -> String {
+    let traces = array(&v["traces"]);
+    if traces.is_empty() {
+        let mut out = "No recent traces found.\n".to_owned();
+        next_cursor(v, &mut out);
+        return out;
+    }
+    let body: Vec<Vec<String>> = traces
+        .iter()
+        .map(|t| {
+            vec![
+                s(&t["trace_id"]).to_owned(),
+                s(&t["status"]).to_owned(),
+                array(&t["services"])
+                    .iter()
+                    .map(s)
+                    .collect::<Vec<_>>()
+                    .join(" -> "),
+                format!("{} ms", num(&t["duration_ms"])),
+                s(&t["anchor_summary"]).to_owned(),
+                ts_seconds(&t["ts_start"]),
+            ]
+        })
+        .collect();
+    let mut out = render_table(
+        &headers(&["TRACE", "STATUS", "SERVICES", "DURATION", "ANCHOR", "START"]),
+        &body,
+        true,
+    );
+    next_cursor(v, &mut out);
+    out
+}
+
+/// `waylog explain` (§4.1 text layout).
+pub fn render_story(v: &Value) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("trace_id: {}\n", s(&v["trace_id"])));
+    out.push_str(&format!("event_id: {}\n", s(&v["event_id"])));
+    out.push_str(&format!("service: {}\n", s(&v["service"])));
+    if !s(&v["route"]).is_empty() {
+        out.push_str(&format!("route: {}\n", s(&v["route"])));
+    }
+    out.push_str(&format!("status: {}\n", s(&v["status"])));
+    out.push_str(&format!("linkage: {}\n", s(&v["linkage"])));
+
+    out.push_str("\nfirst observable failing step:\n");
+    let anchor = &v["anchor"];
+    if anchor.is_object() {
+        out.push_str(&format!(
+            "  {} -> {}\n",
+            s(&anchor["step"]),
+            s(&anchor["error_code"])
+        ));
+    } else {
+        out.push_str("  none observed\n");
+    }
+
+    out.push_str("\ncontributing path:\n");
+    let path = array(&v["path"]);
+    if path.is_empty() {
+        out.push_str("  none\n");
+    } else {
+        let rows: Vec<Vec<String>> = path
+            .iter()
+            .map(|p| {
+                let detail = p["error_msg"]
+                    .as_str()
+                    .or(p["error_code"].as_str())
+                    .unwrap_or("");
+                vec![
+                    s(&p["name"]).to_owned(),
+                    s(&p["status"]).to_owned(),
+                    format!("{} ms", num(&p["duration_ms"])),
+                    detail.to_owned(),
+                ]
+            })
+            .collect();
+        // render_table always prints a header row; an empty header line is dropped.
+        let table = render_table(&[], &rows, false);
+        for line in table.lines().skip(1) {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+
+    let logs = array(&v["logs"]);
+    if !logs.is_empty() {
+        out.push_str("\nlogs:\n");
+        for l in logs {
+            out.push_str(&format!(
+                "  +{} ms [{}] {}\n",
+                num(&l["ts_offset_ms"]),
+                s(&l["level"]),
+                s(&l["msg"])
+            ));
+        }
+    }
+
+    out.push_str("\ndownstream:\n");
+    let downstream = array(&v["downstream"]);
+    if downstream.is_empty() {
+        out.push_str("  none\n");
+    }
+    for d in downstream {
+        let service = Some(s(&d["service"]))
+            .filter(|x| !x.is_empty())
+            .unwrap_or("?");
+        let mut line = format!("  {} -> {service}", s(&d["step"]));
+        if !s(&d["endpoint"]).is_empty() {
+            line.push_str(&format!(" {}", s(&d["endpoint"])));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `waylog trace` (§7.2).
+pub fn render_trace(v: &Value) -> String {
+    let mut out = format!(
+        "trace_id: {}\nlinkage: {}\n\n",
+        s(&v["trace_id"]),
+        s(&v["linkage"])
+    );
+    let body: Vec<Vec<String>> = array(&v["events"])
+        .iter()
+        .map(|e| {
+            vec![
+                s(&e["event_id"]).to_owned(),
+                s(&e["status"]).to_owned(),
+                s(&e["service"]).to_owned(),
+                ts_seconds(&e["ts_start"]),
+                event_anchor(e),
+            ]
+        })
+        .collect();
+    out.push_str(&render_table(
+        &headers(&["EVENT", "STATUS", "SERVICE", "START", "ANCHOR"]),
+        &body,
+        true,
+    ));
+    out
+}
+
+/// The route of a WideEvent: `fields.http.route`, else `<rpc.service>/<rpc.method>` for RPC.
+fn event_route(e: &Value) -> Option<String> {
+    let f = &e["fields"];
+    if let Some(r) = f["http"]["route"].as_str() {
+        return Some(r.to_owned());
+    }
+    if s(&e["kind"]) == "rpc" {
+        let (svc, m) = (&f["rpc"]["service"], &f["rpc"]["method"]);
+        if let (Some(svc), Some(m)) = (svc.as_str(), m.as_str()) {
+            return Some(format!("{svc}/{m}"));
+        }
+    }
+    None
+}
+
+/// `waylog event` (§7.2).
+pub fn render_event(v: &Value) -> String {
+    let e = &v["event"];
+    let mut lines = vec![
+        format!("event_id: {}", s(&e["event_id"])),
+        format!("trace_id: {}", s(&e["trace_id"])),
+        format!("service: {}", s(&e["service"])),
+        format!("status: {}", s(&e["status"])),
+        format!("duration_ms: {}", num(&e["duration_ms"])),
+    ];
+    if let Some(r) = event_route(e).filter(|r| !r.is_empty()) {
+        lines.push(format!("route: {r}"));
+    }
+    let a = &e["anchor"];
+    if a.is_object() {
+        lines.push(format!(
+            "anchor: {} -> {}",
+            s(&a["step"]),
+            s(&a["error_code"])
+        ));
+    } else {
+        lines.push("anchor: none".to_owned());
+    }
+    let steps = array(&e["steps"]);
+    lines.push(format!("steps: {}", steps.len()));
+    lines.push(format!("logs: {}", array(&e["logs"]).len()));
+    let downstream = steps
+        .iter()
+        .filter(|st| st["downstream"].is_object())
+        .count();
+    lines.push(format!("downstream: {downstream}"));
+    lines.join("\n") + "\n"
+}
+
+/// `waylog search` (§7.2).
+pub fn render_search(v: &Value) -> String {
+    let events = array(&v["events"]);
+    if events.is_empty() {
+        let mut out = "No events found.\n".to_owned();
+        next_cursor(v, &mut out);
+        return out;
+    }
+    let body: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                s(&e["event_id"]).to_owned(),
+                s(&e["status"]).to_owned(),
+                s(&e["service"]).to_owned(),
+                s(&e["trace_id"]).to_owned(),
+                ts_seconds(&e["ts_start"]),
+                event_anchor(e),
+            ]
+        })
+        .collect();
+    let mut out = render_table(
+        &headers(&["EVENT", "STATUS", "SERVICE", "TRACE", "START", "ANCHOR"]),
+        &body,
+        true,
+    );
+    next_cursor(v, &mut out);
+    out
+}
+
+/// `waylog blast` (§7.2).
+pub fn render_blast(v: &Value) -> String {
+    let k = &v["key"];
+    let key = if k["service"].is_string() || k["step"].is_string() {
+        format!(
+            "{}:{}:{}",
+            escape_part(s(&k["service"])),
+            escape_part(s(&k["step"])),
+            escape_part(s(&k["error_code"]))
+        )
+    } else {
+        s(&k["error_code"]).to_owned()
+    };
+    let users = if v["affected_users"].is_null() {
+        "unknown".to_owned()
+    } else {
+        num(&v["affected_users"])
+    };
+    let top = array(&v["top_services"])
+        .iter()
+        .map(s)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut lines = vec![
+        format!("view_mode: {}", s(&v["view_mode"])),
+        format!("key: {key}"),
+        format!("window: {}", s(&v["window"])),
+        format!("affected_requests: {}", num(&v["affected_requests"])),
+        format!("affected_users: {users}"),
+        format!("affected_services: {}", num(&v["affected_services"])),
+        format!("top_services: {top}"),
+        "sample_traces:".to_owned(),
+    ];
+    for l in &mut lines {
+        l.truncate(l.trim_end().len());
+    }
+    for t in array(&v["sample_traces"]) {
+        lines.push(format!("  {}", s(t)));
+    }
+    lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    /// Snapshot `out` with RFC 3339 times redacted.
+    macro_rules! snap {
+        ($name:expr, $out:expr) => {
+            insta::with_settings!({filters => vec![
+                (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]"),
+            ]}, {
+                insta::assert_snapshot!($name, $out);
+            })
+        };
+    }
+
+    fn wide_event(id: &str, service: &str, parent: &str, step: &str, span: &str) -> Value {
+        json!({
+            "schema_version": "2.0", "event_id": id, "ts_start": "2026-05-04T10:00:00.042Z",
+            "ts_end": "2026-05-04T10:00:00.104Z", "duration_ms": 62, "kind": "http",
+            "service": service, "env": "prod", "trace_id": TRACE, "span_id": "",
+            "parent_span_id": parent, "status": "error",
+            "anchor": {"step": step, "error_code": "PMT_502", "kind": "downstream"},
+            "steps": [{"name": step, "span_id": span, "start_ms": 1, "duration_ms": 40,
+                       "status": "error",
+                       "downstream": {"service": "payment", "endpoint": "/charge"}}],
+            "logs": [{"ts_offset_ms": 40, "level": "warn", "msg": "retrying"}],
+            "fields": {"http": {"method": "POST", "route": "/checkout", "status": 502}}
+        })
+    }
+
+    #[test]
+    fn render_capabilities_prints_spec_lines() {
+        let v = json!({"version": "0.1.0", "profile": "dev", "v2_reads": {"enabled": true},
+            "otlp": {"http_traces": true, "grpc_traces": true, "grpc_addr": "127.0.0.1:4317"},
+            "ask": {"enabled": false, "model": "", "tool_mode": "", "max_steps_default": 5, "max_steps_max": 8},
+            "llm": {"provider": "none", "model": "", "tool_mode": "", "configured": false, "ask_enabled": false},
+            "incidents": {"enabled": true, "persistent": true, "rebuild": {"supported": true, "scope": "retention"}},
+            "architecture": {"flattened": true, "retention": {"duration": "168h0m0s", "duration_secs": 604800},
+              "hot_window": {"enabled": true, "duration": "15m0s", "duration_secs": 900, "source": "default"}},
+            "query": {"enabled": true, "default_limit": 1000, "max_rows": 10000, "default_timeout_ms": 10000,
+              "max_timeout_ms": 30000, "tables": ["events"]},
+            "mcp": {"stdio": true, "http": true}});
+        snap!("capabilities", render_capabilities(&v));
+    }
+
+    #[test]
+    fn render_errors_prints_table_and_cursor() {
+        let v = json!({"window": "1h0m0s", "rows": [
+            {"error_family": {"service": "checkout", "step": "payment.charge", "error_code": "PMT_502"},
+             "count": 12, "affected_users": 8, "affected_traces": 12, "sample_traces": [TRACE]},
+            {"error_family": {"service": "db", "step": "a:b", "error_code": "E1"},
+             "count": 1, "affected_users": null, "affected_traces": 1, "sample_traces": []}],
+            "next_cursor": "eyJjIjoxfQ"});
+        snap!("errors", render_errors(&v));
+        assert_eq!(
+            render_errors(&json!({"window": "1h0m0s", "rows": [], "next_cursor": null})),
+            "No error families found.\n"
+        );
+    }
+
+    #[test]
+    fn render_rollup_prints_header_line_and_table() {
+        let v = json!({"window": "1h0m0s", "failed_traces": 20, "failed_events": 60,
+            "rows": [{"error_code": "PMT_502", "root_cause_count": 20, "propagated_count": 60,
+                "affected_traces": 20, "affected_services": 3,
+                "top_services": ["api-gateway", "checkout", "payment"],
+                "origins": [{"service": "payment", "step": "acquirer.charge", "count": 20}],
+                "sample_traces": [TRACE]},
+                {"error_code": "CHK_DOWNSTREAM", "root_cause_count": 0, "propagated_count": 20,
+                "affected_traces": 20, "affected_services": 2, "top_services": [],
+                "origins": [], "sample_traces": []}],
+            "next_cursor": null});
+        snap!("rollup", render_rollup(&v));
+        assert_eq!(
+            render_rollup(
+                &json!({"window": "15m0s", "failed_traces": 0, "failed_events": 0,
+                "rows": [], "next_cursor": null})
+            ),
+            "window: 15m0s  failed_traces: 0  failed_events: 0\n\nNo failures in this window.\n"
+        );
+    }
+
+    #[test]
+    fn render_recent_prints_table() {
+        let v = json!({"traces": [
+            {"trace_id": TRACE, "ts_start": "2026-05-04T10:00:00.042Z", "duration_ms": 42,
+             "status": "error", "services": ["api-gateway", "checkout", "payment"],
+             "anchor_summary": "payment:acquirer.charge:PMT_502"},
+            {"trace_id": "0af7651916cd43dd8448eb211c80319c", "ts_start": "2026-05-04T09:59:58Z",
+             "duration_ms": 5, "status": "ok", "services": ["checkout"], "anchor_summary": null}],
+            "next_cursor": "eyJ0IjoxfQ"});
+        snap!("recent", render_recent(&v));
+        assert_eq!(
+            render_recent(&json!({"traces": [], "next_cursor": null})),
+            "No recent traces found.\n"
+        );
+    }
+
+    #[test]
+    fn render_story_follows_spec_layout() {
+        let v = json!({"trace_id": TRACE, "event_id": "11111111-1111-4111-8111-111111111111",
+            "service": "checkout", "route": "/checkout", "status": "error",
+            "anchor": {"step": "payment.charge", "error_code": "PMT_502"},
+            "path": [{"name": "cart.validate", "start_ms": 0, "duration_ms": 1, "status": "ok"},
+                {"name": "payment.charge", "start_ms": 7, "duration_ms": 35, "status": "error",
+                 "error_code": "PMT_502", "error_msg": "upstream gateway 5xx"}],
+            "logs": [{"ts_offset_ms": 40, "level": "warn", "msg": "retrying payment"}],
+            "downstream": [{"step": "payment.charge", "service": "payment", "endpoint": "/charge"}],
+            "linkage": "causal"});
+        // The §4.1 example verbatim.
+        assert_eq!(
+            render_story(&v),
+            "trace_id: 4bf92f3577b34da6a3ce929d0e0e4736\n\
+             event_id: 11111111-1111-4111-8111-111111111111\n\
+             service: checkout\nroute: /checkout\nstatus: error\nlinkage: causal\n\n\
+             first observable failing step:\n  payment.charge -> PMT_502\n\n\
+             contributing path:\n  cart.validate   ok     1 ms\n\
+             \x20 payment.charge  error  35 ms  upstream gateway 5xx\n\n\
+             logs:\n  +40 ms [warn] retrying payment\n\n\
+             downstream:\n  payment.charge -> payment /charge\n"
+        );
+        snap!("explain", render_story(&v));
+        let bare = json!({"trace_id": TRACE, "event_id": "e1", "service": "checkout",
+            "route": "", "status": "suppressed", "anchor": null, "path": [], "logs": [],
+            "downstream": [{"step": "x", "service": "", "endpoint": ""}], "linkage": "direct"});
+        snap!("explain_bare", render_story(&bare));
+    }
+
+    #[test]
+    fn render_trace_prints_events_in_given_order() {
+        let v = json!({"trace_id": TRACE, "linkage": "causal", "events": [
+            wide_event("g", "api-gateway", "", "checkout.purchase", "00000000000000a1"),
+            wide_event("c", "checkout", "00000000000000a1", "payment.charge", "00000000000000b2"),
+            wide_event("p", "payment", "00000000000000b2", "acquirer.charge", "00000000000000c3")]});
+        snap!("trace", render_trace(&v));
+    }
+
+    #[test]
+    fn render_event_prints_summary_lines() {
+        let v = json!({"event": wide_event("c", "checkout", "00000000000000a1",
+            "payment.charge", "00000000000000b2")});
+        snap!("event", render_event(&v));
+        let rpc = json!({"event": {"event_id": "r", "trace_id": TRACE, "service": "s",
+            "status": "ok", "duration_ms": 0, "kind": "rpc",
+            "fields": {"rpc": {"service": "pay.Payments", "method": "Charge"}}}});
+        assert_eq!(
+            render_event(&rpc),
+            format!(
+                "event_id: r\ntrace_id: {TRACE}\nservice: s\nstatus: ok\nduration_ms: 0\n\
+                 route: pay.Payments/Charge\nanchor: none\nsteps: 0\nlogs: 0\ndownstream: 0\n"
+            )
+        );
+    }
+
+    #[test]
+    fn render_search_prints_table_and_cursor() {
+        let v = json!({"events": [
+            wide_event("p", "payment", "00000000000000b2", "acquirer.charge", "00000000000000c3"),
+            wide_event("c", "checkout", "00000000000000a1", "payment.charge", "00000000000000b2")],
+            "next_cursor": "eyJ0IjoxLCJlIjoiYyJ9"});
+        snap!("search", render_search(&v));
+        assert_eq!(
+            render_search(&json!({"events": [], "next_cursor": null})),
+            "No events found.\n"
+        );
+    }
+
+    #[test]
+    fn render_blast_prints_lines_for_both_modes() {
+        let v = json!({"key": {"service": "checkout", "step": "payment.charge", "error_code": "PMT_502"},
+            "view_mode": "single_family", "window": "15m0s", "affected_requests": 12,
+            "affected_users": 8, "affected_services": 3,
+            "top_services": ["api-gateway", "checkout", "payment"], "sample_traces": [TRACE]});
+        snap!("blast", render_blast(&v));
+        let empty = json!({"key": {"error_code": "NOPE"}, "view_mode": "cross_family",
+            "window": "1h0m0s", "affected_requests": 0, "affected_users": null,
+            "affected_services": 0, "top_services": [], "sample_traces": []});
+        snap!("blast_empty", render_blast(&empty));
+    }
+
+    #[test]
+    fn pretty_json_keeps_server_key_order() {
+        let text = r#"{"z":1,"a":{"y":[1,{"b":"x\"}:,"}],"e":[],"o":{ }},"n":null}"#;
+        let out = pretty_json(text).unwrap();
+        assert_eq!(
+            out,
+            "{\n  \"z\": 1,\n  \"a\": {\n    \"y\": [\n      1,\n      {\n        \"b\": \"x\\\"}:,\"\n      }\n    ],\n    \"e\": [],\n    \"o\": {}\n  },\n  \"n\": null\n}\n"
+        );
+        // Same value as the input, and serde's own pretty form when keys are already sorted.
+        let back: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
+        let sorted = json!({"a": [1, 2.5, "ü"], "b": {"c": true}});
+        assert_eq!(
+            pretty_json(&sorted.to_string()).unwrap(),
+            format!("{}\n", serde_json::to_string_pretty(&sorted).unwrap())
+        );
+        assert!(pretty_json("{\"a\":").is_err());
+    }
+
+    #[test]
+    fn percent_encode_escapes_reserved_bytes() {
+        assert_eq!(percent_encode("a-b_c.d~9"), "a-b_c.d~9");
+        assert_eq!(percent_encode("a/b c?d%ü"), "a%2Fb%20c%3Fd%25%C3%BC");
+    }
+
+    #[test]
+    fn blast_key_follows_flag_rules() {
+        let args =
+            |key: Option<&str>, svc: Option<&str>, step: Option<&str>, code: Option<&str>| {
+                BlastArgs {
+                    key: key.map(Into::into),
+                    service: svc.map(Into::into),
+                    step: step.map(Into::into),
+                    code: code.map(Into::into),
+                    window: WindowArgs::default(),
+                }
+            };
+        let q = |a: BlastArgs| {
+            let mut q = Vec::new();
+            blast_query(&a, &mut q).map(|()| q)
+        };
+        assert_eq!(
+            q(args(Some("svc:a\\:b:E1"), None, None, None)).unwrap(),
+            vec![("error_family", "svc:a\\:b:E1".to_owned())]
+        );
+        assert_eq!(
+            q(args(Some("E1"), None, None, None)).unwrap(),
+            vec![("error_code", "E1".to_owned())]
+        );
+        assert_eq!(
+            q(args(None, Some("s"), Some("p"), Some("c")))
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            q(args(None, None, None, Some("c"))).unwrap(),
+            vec![("error_code", "c".to_owned())]
+        );
+        for bad in [
+            args(None, None, None, None),
+            args(None, Some("s"), None, Some("c")),
+            args(Some("E1"), None, None, Some("c")),
+        ] {
+            assert_eq!(q(bad).unwrap_err().code, super::super::EXIT_USAGE);
+        }
+    }
+}
