@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # Usage: scripts/setup-test-deps.sh
-#   Creates (idempotently) a Python venv with pyarrow and duckdb for the external-reader test
+#   Installs (idempotently) curl and jq from Debian if missing, and creates a Python venv with pyarrow and duckdb for the external-reader test
 #   (tests/integration/parquet_external.rs) and prints the venv's python path on the last line.
 #   Venv location: ${WAYLOG_VENV:-$HOME/.cache/waylog-venv}. Then run, for example:
 #     WAYLOG_TEST_PYTHON="$(scripts/setup-test-deps.sh | tail -n1)" cargo test --test integration
 set -euo pipefail
 
 venv="${WAYLOG_VENV:-$HOME/.cache/waylog-venv}"
+
+# Debian tools the shell scripts under test use (scripts/rollup-comparison.sh: curl, jq).
+missing=()
+for tool in curl jq; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >&2
+fi
 python="${PYTHON:-python3}"
 
 if [ ! -x "$venv/bin/python" ]; then
