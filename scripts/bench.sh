@@ -22,7 +22,7 @@ start_server() {
   local dir=$1; shift
   local out="$work/server.$RANDOM.out"
   errfile="$out.err"
-  "$BIN" serve --addr 127.0.0.1:0 --data-dir "$dir" "$@" >"$out" 2>"$errfile" &
+  "$BIN" serve --addr 127.0.0.1:0 --otlp-grpc-addr 127.0.0.1:0 --data-dir "$dir" "$@" >"$out" 2>"$errfile" &
   pid=$!; pids+=("$pid")
   for _ in $(seq 1 600); do
     if grep -q '^waylog ready' "$out" 2>/dev/null; then break; fi

@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 # A fresh server with open scopes on a free port.
 env -u WAYLOG_WRITE_KEY -u WAYLOG_READ_KEY -u WAYLOG_PROFILE \
-  "$BIN" serve --addr 127.0.0.1:0 --data-dir "$TMP/data" >"$TMP/server.out" 2>"$TMP/server.err" &
+  "$BIN" serve --addr 127.0.0.1:0 --otlp-grpc-addr 127.0.0.1:0 --data-dir "$TMP/data" >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
 
 URL=""

@@ -11,7 +11,7 @@
 //! - [`wal`]: framed, checksummed, group-committed write-ahead log
 //! - [`storage`]: hot tier, flush to Parquet, manifest, cold store, dedup, retention
 //! - [`query`]: DataFusion session, snapshot table providers, the read-only SQL guard
-//! - [`ingest`]: `/v1/events` framing and the request checks
+//! - [`ingest`]: `/v1/events` framing and the request checks, OTLP (HTTP + gRPC), signals
 //! - [`reads`]: the HTTP read models (errors, rollups, traces, events, blast radius) as SQL
 //! - [`server`]: HTTP router, auth, health, graceful shutdown
 //! - [`cli`]: the `waylog` command line

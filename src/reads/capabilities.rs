@@ -111,9 +111,13 @@ pub fn capabilities(config: &Config) -> Capabilities {
         profile: config.profile.as_str(),
         v2_reads: Enabled { enabled: true },
         otlp: Otlp {
-            http_traces: true,
-            grpc_traces: false,
-            grpc_addr: String::new(),
+            http_traces: config.otlp_enabled,
+            grpc_traces: config.otlp_enabled && config.otlp_grpc_addr.is_some(),
+            grpc_addr: config
+                .otlp_grpc_addr
+                .filter(|_| config.otlp_enabled)
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
         },
         ask: Ask {
             enabled: false,
@@ -186,7 +190,12 @@ mod tests {
         assert_eq!(v["query"]["max_rows"], 10_000);
         assert_eq!(v["query"]["default_timeout_ms"], 10_000);
         assert_eq!(v["query"]["max_timeout_ms"], 30_000);
-        assert_eq!(v["query"]["tables"], serde_json::json!(["events"]));
+        assert_eq!(
+            v["query"]["tables"],
+            serde_json::json!(["events", "signals"])
+        );
+        assert_eq!(v["otlp"]["http_traces"], true);
+        assert_eq!(v["otlp"]["grpc_traces"], true);
         let text = serde_json::to_string(&capabilities(&c)).unwrap();
         let keys = [
             "\"version\"",

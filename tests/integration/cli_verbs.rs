@@ -46,7 +46,12 @@ fn ok(out: &CliOut) -> &str {
 #[test]
 fn cli_read_verbs_explain_a_three_hop_cascade() {
     let dir = TestDir::new();
-    let server = Server::start(&dir.data_dir(), &[], &[]);
+    // Port 0 for OTLP gRPC: the default fixed port collides with servers of parallel tests.
+    let server = Server::start(
+        &dir.data_dir(),
+        &[],
+        &[("WAYLOG_OTLP_GRPC_ADDR", "127.0.0.1:0")],
+    );
     let trace = trace_id();
     let (a1, b2, c3) = ("00000000000000a1", "00000000000000b2", "00000000000000c3");
     let events = [

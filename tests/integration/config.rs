@@ -12,7 +12,13 @@ use crate::harness::*;
 fn serve_refused(data_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve")
-        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--otlp-grpc-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .args(args)
         .stdin(Stdio::null())

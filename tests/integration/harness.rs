@@ -133,6 +133,9 @@ impl Server {
         cmd.arg("serve")
             .arg("--addr")
             .arg("127.0.0.1:0")
+            // Parallel tests: never the fixed default gRPC port.
+            .arg("--otlp-grpc-addr")
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
