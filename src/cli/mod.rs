@@ -322,48 +322,36 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
         Command::Demo(d) => {
             crate::demo::run::run(cli.global.addr.clone(), cli.global.api_key.clone(), d)
         }
-        Command::BenchReads(b) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| CliError {
-                    code: EXIT_SERVER,
-                    message: e.to_string(),
-                })?;
-            let report = rt
-                .block_on(crate::demo::bench::bench_reads(
-                    &b.data_dir,
-                    b.rows,
-                    b.iterations,
-                ))
-                .map_err(|e| CliError {
-                    code: EXIT_SERVER,
-                    message: format!("internal_error: {e:#}"),
-                })?;
-            Ok(format!("{report}\n"))
-        }
-        Command::BenchQuery(b) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| CliError {
-                    code: EXIT_SERVER,
-                    message: e.to_string(),
-                })?;
-            let report = rt
-                .block_on(crate::demo::bench::bench_query(
-                    &b.data_dir,
-                    b.rows,
-                    b.iterations,
-                    &b.sql,
-                ))
-                .map_err(|e| CliError {
-                    code: EXIT_SERVER,
-                    message: format!("internal_error: {e:#}"),
-                })?;
-            Ok(format!("{report}\n"))
-        }
+        Command::BenchReads(b) => run_bench(crate::demo::bench::bench_reads(
+            &b.data_dir,
+            b.rows,
+            b.iterations,
+        )),
+        Command::BenchQuery(b) => run_bench(crate::demo::bench::bench_query(
+            &b.data_dir,
+            b.rows,
+            b.iterations,
+            &b.sql,
+        )),
     }
+}
+
+/// Run one in-process benchmark driver on a fresh runtime and print its JSON report.
+fn run_bench(
+    work: impl std::future::Future<Output = anyhow::Result<Value>>,
+) -> Result<String, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError {
+            code: EXIT_SERVER,
+            message: e.to_string(),
+        })?;
+    let report = rt.block_on(work).map_err(|e| CliError {
+        code: EXIT_SERVER,
+        message: format!("internal_error: {e:#}"),
+    })?;
+    Ok(format!("{report}\n"))
 }
 
 fn read_sql(q: &QueryArgs) -> Result<String, CliError> {

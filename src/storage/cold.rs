@@ -170,17 +170,7 @@ impl ColdStore {
     /// still in the WAL (or were meant to be removed), so deleting them loses nothing and keeps
     /// external readers of the cold layout from counting rows twice. Returns the paths removed.
     pub async fn remove_orphans(&self, table: &str, listed: &[String]) -> Result<Vec<String>> {
-        let prefix = StorePath::from(table);
-        let metas: Vec<_> =
-            self.store
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|source| Error::Store {
-                    op: "list",
-                    path: table.to_string(),
-                    source,
-                })?;
+        let metas = self.list(table).await?;
         let mut removed = Vec::new();
         for m in metas {
             let path = m.location.to_string();
@@ -192,18 +182,20 @@ impl ColdStore {
         Ok(removed)
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>> {
+        self.store
+            .list(Some(&StorePath::from(prefix)))
+            .try_collect()
+            .await
+            .map_err(|source| Error::Store {
+                op: "list",
+                path: prefix.to_string(),
+                source,
+            })
+    }
+
     async fn manifest_versions(&self) -> Result<Vec<(u64, String)>> {
-        let prefix = StorePath::from(MANIFEST_PREFIX);
-        let metas: Vec<_> =
-            self.store
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|source| Error::Store {
-                    op: "list",
-                    path: MANIFEST_PREFIX.to_string(),
-                    source,
-                })?;
+        let metas = self.list(MANIFEST_PREFIX).await?;
         let mut out: Vec<(u64, String)> = metas
             .into_iter()
             .filter_map(|m| {
