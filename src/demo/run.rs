@@ -214,7 +214,7 @@ pub fn run(
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 tokio::select! {
-                    _ = shutdown_signal() => {}
+                    _ = crate::server::shutdown_signal() => {}
                     _ = exit_rx.wait_for(|v| *v) => {}
                 }
                 sig_state.begin_shutdown();
@@ -272,24 +272,6 @@ pub fn run(
         Ok(Ok(())) => Ok(String::new()),
         Ok(Err(e)) => Err(err(EXIT_SERVER, format!("storage close failed: {e:#}"))),
         Err(e) => Err(err(EXIT_SERVER, format!("storage close failed: {e}"))),
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
     }
 }
 
