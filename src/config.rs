@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// Listen address of OTLP/gRPC (port 0 picks a free port); empty disables it.
     #[arg(long, env = "WAYLOG_OTLP_GRPC_ADDR", default_value = "127.0.0.1:4317")]
     pub otlp_grpc_addr: String,
+    /// `Access-Control-Allow-Origin` of the CORS-enabled routes (`/v1/deployments`).
+    #[arg(long, env = "WAYLOG_CORS_ORIGIN", default_value = "*")]
+    pub cors_origin: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +126,8 @@ pub struct Config {
     pub max_batch_events: usize,
     pub retention: Duration,
     pub signal_retention: Duration,
+    /// `Access-Control-Allow-Origin` of CORS-enabled routes.
+    pub cors_origin: String,
     pub dedup_window: Duration,
     pub dedup_min_ids: usize,
     pub query_max_rows: usize,
@@ -154,6 +159,7 @@ impl Config {
             max_batch_events: "10000".into(),
             retention: "7d".into(),
             signal_retention: "72h".into(),
+            cors_origin: "*".into(),
             dedup_window: "24h".into(),
             dedup_min_ids: "65536".into(),
             query_max_rows: "10000".into(),
@@ -239,6 +245,7 @@ impl ServeArgs {
             max_batch_events: positive_int("WAYLOG_MAX_BATCH_EVENTS", &self.max_batch_events)?,
             retention,
             signal_retention: positive_duration("WAYLOG_SIGNAL_RETENTION", &self.signal_retention)?,
+            cors_origin: self.cors_origin.trim().to_string(),
             dedup_window,
             dedup_min_ids: nonneg_int("WAYLOG_DEDUP_MIN_IDS", &self.dedup_min_ids)?,
             query_max_rows: positive_int("WAYLOG_QUERY_MAX_ROWS", &self.query_max_rows)?,
@@ -364,6 +371,7 @@ mod tests {
             max_batch_events: "10000".into(),
             retention: "7d".into(),
             signal_retention: "72h".into(),
+            cors_origin: "*".into(),
             dedup_window: "24h".into(),
             dedup_min_ids: "65536".into(),
             query_max_rows: "10000".into(),

@@ -728,18 +728,13 @@ pub(crate) async fn commit(
         },
         None => AppendOutcome::default(),
     };
-    observe_deployments(state, &prepared.conversion.events);
+    super::deployments::register_from_otlp(state, &prepared.conversion.events);
     let response = ExportTraceServiceResponse {
         partial_success: prepared.conversion.partial_success(),
     };
     Ok((response, outcome))
 }
 
-/// Hook for automatic deployment registration from OTLP (spec events §5.3): receives every
-/// event of an export that passed validation (accepted or duplicate), in request order.
-/// Deployments arrive with the deployments table; until then this records nothing. It must
-/// never fail or delay the OTLP response.
-fn observe_deployments(_state: &AppState, _events: &[Event]) {}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,8 @@ pub mod provider;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use datafusion::datasource::ViewTable;
+use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -24,11 +26,35 @@ use crate::storage::table::TableSnapshot;
 pub use guard::{QueryError, QueryOptions, QueryResult, run_user_sql};
 use provider::SnapshotTable;
 
-/// The tables a user can query, sorted (what `/v1/capabilities` lists as present).
+/// Views defined over the stored tables, registered on every statement's session:
+/// `(name, sql/<name>_view.sql text)`.
+pub const VIEWS: &[(&str, &str)] = &[(
+    "deployments",
+    include_str!("../../sql/deployments_view.sql"),
+)];
+
+/// The tables and views a user can query, sorted (what `/v1/capabilities` lists as present).
 pub fn table_names() -> Vec<&'static str> {
-    let mut v: Vec<_> = TableId::ALL.iter().map(|t| t.name()).collect();
+    // `deployment_versions` stays queryable but is an implementation table: the listed name
+    // is its view `deployments` (spec reads §7.3 lists the user-facing tables).
+    let mut v: Vec<_> = TableId::ALL
+        .iter()
+        .filter(|t| **t != TableId::DeploymentVersions)
+        .map(|t| t.name())
+        .collect();
+    v.extend(VIEWS.iter().map(|(name, _)| *name));
     v.sort();
     v
+}
+
+/// Register [`VIEWS`] on `ctx` (whose tables are already registered).
+pub async fn register_views(ctx: &SessionContext) -> Result<(), DataFusionError> {
+    for (name, sql) in VIEWS {
+        let plan = ctx.state().create_logical_plan(sql).await?;
+        let view = ViewTable::new(plan, Some((*sql).to_string()));
+        ctx.register_table(*name, Arc::new(view))?;
+    }
+    Ok(())
 }
 
 #[derive(Clone)]
@@ -67,18 +93,16 @@ impl QueryEngine {
     }
 
     /// A session over one snapshot of every table, with `memory_limit` bytes of query memory.
-    pub fn context(
-        &self,
-        memory_limit: usize,
-    ) -> Result<SessionContext, datafusion::error::DataFusionError> {
+    pub async fn context(&self, memory_limit: usize) -> Result<SessionContext, DataFusionError> {
         self.context_for(self.storage.snapshot(), memory_limit)
+            .await
     }
 
-    pub fn context_for(
+    pub async fn context_for(
         &self,
         snapshot: BTreeMap<TableId, Arc<TableSnapshot>>,
         memory_limit: usize,
-    ) -> Result<SessionContext, datafusion::error::DataFusionError> {
+    ) -> Result<SessionContext, DataFusionError> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(memory_limit, 1.0)
             .with_disk_manager_builder(
@@ -110,6 +134,7 @@ impl QueryEngine {
                 Arc::new(SnapshotTable::new(snap, cold.url.clone())),
             )?;
         }
+        register_views(&ctx).await?;
         Ok(ctx)
     }
 }

@@ -181,7 +181,7 @@ impl ReadRequest {
             return ApiError::unavailable("unavailable", "storage unavailable", 1).into_response();
         };
         let work = async {
-            let ctx = engine.context(state.config.query_memory_bytes)?;
+            let ctx = engine.context(state.config.query_memory_bytes).await?;
             read(ctx).await
         };
         let result = match tokio::time::timeout(state.config.query_timeout, work).await {

@@ -70,6 +70,25 @@ impl Params {
         Ok(Params { pairs })
     }
 
+    /// Parse without checking names (endpoints whose unknown parameters are ignored): the
+    /// first occurrence of a name wins; a malformed escape drops that pair.
+    pub fn parse_lenient(query: Option<&str>) -> Params {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for piece in query.unwrap_or("").split('&') {
+            let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+            let (Some(name), Some(value)) = (
+                percent_decode(raw_name, true),
+                percent_decode(raw_value, true),
+            ) else {
+                continue;
+            };
+            if !name.is_empty() && !pairs.iter().any(|(n, _)| *n == name) {
+                pairs.push((name, value));
+            }
+        }
+        Params { pairs }
+    }
+
     /// The value of `name`; `None` when absent or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

@@ -40,6 +40,8 @@ pub struct AppState {
     pub query_slots: Semaphore,
     pub write_limiter: RateLimiter,
     pub read_limiter: RateLimiter,
+    /// Deployment states and the OTLP version memory (spec events §5).
+    pub deployments: Arc<crate::ingest::deployments::Registry>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -64,6 +66,7 @@ impl AppState {
             engine: OnceLock::new(),
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
+            deployments: Arc::default(),
         })
     }
 
@@ -157,6 +160,10 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/events", any(crate::ingest::events_ingest))
         .route("/v1/events/validate", any(crate::ingest::events_validate))
         .route("/v1/signals", any(crate::ingest::signals::signals_ingest))
+        .route(
+            "/v1/deployments",
+            any(crate::ingest::deployments::deployments_route),
+        )
         .route("/v1/query", any(query::query_run))
         .merge(crate::reads::routes())
         .merge(otlp)

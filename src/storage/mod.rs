@@ -113,6 +113,8 @@ impl StorageConfig {
         match t {
             TableId::Events => self.retention,
             TableId::Signals => self.signal_retention,
+            TableId::DeploymentVersions => self.retention,
+            TableId::Alerts => self.signal_retention,
         }
     }
 }
@@ -134,9 +136,10 @@ impl From<&Config> for StorageConfig {
     }
 }
 
+/// One request's rows, possibly for several tables: all parts go into the same WAL group
+/// (one fsync) and become visible together.
 struct WriteMsg {
-    table: TableId,
-    batch: RecordBatch,
+    parts: Vec<(TableId, RecordBatch)>,
     reply: oneshot::Sender<Result<AppendOutcome, WriteError>>,
 }
 
@@ -583,16 +586,22 @@ impl Storage {
         table: TableId,
         batch: RecordBatch,
     ) -> Result<AppendOutcome, WriteError> {
+        self.append_many(vec![(table, batch)]).await
+    }
+
+    /// [`Storage::append`] for several tables at once: every part is written in the same WAL
+    /// group commit (one fsync) and published to the hot tier together. The outcome sums the
+    /// parts.
+    pub async fn append_many(
+        &self,
+        parts: Vec<(TableId, RecordBatch)>,
+    ) -> Result<AppendOutcome, WriteError> {
         let (reply, rx) = oneshot::channel();
         {
             let tx = self.writer_tx.lock();
             let tx = tx.as_ref().ok_or(WriteError::Stopped)?;
-            tx.send(WriteMsg {
-                table,
-                batch,
-                reply,
-            })
-            .map_err(|_| WriteError::Stopped)?;
+            tx.send(WriteMsg { parts, reply })
+                .map_err(|_| WriteError::Stopped)?;
         }
         rx.await.map_err(|_| WriteError::Stopped)?
     }
@@ -1066,12 +1075,18 @@ fn writer_loop(
     /// Upper bound of one group's payload; keeps latency bounded under load.
     const GROUP_BYTES: usize = 32 << 20;
     while let Ok(first) = rx.recv() {
+        let msg_bytes = |m: &WriteMsg| -> usize {
+            m.parts
+                .iter()
+                .map(|(_, b)| b.get_array_memory_size())
+                .sum()
+        };
+        let mut bytes = msg_bytes(&first);
         let mut group = vec![first];
-        let mut bytes = group[0].batch.get_array_memory_size();
         while bytes < GROUP_BYTES {
             match rx.try_recv() {
                 Ok(m) => {
-                    bytes += m.batch.get_array_memory_size();
+                    bytes += msg_bytes(&m);
                     group.push(m);
                 }
                 Err(_) => break,
@@ -1081,51 +1096,22 @@ fn writer_loop(
         dedup.expire(now);
         // Dedup in arrival order; ids new in this group are remembered only after the fsync.
         let mut pending: ahash::HashSet<u128> = ahash::HashSet::default();
-        let mut prepared: Vec<(usize, usize, Option<RecordBatch>, Vec<u128>)> =
-            Vec::with_capacity(group.len());
-        for msg in &group {
-            let Some(ids) = msg
-                .table
-                .id_column()
-                .and_then(|c| string_column(&msg.batch, c))
-            else {
-                let n = msg.batch.num_rows();
-                prepared.push((n, 0, (n > 0).then(|| msg.batch.clone()), Vec::new()));
-                continue;
-            };
-            let mut keep = Vec::with_capacity(ids.len());
-            let mut new_ids = Vec::with_capacity(ids.len());
-            for id in ids.iter() {
-                let h = hash_id(id.unwrap_or_default());
-                let fresh = !dedup.contains(h) && pending.insert(h);
-                keep.push(fresh);
-                if fresh {
-                    new_ids.push(h);
-                }
-            }
-            let accepted = new_ids.len();
-            let duplicate = ids.len() - accepted;
-            let batch = if accepted == 0 {
-                None
-            } else if duplicate == 0 {
-                Some(msg.batch.clone())
-            } else {
-                match filter_record_batch(&msg.batch, &BooleanArray::from(keep)) {
-                    Ok(b) => Some(b),
-                    Err(e) => {
-                        tracing::error!(error = %e, "dedup filter failed");
-                        None
-                    }
-                }
-            };
-            prepared.push((accepted, duplicate, batch, new_ids));
-        }
+        // Per message, per part.
+        let prepared: Vec<Vec<PreparedPart>> = group
+            .iter()
+            .map(|msg| {
+                msg.parts
+                    .iter()
+                    .map(|(table, batch)| prepare_part(*table, batch, dedup, &mut pending))
+                    .collect()
+            })
+            .collect();
         let mut payloads: Vec<(u8, Vec<u8>)> = Vec::new();
         let mut encode_error = None;
-        for (msg, (_, _, batch, _)) in group.iter().zip(&prepared) {
-            if let Some(b) = batch {
+        for part in prepared.iter().flatten() {
+            if let Some(b) = &part.batch {
                 match encode_ipc(b) {
-                    Ok(p) => payloads.push((msg.table.code(), p)),
+                    Ok(p) => payloads.push((part.table.code(), p)),
                     Err(e) => encode_error = Some(e.to_string()),
                 }
             }
@@ -1144,20 +1130,21 @@ fn writer_loop(
         match result {
             Ok(seqs) => {
                 let mut seq_iter = seqs.into_iter();
-                for (msg, (accepted, duplicate, batch, new_ids)) in group.into_iter().zip(prepared)
-                {
-                    for h in new_ids {
-                        dedup.insert(h, now);
+                for (msg, parts) in group.into_iter().zip(prepared) {
+                    let mut outcome = AppendOutcome::default();
+                    for part in parts {
+                        for h in part.new_ids {
+                            dedup.insert(h, now);
+                        }
+                        if let Some(b) = part.batch {
+                            let seq = seq_iter.next().expect("one sequence per written record");
+                            tables[&part.table]
+                                .append_hot(HotBatch::new(seq, seq, now, now, b, part.table));
+                        }
+                        outcome.accepted += part.accepted;
+                        outcome.duplicate += part.duplicate;
                     }
-                    if let Some(b) = batch {
-                        let seq = seq_iter.next().expect("one sequence per written record");
-                        tables[&msg.table]
-                            .append_hot(HotBatch::new(seq, seq, now, now, b, msg.table));
-                    }
-                    let _ = msg.reply.send(Ok(AppendOutcome {
-                        accepted,
-                        duplicate,
-                    }));
+                    let _ = msg.reply.send(Ok(outcome));
                 }
             }
             Err(e) => {
@@ -1167,5 +1154,64 @@ fn writer_loop(
                 }
             }
         }
+    }
+}
+
+/// One table's rows of a write after deduplication.
+struct PreparedPart {
+    table: TableId,
+    accepted: usize,
+    duplicate: usize,
+    batch: Option<RecordBatch>,
+    new_ids: Vec<u128>,
+}
+
+fn prepare_part(
+    table: TableId,
+    batch: &RecordBatch,
+    dedup: &Dedup,
+    pending: &mut ahash::HashSet<u128>,
+) -> PreparedPart {
+    let Some(ids) = table.id_column().and_then(|c| string_column(batch, c)) else {
+        let n = batch.num_rows();
+        return PreparedPart {
+            table,
+            accepted: n,
+            duplicate: 0,
+            batch: (n > 0).then(|| batch.clone()),
+            new_ids: Vec::new(),
+        };
+    };
+    let mut keep = Vec::with_capacity(ids.len());
+    let mut new_ids = Vec::with_capacity(ids.len());
+    for id in ids.iter() {
+        let h = hash_id(id.unwrap_or_default());
+        let fresh = !dedup.contains(h) && pending.insert(h);
+        keep.push(fresh);
+        if fresh {
+            new_ids.push(h);
+        }
+    }
+    let accepted = new_ids.len();
+    let duplicate = ids.len() - accepted;
+    let batch = if accepted == 0 {
+        None
+    } else if duplicate == 0 {
+        Some(batch.clone())
+    } else {
+        match filter_record_batch(batch, &BooleanArray::from(keep)) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::error!(error = %e, "dedup filter failed");
+                None
+            }
+        }
+    };
+    PreparedPart {
+        table,
+        accepted,
+        duplicate,
+        batch,
+        new_ids,
     }
 }

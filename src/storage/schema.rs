@@ -25,15 +25,26 @@ pub const SCHEMA_VERSION_KEY: &str = "waylog.schema_version";
 pub enum TableId {
     Events,
     Signals,
+    /// Every upserted state of a deployment; the `deployments` view shows the latest.
+    DeploymentVersions,
+    /// One row per accepted alert (spec triage §7.6); the rest lives in `signals`.
+    Alerts,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 2] = [TableId::Events, TableId::Signals];
+    pub const ALL: [TableId; 4] = [
+        TableId::Events,
+        TableId::Signals,
+        TableId::DeploymentVersions,
+        TableId::Alerts,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             TableId::Events => "events",
             TableId::Signals => "signals",
+            TableId::DeploymentVersions => "deployment_versions",
+            TableId::Alerts => "alerts",
         }
     }
 
@@ -41,6 +52,8 @@ impl TableId {
         match self {
             TableId::Events => 1,
             TableId::Signals => 2,
+            TableId::DeploymentVersions => 3,
+            TableId::Alerts => 4,
         }
     }
 
@@ -56,6 +69,8 @@ impl TableId {
         match self {
             TableId::Events => EVENTS_SCHEMA.clone(),
             TableId::Signals => SIGNALS_SCHEMA.clone(),
+            TableId::DeploymentVersions => DEPLOYMENT_VERSIONS_SCHEMA.clone(),
+            TableId::Alerts => ALERTS_SCHEMA.clone(),
         }
     }
 
@@ -64,6 +79,8 @@ impl TableId {
         match self {
             TableId::Events => "ts_start",
             TableId::Signals => "timestamp",
+            TableId::DeploymentVersions => "first_seen",
+            TableId::Alerts => "timestamp",
         }
     }
 
@@ -72,6 +89,11 @@ impl TableId {
         match self {
             TableId::Events => "ts_end",
             TableId::Signals => "timestamp",
+            // The latest version of a deployment has the latest `last_seen`: retention removes
+            // older versions first and a deployment only when its latest state is too old.
+            TableId::DeploymentVersions => "last_seen",
+            // An alert row goes with its signal (same `timestamp`, same retention).
+            TableId::Alerts => "timestamp",
         }
     }
 
@@ -81,6 +103,7 @@ impl TableId {
             TableId::Events => Some("event_id"),
             // Signal ids are minted by the server: nothing to deduplicate.
             TableId::Signals => None,
+            TableId::DeploymentVersions | TableId::Alerts => None,
         }
     }
 
@@ -89,6 +112,8 @@ impl TableId {
         match self {
             TableId::Events => &["event_id", "trace_id"],
             TableId::Signals => &["signal_id"],
+            TableId::DeploymentVersions => &[],
+            TableId::Alerts => &["signal_id"],
         }
     }
 
@@ -97,6 +122,8 @@ impl TableId {
         match self {
             TableId::Events => &["ts_start", "ts_end", "duration_ms"],
             TableId::Signals => &["timestamp", "received_at"],
+            TableId::DeploymentVersions => &["first_seen", "last_seen", "revision"],
+            TableId::Alerts => &["timestamp", "received_at"],
         }
     }
 
@@ -105,6 +132,8 @@ impl TableId {
         match self {
             TableId::Events => &["service", "ts_start"],
             TableId::Signals => &["service", "timestamp"],
+            TableId::DeploymentVersions => &["service", "first_seen"],
+            TableId::Alerts => &["format", "timestamp"],
         }
     }
 }
@@ -227,6 +256,41 @@ pub static SIGNALS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     fields.push(Field::new("timestamp", ts_type(), false));
     fields.push(Field::new("received_at", ts_type(), false));
     Arc::new(Schema::new(fields))
+});
+
+/// `deployment_versions` (spec events §5, migrations/0003_deployments.sql): one row per
+/// upsert with the deployment's whole state after it; `revision` counts 1, 2, … per id.
+pub static DEPLOYMENT_VERSIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        utf8("id", false),
+        utf8("service", false),
+        utf8("env", false),
+        utf8("version", true),
+        utf8("metadata", true),
+        utf8("commit_sha", true),
+        utf8("pr_url", true),
+        utf8("commit_author", true),
+        Field::new("first_seen", ts_type(), false),
+        Field::new("last_seen", ts_type(), false),
+        Field::new("revision", DataType::UInt64, false),
+    ]))
+});
+
+/// `alerts` (spec triage §7.6, migrations/0004_alerts.sql). `timestamp` repeats the signal's
+/// so that retention removes the row together with its signal.
+pub static ALERTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        utf8("signal_id", false),
+        Field::new("received_at", ts_type(), false),
+        utf8("format", false),
+        utf8("alert_id", true),
+        utf8("alert_status", true),
+        utf8("fingerprint", true),
+        Field::new("matched", DataType::Boolean, false),
+        utf8("match_incident_id", true),
+        utf8("match_strategy", false),
+        Field::new("timestamp", ts_type(), false),
+    ]))
 });
 
 fn get_path<'a>(fields: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
@@ -501,6 +565,20 @@ mod tests {
             .filter(|l| !l.is_empty() && !l.starts_with("--"))
             .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
             .collect()
+    }
+
+    #[test]
+    fn deployment_and_alert_schemas_match_migrations() {
+        let names = |schema: &SchemaRef| -> Vec<String> {
+            schema.fields().iter().map(|f| f.name().clone()).collect()
+        };
+        let sql = include_str!("../../migrations/0003_deployments.sql");
+        assert_eq!(
+            migration_columns(sql, "deployment_versions"),
+            names(&DEPLOYMENT_VERSIONS_SCHEMA)
+        );
+        let sql = include_str!("../../migrations/0004_alerts.sql");
+        assert_eq!(migration_columns(sql, "alerts"), names(&ALERTS_SCHEMA));
     }
 
     #[test]
