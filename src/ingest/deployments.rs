@@ -66,7 +66,12 @@ pub struct DeploymentInput {
 }
 
 fn invalid_json(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JSON", "invalid json", detail)
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "INVALID_JSON",
+        "invalid json",
+        detail,
+    )
 }
 
 /// Parse a `POST /v1/deployments` body: one JSON object, members of the right types,
@@ -399,7 +404,6 @@ async fn load_latest(
     Ok(map)
 }
 
-
 fn with_cors(state: &AppState, mut resp: Response) -> Response {
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&state.config.cors_origin) {
@@ -475,6 +479,11 @@ async fn deployments_post(state: &SharedState, req: Request) -> Response {
         Ok(d) => json_response(StatusCode::CREATED, &serde_json::json!({ "id": d.id })),
         Err(e) => e.into_response(),
     }
+}
+
+#[derive(Debug, Serialize)]
+struct Listing {
+    deployments: Vec<ListedDeployment>,
 }
 
 /// One listed deployment (§5.2), members in the specified order.
@@ -575,7 +584,8 @@ async fn deployments_get(state: &SharedState, req: Request) -> Response {
     let now = state.clock.now_ns();
     let lo = now.saturating_sub(i64::try_from(window.as_nanos()).unwrap_or(i64::MAX));
     match list_deployments(engine, state.config.query_memory_bytes, lo, now, &service).await {
-        Ok(rows) => json_response(StatusCode::OK, &serde_json::json!({ "deployments": rows })),
+        // A struct, not `json!`: the members keep their specified order.
+        Ok(deployments) => json_response(StatusCode::OK, &Listing { deployments }),
         Err(e) => {
             tracing::error!(error = %e, request_id, "listing deployments");
             ApiError::new(
@@ -732,13 +742,19 @@ mod tests {
             "INVALID_JSON"
         );
         assert_eq!(code(br#"{"id":"x","service":"a"}"#), "MISSING_FIELDS");
-        assert_eq!(code(br#"{"id":" ","service":"a","env":"b"}"#), "MISSING_FIELDS");
+        assert_eq!(
+            code(br#"{"id":" ","service":"a","env":"b"}"#),
+            "MISSING_FIELDS"
+        );
     }
 
     #[test]
     fn merge_keeps_first_seen_service_and_non_empty_values() {
         let first = merge(None, input("d1", "prod", "1.0"), 100).unwrap();
-        assert_eq!((first.first_seen_ns, first.last_seen_ns, first.revision), (100, 100, 1));
+        assert_eq!(
+            (first.first_seen_ns, first.last_seen_ns, first.revision),
+            (100, 100, 1)
+        );
         let mut again = input("d1", "prod", "");
         again.service = "other".into();
         again.commit_sha = "abc".into();
@@ -756,14 +772,19 @@ mod tests {
     fn otlp_observation_registers_only_changes_after_the_first_sighting() {
         let reg = Registry::default();
         let ev = |service: &str, version: Option<&str>| {
-            let mut e = crate::demo::traffic::TrafficGen::new(1).events(1, 0, 0).remove(0);
+            let mut e = crate::demo::traffic::TrafficGen::new(1)
+                .events(1, 0, 0)
+                .remove(0);
             e.service = service.into();
             e.env = "prod".into();
             e.version = version.map(Into::into);
             e
         };
         assert!(reg.observe(&[ev("payment", Some("1.0"))]).is_empty());
-        assert!(reg.observe(&[ev("payment", Some("1.0")), ev("payment", None)]).is_empty());
+        assert!(
+            reg.observe(&[ev("payment", Some("1.0")), ev("payment", None)])
+                .is_empty()
+        );
         let got = reg.observe(&[ev("payment", Some("1.1")), ev("payment", Some("1.0"))]);
         let ids: Vec<_> = got.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["otlp:payment:prod:1.1", "otlp:payment:prod:1.0"]);

@@ -735,7 +735,6 @@ pub(crate) async fn commit(
     Ok((response, outcome))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1076,10 +1076,7 @@ fn writer_loop(
     const GROUP_BYTES: usize = 32 << 20;
     while let Ok(first) = rx.recv() {
         let msg_bytes = |m: &WriteMsg| -> usize {
-            m.parts
-                .iter()
-                .map(|(_, b)| b.get_array_memory_size())
-                .sum()
+            m.parts.iter().map(|(_, b)| b.get_array_memory_size()).sum()
         };
         let mut bytes = msg_bytes(&first);
         let mut group = vec![first];

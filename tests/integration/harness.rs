@@ -285,6 +285,20 @@ impl Server {
                 }
                 req.send(b.unwrap_or_default())
             }
+            ("OPTIONS", _) => {
+                let mut req = self.agent.options(&url);
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                req.call()
+            }
+            ("DELETE", _) => {
+                let mut req = self.agent.delete(&url);
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                req.call()
+            }
             (m, _) => panic!("unsupported method {m}"),
         };
         read_resp(r).unwrap_or_else(|e| panic!("{method} {path}: {e}"))

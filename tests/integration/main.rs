@@ -9,6 +9,7 @@ mod cli_verbs;
 mod config;
 mod dedup;
 mod demo;
+mod deployments;
 mod durability;
 mod ingest;
 mod parquet_external;
