@@ -33,6 +33,8 @@ pub enum Verb {
     Search(SearchArgs),
     /// Blast radius of an error family or error code.
     Blast(BlastArgs),
+    /// Production-context signals, newest first (GET /v1/signals).
+    Signals(SignalsArgs),
 }
 
 /// `--window`, `--since`, `--until`, passed through to the server (§1.4).
@@ -145,6 +147,23 @@ pub struct BlastArgs {
     pub window: WindowArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct SignalsArgs {
+    #[arg(long)]
+    pub service: Option<String>,
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Comma-separated signal types.
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    #[arg(long)]
+    pub limit: Option<u32>,
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
 type Query = Vec<(&'static str, String)>;
 
 fn push(q: &mut Query, key: &'static str, value: Option<impl ToString>) {
@@ -189,6 +208,15 @@ pub fn run(g: &Globals, verb: Verb) -> Result<String, CliError> {
             }
             push_window(&mut q, &a.window);
             ("/v1/traces/recent".into(), render_recent)
+        }
+        Verb::Signals(a) => {
+            push(&mut q, "service", a.service);
+            push(&mut q, "env", a.env);
+            push(&mut q, "type", a.kind);
+            push(&mut q, "limit", a.limit);
+            push(&mut q, "cursor", a.cursor);
+            push_window(&mut q, &a.window);
+            ("/v1/signals".into(), render_signals)
         }
         Verb::Explain(a) => return explain(&client, g.json, &a),
         Verb::Trace(a) => (
@@ -812,6 +840,47 @@ pub fn render_search(v: &Value) -> String {
     out
 }
 
+/// `waylog signals` (§7.2).
+pub fn render_signals(v: &Value) -> String {
+    let signals = array(&v["signals"]);
+    if signals.is_empty() {
+        let mut out = "No signals found.\n".to_owned();
+        next_cursor(v, &mut out);
+        return out;
+    }
+    let body: Vec<Vec<String>> = signals
+        .iter()
+        .map(|x| {
+            vec![
+                ts_seconds(&x["timestamp"]),
+                s(&x["type"]).to_owned(),
+                s(&x["severity"]).to_owned(),
+                s(&x["service"]).to_owned(),
+                s(&x["env"]).to_owned(),
+                s(&x["source"]).to_owned(),
+                s(&x["reason"]).to_owned(),
+                s(&x["signal_id"]).to_owned(),
+            ]
+        })
+        .collect();
+    let mut out = render_table(
+        &headers(&[
+            "TIMESTAMP",
+            "TYPE",
+            "SEVERITY",
+            "SERVICE",
+            "ENV",
+            "SOURCE",
+            "REASON",
+            "SIGNAL",
+        ]),
+        &body,
+        true,
+    );
+    next_cursor(v, &mut out);
+    out
+}
+
 /// `waylog blast` (§7.2).
 pub fn render_blast(v: &Value) -> String {
     let k = &v["key"];
@@ -1022,6 +1091,20 @@ mod tests {
             render_search(&json!({"events": [], "next_cursor": null})),
             "No events found.\n"
         );
+    }
+
+    #[test]
+    fn render_signals_prints_table_and_cursor() {
+        let v = json!({"window": "1h0m0s", "next_cursor": "eyJ0Ijox", "signals": [
+            {"env": "prod", "reason": "payment_gateway_5xx", "received_at": "2026-05-04T12:02:58.412Z",
+             "service": "payment", "severity": "critical", "signal_id": "sig_9b2d6c1e4f7a48d3a0c5e1f2b3c4d5e6",
+             "source": "waylog-demo", "timestamp": "2026-05-04T12:02:58.5Z", "type": "dependency"},
+            {"env": "prod", "reason": "RolloutComplete", "received_at": "2026-05-04T12:00:01Z",
+             "service": "checkout", "severity": "info", "signal_id": "sig_0a",
+             "source": "github-actions", "timestamp": "2026-05-04T12:00:00Z", "type": "deploy"}]});
+        snap!("signals", render_signals(&v));
+        let empty = json!({"window": "1h0m0s", "signals": [], "next_cursor": null});
+        assert_eq!(render_signals(&empty), "No signals found.\n");
     }
 
     #[test]

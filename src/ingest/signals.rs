@@ -275,6 +275,62 @@ pub fn signals_to_batch(
     RecordBatch::try_new(SIGNALS_SCHEMA.clone(), cols)
 }
 
+/// Signals back from `signals` rows (the columns of `sql/signals_list.sql`).
+pub fn batch_to_signals(batch: &RecordBatch) -> Result<Vec<Signal>, crate::reads::rows::RowError> {
+    use datafusion::arrow::array::Array;
+    let c = crate::reads::rows::Columns::new(batch);
+    let names = [
+        "signal_id",
+        "type",
+        "source",
+        "service",
+        "env",
+        "severity",
+        "reason",
+        "message",
+        "resource",
+        "metadata",
+        "extra",
+    ];
+    let cols: Vec<StringArray> = names
+        .iter()
+        .map(|n| c.strings(n))
+        .collect::<Result<_, _>>()?;
+    let (ts, received) = (c.timestamps("timestamp")?, c.timestamps("received_at")?);
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let get = |i: usize| {
+            cols[i]
+                .is_valid(row)
+                .then(|| cols[i].value(row).to_string())
+        };
+        let extra: BTreeMap<String, String> = get(10)
+            .and_then(|text| serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(&text).ok())
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, v)| (k, v.get().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Signal {
+            signal_id: get(0).unwrap_or_default(),
+            kind: get(1).unwrap_or_default(),
+            source: get(2).unwrap_or_default(),
+            service: get(3).unwrap_or_default(),
+            env: get(4).unwrap_or_default(),
+            severity: get(5).unwrap_or_default(),
+            reason: get(6).unwrap_or_default(),
+            message: get(7),
+            resource: get(8),
+            metadata: get(9),
+            extra,
+            timestamp_ns: ts.value(row),
+            received_at_ns: received.value(row),
+        });
+    }
+    Ok(out)
+}
+
 /// The §1.3 output form: one flat object, keys sorted, extras merged (known keys win).
 pub fn signal_json(x: &Signal) -> String {
     let mut parts: BTreeMap<String, String> = x.extra.clone();
@@ -310,9 +366,16 @@ pub fn signal_json(x: &Signal) -> String {
     format!("{{{}}}", body.join(","))
 }
 
-/// `/v1/signals`: POST stores a signal; other methods are refused (GET arrives with the
-/// signal read API).
-pub async fn signals_ingest(State(state): State<SharedState>, req: Request) -> Response {
+/// `/v1/signals`: `POST` stores a signal, `GET` lists them, other methods `405`.
+pub async fn signals_route(State(state): State<SharedState>, req: Request) -> Response {
+    if req.method() == Method::GET {
+        return crate::reads::handlers::signals_list(state, req).await;
+    }
+    signals_ingest(state, req).await
+}
+
+/// `POST /v1/signals`.
+async fn signals_ingest(state: SharedState, req: Request) -> Response {
     if req.method() != Method::POST {
         return ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -320,7 +383,7 @@ pub async fn signals_ingest(State(state): State<SharedState>, req: Request) -> R
             "method not allowed",
             "",
         )
-        .with_header(header::ALLOW, "POST")
+        .with_header(header::ALLOW, "GET, POST")
         .into_response();
     }
     let headers = req.headers().clone();

@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 
 use super::params::percent_decode_path;
-use super::{ReadRequest, blast, capabilities, errors, events, rollup, traces};
+use super::{ReadRequest, blast, capabilities, errors, events, rollup, signals, traces};
 use crate::server::SharedState;
 use crate::server::error::{ApiError, json_response};
 
@@ -139,4 +139,16 @@ pub async fn capabilities_get(State(state): State<SharedState>, req: Request) ->
         axum::http::StatusCode::OK,
         &capabilities::capabilities(&state.config),
     )
+}
+
+/// `GET /v1/signals` (spec triage §1.5).
+pub async fn signals_list(state: SharedState, req: Request) -> Response {
+    let r = begin!(state, req, signals::PARAMS);
+    let q = accept!(signals::SignalsQuery::parse(
+        &r.params,
+        r.now_ns,
+        &state.config
+    ));
+    r.run(&state, |ctx| async move { signals::read(&ctx, &q).await })
+        .await
 }

@@ -23,6 +23,7 @@ pub mod origin;
 pub mod params;
 pub mod rollup;
 pub mod rows;
+pub mod signals;
 pub mod sql;
 pub mod traces;
 

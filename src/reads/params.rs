@@ -369,6 +369,27 @@ pub struct TraceCursor {
     pub r: String,
 }
 
+/// Signals cursor: the next page holds `timestamp < t`, or `timestamp = t` and
+/// `signal_id < s`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignalCursor {
+    pub t: i64,
+    pub s: String,
+}
+
+impl SignalCursor {
+    pub fn decode(text: &str) -> Result<Self, ApiError> {
+        let m = cursor_object(text)?;
+        Ok(SignalCursor {
+            t: cursor_int(&m, "t")?,
+            s: cursor_id(&m, "s")?,
+        })
+    }
+    pub fn encode(&self) -> String {
+        encode_cursor(self)
+    }
+}
+
 /// Errors cursor: `count < c`, or `count = c` and `(service, step, code) > (s, p, e)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorsCursor {

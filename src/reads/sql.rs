@@ -124,6 +124,9 @@ read_queries! {
     EventById => "event_by_id": [Utf8],
     DeploymentsList => "deployments_list": [Timestamp, Timestamp, Utf8],
     DeploymentErrorRates => "deployment_error_rates": [Timestamp, Timestamp, Utf8],
+    SignalsList => "signals_list": [
+        Timestamp, Timestamp, Utf8, Utf8, Utf8, Utf8, Utf8, Utf8, Timestamp, Utf8, Int64
+    ],
 }
 
 /// The keyset sentinel "before everything" for descending timestamp cursors.

@@ -159,7 +159,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(readyz))
         .route("/v1/events", any(crate::ingest::events_ingest))
         .route("/v1/events/validate", any(crate::ingest::events_validate))
-        .route("/v1/signals", any(crate::ingest::signals::signals_ingest))
+        .route("/v1/signals", any(crate::ingest::signals::signals_route))
         .route(
             "/v1/deployments",
             any(crate::ingest::deployments::deployments_route),
