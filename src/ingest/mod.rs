@@ -2,6 +2,7 @@
 //! order, framing, the per-item pipeline, dedup + WAL through the writer, the response
 //! envelope. The first failing request check decides the response and nothing is stored.
 
+pub mod alerts;
 pub mod deployments;
 pub mod framing;
 pub mod otlp;
