@@ -566,8 +566,11 @@ fn grafana_one(root: &Value, a: &Value, l: Labels<'_>, legacy: bool) -> Draft {
     };
     d.meta(
         "alert_id",
+        // Spec §7.2 reads root `ruleUID`; Grafana sends it per alert (since 2026-01), so the
+        // alert's own `ruleUID` is the next choice before the alert name (docs/alerts.md).
         at(r, "ruleUID")
             .or_else(|| at(r, "ruleId"))
+            .or_else(|| at(a, "ruleUID"))
             .or_else(|| l.get("alertname")),
     );
     d.meta(
@@ -838,15 +841,15 @@ mod tests {
                 "message": "Service payment in prod answered 7.31% of requests with HTTP 502 over the last 5m; the acquirer gateway is failing with error code PMT_502.",
                 "timestamp": "2026-05-12T14:05:10Z",
                 "metadata": {
-                    // ruleUID is per alert in this payload; the table reads root ruleUID only.
-                    "alert_id": "PaymentGateway5xx",
+                    // ruleUID is per alert in this payload (see the mapping comment).
+                    "alert_id": "fe5pq2k7x0ttcb",
                     "provider_url": "https://grafana.example.com/d/payments-gateway?from=1778591110000&orgId=1&to=1778594740118",
                     "error_code": "PMT_502", "fingerprint": "3a347d3fe348be4c",
                     "alert_status": "firing", "raw_source": "grafana"
                 }
             }),
             (
-                Some("PaymentGateway5xx"),
+                Some("fe5pq2k7x0ttcb"),
                 Some("firing"),
                 Some("3a347d3fe348be4c"),
             ),

@@ -3,6 +3,7 @@
 //! envelope. The first failing request check decides the response and nothing is stored.
 
 pub mod alerts;
+pub mod alerts_http;
 pub mod deployments;
 pub mod framing;
 pub mod otlp;

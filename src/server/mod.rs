@@ -160,6 +160,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/events", any(crate::ingest::events_ingest))
         .route("/v1/events/validate", any(crate::ingest::events_validate))
         .route("/v1/signals", any(crate::ingest::signals::signals_route))
+        .route("/v1/alerts", any(crate::ingest::alerts_http::alerts_ingest))
         .route(
             "/v1/deployments",
             any(crate::ingest::deployments::deployments_route),
