@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod alerts;
 mod cli;
 mod cli_verbs;
 mod config;
