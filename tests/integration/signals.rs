@@ -127,11 +127,51 @@ async fn signal_retention_removes_old_signals_from_hot_and_cold() {
         )
         .await
         .unwrap();
+    // Alert rows carry their signal's timestamp and go with it.
+    let alert_rows = |ages: &[i64]| {
+        use datafusion::arrow::array::{
+            ArrayRef, BooleanArray, StringArray, TimestampNanosecondArray,
+        };
+        let n = ages.len();
+        let strs = |v: Option<&str>| -> ArrayRef { Arc::new(StringArray::from(vec![v; n])) };
+        let ts = |v: Vec<i64>| -> ArrayRef {
+            Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC"))
+        };
+        datafusion::arrow::array::RecordBatch::try_new(
+            TableId::Alerts.schema(),
+            vec![
+                strs(Some("sig_x")),
+                ts(vec![now; n]),
+                strs(Some("alertmanager")),
+                strs(None),
+                strs(Some("firing")),
+                strs(None),
+                Arc::new(BooleanArray::from(vec![false; n])),
+                strs(None),
+                strs(Some("none")),
+                ts(ages.iter().map(|h| now - h * hour).collect()),
+            ],
+        )
+        .unwrap()
+    };
+    storage
+        .append(TableId::Alerts, alert_rows(&[80, 1]))
+        .await
+        .unwrap();
+    storage.flush(TableId::Alerts).await.unwrap();
+    storage
+        .append(TableId::Alerts, alert_rows(&[90]))
+        .await
+        .unwrap();
     let removed = storage.enforce_retention(TableId::Signals).await.unwrap();
+    assert_eq!(removed, 2);
+    let removed = storage.enforce_retention(TableId::Alerts).await.unwrap();
     assert_eq!(removed, 2);
     let engine = waylog::query::QueryEngine::new(storage.clone());
     let rows = sql_rows(&engine, "SELECT count(*) FROM signals").await;
     assert_eq!(rows[0][0], json!(2));
+    let rows = sql_rows(&engine, "SELECT count(*) FROM alerts").await;
+    assert_eq!(rows[0][0], json!(1));
     storage.close().unwrap();
 }
 
