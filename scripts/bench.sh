@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|query|reads|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# usage: scripts/bench.sh [ingest|otlp|query|reads|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
 set -euo pipefail
@@ -29,6 +29,7 @@ start_server() {
     sleep 0.05
   done
   url=$(sed -n 's/^waylog listening on \(http:[^ ]*\)$/\1/p' "$out")
+  grpc_addr=$(sed -n 's/^waylog otlp grpc listening on \([^ ]*\)$/\1/p' "$out")
   ready_line=$(grep '^waylog ready' "$out" || true)
   [ -n "$url" ] && [ -n "$ready_line" ] || { echo "server did not start" >&2; cat "$out.err" >&2; exit 1; }
 }
@@ -55,6 +56,17 @@ if [ "$what" = ingest ] || [ "$what" = all ]; then
   recovered=$(grep -h 'recovered' "$errfile" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
   echo "{\"replay\": \"$recovered\"}"
   kill -TERM "$pid"; wait "$pid" || true
+fi
+
+if [ "$what" = otlp ] || [ "$what" = all ]; then
+  OTLP_BATCH=${OTLP_BATCH:-512}
+  for transport in http grpc; do
+    echo "# otlp $transport: $CLIENTS exporters, $OTLP_BATCH spans per export, fsync before ack"
+    start_server "$work/otlp-$transport" --hot-max-bytes 16GiB --hot-window 1h
+    "$BIN" loadgen-otlp --addr "$url" --grpc-addr "$grpc_addr" --transport "$transport" \
+      --clients "$CLIENTS" --batch "$OTLP_BATCH" --duration "$DURATION"
+    kill -TERM "$pid"; wait "$pid" || true
+  done
 fi
 
 if [ "$what" = query ] || [ "$what" = all ]; then

@@ -65,6 +65,9 @@ pub enum Command {
     /// Benchmark driver: concurrent NDJSON ingest against a running server.
     #[command(hide = true)]
     Loadgen(LoadgenCli),
+    /// Benchmark driver: concurrent OTLP exporters (HTTP protobuf or gRPC).
+    #[command(hide = true)]
+    LoadgenOtlp(LoadgenOtlpCli),
     /// Benchmark driver: load N events in-process and time a query hot and cold.
     #[command(hide = true)]
     BenchQuery(BenchQueryCli),
@@ -89,6 +92,26 @@ pub struct LoadgenCli {
     /// Target events/s over all clients (default: unlimited).
     #[arg(long)]
     pub rate: Option<u64>,
+    /// Write key (default WAYLOG_WRITE_KEY).
+    #[arg(long)]
+    pub write_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadgenOtlpCli {
+    /// `http` (protobuf on /v1/traces) or `grpc`.
+    #[arg(long, default_value = "http")]
+    pub transport: String,
+    /// gRPC `host:port` (for `--transport grpc`).
+    #[arg(long)]
+    pub grpc_addr: Option<String>,
+    #[arg(long, default_value = "4")]
+    pub clients: usize,
+    /// Spans per export request.
+    #[arg(long, default_value = "512")]
+    pub batch: usize,
+    #[arg(long, default_value = "20s")]
+    pub duration: String,
     /// Write key (default WAYLOG_WRITE_KEY).
     #[arg(long)]
     pub write_key: Option<String>,
@@ -318,6 +341,27 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
                 rate: l.rate,
             });
             Ok(format!("{report}\n"))
+        }
+        Command::LoadgenOtlp(l) => {
+            let client = Client::from_globals(&cli.global)?;
+            let usage =
+                || CliError::usage("waylog loadgen-otlp --transport http|grpc --duration <dur>");
+            let duration = parse_duration(&l.duration).ok_or_else(usage)?;
+            let transport = match l.transport.as_str() {
+                "http" => crate::demo::otlp_load::Transport::Http,
+                "grpc" => crate::demo::otlp_load::Transport::Grpc,
+                _ => return Err(usage()),
+            };
+            let args = crate::demo::otlp_load::OtlpLoadArgs {
+                url: client.base.clone(),
+                grpc_addr: l.grpc_addr,
+                transport,
+                key: l.write_key.or_else(|| env_nonempty("WAYLOG_WRITE_KEY")),
+                clients: l.clients.max(1),
+                batch: l.batch.max(1),
+                duration,
+            };
+            run_bench(async move { Ok(crate::demo::otlp_load::loadgen_otlp(args).await) })
         }
         Command::Demo(d) => {
             crate::demo::run::run(cli.global.addr.clone(), cli.global.api_key.clone(), d)
