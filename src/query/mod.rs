@@ -28,10 +28,13 @@ use provider::SnapshotTable;
 
 /// Views defined over the stored tables, registered on every statement's session:
 /// `(name, sql/<name>_view.sql text)`.
-pub const VIEWS: &[(&str, &str)] = &[(
-    "deployments",
-    include_str!("../../sql/deployments_view.sql"),
-)];
+pub const VIEWS: &[(&str, &str)] = &[
+    (
+        "deployments",
+        include_str!("../../sql/deployments_view.sql"),
+    ),
+    ("incidents", include_str!("../../sql/incidents_view.sql")),
+];
 
 /// The tables and views a user can query, sorted (what `/v1/capabilities` lists as present).
 pub fn table_names() -> Vec<&'static str> {

@@ -192,7 +192,14 @@ mod tests {
         assert_eq!(v["query"]["max_timeout_ms"], 30_000);
         assert_eq!(
             v["query"]["tables"],
-            serde_json::json!(["alerts", "deployments", "events", "signals"])
+            serde_json::json!([
+                "alerts",
+                "deployments",
+                "events",
+                "incident_versions",
+                "incidents",
+                "signals"
+            ])
         );
         assert_eq!(v["otlp"]["http_traces"], true);
         assert_eq!(v["otlp"]["grpc_traces"], true);

@@ -115,6 +115,9 @@ impl StorageConfig {
             TableId::Signals => self.signal_retention,
             TableId::DeploymentVersions => self.retention,
             TableId::Alerts => self.signal_retention,
+            // Resolved incidents are pruned per incident by the engine's janitor; the generic
+            // row-age pass never removes a version (an active incident can be old).
+            TableId::IncidentVersions => Duration::from_secs(100 * 365 * 86_400),
         }
     }
 }

@@ -29,14 +29,18 @@ pub enum TableId {
     DeploymentVersions,
     /// One row per accepted alert (spec triage §7.6); the rest lives in `signals`.
     Alerts,
+    /// Every written state of an incident (spec triage §2.12); the `incidents` view shows the
+    /// latest version per id.
+    IncidentVersions,
 }
 
 impl TableId {
-    pub const ALL: [TableId; 4] = [
+    pub const ALL: [TableId; 5] = [
         TableId::Events,
         TableId::Signals,
         TableId::DeploymentVersions,
         TableId::Alerts,
+        TableId::IncidentVersions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +49,7 @@ impl TableId {
             TableId::Signals => "signals",
             TableId::DeploymentVersions => "deployment_versions",
             TableId::Alerts => "alerts",
+            TableId::IncidentVersions => "incident_versions",
         }
     }
 
@@ -54,6 +59,7 @@ impl TableId {
             TableId::Signals => 2,
             TableId::DeploymentVersions => 3,
             TableId::Alerts => 4,
+            TableId::IncidentVersions => 5,
         }
     }
 
@@ -71,6 +77,7 @@ impl TableId {
             TableId::Signals => SIGNALS_SCHEMA.clone(),
             TableId::DeploymentVersions => DEPLOYMENT_VERSIONS_SCHEMA.clone(),
             TableId::Alerts => ALERTS_SCHEMA.clone(),
+            TableId::IncidentVersions => INCIDENT_VERSIONS_SCHEMA.clone(),
         }
     }
 
@@ -81,6 +88,7 @@ impl TableId {
             TableId::Signals => "timestamp",
             TableId::DeploymentVersions => "first_seen",
             TableId::Alerts => "timestamp",
+            TableId::IncidentVersions => "started_at",
         }
     }
 
@@ -94,6 +102,9 @@ impl TableId {
             TableId::DeploymentVersions => "last_seen",
             // An alert row goes with its signal (same `timestamp`, same retention).
             TableId::Alerts => "timestamp",
+            // Incident retention is per incident (its latest version), run by the engine's
+            // janitor, not by row age; `written_at` only bounds the generic pass.
+            TableId::IncidentVersions => "written_at",
         }
     }
 
@@ -103,7 +114,7 @@ impl TableId {
             TableId::Events => Some("event_id"),
             // Signal ids are minted by the server: nothing to deduplicate.
             TableId::Signals => None,
-            TableId::DeploymentVersions | TableId::Alerts => None,
+            TableId::DeploymentVersions | TableId::Alerts | TableId::IncidentVersions => None,
         }
     }
 
@@ -114,6 +125,7 @@ impl TableId {
             TableId::Signals => &["signal_id"],
             TableId::DeploymentVersions => &[],
             TableId::Alerts => &["signal_id"],
+            TableId::IncidentVersions => &["incident_id"],
         }
     }
 
@@ -124,6 +136,7 @@ impl TableId {
             TableId::Signals => &["timestamp", "received_at"],
             TableId::DeploymentVersions => &["first_seen", "last_seen", "revision"],
             TableId::Alerts => &["timestamp", "received_at"],
+            TableId::IncidentVersions => &["started_at", "updated_at", "written_at", "version"],
         }
     }
 
@@ -134,6 +147,7 @@ impl TableId {
             TableId::Signals => &["service", "timestamp"],
             TableId::DeploymentVersions => &["service", "first_seen"],
             TableId::Alerts => &["format", "timestamp"],
+            TableId::IncidentVersions => &["incident_id", "version"],
         }
     }
 }
@@ -290,6 +304,51 @@ pub static ALERTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         utf8("match_incident_id", true),
         utf8("match_strategy", false),
         Field::new("timestamp", ts_type(), false),
+    ]))
+});
+
+/// `incident_versions` (spec triage §2.12, migrations/0005_incidents.sql): every model field
+/// of an incident as written by one engine tick, plus `version` (1, 2, … per id) and
+/// `written_at`. Evidence and snapshots are compact JSON.
+pub static INCIDENT_VERSIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let list = || DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let int = |name: &str, nullable: bool| Field::new(name, DataType::Int64, nullable);
+    let ts = |name: &str, nullable: bool| Field::new(name, ts_type(), nullable);
+    Arc::new(Schema::new(vec![
+        utf8("incident_id", false),
+        utf8("env", false),
+        utf8("service", false),
+        utf8("error_service", false),
+        utf8("error_step", false),
+        utf8("error_code", false),
+        utf8("status", false),
+        utf8("cause", false),
+        utf8("confidence", false),
+        int("severity", false),
+        ts("started_at", false),
+        ts("updated_at", false),
+        ts("last_seen_at", false),
+        ts("recovering_at", true),
+        ts("resolved_at", true),
+        int("affected_requests", false),
+        int("affected_services", false),
+        int("affected_users", true),
+        Field::new("top_services", list(), false),
+        Field::new("sample_traces", list(), false),
+        utf8("evidence_json", false),
+        Field::new("next_checks", list(), false),
+        Field::new("instrumentation_warnings", list(), false),
+        Field::new("lift", DataType::Float64, false),
+        int("baseline_count", false),
+        int("current_count", false),
+        utf8("suspect_deploy_id", true),
+        utf8("propagation_json", true),
+        utf8("blast_json", true),
+        utf8("alerts_json", true),
+        utf8("runtime_json", true),
+        utf8("suspect_dimensions_json", true),
+        Field::new("version", DataType::UInt64, false),
+        ts("written_at", false),
     ]))
 });
 
@@ -579,6 +638,11 @@ mod tests {
         );
         let sql = include_str!("../../migrations/0004_alerts.sql");
         assert_eq!(migration_columns(sql, "alerts"), names(&ALERTS_SCHEMA));
+        let sql = include_str!("../../migrations/0005_incidents.sql");
+        assert_eq!(
+            migration_columns(sql, "incident_versions"),
+            names(&INCIDENT_VERSIONS_SCHEMA)
+        );
     }
 
     #[test]
