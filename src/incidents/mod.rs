@@ -7,7 +7,7 @@
 //! rule is a deterministic function of its arguments and never panics on bad data.
 
 //pub mod alert_match;
-//pub mod classify;
+pub mod classify;
 pub mod detect;
 pub mod identity;
 pub mod inputs;
