@@ -12,4 +12,4 @@ pub mod detect;
 pub mod identity;
 pub mod inputs;
 pub mod model;
-//pub mod next_checks;
+pub mod next_checks;
