@@ -6,7 +6,7 @@
 //! read API) run the SQL, fill the input rows of [`inputs`] and pass `now` explicitly, so every
 //! rule is a deterministic function of its arguments and never panics on bad data.
 
-//pub mod alert_match;
+pub mod alert_match;
 pub mod classify;
 pub mod detect;
 pub mod identity;
