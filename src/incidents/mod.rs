@@ -13,3 +13,4 @@ pub mod identity;
 pub mod inputs;
 pub mod model;
 pub mod next_checks;
+pub mod snapshot;
