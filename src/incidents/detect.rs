@@ -8,7 +8,9 @@
 
 use super::inputs::{FailingEvent, is_failed_status};
 use super::model::{ErrorFamily, Incident, Status};
+use crate::reads::rows::{Columns, RowError};
 use crate::reads::sql::{Param, ReadQuery};
+use datafusion::arrow::array::{Array, RecordBatch};
 
 /// The SQL this module's contract describes.
 pub const CANDIDATES_QUERY: ReadQuery = ReadQuery::IncidentCandidates;
@@ -78,6 +80,34 @@ pub struct CandidateRow {
     /// Median of `b0, b1, b2`.
     pub baseline_count: i64,
     pub lift: f64,
+}
+
+/// Decode one result batch of the candidate query (columns by name, in row order).
+pub fn candidate_rows(batch: &RecordBatch) -> Result<Vec<CandidateRow>, RowError> {
+    let c = Columns::new(batch);
+    let (service, step, code) = (
+        c.strings("service")?,
+        c.strings("step")?,
+        c.strings("error_code")?,
+    );
+    let (current, b0, b1, b2) = (
+        c.ints("current_count")?,
+        c.ints("b0")?,
+        c.ints("b1")?,
+        c.ints("b2")?,
+    );
+    let (baseline, lift) = (c.ints("baseline_count")?, c.floats("lift")?);
+    Ok((0..batch.num_rows())
+        .map(|i| CandidateRow {
+            family: ErrorFamily::new(service.value(i), step.value(i), code.value(i)),
+            current_count: current.value(i),
+            b0: b0.value(i),
+            b1: b1.value(i),
+            b2: b2.value(i),
+            baseline_count: baseline.value(i),
+            lift: if lift.is_null(i) { 0.0 } else { lift.value(i) },
+        })
+        .collect())
 }
 
 /// Median of three counts (the SQL's `sum − greatest − least`).

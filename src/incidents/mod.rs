@@ -9,8 +9,12 @@
 pub mod alert_match;
 pub mod classify;
 pub mod detect;
+pub mod dimensions;
 pub mod identity;
 pub mod inputs;
 pub mod model;
 pub mod next_checks;
 pub mod snapshot;
+
+#[cfg(test)]
+mod sql_tests;

@@ -129,6 +129,8 @@ read_queries! {
     EventById => "event_by_id": [Utf8],
     IncidentCandidates => "incident_candidates":
         [Timestamp, Timestamp, Timestamp, Timestamp, Timestamp, Int64, Float64, Float64],
+    IncidentSuspectDimensions => "incident_suspect_dimensions":
+        [Timestamp, Timestamp, Timestamp, Utf8, Utf8, Utf8],
 }
 
 /// The keyset sentinel "before everything" for descending timestamp cursors.
