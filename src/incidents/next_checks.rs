@@ -576,7 +576,7 @@ mod tests {
         let blank = |bit: bool, i: u64, value: &str| -> String {
             if bit {
                 value.to_owned()
-            } else if i % 2 == 0 {
+            } else if i.is_multiple_of(2) {
                 String::new()
             } else {
                 "  ".to_owned()
