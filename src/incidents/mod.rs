@@ -7,6 +7,7 @@
 //! rule is a deterministic function of its arguments and never panics on bad data.
 
 pub mod alert_match;
+pub mod build;
 pub mod classify;
 pub mod detect;
 pub mod dimensions;
