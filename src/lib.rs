@@ -13,6 +13,8 @@
 //! - [`query`]: DataFusion session, snapshot table providers, the read-only SQL guard
 //! - [`ingest`]: `/v1/events` framing and the request checks, OTLP (HTTP + gRPC), signals
 //! - [`reads`]: the HTTP read models (errors, rollups, traces, events, blast radius) as SQL
+//! - [`incidents`]: the incident engine's pure rules (detection, lifecycle, classification,
+//!   next checks, alert matching, snapshot text); no I/O
 //! - [`server`]: HTTP router, auth, health, graceful shutdown
 //! - [`cli`]: the `waylog` command line
 //! - [`demo`]: synthetic realistic traffic and the benchmark drivers
@@ -22,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod duration;
+pub mod incidents;
 pub mod ingest;
 pub mod model;
 pub mod query;

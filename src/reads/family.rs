@@ -1,10 +1,10 @@
 //! Error families and their display form `service:step:error_code` (spec reads §2.1). This is
 //! the one escape/parse pair the API, CLI, tools and incidents share.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `(service, step, error_code)` of one failed event: its own service and its anchor.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ErrorFamily {
     pub service: String,
     pub step: String,

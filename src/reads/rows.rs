@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
-    TimestampNanosecondArray,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray,
+    StructArray, TimestampNanosecondArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
@@ -80,6 +80,13 @@ impl<'a> Columns<'a> {
         Ok(self
             .get(name, &DataType::Int64)?
             .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .clone())
+    }
+
+    pub fn floats(&self, name: &str) -> Result<Float64Array> {
+        Ok(self
+            .get(name, &DataType::Float64)?
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
             .clone())
     }
 

@@ -24,6 +24,7 @@ pub enum ParamType {
     Timestamp,
     Utf8,
     Int64,
+    Float64,
 }
 
 impl ParamType {
@@ -32,6 +33,7 @@ impl ParamType {
             ParamType::Timestamp => "Timestamp",
             ParamType::Utf8 => "Utf8",
             ParamType::Int64 => "Int64",
+            ParamType::Float64 => "Float64",
         }
     }
 }
@@ -43,6 +45,7 @@ pub enum Param {
     Timestamp(i64),
     Utf8(String),
     Int64(i64),
+    Float64(f64),
 }
 
 impl Param {
@@ -65,6 +68,7 @@ impl Param {
             Param::Timestamp(_) => ParamType::Timestamp,
             Param::Utf8(_) => ParamType::Utf8,
             Param::Int64(_) => ParamType::Int64,
+            Param::Float64(_) => ParamType::Float64,
         }
     }
 
@@ -73,6 +77,7 @@ impl Param {
             Param::Timestamp(ns) => ScalarValue::TimestampNanosecond(Some(ns), Some("UTC".into())),
             Param::Utf8(s) => ScalarValue::Utf8(Some(s)),
             Param::Int64(n) => ScalarValue::Int64(Some(n)),
+            Param::Float64(x) => ScalarValue::Float64(Some(x)),
         }
     }
 }
@@ -127,6 +132,10 @@ read_queries! {
     SignalsList => "signals_list": [
         Timestamp, Timestamp, Utf8, Utf8, Utf8, Utf8, Utf8, Utf8, Timestamp, Utf8, Int64
     ],
+    IncidentCandidates => "incident_candidates":
+        [Timestamp, Timestamp, Timestamp, Timestamp, Timestamp, Int64, Float64, Float64],
+    IncidentSuspectDimensions => "incident_suspect_dimensions":
+        [Timestamp, Timestamp, Timestamp, Utf8, Utf8, Utf8],
 }
 
 /// The keyset sentinel "before everything" for descending timestamp cursors.
@@ -199,6 +208,7 @@ mod tests {
             ParamType::Timestamp => Param::Timestamp(0),
             ParamType::Utf8 => Param::str(""),
             ParamType::Int64 => Param::Int64(1),
+            ParamType::Float64 => Param::Float64(1.0),
         }
     }
 

@@ -1,0 +1,549 @@
+//! Building or refreshing an error-family incident (spec triage §2.5) from what the tick read:
+//! the candidate row, the cached incident, E, the blast read, the sampled trace's story, the
+//! ranked suspect dimensions, S, D, A and R. Composes identity, severity, sample traces,
+//! snapshots (§2.9), classification (§3) and next checks (§4).
+
+use super::alert_match::matched_alert;
+use super::classify::{ClassifyInput, classify};
+use super::detect::{CandidateRow, mark_seen, sample_traces, severity};
+use super::identity::open_incident_id;
+use super::inputs::{DeploymentRow, FailingEvent, SignalRow, severity_rank};
+use super::model::{
+    AlertsCapture, BlastCapture, CaptureStatus, DimensionsCapture, Incident, MatchStrategy,
+    PathEntry, PropagationCapture, RawJson, RuntimeMatch, RuntimeSnapshot, Snapshot,
+};
+use super::next_checks::{check_values, next_checks};
+use crate::reads::traces::Story;
+
+/// The reads §4.5 blast radius of the family over C (`single_family`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BlastRead {
+    pub affected_requests: i64,
+    pub affected_users: i64,
+    pub affected_services: i64,
+    pub top_services: Vec<String>,
+    /// Up to 3, newest failing trace first.
+    pub sampled_traces: Vec<String>,
+}
+
+/// An alert signal attached by §7.6 with the strategy that matched it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedAlert {
+    pub signal: SignalRow,
+    pub strategy: MatchStrategy,
+}
+
+/// Everything one build reads. `None` for `blast` / `story` / `dimensions` means that evidence
+/// lookup failed (its capture becomes `missing`); `story` is also `None` when the blast had no
+/// sampled trace or the trace has no story.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorBuildInput<'a> {
+    pub candidate: &'a CandidateRow,
+    pub existing: Option<&'a Incident>,
+    /// E, newest first.
+    pub events: &'a [FailingEvent],
+    pub blast: Option<&'a BlastRead>,
+    pub story: Option<&'a Story>,
+    pub dimensions: Option<&'a DimensionsCapture>,
+    pub signals: &'a [SignalRow],
+    pub deployments: &'a [DeploymentRow],
+    /// A, newest first.
+    pub alerts: &'a [AttachedAlert],
+    /// R (sorted here into the §2.9 order).
+    pub runtime: &'a [SignalRow],
+    pub sample_limit: usize,
+    pub now: i64,
+}
+
+/// The built row and whether opening it needed a suffixed id (§2.2 reissue).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    pub incident: Incident,
+    pub reissued: bool,
+}
+
+/// §2.9 order of R: severity rank desc, `timestamp` asc, `signal_id` asc.
+pub fn sort_runtime(runtime: &mut [SignalRow]) {
+    runtime.sort_by(|a, b| {
+        severity_rank(&b.severity)
+            .cmp(&severity_rank(&a.severity))
+            .then_with(|| a.timestamp_ns.cmp(&b.timestamp_ns))
+            .then_with(|| a.signal_id.cmp(&b.signal_id))
+    });
+}
+
+fn blast_capture(blast: Option<&BlastRead>, now: i64) -> BlastCapture {
+    let b = blast.cloned().unwrap_or_default();
+    BlastCapture {
+        affected_requests: b.affected_requests,
+        affected_users: b.affected_users,
+        affected_services: b.affected_services,
+        top_services: b.top_services,
+        sampled_traces: b.sampled_traces,
+        captured_at: now,
+        capture_status: if blast.is_some() {
+            CaptureStatus::Ok
+        } else {
+            CaptureStatus::Missing
+        },
+    }
+}
+
+/// §2.9 propagation from the story of `blast.sampled_traces[0]`; `first_seen_at` is the
+/// earliest `ts_start` of that trace's events in E.
+pub fn propagation_capture(
+    sample_trace_id: &str,
+    story: Option<&Story>,
+    events: &[FailingEvent],
+    now: i64,
+) -> PropagationCapture {
+    let mut p = PropagationCapture {
+        origin_service: String::new(),
+        origin_step: String::new(),
+        path: Vec::new(),
+        sample_trace_id: sample_trace_id.to_owned(),
+        first_seen_at: None,
+        captured_at: now,
+        capture_status: CaptureStatus::Missing,
+    };
+    let Some(story) = story.filter(|_| !sample_trace_id.is_empty()) else {
+        return p;
+    };
+    p.origin_service = story.service.clone();
+    p.origin_step = story
+        .anchor
+        .as_ref()
+        .map(|a| a.step.clone())
+        .unwrap_or_default();
+    p.path = story
+        .path
+        .iter()
+        .map(|s| PathEntry {
+            service: story.service.clone(),
+            step: s.name.clone(),
+            start_ms: s.start_ms,
+            duration_ms: s.duration_ms,
+            status: s.status.clone(),
+            error_code: s.error_code.clone().unwrap_or_default(),
+        })
+        .collect();
+    p.first_seen_at = events
+        .iter()
+        .filter(|e| e.trace_id == sample_trace_id)
+        .map(|e| e.ts_start_ns)
+        .min();
+    p.capture_status = if story.anchor.is_none() || p.path.is_empty() || p.first_seen_at.is_none() {
+        CaptureStatus::Partial
+    } else {
+        CaptureStatus::Ok
+    };
+    p
+}
+
+fn runtime_match(s: &SignalRow, now: i64) -> RuntimeMatch {
+    RuntimeMatch {
+        subtype: s.meta.subtype.clone(),
+        service: s.service.clone(),
+        reason: s.reason.clone(),
+        severity: s.severity.clone(),
+        source: s.source.clone(),
+        signal_id: s.signal_id.clone(),
+        occurred_at: s.timestamp_ns,
+        metadata: s.metadata_json.clone().map(RawJson),
+        captured_at: now,
+        capture_status: CaptureStatus::Ok,
+    }
+}
+
+/// `ok` iff an alert is attached; an empty A is recorded as `missing`.
+fn alerts_capture(alerts: &[AttachedAlert], now: i64) -> AlertsCapture {
+    AlertsCapture {
+        matches: alerts
+            .iter()
+            .map(|a| matched_alert(&a.signal, a.strategy))
+            .collect(),
+        captured_at: now,
+        capture_status: if alerts.is_empty() {
+            CaptureStatus::Missing
+        } else {
+            CaptureStatus::Ok
+        },
+    }
+}
+
+/// §2.5 steps 2–6 for one candidate. `id_exists` answers "is this id in `incidents`" when a
+/// new incident is opened.
+pub fn build_error_incident(
+    input: &ErrorBuildInput<'_>,
+    id_exists: impl FnMut(&str) -> bool,
+) -> Built {
+    let (r, now, existing) = (input.candidate, input.now, input.existing);
+    let newest = input.events.iter().max_by(|a, b| {
+        a.ts_start_ns
+            .cmp(&b.ts_start_ns)
+            .then_with(|| b.event_id.cmp(&a.event_id))
+    });
+    let started_at = existing.map(|e| e.started_at).unwrap_or_else(|| {
+        input
+            .events
+            .iter()
+            .map(|e| e.ts_start_ns)
+            .min()
+            .unwrap_or(now)
+    });
+    let env = existing.map_or_else(
+        || newest.map(|e| e.env.clone()).unwrap_or_default(),
+        |e| e.env.clone(),
+    );
+    let (incident_id, reissued) = match existing {
+        Some(e) => (e.incident_id.clone(), false),
+        None => open_incident_id(&env, &r.family, started_at, id_exists),
+    };
+    let mut inc = Incident::skeleton(incident_id, env, r.family.clone(), started_at, now);
+    mark_seen(&mut inc, now);
+    let blast = blast_capture(input.blast, now);
+    inc.affected_requests = blast.affected_requests;
+    inc.affected_users = blast.affected_users;
+    inc.affected_services = blast.affected_services;
+    inc.top_services = blast.top_services.iter().take(10).cloned().collect();
+    inc.current_count = r.current_count;
+    inc.baseline_count = r.baseline_count;
+    inc.lift = r.lift;
+    inc.severity = severity(r.current_count, inc.affected_services, r.lift);
+    let previous_samples = existing.map_or(&[][..], |e| &e.sample_traces[..]);
+    inc.sample_traces = sample_traces(previous_samples, input.events, input.sample_limit);
+
+    let sample_trace_id = blast.sampled_traces.first().cloned().unwrap_or_default();
+    let propagation = propagation_capture(&sample_trace_id, input.story, input.events, now);
+    let mut runtime = input.runtime.to_vec();
+    sort_runtime(&mut runtime);
+    let dims = input
+        .dimensions
+        .cloned()
+        .unwrap_or_else(|| super::dimensions::missing_capture(now));
+    inc.blast = Some(Snapshot::record(
+        existing.and_then(|e| e.blast.clone()),
+        blast,
+    ));
+    inc.propagation = Some(Snapshot::record(
+        existing.and_then(|e| e.propagation.clone()),
+        propagation,
+    ));
+    inc.alerts = Some(Snapshot::record(
+        existing.and_then(|e| e.alerts.clone()),
+        alerts_capture(input.alerts, now),
+    ));
+    inc.runtime = Some(RuntimeSnapshot::record(
+        existing.and_then(|e| e.runtime.clone()),
+        runtime.iter().map(|s| runtime_match(s, now)).collect(),
+    ));
+    inc.suspect_dimensions = Some(Snapshot::record(
+        existing.and_then(|e| e.suspect_dimensions.clone()),
+        dims,
+    ));
+
+    let alert_signals: Vec<SignalRow> = input.alerts.iter().map(|a| a.signal.clone()).collect();
+    let ci = ClassifyInput {
+        family: &inc.error_family,
+        env: &inc.env,
+        started_at_ns: inc.started_at,
+        sample_traces: &inc.sample_traces,
+        events: input.events,
+        signals: input.signals,
+        deployments: input.deployments,
+        alerts: &alert_signals,
+        runtime: &runtime,
+        anomaly: None,
+    };
+    let c = classify(&ci);
+    let checks = next_checks(&check_values(&ci, &c));
+    inc.cause = c.cause;
+    inc.confidence = c.confidence;
+    inc.instrumentation_warnings = c.warnings;
+    inc.evidence = c.evidence;
+    inc.next_checks = checks;
+    inc.suspect_deploy_id = if c.suspect_deploy_id.is_empty() {
+        existing
+            .map(|e| e.suspect_deploy_id.clone())
+            .unwrap_or_default()
+    } else {
+        c.suspect_deploy_id
+    };
+    Built {
+        incident: inc,
+        reissued,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incidents::inputs::EventStep;
+    use crate::incidents::model::{Cause, Confidence, ErrorFamily, Status};
+    use crate::reads::origin::Linkage;
+    use crate::reads::traces::{PathStep, StoryAnchor};
+
+    const S: i64 = 1_000_000_000;
+    const NOW: i64 = 1_777_896_600_000_000_000; // 12:10:00
+
+    fn fam() -> ErrorFamily {
+        ErrorFamily::new("checkout", "payment.charge", "PMT_502")
+    }
+
+    fn candidate() -> CandidateRow {
+        CandidateRow {
+            family: fam(),
+            current_count: 12,
+            b0: 12,
+            b1: 0,
+            b2: 0,
+            baseline_count: 0,
+            lift: 12.0,
+        }
+    }
+
+    fn events() -> Vec<FailingEvent> {
+        (0..3)
+            .map(|i| FailingEvent {
+                event_id: format!("ev{i}"),
+                trace_id: format!("trace-{i}"),
+                ts_start_ns: NOW - (i as i64 + 1) * 60 * S,
+                env: "demo".into(),
+                version: "0.1.0".into(),
+                status: "error".into(),
+                steps: vec![EventStep {
+                    name: "payment.charge".into(),
+                    status: "error".into(),
+                    start_ms: 7,
+                    downstream_service: "payment".into(),
+                }],
+            })
+            .collect()
+    }
+
+    fn story() -> Story {
+        Story {
+            trace_id: "trace-0".into(),
+            event_id: "ev0".into(),
+            service: "checkout".into(),
+            route: String::new(),
+            status: "error".into(),
+            anchor: Some(StoryAnchor {
+                step: "payment.charge".into(),
+                error_code: "PMT_502".into(),
+            }),
+            path: vec![PathStep {
+                name: "payment.charge".into(),
+                start_ms: 7,
+                duration_ms: 35,
+                status: "error".into(),
+                error_code: Some("PMT_502".into()),
+                error_msg: None,
+            }],
+            logs: vec![],
+            downstream: vec![],
+            linkage: Linkage::Causal,
+        }
+    }
+
+    fn blast() -> BlastRead {
+        BlastRead {
+            affected_requests: 12,
+            affected_users: 0,
+            affected_services: 4,
+            top_services: vec!["api-gateway".into(), "checkout".into()],
+            sampled_traces: vec!["trace-0".into()],
+        }
+    }
+
+    fn dep_signal() -> SignalRow {
+        SignalRow {
+            signal_id: "sig_dep".into(),
+            kind: "dependency".into(),
+            source: "waylog-demo".into(),
+            service: "payment".into(),
+            env: "demo".into(),
+            severity: "critical".into(),
+            reason: "payment_gateway_5xx".into(),
+            timestamp_ns: NOW - 200 * S,
+            ..SignalRow::default()
+        }
+    }
+
+    #[test]
+    fn build_opens_a_dependency_incident_like_the_demo() {
+        let (c, e, b, st) = (candidate(), events(), blast(), story());
+        let signals = [dep_signal()];
+        let input = ErrorBuildInput {
+            candidate: &c,
+            existing: None,
+            events: &e,
+            blast: Some(&b),
+            story: Some(&st),
+            dimensions: None,
+            signals: &signals,
+            deployments: &[],
+            alerts: &[],
+            runtime: &[],
+            sample_limit: 5,
+            now: NOW,
+        };
+        let built = build_error_incident(&input, |_| false);
+        let inc = &built.incident;
+        assert!(!built.reissued);
+        assert_eq!(inc.env, "demo");
+        assert_eq!(inc.started_at, NOW - 180 * S);
+        assert_eq!(
+            inc.incident_id,
+            crate::incidents::identity::incident_id("demo", &fam(), NOW - 180 * S)
+        );
+        assert_eq!(
+            (inc.cause, inc.confidence),
+            (Cause::Dependency, Confidence::High)
+        );
+        assert_eq!(inc.status, Status::Active);
+        assert_eq!(inc.severity, 10);
+        assert_eq!(inc.sample_traces, ["trace-2", "trace-0", "trace-1"]);
+        let p = inc.propagation.as_ref().unwrap();
+        assert_eq!(p.opening, p.latest);
+        let latest = p.latest.as_ref().unwrap();
+        assert_eq!(latest.capture_status, CaptureStatus::Ok);
+        assert_eq!(latest.first_seen_at, Some(NOW - 60 * S));
+        assert_eq!(
+            inc.suspect_dimensions
+                .as_ref()
+                .unwrap()
+                .latest
+                .as_ref()
+                .unwrap()
+                .capture_status,
+            CaptureStatus::Missing
+        );
+        assert_eq!(
+            inc.alerts
+                .as_ref()
+                .unwrap()
+                .latest
+                .as_ref()
+                .unwrap()
+                .capture_status,
+            CaptureStatus::Missing
+        );
+        assert!(
+            inc.next_checks[0].starts_with("Inspect sampled trace `trace-2` at `payment.charge`")
+        );
+        assert!(
+            inc.evidence
+                .iter()
+                .any(|e| e.title == "Dependency payment: payment_gateway_5xx")
+        );
+    }
+
+    #[test]
+    fn build_refresh_keeps_identity_samples_openings_and_suspect_deploy() {
+        let (c, e, st) = (candidate(), events(), story());
+        let mut existing = Incident::skeleton(
+            "inc_keep".into(),
+            "prod".into(),
+            fam(),
+            NOW - 900 * S,
+            NOW - 30 * S,
+        );
+        existing.status = Status::Recovering;
+        existing.recovering_at = Some(NOW - 30 * S);
+        existing.sample_traces = vec!["trace-seeded".into()];
+        existing.suspect_deploy_id = "dep-old".into();
+        let input = ErrorBuildInput {
+            candidate: &c,
+            existing: Some(&existing),
+            events: &e,
+            blast: None,
+            story: Some(&st),
+            dimensions: None,
+            signals: &[],
+            deployments: &[],
+            alerts: &[],
+            runtime: &[],
+            sample_limit: 2,
+            now: NOW,
+        };
+        let built = build_error_incident(&input, |_| panic!("no id lookup on refresh"));
+        let inc = built.incident;
+        assert_eq!(inc.incident_id, "inc_keep");
+        assert_eq!(inc.env, "prod");
+        assert_eq!(inc.started_at, NOW - 900 * S);
+        assert_eq!(inc.status, Status::Active);
+        assert_eq!(inc.recovering_at, None);
+        assert_eq!(inc.sample_traces, ["trace-seeded", "trace-0"]);
+        assert_eq!(inc.suspect_deploy_id, "dep-old");
+        // Blast read failed: missing blast, no sampled trace → missing propagation.
+        let blast = inc.blast.as_ref().unwrap();
+        assert!(blast.opening.is_none());
+        assert_eq!(
+            blast.latest.as_ref().unwrap().capture_status,
+            CaptureStatus::Missing
+        );
+        assert_eq!(
+            inc.propagation
+                .as_ref()
+                .unwrap()
+                .latest
+                .as_ref()
+                .unwrap()
+                .capture_status,
+            CaptureStatus::Missing
+        );
+    }
+
+    #[test]
+    fn build_opening_reissues_a_taken_id() {
+        let (c, e) = (candidate(), events());
+        let input = ErrorBuildInput {
+            candidate: &c,
+            existing: None,
+            events: &e,
+            blast: None,
+            story: None,
+            dimensions: None,
+            signals: &[],
+            deployments: &[],
+            alerts: &[],
+            runtime: &[],
+            sample_limit: 5,
+            now: NOW,
+        };
+        let plain = crate::incidents::identity::incident_id("demo", &fam(), NOW - 180 * S);
+        let built = build_error_incident(&input, |id| id == plain);
+        assert!(built.reissued);
+        assert_ne!(built.incident.incident_id, plain);
+    }
+
+    #[test]
+    fn runtime_order_and_partial_propagation() {
+        let sig = |id: &str, sev: &str, ts: i64| SignalRow {
+            signal_id: id.into(),
+            severity: sev.into(),
+            timestamp_ns: ts,
+            ..SignalRow::default()
+        };
+        let mut r = vec![
+            sig("b", "info", 1),
+            sig("c", "critical", 5),
+            sig("a", "critical", 5),
+            sig("d", "critical", 2),
+        ];
+        sort_runtime(&mut r);
+        let ids: Vec<&str> = r.iter().map(|s| s.signal_id.as_str()).collect();
+        assert_eq!(ids, ["d", "a", "c", "b"]);
+
+        let mut st = story();
+        st.anchor = None;
+        let p = propagation_capture("trace-0", Some(&st), &events(), NOW);
+        assert_eq!(p.capture_status, CaptureStatus::Partial);
+        assert_eq!(p.origin_step, "");
+        let p = propagation_capture("trace-x", Some(&story()), &events(), NOW);
+        assert_eq!(p.capture_status, CaptureStatus::Partial, "no first_seen_at");
+        let p = propagation_capture("", Some(&story()), &events(), NOW);
+        assert_eq!(p.capture_status, CaptureStatus::Missing);
+    }
+}

@@ -1,0 +1,335 @@
+//! The incident SQL run by DataFusion over an in-memory `events` table, checked against the
+//! Rust statement of the same contracts (detection §2.3, suspect dimensions §2.10).
+
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use serde_json::json;
+
+use super::detect::{
+    CANDIDATES_QUERY, Thresholds, candidate_params, candidate_rows, candidates_in_memory,
+};
+use super::dimensions::{
+    DIMENSIONS_QUERY, DimensionCountRow, dimension_params, dimension_rows, rank,
+};
+use super::model::{CaptureStatus, ErrorFamily};
+use crate::model::{Anchor, Downstream, Event, Step};
+use crate::reads::sql;
+use crate::storage::schema::{EVENTS_SCHEMA, events_to_batch};
+
+const MIN: i64 = 60 * 1_000_000_000;
+const NOW: i64 = 1_777_896_600_000_000_000; // 2026-05-04T12:10:00Z
+const W: i64 = 10 * MIN;
+
+fn fam() -> ErrorFamily {
+    ErrorFamily::new("checkout", "payment.charge", "PMT_502")
+}
+
+fn event(n: usize, service: &str, status: &str, ts: i64) -> Event {
+    Event {
+        event_id: format!("ev-{n}"),
+        ts_start_ns: ts,
+        ts_end_ns: ts + 1,
+        duration_ms: 0,
+        kind: "http".into(),
+        service: service.into(),
+        env: "prod".into(),
+        version: None,
+        trace_id: format!("{n:032x}"),
+        span_id: String::new(),
+        parent_span_id: String::new(),
+        status: status.into(),
+        anchor: None,
+        steps: vec![],
+        logs: vec![],
+        fields: None,
+        errors: vec![],
+    }
+}
+
+fn failing(n: usize, f: &ErrorFamily, ts: i64) -> Event {
+    let mut e = event(n, &f.service, "error", ts);
+    e.anchor = Some(Anchor {
+        step: f.step.clone(),
+        error_code: f.error_code.clone(),
+        kind: None,
+    });
+    e
+}
+
+async fn run(
+    events: &[Event],
+    q: sql::ReadQuery,
+    params: Vec<sql::Param>,
+) -> Vec<datafusion::arrow::array::RecordBatch> {
+    let ctx = SessionContext::new();
+    let batch = events_to_batch(events).unwrap();
+    let table = MemTable::try_new(EVENTS_SCHEMA.clone(), vec![vec![batch]]).unwrap();
+    ctx.register_table("events", Arc::new(table)).unwrap();
+    sql::collect(&ctx, q, params).await.unwrap()
+}
+
+#[tokio::test]
+async fn candidates_sql_agrees_with_the_rust_contract() {
+    let other = ErrorFamily::new("payment", "acquirer.charge", "PMT_502");
+    let steady = ErrorFamily::new("db", "db.query", "DB_TIMEOUT");
+    let mut events = Vec::new();
+    let mut n = 0;
+    let mut put =
+        |events: &mut Vec<Event>, f: &ErrorFamily, status: &str, count: usize, at: i64| {
+            for k in 0..count {
+                let mut e = failing(n, f, at - k as i64);
+                e.status = status.into();
+                events.push(e);
+                n += 1;
+            }
+        };
+    // checkout: current 12, baselines [12, 0, 0] → candidate, lift 12.
+    put(&mut events, &fam(), "error", 12, NOW);
+    put(&mut events, &fam(), "timeout", 12, NOW - W - 1);
+    // payment: 6 at exactly now − W (inclusive lower bound of C) → candidate.
+    put(&mut events, &other, "partial", 6, NOW - W + 5);
+    // db: current 12, baselines [10, 9, 11] → lift 1.2, none.
+    put(&mut events, &steady, "aborted", 12, NOW);
+    put(&mut events, &steady, "error", 10, NOW - W - 1);
+    put(&mut events, &steady, "error", 9, NOW - 2 * W - 1);
+    put(&mut events, &steady, "error", 11, NOW - 3 * W - 1);
+    // Never counted: suppressed, ok, too old, in the future, no anchor.
+    put(&mut events, &fam(), "suppressed", 30, NOW);
+    put(&mut events, &fam(), "ok", 30, NOW);
+    put(&mut events, &fam(), "error", 30, NOW - 4 * W - 1);
+    put(&mut events, &fam(), "error", 30, NOW + 100);
+    events.push(event(9999, "checkout", "error", NOW));
+
+    let t = Thresholds::default();
+    let batches = run(&events, CANDIDATES_QUERY, candidate_params(NOW, &t)).await;
+    let from_sql: Vec<_> = batches
+        .iter()
+        .flat_map(|b| candidate_rows(b).unwrap())
+        .collect();
+    let tuples: Vec<(ErrorFamily, &str, i64)> = events
+        .iter()
+        .filter_map(|e| {
+            let a = e.anchor.as_ref()?;
+            Some((
+                ErrorFamily::new(&e.service, &a.step, &a.error_code),
+                e.status.as_str(),
+                e.ts_start_ns,
+            ))
+        })
+        .collect();
+    let in_rust = candidates_in_memory(&tuples, NOW, &t);
+    assert_eq!(from_sql, in_rust);
+    let got: Vec<(&str, i64, i64, f64)> = from_sql
+        .iter()
+        .map(|r| {
+            (
+                r.family.service.as_str(),
+                r.current_count,
+                r.baseline_count,
+                r.lift,
+            )
+        })
+        .collect();
+    assert_eq!(got, [("checkout", 12, 0, 12.0), ("payment", 6, 0, 6.0)]);
+
+    // MIN_RATE 1/min over W = 10m needs 10 failures: payment (6) drops out.
+    let t = Thresholds {
+        min_rate_per_min: 1.0,
+        ..Thresholds::default()
+    };
+    let batches = run(&events, CANDIDATES_QUERY, candidate_params(NOW, &t)).await;
+    let from_sql: Vec<_> = batches
+        .iter()
+        .flat_map(|b| candidate_rows(b).unwrap())
+        .collect();
+    assert_eq!(from_sql, candidates_in_memory(&tuples, NOW, &t));
+    assert_eq!(from_sql.len(), 1);
+}
+
+fn with_fields(mut e: Event, version: &str, route: &str, tier: &str) -> Event {
+    e.version = (!version.is_empty()).then(|| version.to_owned());
+    let fields = json!({"http": {"method": "POST", "route": route}, "user": {"tier": tier, "region": "eu-west-1"}});
+    e.fields = fields.as_object().cloned();
+    e
+}
+
+fn step(name: &str, status: &str, start_ms: i64, downstream: &str) -> Step {
+    Step {
+        name: name.into(),
+        span_id: None,
+        start_ms,
+        duration_ms: 1,
+        status: status.into(),
+        downstream: (!downstream.is_empty()).then(|| Downstream {
+            service: Some(downstream.to_owned()),
+            endpoint: None,
+            kind: None,
+        }),
+        error: None,
+    }
+}
+
+fn counts(rows: &[DimensionCountRow]) -> Vec<(String, String, i64, i64)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r.dimension.clone(),
+                r.value.clone(),
+                r.failing_count,
+                r.baseline_count,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dimensions_sql_counts_values_per_population() {
+    let f = fam();
+    let mut events = Vec::new();
+    // F: 4 failing events in C; all 2.4.1, 2 premium; downstream from the step named like the
+    // family step: error beats a later ok step; among equal starts the later in array order.
+    for n in 0..4 {
+        let mut e = with_fields(
+            failing(n, &f, NOW - n as i64),
+            "2.4.1",
+            "/checkout",
+            if n < 2 { "premium" } else { "free" },
+        );
+        e.steps = match n {
+            0 => vec![
+                step("payment.charge", "error", 5, "payment"),
+                step("payment.charge", "ok", 9, "retry-svc"),
+            ],
+            1 => vec![
+                step("payment.charge", "error", 5, "first"),
+                step("payment.charge", "error", 5, "payment"),
+            ],
+            2 => vec![
+                step("cart.validate", "ok", 0, "db"),
+                step("payment.charge", "error", 3, "payment"),
+            ],
+            _ => vec![],
+        };
+        events.push(e);
+    }
+    // B: 10 baseline-window events of checkout (any status but suppressed), 1 on 2.4.1.
+    for n in 10..20 {
+        let v = if n == 10 { "2.4.1" } else { "2.4.0" };
+        events.push(with_fields(
+            event(n, "checkout", "ok", NOW - W - 1 - n as i64),
+            v,
+            "/checkout",
+            "free",
+        ));
+    }
+    // Not in B: suppressed, other services, too old; not in F: other family.
+    events.push(with_fields(
+        event(30, "checkout", "suppressed", NOW - W - 5),
+        "2.4.1",
+        "/x",
+        "free",
+    ));
+    events.push(with_fields(
+        event(31, "payment", "ok", NOW - W - 5),
+        "2.4.1",
+        "/x",
+        "free",
+    ));
+    events.push(with_fields(
+        event(32, "checkout", "ok", NOW - 4 * W - 1),
+        "2.4.1",
+        "/x",
+        "free",
+    ));
+    let mut other = with_fields(
+        failing(33, &ErrorFamily::new("checkout", "db.load", "DB1"), NOW),
+        "9.9.9",
+        "/x",
+        "free",
+    );
+    other.status = "error".into();
+    events.push(other);
+
+    let batches = run(&events, DIMENSIONS_QUERY, dimension_params(NOW, W, &f)).await;
+    let rows: Vec<DimensionCountRow> = batches
+        .iter()
+        .flat_map(|b| dimension_rows(b).unwrap())
+        .collect();
+    assert_eq!((rows[0].failing_events, rows[0].baseline_events), (4, 10));
+    assert_eq!(rows[0].baseline, "baseline_windows");
+    let s = |a: &str, b: &str, c: i64, d: i64| (a.to_owned(), b.to_owned(), c, d);
+    assert_eq!(
+        counts(&rows),
+        [
+            s("", "", 0, 0),
+            s("downstream_service", "payment", 3, 0),
+            s("env", "prod", 4, 10),
+            s("http_method", "POST", 4, 10),
+            s("route", "/checkout", 4, 10),
+            s("user_region", "eu-west-1", 4, 10),
+            s("user_tier", "free", 2, 10),
+            s("user_tier", "premium", 2, 0),
+            s("version", "2.4.1", 4, 1),
+        ]
+    );
+    let c = rank(&rows, NOW);
+    assert_eq!(c.capture_status, CaptureStatus::Ok);
+    let top: Vec<(&str, &str)> = c
+        .dimensions
+        .iter()
+        .map(|d| (d.dimension.as_str(), d.value.as_str()))
+        .collect();
+    assert_eq!(
+        top,
+        [
+            ("version", "2.4.1"),
+            ("downstream_service", "payment"),
+            ("user_tier", "premium")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn dimensions_sql_falls_back_to_the_current_window() {
+    let f = fam();
+    let mut events = vec![
+        with_fields(failing(0, &f, NOW), "", "/checkout", "free"),
+        with_fields(failing(1, &f, NOW - 1), "", "/checkout", "free"),
+    ];
+    events.push(with_fields(
+        event(2, "checkout", "ok", NOW - 2),
+        "",
+        "/other",
+        "free",
+    ));
+    events.push(with_fields(
+        event(3, "checkout", "suppressed", NOW - 2),
+        "",
+        "/other",
+        "free",
+    ));
+    let batches = run(&events, DIMENSIONS_QUERY, dimension_params(NOW, W, &f)).await;
+    let rows: Vec<DimensionCountRow> = batches
+        .iter()
+        .flat_map(|b| dimension_rows(b).unwrap())
+        .collect();
+    assert_eq!(rows[0].baseline, "current_window");
+    assert_eq!((rows[0].failing_events, rows[0].baseline_events), (2, 1));
+    assert!(
+        rows.iter().all(|r| r.dimension != "version"),
+        "missing values yield no row"
+    );
+    let c = rank(&rows, NOW);
+    assert_eq!(c.dimensions[0].dimension, "route");
+
+    // No event of the service at all: only the totals row, missing capture.
+    let batches = run(&[], DIMENSIONS_QUERY, dimension_params(NOW, W, &f)).await;
+    let rows: Vec<DimensionCountRow> = batches
+        .iter()
+        .flat_map(|b| dimension_rows(b).unwrap())
+        .collect();
+    assert_eq!(counts(&rows), [("".to_owned(), "".to_owned(), 0, 0)]);
+    assert_eq!(rank(&rows, NOW).capture_status, CaptureStatus::Missing);
+}
