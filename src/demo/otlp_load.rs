@@ -203,7 +203,18 @@ async fn grpc_client(args: OtlpLoadArgs, seed: u64, stop: Arc<AtomicBool>) -> Ta
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut tally = Tally::default();
     let addr = format!("http://{}", args.grpc_addr.clone().unwrap_or_default());
-    let mut client = match TraceServiceClient::connect(addr).await {
+    // Like the OTLP exporters: large windows, no Nagle.
+    let endpoint = match tonic::transport::Endpoint::from_shared(addr) {
+        Ok(e) => e
+            .tcp_nodelay(true)
+            .initial_stream_window_size(4 << 20)
+            .initial_connection_window_size(16 << 20),
+        Err(e) => {
+            tally.error(format!("endpoint: {e}"));
+            return tally;
+        }
+    };
+    let mut client = match endpoint.connect().await.map(TraceServiceClient::new) {
         Ok(c) => c,
         Err(e) => {
             tally.error(format!("connect: {e}"));

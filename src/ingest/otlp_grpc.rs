@@ -68,11 +68,16 @@ pub async fn serve(listener: TcpListener, state: SharedState, stop: watch::Recei
         // A dropped sender means the process is ending: stop too.
         let _ = rx.wait_for(|s| *s).await;
     };
-    let server = tonic::transport::Server::builder().serve_with_incoming_shutdown(
-        OtlpGrpcService { state },
-        TcpIncoming::from(listener),
-        stopped(stop.clone()),
-    );
+    // Exports are large (hundreds of KiB): HTTP/2's default 64 KiB windows would make every
+    // request wait for WINDOW_UPDATE round trips, and Nagle would delay small responses.
+    let server = tonic::transport::Server::builder()
+        .initial_stream_window_size(4 << 20)
+        .initial_connection_window_size(16 << 20)
+        .serve_with_incoming_shutdown(
+            OtlpGrpcService { state },
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stopped(stop.clone()),
+        );
     let grace = async {
         stopped(stop).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
