@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod model;
 pub mod next_checks;
 pub mod snapshot;
+pub mod store;
 
 #[cfg(test)]
 mod sql_tests;
