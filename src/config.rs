@@ -91,6 +91,8 @@ pub struct ServeArgs {
     /// `Access-Control-Allow-Origin` of the CORS-enabled routes (`/v1/deployments`).
     #[arg(long, env = "WAYLOG_CORS_ORIGIN", default_value = "*")]
     pub cors_origin: String,
+    #[command(flatten)]
+    pub incidents: crate::incidents::config::IncidentArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,7 @@ pub struct Config {
     pub otlp_enabled: bool,
     /// `None` = OTLP/gRPC disabled.
     pub otlp_grpc_addr: Option<SocketAddr>,
+    pub incidents: crate::incidents::config::IncidentConfig,
 }
 
 impl Config {
@@ -160,6 +163,7 @@ impl Config {
             retention: "7d".into(),
             signal_retention: "72h".into(),
             cors_origin: "*".into(),
+            incidents: Default::default(),
             dedup_window: "24h".into(),
             dedup_min_ids: "65536".into(),
             query_max_rows: "10000".into(),
@@ -227,7 +231,9 @@ impl ServeArgs {
                 "WAYLOG_COLD_STORE: unsupported store {url:?}: this build supports local paths and file:// URLs"
             ));
         }
+        let incidents = self.incidents.into_config(retention)?;
         Ok(Config {
+            incidents,
             addr,
             data_dir: self.data_dir,
             cold_store,
@@ -372,6 +378,7 @@ mod tests {
             retention: "7d".into(),
             signal_retention: "72h".into(),
             cors_origin: "*".into(),
+            incidents: Default::default(),
             dedup_window: "24h".into(),
             dedup_min_ids: "65536".into(),
             query_max_rows: "10000".into(),

@@ -9,8 +9,10 @@
 pub mod alert_match;
 pub mod build;
 pub mod classify;
+pub mod config;
 pub mod detect;
 pub mod dimensions;
+pub mod engine;
 pub mod identity;
 pub mod inputs;
 pub mod model;

@@ -136,6 +136,12 @@ read_queries! {
         [Timestamp, Timestamp, Timestamp, Timestamp, Timestamp, Int64, Float64, Float64],
     IncidentSuspectDimensions => "incident_suspect_dimensions":
         [Timestamp, Timestamp, Timestamp, Utf8, Utf8, Utf8],
+    IncidentFailingEvents => "incident_failing_events":
+        [Timestamp, Timestamp, Utf8, Utf8, Utf8],
+    IncidentSignals => "incident_signals": [Timestamp, Timestamp],
+    IncidentDeployments => "incident_deployments": [Utf8, Timestamp, Timestamp],
+    IncidentsOpen => "incidents_open": [],
+    IncidentIds => "incident_ids": [],
 }
 
 /// The keyset sentinel "before everything" for descending timestamp cursors.

@@ -1,0 +1,638 @@
+//! The incident engine's tick (spec triage §2.4): detection SQL over hot + cold events, one
+//! build per candidate (E, blast, story, suspect dimensions, S, D, A, R → the pure rules of
+//! [`super::build`]), lifecycle transitions for cached incidents not produced, and one WAL
+//! commit of every produced row to `incident_versions`.
+//!
+//! Invariants:
+//! - `now` comes from the injected clock, read once per tick; tests tick by hand.
+//! - A tick that fails a required read (candidates, signals, deployments) or the write changes
+//!   nothing: no row written, cache unchanged. Evidence lookups (blast, story, dimensions) only
+//!   mark their capture `missing`.
+//! - The cache holds every non-resolved incident (at most one per family) with its version;
+//!   it is loaded from the `incidents` view on first use, so a restart continues from the
+//!   stored incidents with no rebuild step.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+
+use super::alert_match::{FnLookup, matches};
+use super::build::{AttachedAlert, BlastRead, ErrorBuildInput, build_error_incident};
+use super::config::IncidentConfig;
+use super::detect::{CandidateRow, candidate_params, candidate_rows, transition};
+use super::dimensions::{dimension_params, dimension_rows, rank};
+use super::identity::open_incident_id;
+use super::inputs::{
+    DeploymentRow, EventStep, FailingEvent, SignalMeta, SignalRow, env_compatible,
+};
+use super::model::{ErrorFamily, Incident, Status};
+use super::store::{StoredIncident, batch_to_incidents, incidents_to_batch};
+use crate::model::Event;
+use crate::query::QueryEngine;
+use crate::reads::blast::{self, BlastKey, BlastQuery};
+use crate::reads::params::TimeWindow;
+use crate::reads::rows::{Columns, RowError, batch_to_events};
+use crate::reads::sql::{self, Param, ReadQuery};
+use crate::reads::traces::{StoryQuery, story_read};
+use crate::storage::schema::TableId;
+use crate::storage::{Storage, WriteError};
+
+/// Why a tick was abandoned.
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    #[error("incident query failed")]
+    Query(#[from] DataFusionError),
+    #[error("incident rows")]
+    Rows(#[from] RowError),
+    #[error("incident write failed")]
+    Write(#[from] WriteError),
+    #[error("incident batch")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub candidates: usize,
+    /// Rows written (one per changed incident).
+    pub written: usize,
+    pub opened: usize,
+    pub updated: usize,
+    pub recovering: usize,
+    pub resolved: usize,
+}
+
+/// Counters for logs and `/metrics` (spec triage §9 names).
+#[derive(Debug, Default)]
+pub struct EngineMetrics {
+    pub ticks: AtomicU64,
+    pub tick_failures: AtomicU64,
+    pub opened: AtomicU64,
+    pub updated: AtomicU64,
+    pub recovered: AtomicU64,
+    pub resolved: AtomicU64,
+    pub ids_reissued: AtomicU64,
+    pub last_tick_us: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct EngineState {
+    loaded: bool,
+    /// Non-resolved incidents by family.
+    cache: BTreeMap<ErrorFamily, StoredIncident>,
+    /// Every incident id ever written.
+    ids: HashSet<String>,
+}
+
+#[derive(Debug)]
+pub struct IncidentEngine {
+    config: IncidentConfig,
+    state: tokio::sync::Mutex<EngineState>,
+    pub metrics: EngineMetrics,
+}
+
+fn ns(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+impl IncidentEngine {
+    pub fn new(config: IncidentConfig) -> Self {
+        IncidentEngine {
+            config,
+            state: tokio::sync::Mutex::new(EngineState::default()),
+            metrics: EngineMetrics::default(),
+        }
+    }
+
+    pub fn config(&self) -> &IncidentConfig {
+        &self.config
+    }
+
+    /// The cached incidents that are `active`, in `/v1/incidents/active` order (severity
+    /// desc, started_at desc, id asc) — the intake match's candidates (spec triage §7.6).
+    pub async fn active(&self) -> Vec<Incident> {
+        let state = self.state.lock().await;
+        let mut v: Vec<Incident> = state
+            .cache
+            .values()
+            .map(|s| s.incident.clone())
+            .filter(|i| i.status == Status::Active)
+            .collect();
+        v.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.started_at.cmp(&a.started_at))
+                .then(a.incident_id.cmp(&b.incident_id))
+        });
+        v
+    }
+
+    async fn ensure_loaded(
+        &self,
+        state: &mut EngineState,
+        ctx: &SessionContext,
+    ) -> Result<(), TickError> {
+        if state.loaded {
+            return Ok(());
+        }
+        let mut cache = BTreeMap::new();
+        for b in sql::collect(ctx, ReadQuery::IncidentsOpen, vec![]).await? {
+            for s in batch_to_incidents(&b)? {
+                cache.insert(s.incident.error_family.clone(), s);
+            }
+        }
+        let mut ids = HashSet::new();
+        for b in sql::collect(ctx, ReadQuery::IncidentIds, vec![]).await? {
+            let col = Columns::new(&b).strings("incident_id")?;
+            ids.extend(col.iter().flatten().map(str::to_owned));
+        }
+        state.cache = cache;
+        state.ids = ids;
+        state.loaded = true;
+        Ok(())
+    }
+
+    /// One tick at `now` (spec triage §2.4).
+    pub async fn tick(
+        &self,
+        storage: &Storage,
+        engine: &QueryEngine,
+        memory: usize,
+        now: i64,
+    ) -> Result<TickReport, TickError> {
+        let started = std::time::Instant::now();
+        let result = self.tick_inner(storage, engine, memory, now).await;
+        self.metrics.ticks.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .last_tick_us
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if result.is_err() {
+            self.metrics.tick_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn tick_inner(
+        &self,
+        storage: &Storage,
+        engine: &QueryEngine,
+        memory: usize,
+        now: i64,
+    ) -> Result<TickReport, TickError> {
+        let ctx = engine.context(memory).await?;
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state, &ctx).await?;
+        let t = &self.config.thresholds;
+        let mut candidates = Vec::new();
+        for b in sql::collect(
+            &ctx,
+            ReadQuery::IncidentCandidates,
+            candidate_params(now, t),
+        )
+        .await?
+        {
+            candidates.extend(candidate_rows(&b)?);
+        }
+        let mut report = TickReport {
+            candidates: candidates.len(),
+            ..TickReport::default()
+        };
+        // Ids taken during this tick count as existing for the next opening.
+        let mut taken: HashSet<String> = HashSet::new();
+        let mut produced: Vec<(Incident, bool)> = Vec::new();
+        for r in &candidates {
+            let existing = state.cache.get(&r.family).map(|s| &s.incident);
+            let built = self
+                .build_one(&ctx, r, existing, &state.ids, &taken, now)
+                .await?;
+            if built.1 {
+                self.metrics.ids_reissued.fetch_add(1, Ordering::Relaxed);
+            }
+            taken.insert(built.0.incident_id.clone());
+            produced.push((built.0, existing.is_some()));
+        }
+        let seen: HashSet<&str> = produced
+            .iter()
+            .map(|(i, _)| i.incident_id.as_str())
+            .collect();
+        let mut transitions = Vec::new();
+        for s in state.cache.values() {
+            if seen.contains(s.incident.incident_id.as_str()) {
+                continue;
+            }
+            if let Some(next) = transition(&s.incident, false, now, ns(self.config.resolve_after)) {
+                transitions.push((next, true));
+            }
+        }
+        produced.extend(transitions);
+        if produced.is_empty() {
+            return Ok(report);
+        }
+        let versions: HashMap<&str, u64> = state
+            .cache
+            .values()
+            .map(|s| (s.incident.incident_id.as_str(), s.version))
+            .collect();
+        let rows: Vec<StoredIncident> = produced
+            .iter()
+            .map(|(inc, _)| StoredIncident {
+                incident: inc.clone(),
+                version: versions.get(inc.incident_id.as_str()).map_or(1, |v| v + 1),
+                written_at_ns: now,
+            })
+            .collect();
+        storage
+            .append(TableId::IncidentVersions, incidents_to_batch(&rows)?)
+            .await?;
+        for (row, (_, known)) in rows.into_iter().zip(&produced) {
+            let counter = match row.incident.status {
+                Status::Active if *known => {
+                    report.updated += 1;
+                    &self.metrics.updated
+                }
+                Status::Active => {
+                    report.opened += 1;
+                    &self.metrics.opened
+                }
+                Status::Recovering => {
+                    report.recovering += 1;
+                    &self.metrics.recovered
+                }
+                Status::Resolved => {
+                    report.resolved += 1;
+                    &self.metrics.resolved
+                }
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            report.written += 1;
+            state.ids.insert(row.incident.incident_id.clone());
+            let family = row.incident.error_family.clone();
+            if row.incident.status == Status::Resolved {
+                state.cache.remove(&family);
+            } else {
+                state.cache.insert(family, row);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Build or refresh the incident of candidate `r` (spec triage §2.5).
+    async fn build_one(
+        &self,
+        ctx: &SessionContext,
+        r: &CandidateRow,
+        existing: Option<&Incident>,
+        ids: &HashSet<String>,
+        taken: &HashSet<String>,
+        now: i64,
+    ) -> Result<(Incident, bool), TickError> {
+        let w = self.config.thresholds.window_ns;
+        let c_lo = now.saturating_sub(w);
+        let f = &r.family;
+        let events = failing_events(ctx, c_lo, now, f).await?;
+        let newest = events.first();
+        let started_at = existing.map_or_else(
+            || events.iter().map(|e| e.ts_start_ns).min().unwrap_or(now),
+            |e| e.started_at,
+        );
+        let env = existing.map_or_else(
+            || newest.map(|e| e.env.clone()).unwrap_or_default(),
+            |e| e.env.clone(),
+        );
+        let exists = |id: &str| ids.contains(id) || taken.contains(id);
+        let incident_id = match existing {
+            Some(e) => e.incident_id.clone(),
+            None => open_incident_id(&env, f, started_at, exists).0,
+        };
+
+        let window = TimeWindow {
+            since_ns: c_lo,
+            until_ns: now,
+        };
+        let blast_query = BlastQuery {
+            key: BlastKey::Family(f.clone()),
+            window,
+        };
+        let blast = match blast::read(ctx, &blast_query).await {
+            Ok(b) => Some(BlastRead {
+                affected_requests: b.affected_requests,
+                affected_users: b.affected_users.unwrap_or(0),
+                affected_services: b.affected_services,
+                top_services: b.top_services,
+                sampled_traces: b.sample_traces,
+            }),
+            Err(e) => {
+                tracing::warn!(family = %f.display(), error = %e, "incident blast capture missing");
+                None
+            }
+        };
+        let story = match blast.as_ref().and_then(|b| b.sampled_traces.first()) {
+            Some(trace) => story_read(ctx, &StoryQuery::Trace(trace.clone()))
+                .await
+                .ok(),
+            None => None,
+        };
+        let dimensions = match sql::collect(
+            ctx,
+            ReadQuery::IncidentSuspectDimensions,
+            dimension_params(now, w, f),
+        )
+        .await
+        {
+            Ok(batches) => {
+                let mut rows = Vec::new();
+                for b in &batches {
+                    rows.extend(dimension_rows(b)?);
+                }
+                Some(rank(&rows, now))
+            }
+            Err(e) => {
+                tracing::warn!(family = %f.display(), error = %e, "suspect dimensions missing");
+                None
+            }
+        };
+
+        let dcw = ns(self.config.deploy_window);
+        let amw = ns(self.config.alert_window);
+        let all_signals = signal_rows(
+            &sql::collect(
+                ctx,
+                ReadQuery::IncidentSignals,
+                vec![
+                    Param::Timestamp(started_at.saturating_sub(dcw.max(amw))),
+                    Param::Timestamp(now.saturating_add(amw)),
+                ],
+            )
+            .await?,
+        )?;
+        let in_dcw = |s: &SignalRow| {
+            s.timestamp_ns >= started_at.saturating_sub(dcw) && s.timestamp_ns <= now
+        };
+        let signals: Vec<SignalRow> = all_signals
+            .iter()
+            .filter(|s| s.env == env && in_dcw(s))
+            .cloned()
+            .collect();
+        let runtime: Vec<SignalRow> = all_signals
+            .iter()
+            .filter(|s| {
+                matches!(s.kind.as_str(), "runtime" | "healthcheck")
+                    && s.service == f.service
+                    && env_compatible(&s.env, &env)
+                    && in_dcw(s)
+            })
+            .cloned()
+            .collect();
+        let deployments = deployment_rows(
+            &sql::collect(
+                ctx,
+                ReadQuery::IncidentDeployments,
+                vec![
+                    Param::str(f.service.as_str()),
+                    Param::Timestamp(started_at.saturating_sub(dcw)),
+                    Param::Timestamp(now),
+                ],
+            )
+            .await?,
+        )?;
+
+        // Alerts (spec triage §7.6 engine attachment): every alert signal matching this
+        // incident at `now`; stories of alert traces are read first (the rule is sync).
+        let alert_signals: Vec<&SignalRow> =
+            all_signals.iter().filter(|s| s.kind == "alert").collect();
+        let mut story_families: HashMap<String, Option<ErrorFamily>> = HashMap::new();
+        for a in &alert_signals {
+            let t = &a.meta.trace_id;
+            if !t.is_empty() && !story_families.contains_key(t) {
+                let family = story_read(ctx, &StoryQuery::Trace(t.clone()))
+                    .await
+                    .ok()
+                    .and_then(|s| {
+                        s.anchor
+                            .map(|an| ErrorFamily::new(&s.service, &an.step, &an.error_code))
+                    });
+                story_families.insert(t.clone(), family);
+            }
+        }
+        let mut provisional =
+            Incident::skeleton(incident_id.clone(), env.clone(), f.clone(), started_at, now);
+        if let Some(e) = existing {
+            provisional = e.clone();
+        }
+        let lookup = FnLookup {
+            exists: |id: &str| id == incident_id || ids.contains(id),
+            story: |t: &str| story_families.get(t).cloned().flatten(),
+        };
+        let alerts: Vec<AttachedAlert> = alert_signals
+            .iter()
+            .filter_map(|a| {
+                matches(a, &provisional, now, amw, &lookup).map(|strategy| AttachedAlert {
+                    signal: (*a).clone(),
+                    strategy,
+                })
+            })
+            .collect();
+
+        let input = ErrorBuildInput {
+            candidate: r,
+            existing,
+            events: &events,
+            blast: blast.as_ref(),
+            story: story.as_ref(),
+            dimensions: dimensions.as_ref(),
+            signals: &signals,
+            deployments: &deployments,
+            alerts: &alerts,
+            runtime: &runtime,
+            sample_limit: self.config.sample_limit,
+            now,
+        };
+        let built = build_error_incident(&input, exists);
+        Ok((built.incident, built.reissued))
+    }
+}
+
+/// E: the failing events of `f` in `[lo, hi]`, newest first.
+async fn failing_events(
+    ctx: &SessionContext,
+    lo: i64,
+    hi: i64,
+    f: &ErrorFamily,
+) -> Result<Vec<FailingEvent>, TickError> {
+    let params = vec![
+        Param::Timestamp(lo),
+        Param::Timestamp(hi),
+        Param::str(f.service.as_str()),
+        Param::str(f.step.as_str()),
+        Param::str(f.error_code.as_str()),
+    ];
+    let mut out = Vec::new();
+    for b in sql::collect(ctx, ReadQuery::IncidentFailingEvents, params).await? {
+        out.extend(batch_to_events(&b)?.into_iter().map(failing_event));
+    }
+    Ok(out)
+}
+
+pub fn failing_event(e: Event) -> FailingEvent {
+    FailingEvent {
+        event_id: e.event_id,
+        trace_id: e.trace_id,
+        ts_start_ns: e.ts_start_ns,
+        env: e.env,
+        version: e.version.unwrap_or_default(),
+        status: e.status,
+        steps: e
+            .steps
+            .into_iter()
+            .map(|s| EventStep {
+                name: s.name,
+                status: s.status,
+                start_ms: s.start_ms,
+                downstream_service: s.downstream.and_then(|d| d.service).unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// Signal rows of `sql/incident_signals.sql`.
+pub fn signal_rows(batches: &[RecordBatch]) -> Result<Vec<SignalRow>, RowError> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = Columns::new(b);
+        let names = [
+            "signal_id",
+            "type",
+            "source",
+            "service",
+            "env",
+            "severity",
+            "reason",
+            "metadata",
+            "meta_version",
+            "meta_subtype",
+            "meta_error_code",
+            "meta_step",
+            "meta_downstream",
+            "meta_incident_id",
+            "meta_trace_id",
+            "meta_alert_id",
+            "meta_provider_url",
+        ];
+        let cols: Vec<_> = names
+            .iter()
+            .map(|n| c.strings(n))
+            .collect::<Result<_, _>>()?;
+        let ts = c.timestamps("timestamp")?;
+        for row in 0..b.num_rows() {
+            let opt = |i: usize| {
+                cols[i]
+                    .is_valid(row)
+                    .then(|| cols[i].value(row).to_string())
+            };
+            let s = |i: usize| opt(i).unwrap_or_default();
+            out.push(SignalRow {
+                signal_id: s(0),
+                kind: s(1),
+                source: s(2),
+                service: s(3),
+                env: s(4),
+                severity: s(5),
+                reason: s(6),
+                timestamp_ns: ts.value(row),
+                meta: SignalMeta {
+                    version: s(8),
+                    subtype: s(9),
+                    error_code: s(10),
+                    step: s(11),
+                    downstream: s(12),
+                    incident_id: s(13),
+                    trace_id: s(14),
+                    alert_id: s(15),
+                    provider_url: s(16),
+                },
+                metadata_json: opt(7),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Deployment rows of `sql/incident_deployments.sql`.
+pub fn deployment_rows(batches: &[RecordBatch]) -> Result<Vec<DeploymentRow>, RowError> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = Columns::new(b);
+        let names = [
+            "id",
+            "service",
+            "env",
+            "version",
+            "commit_sha",
+            "pr_url",
+            "commit_author",
+        ];
+        let cols: Vec<_> = names
+            .iter()
+            .map(|n| c.strings(n))
+            .collect::<Result<_, _>>()?;
+        let first = c.timestamps("first_seen")?;
+        for row in 0..b.num_rows() {
+            let s = |i: usize| {
+                cols[i]
+                    .is_valid(row)
+                    .then(|| cols[i].value(row).to_string())
+                    .unwrap_or_default()
+            };
+            out.push(DeploymentRow {
+                id: s(0),
+                service: s(1),
+                env: s(2),
+                version: s(3),
+                first_seen_ns: first.value(row),
+                commit_sha: s(4),
+                pr_url: s(5),
+                commit_author: s(6),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Run ticks every `config.tick` (the first one interval after start) until `stop`; a tick
+/// that overruns is followed at once by the next, never overlapping.
+pub async fn run(
+    engine: Arc<IncidentEngine>,
+    storage: Arc<Storage>,
+    query: QueryEngine,
+    clock: crate::clock::SharedClock,
+    memory: usize,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let period = engine.config.tick;
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let now = clock.now_ns();
+        match engine.tick(&storage, &query, memory, now).await {
+            Ok(r) if r.written > 0 => tracing::info!(
+                candidates = r.candidates,
+                opened = r.opened,
+                updated = r.updated,
+                recovering = r.recovering,
+                resolved = r.resolved,
+                "incident tick"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %crate::storage::error_chain(&e), "incident tick failed")
+            }
+        }
+    }
+}
