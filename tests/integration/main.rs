@@ -11,6 +11,8 @@ mod dedup;
 mod demo;
 mod durability;
 mod ingest;
+mod otlp_refusals;
+mod otlp_sdk;
 mod parquet_external;
 mod query;
 mod query_api;
