@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Usage: scripts/setup-test-deps.sh
-#   Installs (idempotently) curl, jq and prometheus-alertmanager from Debian if missing, and creates a Python venv with pyarrow and duckdb for the external-reader test
-#   (tests/integration/parquet_external.rs) and prints the venv's python path on the last line.
+#   Installs (idempotently) curl, jq and prometheus-alertmanager (the real-Alertmanager test,
+#   tests/integration/alerts.rs) from Debian if missing, and creates a Python venv with pyarrow
+#   and duckdb (the external-reader test, tests/integration/parquet_external.rs) and the
+#   OpenTelemetry Python SDK with its OTLP HTTP and gRPC exporters (the real-client OTLP test,
+#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py). Prints the venv's python path
+#   on the last line.
 #   Venv location: ${WAYLOG_VENV:-$HOME/.cache/waylog-venv}. Then run, for example:
 #     WAYLOG_TEST_PYTHON="$(scripts/setup-test-deps.sh | tail -n1)" cargo test --test integration
 set -euo pipefail
@@ -28,10 +32,22 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv" >&2
 fi
 
-if ! "$venv/bin/python" -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyarrow duckdb >&2
-fi
+upgraded_pip=false
+# ensure IMPORT-CHECK PACKAGE...: pip-install the packages only when the import check fails.
+ensure() {
+    local check=$1
+    shift
+    if ! "$venv/bin/python" -c "$check" >/dev/null 2>&1; then
+        if [ "$upgraded_pip" = false ]; then
+            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+            upgraded_pip=true
+        fi
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2
+    fi
+    "$venv/bin/python" -c "$check" >&2
+}
+ensure 'import pyarrow, duckdb' pyarrow duckdb
+ensure 'import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.otlp.proto.grpc.trace_exporter' \
+    opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
 
-"$venv/bin/python" -c 'import pyarrow, duckdb' >&2
 echo "$venv/bin/python"

@@ -74,7 +74,8 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
-fn read_resp(
+/// Read a whole response (transport errors are returned).
+pub fn read_resp(
     r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<Resp, ureq::Error> {
     let mut r = r?;
@@ -112,12 +113,25 @@ pub fn try_post(
 
 static LOG_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// The stdout lines `waylog serve` prints while starting, in this order.
+#[derive(Debug)]
+enum StartupLine {
+    /// `waylog listening on http://ADDR`
+    Http(String),
+    /// `waylog otlp grpc listening on ADDR` (only when OTLP/gRPC is enabled)
+    Grpc(String),
+    /// `waylog ready (...)`
+    Ready,
+}
+
 /// A running `waylog serve`.
 pub struct Server {
     child: Option<Child>,
     pub pid: u32,
     /// `http://127.0.0.1:PORT`
     pub url: String,
+    /// `127.0.0.1:PORT` of the OTLP/gRPC listener, when the server started one.
+    pub grpc_addr: Option<String>,
     pub log_path: PathBuf,
     agent: ureq::Agent,
 }
@@ -155,27 +169,35 @@ impl Server {
         let mut child = cmd.spawn().unwrap();
         let pid = child.id();
         let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let (tx, rx) = std::sync::mpsc::channel::<StartupLine>();
         std::thread::spawn(move || {
-            // Keep draining stdout after the address line so the child never blocks on it.
+            // Keep draining stdout after the startup lines so the child never blocks on it.
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("waylog listening on ") {
-                    let _ = tx.send(addr.trim().to_string());
-                }
+                let parsed = if let Some(addr) = line.strip_prefix("waylog listening on ") {
+                    StartupLine::Http(addr.trim().to_string())
+                } else if let Some(addr) = line.strip_prefix("waylog otlp grpc listening on ") {
+                    StartupLine::Grpc(addr.trim().to_string())
+                } else if line.starts_with("waylog ready") {
+                    StartupLine::Ready
+                } else {
+                    continue;
+                };
+                let _ = tx.send(parsed);
             }
         });
         let mut server = Server {
             child: Some(child),
             pid,
             url: String::new(),
+            grpc_addr: None,
             log_path,
             agent: agent(),
         };
         match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(url) => server.url = url,
-            Err(e) => panic!(
-                "waylog did not print its address ({e}); exit: {:?}; log:\n{}",
+            Ok(StartupLine::Http(url)) => server.url = url,
+            other => panic!(
+                "waylog did not print its address first ({other:?}); exit: {:?}; log:\n{}",
                 server.child.as_mut().unwrap().try_wait(),
                 server.log()
             ),
@@ -205,7 +227,28 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The gRPC address line (when OTLP/gRPC is on) comes before `waylog ready`, which may
+        // trail the first `/readyz` 200.
+        loop {
+            match rx.recv_timeout(STARTUP_TIMEOUT) {
+                Ok(StartupLine::Grpc(addr)) => server.grpc_addr = Some(addr),
+                Ok(StartupLine::Ready) => break,
+                other => panic!(
+                    "waylog did not print `waylog ready` ({other:?}); log:\n{}",
+                    server.log()
+                ),
+            }
+        }
         server
+    }
+
+    /// `http://ADDR` of the OTLP/gRPC listener; panics when the server did not start one.
+    pub fn grpc_url(&self) -> String {
+        let addr = self
+            .grpc_addr
+            .as_deref()
+            .expect("this server has no OTLP/gRPC listener");
+        format!("http://{addr}")
     }
 
     /// The server's log so far.
@@ -374,6 +417,32 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// The Python of the external test peers: `WAYLOG_TEST_PYTHON`, else the venv of
+/// `scripts/setup-test-deps.sh` (`${WAYLOG_VENV:-$HOME/.cache/waylog-venv}`) when it exists,
+/// else `python3`.
+pub fn test_python() -> String {
+    if let Ok(p) = std::env::var("WAYLOG_TEST_PYTHON")
+        && !p.trim().is_empty()
+    {
+        return p;
+    }
+    let venv = std::env::var("WAYLOG_VENV")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var("HOME")
+                .ok()
+                .map(|h| PathBuf::from(h).join(".cache/waylog-venv"))
+        });
+    if let Some(py) = venv.map(|v| v.join("bin/python"))
+        && py.exists()
+    {
+        return py.to_string_lossy().into_owned();
+    }
+    "python3".to_string()
 }
 
 /// Output of one CLI run.

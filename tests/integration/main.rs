@@ -13,6 +13,8 @@ mod demo;
 mod deployments;
 mod durability;
 mod ingest;
+mod otlp_refusals;
+mod otlp_sdk;
 mod parquet_external;
 mod query;
 mod query_api;

@@ -14,29 +14,6 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-fn test_python() -> String {
-    if let Ok(p) = std::env::var("WAYLOG_TEST_PYTHON")
-        && !p.trim().is_empty()
-    {
-        return p;
-    }
-    let venv = std::env::var("WAYLOG_VENV")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var("HOME")
-                .ok()
-                .map(|h| PathBuf::from(h).join(".cache/waylog-venv"))
-        });
-    if let Some(py) = venv.map(|v| v.join("bin/python"))
-        && py.exists()
-    {
-        return py.to_string_lossy().into_owned();
-    }
-    "python3".to_string()
-}
-
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/parquet_check.py")
 }
