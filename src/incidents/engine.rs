@@ -35,7 +35,7 @@ use crate::model::Event;
 use crate::query::QueryEngine;
 use crate::reads::blast::{self, BlastKey, BlastQuery};
 use crate::reads::params::TimeWindow;
-use crate::reads::rows::{Columns, RowError, batch_to_events};
+use crate::reads::rows::{Columns, RowError, batch_to_events, cell};
 use crate::reads::sql::{self, Param, ReadQuery};
 use crate::reads::traces::{StoryQuery, story_read};
 use crate::storage::schema::TableId;
@@ -581,12 +581,7 @@ pub fn deployment_rows(batches: &[RecordBatch]) -> Result<Vec<DeploymentRow>, Ro
             .collect::<Result<_, _>>()?;
         let first = c.timestamps("first_seen")?;
         for row in 0..b.num_rows() {
-            let s = |i: usize| {
-                cols[i]
-                    .is_valid(row)
-                    .then(|| cols[i].value(row).to_string())
-                    .unwrap_or_default()
-            };
+            let s = |i: usize| cell(&cols[i], row).unwrap_or_default();
             out.push(DeploymentRow {
                 id: s(0),
                 service: s(1),

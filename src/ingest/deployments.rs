@@ -17,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array,
+    ArrayRef, AsArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array,
 };
 use datafusion::arrow::datatypes::UInt64Type;
 use serde::Serialize;
@@ -29,7 +29,7 @@ use crate::model::Event;
 use crate::model::validate::format_rfc3339_ns;
 use crate::query::QueryEngine;
 use crate::reads::params::Params;
-use crate::reads::rows::Columns;
+use crate::reads::rows::{Columns, cell};
 use crate::reads::sql::{self, Param, ReadQuery};
 use crate::server::error::{ApiError, json_response};
 use crate::server::{AppState, RequestId, SharedState, auth};
@@ -380,7 +380,7 @@ async fn load_latest(
             .as_primitive::<UInt64Type>()
             .clone();
         for row in 0..b.num_rows() {
-            let s = |a: &StringArray| a.is_valid(row).then(|| a.value(row).to_string());
+            let s = |a: &StringArray| cell(a, row);
             let d = Deployment {
                 id: id.value(row).to_string(),
                 service: service.value(row).to_string(),
@@ -642,11 +642,7 @@ pub async fn list_deployments(
         );
         let (first, last) = (c.timestamps("first_seen")?, c.timestamps("last_seen")?);
         for row in 0..b.num_rows() {
-            let s = |a: &StringArray| {
-                a.is_valid(row)
-                    .then(|| a.value(row).to_string())
-                    .unwrap_or_default()
-            };
+            let s = |a: &StringArray| cell(a, row).unwrap_or_default();
             let id = s(&id);
             let (change, before_rate, after_rate, before, after) = match &counts {
                 Some(m) => {

@@ -58,6 +58,11 @@ fn typed(column: Option<&ArrayRef>, name: &str, expected: &DataType) -> Result<A
     })
 }
 
+/// The string in `row` of `a`, `None` when null.
+pub fn cell(a: &StringArray, row: usize) -> Option<String> {
+    a.is_valid(row).then(|| a.value(row).to_string())
+}
+
 /// Typed access to one record batch's columns.
 pub struct Columns<'a> {
     batch: &'a RecordBatch,

@@ -42,6 +42,8 @@ pub struct AppState {
     pub read_limiter: RateLimiter,
     /// Deployment states and the OTLP version memory (spec events §5).
     pub deployments: Arc<crate::ingest::deployments::Registry>,
+    /// The incident engine (its cache of open incidents; ticks run when enabled).
+    pub incidents: Arc<crate::incidents::engine::IncidentEngine>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -56,6 +58,9 @@ pub type SharedState = Arc<AppState>;
 
 impl AppState {
     pub fn new(config: Config, clock: SharedClock) -> SharedState {
+        let incidents = Arc::new(crate::incidents::engine::IncidentEngine::new(
+            config.incidents.clone(),
+        ));
         Arc::new(AppState {
             query_slots: Semaphore::new(config.query_concurrency),
             write_limiter: RateLimiter::new(config.rate_limit_write_rps),
@@ -67,6 +72,7 @@ impl AppState {
             ready: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
             deployments: Arc::default(),
+            incidents,
         })
     }
 
@@ -193,8 +199,26 @@ pub async fn start_storage(
         cold_store = %storage.cold().location,
         "recovered"
     );
-    tokio::spawn(storage.clone().run_maintenance(shutdown));
+    tokio::spawn(storage.clone().run_maintenance(shutdown.clone()));
     state.set_storage(storage.clone());
+    let incidents = &state.config.incidents;
+    if incidents.rebuild_requested {
+        tracing::info!(
+            "WAYLOG_REBUILD_INCIDENTS_ON_START is accepted and ignored: incidents continue from the stored table"
+        );
+    }
+    if incidents.enabled
+        && let Some(engine) = state.engine().cloned()
+    {
+        tokio::spawn(crate::incidents::engine::run(
+            state.incidents.clone(),
+            storage.clone(),
+            engine,
+            state.clock.clone(),
+            state.config.query_memory_bytes,
+            shutdown,
+        ));
+    }
     Ok(storage)
 }
 

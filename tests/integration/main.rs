@@ -12,6 +12,7 @@ mod dedup;
 mod demo;
 mod deployments;
 mod durability;
+mod incidents;
 mod ingest;
 mod otlp_refusals;
 mod otlp_sdk;

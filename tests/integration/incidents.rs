@@ -1,0 +1,334 @@
+//! The incident engine in-process with a manual clock (spec triage §2-§4): detection over hot +
+//! cold events, the lifecycle open → refresh → recovering → resolved → reopen with a new id,
+//! restart in the middle, classification with a dependency signal and a deploy, alert
+//! attachment, and the rows in `incident_versions` / the `incidents` view.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use waylog::clock::ManualClock;
+use waylog::incidents::config::IncidentConfig;
+use waylog::incidents::engine::{IncidentEngine, TickReport};
+use waylog::query::QueryEngine;
+use waylog::storage::Storage;
+use waylog::storage::schema::TableId;
+
+use crate::harness::*;
+
+const SEC: i64 = 1_000_000_000;
+const MIN: i64 = 60 * SEC;
+/// 2026-05-04T12:03:00Z: the spec's identity vectors use this day.
+const T0: i64 = 1_777_896_180 * SEC;
+
+fn failing(id: &str, ts: i64) -> Value {
+    let mut e = event_at(id, ts);
+    e["env"] = json!("prod");
+    e
+}
+
+fn ok(id: &str, ts: i64) -> Value {
+    let mut e = ok_event(id, "checkout");
+    e["ts_start"] = json!(rfc3339(ts));
+    e["ts_end"] = json!(rfc3339(ts + 5_000_000));
+    e["version"] = json!("2026.05.04-1");
+    e
+}
+
+struct Rig {
+    storage: Arc<Storage>,
+    query: QueryEngine,
+    clock: Arc<ManualClock>,
+    engine: IncidentEngine,
+}
+
+impl Rig {
+    async fn open(dir: &TestDir, clock: Arc<ManualClock>) -> Rig {
+        let cfg = storage_config(&dir.data_dir(), Duration::from_secs(7 * 86_400));
+        let (storage, _) = Storage::open(cfg, clock.clone()).await.unwrap();
+        let query = QueryEngine::new(storage.clone());
+        // A long RESOLVE_AFTER makes a family leaving the current window visibly `recovering`
+        // for a few ticks before it resolves (the window is 10m).
+        let config = IncidentConfig {
+            resolve_after: Duration::from_secs(15 * 60),
+            ..IncidentConfig::default()
+        };
+        Rig {
+            storage,
+            query,
+            clock,
+            engine: IncidentEngine::new(config),
+        }
+    }
+
+    async fn ingest(&self, events: &[Value]) {
+        let now = self.clock.now_ns_pub();
+        self.storage
+            .append(TableId::Events, batch_of(events, now))
+            .await
+            .unwrap();
+    }
+
+    async fn signal(&self, body: Value) {
+        let now = self.clock.now_ns_pub();
+        let s = waylog::ingest::signals::validate_signal(body.to_string().as_bytes(), now).unwrap();
+        self.storage
+            .append(
+                TableId::Signals,
+                waylog::ingest::signals::signals_to_batch(&[s]).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn tick(&self) -> TickReport {
+        let now = self.clock.now_ns_pub();
+        self.engine
+            .tick(&self.storage, &self.query, 512 << 20, now)
+            .await
+            .unwrap()
+    }
+
+    async fn rows(&self, sql: &str) -> Vec<Vec<Value>> {
+        sql_rows(&self.query, sql).await
+    }
+
+    async fn incident(&self) -> Value {
+        let rows = self
+            .rows("SELECT incident_id, status, cause, confidence, version, evidence_json, next_checks, severity, sample_traces FROM incidents ORDER BY started_at DESC LIMIT 1")
+            .await;
+        let r = &rows[0];
+        json!({"id": r[0], "status": r[1], "cause": r[2], "confidence": r[3], "version": r[4],
+               "evidence": serde_json::from_str::<Value>(r[5].as_str().unwrap()).unwrap(),
+               "next_checks": r[6], "severity": r[7], "samples": r[8]})
+    }
+}
+
+trait NowPub {
+    fn now_ns_pub(&self) -> i64;
+}
+
+impl NowPub for ManualClock {
+    fn now_ns_pub(&self) -> i64 {
+        use waylog::clock::Clock;
+        self.now_ns()
+    }
+}
+
+/// 12 failures of `checkout:payment.charge:PMT_502` spread over the two minutes before `at`,
+/// plus healthy traffic.
+fn burst(prefix: &str, at: i64) -> Vec<Value> {
+    let mut events: Vec<Value> = (0..12)
+        .map(|i| failing(&format!("{prefix}-f{i}"), at - 120 * SEC + i * 10 * SEC))
+        .collect();
+    events.extend((0..20).map(|i| ok(&format!("{prefix}-ok{i}"), at - 100 * SEC + i * SEC)));
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_open_refresh_recover_resolve_reopen_and_restart() {
+    let dir = TestDir::new();
+    let clock = Arc::new(ManualClock::new(T0));
+    let rig = Rig::open(&dir, clock.clone()).await;
+
+    // Healthy traffic only: no incident.
+    rig.ingest(
+        &(0..30)
+            .map(|i| ok(&format!("h{i}"), T0 - 30 * MIN + i * MIN))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(rig.tick().await, TickReport::default());
+
+    // Old failures flushed to cold Parquet in the baseline windows stay below the lift.
+    rig.ingest(&burst("spike", T0)).await;
+    rig.storage.flush(TableId::Events).await.unwrap();
+    let r = rig.tick().await;
+    assert_eq!((r.candidates, r.opened, r.written), (1, 1, 1), "{r:?}");
+    let inc = rig.incident().await;
+    assert_eq!(inc["status"], "active");
+    assert_eq!(inc["version"], 1);
+    // started_at = the first failure (12:01:00) → bucket 12:00:00 → the spec's vector.
+    assert_eq!(inc["id"], "inc_eee7eabe9bda8b24");
+    // Steps call `payment` and fail there: dependency, medium without a dependency signal.
+    assert_eq!(
+        (inc["cause"].as_str(), inc["confidence"].as_str()),
+        (Some("dependency"), Some("medium"))
+    );
+    let checks: Vec<String> = serde_json::from_value(inc["next_checks"].clone()).unwrap();
+    assert!(
+        checks.iter().all(|c| !c.contains("``") && !c.contains("<")),
+        "{checks:?}"
+    );
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.starts_with("Add dependency signals for `checkout` → `payment`")),
+        "{checks:?}"
+    );
+    assert_eq!(inc["samples"].as_array().unwrap().len(), 5);
+
+    // Refresh: same id, version 2, still active.
+    clock.advance(Duration::from_secs(30));
+    rig.ingest(&[failing("spike-more", T0 + 20 * SEC)]).await;
+    let r = rig.tick().await;
+    assert_eq!((r.updated, r.written), (1, 1), "{r:?}");
+    assert_eq!(rig.incident().await["version"], 2);
+
+    // Restart in the middle: a new engine continues from the stored incident.
+    let id = rig.incident().await["id"].clone();
+    rig.storage.close().unwrap();
+    drop(rig);
+    let rig = Rig::open(&dir, clock.clone()).await;
+
+    // The family leaves the current window: recovering, then resolved after RESOLVE_AFTER.
+    clock.set(T0 + 11 * MIN);
+    let r = rig.tick().await;
+    assert_eq!((r.recovering, r.written), (1, 1), "{r:?}");
+    let inc = rig.incident().await;
+    assert_eq!(
+        (
+            inc["id"].clone(),
+            inc["status"].as_str(),
+            inc["version"].as_i64()
+        ),
+        (id.clone(), Some("recovering"), Some(3))
+    );
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(
+        rig.tick().await.written,
+        0,
+        "recovering, not yet quiet long enough"
+    );
+    clock.set(T0 + 15 * MIN);
+    assert_eq!(rig.tick().await.written, 0, "still recovering");
+    clock.set(T0 + 16 * MIN);
+    let r = rig.tick().await;
+    assert_eq!(r.resolved, 1, "{r:?}");
+    assert_eq!(rig.incident().await["status"], "resolved");
+    assert!(rig.engine.active().await.is_empty());
+
+    // A new spike of the family opens a new incident with a new id.
+    let t1 = T0 + 20 * MIN;
+    clock.set(t1);
+    rig.ingest(&burst("again", t1)).await;
+    let r = rig.tick().await;
+    assert_eq!(r.opened, 1, "{r:?}");
+    let inc = rig.incident().await;
+    assert_ne!(inc["id"], id);
+    assert_eq!(inc["status"], "active");
+    let versions = rig
+        .rows("SELECT incident_id, max(version), count(*) FROM incident_versions GROUP BY 1 ORDER BY 1")
+        .await;
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    rig.storage.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classification_cites_dependency_signal_deploy_and_attaches_alerts() {
+    let dir = TestDir::new();
+    let clock = Arc::new(ManualClock::new(T0));
+    let rig = Rig::open(&dir, clock.clone()).await;
+    rig.ingest(&burst("s", T0)).await;
+    // The payment dependency signal (spec demo): another service, same env.
+    rig.signal(
+        json!({"type": "dependency", "source": "waylog-demo", "service": "payment",
+        "env": "prod", "severity": "critical", "reason": "payment_gateway_5xx",
+        "timestamp": rfc3339(T0 - 150 * SEC),
+        "metadata": {"error_code": "PMT_502", "downstream": "payment"}}),
+    )
+    .await;
+    // An alert for the family and one for another code (must not attach).
+    rig.signal(
+        json!({"type": "alert", "source": "alertmanager", "service": "checkout",
+        "env": "prod", "severity": "critical", "reason": "PMT_502 spike",
+        "timestamp": rfc3339(T0 - 30 * SEC),
+        "metadata": {"error_code": "PMT_502", "alert_id": "am-1", "provider_url": "http://am/1"}}),
+    )
+    .await;
+    rig.signal(
+        json!({"type": "alert", "source": "alertmanager", "service": "checkout",
+        "env": "prod", "severity": "critical", "reason": "DB slow",
+        "timestamp": rfc3339(T0 - 30 * SEC), "metadata": {"error_code": "DB_TIMEOUT"}}),
+    )
+    .await;
+    let r = rig.tick().await;
+    assert_eq!(r.opened, 1);
+    let inc = rig.incident().await;
+    assert_eq!(
+        (inc["cause"].as_str(), inc["confidence"].as_str()),
+        (Some("dependency"), Some("high"))
+    );
+    let evidence = inc["evidence"].as_array().unwrap();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["title"] == "Dependency payment: payment_gateway_5xx"),
+        "{evidence:?}"
+    );
+    let alert_titles: Vec<&str> = evidence
+        .iter()
+        .filter(|e| {
+            e["kind"] == "signal" && e["title"].as_str().unwrap().contains("(alertmanager)")
+        })
+        .map(|e| e["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(alert_titles, ["critical: PMT_502 spike (alertmanager)"]);
+    let checks: Vec<String> = serde_json::from_value(inc["next_checks"].clone()).unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.contains("Review dependency signal")),
+        "{checks:?}"
+    );
+    assert!(
+        checks
+            .iter()
+            .any(|c| c == "Open matched alert `am-1` in alertmanager (http://am/1)."),
+        "{checks:?}"
+    );
+
+    rig.storage.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_closer_to_onset_wins_and_sets_the_suspect_deploy() {
+    let dir = TestDir::new();
+    let clock = Arc::new(ManualClock::new(T0));
+    let rig = Rig::open(&dir, clock.clone()).await;
+    rig.ingest(&burst("d", T0)).await;
+    rig.signal(
+        json!({"type": "dependency", "source": "k8s", "service": "payment", "env": "prod",
+        "severity": "warning", "reason": "slow", "timestamp": rfc3339(T0 - 14 * MIN)}),
+    )
+    .await;
+    let now = T0;
+    let dep = waylog::ingest::deployments::merge(
+        None,
+        waylog::ingest::deployments::DeploymentInput {
+            id: "deploy-77".into(),
+            service: "checkout".into(),
+            env: "prod".into(),
+            version: "2026.05.04-1".into(),
+            ..Default::default()
+        },
+        now - 3 * MIN,
+    )
+    .unwrap();
+    rig.storage
+        .append(
+            TableId::DeploymentVersions,
+            waylog::ingest::deployments::deployments_to_batch(&[dep]).unwrap(),
+        )
+        .await
+        .unwrap();
+    rig.tick().await;
+    let rows = rig
+        .rows("SELECT cause, confidence, suspect_deploy_id FROM incidents")
+        .await;
+    assert_eq!(
+        rows,
+        vec![vec![json!("deploy"), json!("high"), json!("deploy-77")]]
+    );
+    rig.storage.close().unwrap();
+}
