@@ -131,6 +131,22 @@ impl IncidentEngine {
         v
     }
 
+    /// What the alert intake match needs (spec triage §7.6): the active incidents in
+    /// `/v1/incidents/active` order and a test for "an incident with this id exists". Loads
+    /// the stored incidents first when no tick has yet (so intake works without the engine).
+    pub async fn intake_view(
+        &self,
+        ctx: &SessionContext,
+    ) -> Result<(Vec<Incident>, HashSet<String>), TickError> {
+        {
+            let mut state = self.state.lock().await;
+            self.ensure_loaded(&mut state, ctx).await?;
+        }
+        let active = self.active().await;
+        let ids = self.state.lock().await.ids.clone();
+        Ok((active, ids))
+    }
+
     async fn ensure_loaded(
         &self,
         state: &mut EngineState,
@@ -408,13 +424,7 @@ impl IncidentEngine {
         for a in &alert_signals {
             let t = &a.meta.trace_id;
             if !t.is_empty() && !story_families.contains_key(t) {
-                let family = story_read(ctx, &StoryQuery::Trace(t.clone()))
-                    .await
-                    .ok()
-                    .and_then(|s| {
-                        s.anchor
-                            .map(|an| ErrorFamily::new(&s.service, &an.step, &an.error_code))
-                    });
+                let family = story_family(ctx, t).await;
                 story_families.insert(t.clone(), family);
             }
         }
@@ -559,6 +569,54 @@ pub fn signal_rows(batches: &[RecordBatch]) -> Result<Vec<SignalRow>, RowError> 
         }
     }
     Ok(out)
+}
+
+/// The engine's view of a validated signal (its `meta_*` values from `metadata`).
+pub fn signal_row(s: &crate::ingest::signals::Signal) -> SignalRow {
+    let meta: serde_json::Map<String, serde_json::Value> = s
+        .metadata
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    let m = |k: &str| {
+        meta.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    SignalRow {
+        signal_id: s.signal_id.clone(),
+        kind: s.kind.clone(),
+        source: s.source.clone(),
+        service: s.service.clone(),
+        env: s.env.clone(),
+        severity: s.severity.clone(),
+        reason: s.reason.clone(),
+        timestamp_ns: s.timestamp_ns,
+        meta: SignalMeta {
+            version: m("version"),
+            subtype: m("subtype"),
+            error_code: m("error_code"),
+            step: m("step"),
+            downstream: m("downstream"),
+            incident_id: m("incident_id"),
+            trace_id: m("trace_id"),
+            alert_id: m("alert_id"),
+            provider_url: m("provider_url"),
+        },
+        metadata_json: s.metadata.clone(),
+    }
+}
+
+/// The family of the story of `trace_id` (`None` without a story or an anchor).
+pub async fn story_family(ctx: &SessionContext, trace_id: &str) -> Option<ErrorFamily> {
+    story_read(ctx, &StoryQuery::Trace(trace_id.to_string()))
+        .await
+        .ok()
+        .and_then(|s| {
+            s.anchor
+                .map(|an| ErrorFamily::new(&s.service, &an.step, &an.error_code))
+        })
 }
 
 /// Deployment rows of `sql/incident_deployments.sql`.

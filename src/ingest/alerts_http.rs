@@ -39,11 +39,41 @@ impl AlertMatch {
     }
 }
 
-/// The intake match of §7.6: the one place alerts are matched at intake. There is no incident
-/// engine yet, so there are no incidents to match and the answer is always `none`; the engine
-/// plugs the §7.4 rule over its incidents in here.
-pub fn intake_match(_alert: &Signal) -> AlertMatch {
-    AlertMatch::none()
+/// The intake match of §7.6, the one place alerts are matched at intake: step 1 against all
+/// incidents, steps 2-3 against the active ones (newest evidence first), through the §7.4 rule
+/// the engine also uses for attachment ([`crate::incidents::alert_match`]). Stories of alert
+/// trace ids are read first because the rule itself is synchronous.
+pub async fn intake_match(
+    ctx: &datafusion::prelude::SessionContext,
+    alerts: &[Signal],
+    active: &[crate::incidents::model::Incident],
+    ids: &std::collections::HashSet<String>,
+    amw_ns: i64,
+) -> Vec<AlertMatch> {
+    use crate::incidents::alert_match::{FnLookup, intake_match as rule};
+    use crate::incidents::engine::{signal_row, story_family};
+    let rows: Vec<_> = alerts.iter().map(signal_row).collect();
+    let mut stories = std::collections::HashMap::new();
+    for r in &rows {
+        let t = &r.meta.trace_id;
+        if !t.is_empty() && !stories.contains_key(t) {
+            stories.insert(t.clone(), story_family(ctx, t).await);
+        }
+    }
+    let lookup = FnLookup {
+        exists: |id: &str| ids.contains(id),
+        story: |t: &str| stories.get(t).cloned().flatten(),
+    };
+    rows.iter()
+        .map(|r| match rule(r, active, amw_ns, &lookup) {
+            (Some(id), strategy) => AlertMatch {
+                matched: true,
+                incident_id: Some(id),
+                strategy: strategy.as_str(),
+            },
+            (None, _) => AlertMatch::none(),
+        })
+        .collect()
 }
 
 /// One accepted alert: its stored signal, the mapping's alert columns and its match.
@@ -131,14 +161,11 @@ fn accept(
         };
         let text = serde_json::to_vec(&mapped.signal).unwrap_or_default();
         match validate_signal(&text, now_ns) {
-            Ok(signal) => {
-                let matched = intake_match(&signal);
-                accepted.push(Accepted {
-                    signal,
-                    mapped,
-                    matched,
-                });
-            }
+            Ok(signal) => accepted.push(Accepted {
+                signal,
+                mapped,
+                matched: AlertMatch::none(),
+            }),
             Err(e) => rejected.push(AlertRejection::invalid_alert(position, &e)),
         }
     }
@@ -244,7 +271,24 @@ pub async fn alerts_ingest(State(state): State<SharedState>, req: Request) -> Re
     if let Some(retry) = storage.overloaded() {
         return ApiError::unavailable("OVERLOADED", "server overloaded", retry).into_response();
     }
+    let mut accepted = accepted;
     let signals: Vec<Signal> = accepted.iter().map(|a| a.signal.clone()).collect();
+    // Intake match (informational, stored in `alerts`): a failed incident read leaves `none`.
+    if let Some(engine) = state.engine() {
+        let amw = i64::try_from(state.config.incidents.alert_window.as_nanos()).unwrap_or(i64::MAX);
+        match engine.context(state.config.query_memory_bytes).await {
+            Ok(ctx) => match state.incidents.intake_view(&ctx).await {
+                Ok((active, ids)) => {
+                    let matches = intake_match(&ctx, &signals, &active, &ids, amw).await;
+                    for (a, m) in accepted.iter_mut().zip(matches) {
+                        a.matched = m;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, request_id, "alert intake match skipped"),
+            },
+            Err(e) => tracing::warn!(error = %e, request_id, "alert intake match skipped"),
+        }
+    }
     let batches = signals_to_batch(&signals).and_then(|s| Ok((s, alerts_to_batch(&accepted)?)));
     let (signal_batch, alert_batch) = match batches {
         Ok(b) => b,

@@ -332,3 +332,62 @@ async fn deploy_closer_to_onset_wins_and_sets_the_suspect_deploy() {
     );
     rig.storage.close().unwrap();
 }
+
+/// The real server ticks its engine on the wall clock; an alert posted afterwards matches the
+/// active incident at intake (spec triage §7.6) and the match is stored in `alerts`.
+#[test]
+fn server_engine_opens_an_incident_and_alert_intake_matches_it() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir.data_dir(), &["--incident-tick-interval", "1s"], &[]);
+    let now = now_ns();
+    let events: Vec<Value> = (0..8)
+        .map(|i| failing(&format!("live-{i}"), now - 60 * SEC + i * SEC))
+        .collect();
+    server.ingest(&events);
+    let opened = wait_until(Duration::from_secs(30), || {
+        server.scalar("SELECT count(*) FROM incidents WHERE status = 'active'") == 1
+    });
+    assert!(opened, "no incident opened; log:\n{}", server.log());
+    let id = server.query("SELECT incident_id FROM incidents")[0][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let alert = |extra: Value| {
+        let mut body = json!({"source": "grafana-oncall", "service": "checkout", "env": "prod",
+            "severity": "critical", "reason": "PMT_502 spike", "timestamp": rfc3339(now_ns())});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = server.request(
+            "POST",
+            "/v1/alerts",
+            &[("Content-Type", "application/json")],
+            Some(body.to_string().as_bytes()),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["match"].clone()
+    };
+    assert_eq!(
+        alert(json!({"error_code": "PMT_502", "step": "payment.charge"})),
+        json!({"matched": true, "incident_id": id, "strategy": "family"})
+    );
+    assert_eq!(
+        alert(json!({"incident_id": id})),
+        json!({"matched": true, "incident_id": id, "strategy": "incident_id"})
+    );
+    assert_eq!(
+        alert(json!({"error_code": "DB_TIMEOUT"})),
+        json!({"matched": false, "strategy": "none"})
+    );
+    let stored =
+        server.query("SELECT match_strategy, match_incident_id FROM alerts ORDER BY received_at");
+    assert_eq!(
+        stored,
+        vec![
+            vec![json!("family"), json!(id)],
+            vec![json!("incident_id"), json!(id)],
+            vec![json!("none"), Value::Null],
+        ]
+    );
+}
