@@ -12,9 +12,13 @@
 //! 4. Keep serving until SIGINT/SIGTERM so the user can explore with the CLI, or with `--exit`
 //!    shut down gracefully (in-flight requests drained, storage closed) after the report.
 //!
-//! Not implemented (the subsystems do not exist yet): the per-service HTTP listeners and the
-//! gateway routes of §8 (`GET /demo`, `POST /purchase`, `POST /demo/burst`), the deploy /
-//! dependency / runtime signals a burst posts, and the incident / alert parts of §8.3-8.4.
+//! 5. Before the burst the demo posts the deploy and dependency signals of §8.2 (and one
+//!    runtime signal per `checkout_panic` request); after the read-model report it waits (up to
+//!    `--incident-wait` seconds, engine tick `--tick`, default 5s) for the active
+//!    `checkout:payment.charge:PMT_502` incident and prints it with its snapshot.
+//!
+//! Not implemented: the per-service HTTP listeners and the gateway routes of §8 (`GET /demo`,
+//! `POST /purchase`, `POST /demo/burst`) and the triage-report parts of §8.3-8.4.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,6 +61,12 @@ pub struct DemoArgs {
     /// Stop after the report instead of serving.
     #[arg(long)]
     pub exit: bool,
+    /// Incident engine tick of the in-process server (spec: 5s for the demo).
+    #[arg(long, default_value = "5s")]
+    pub tick: String,
+    /// Seconds to wait for the incident before printing the report without it.
+    #[arg(long, default_value = "20")]
+    pub incident_wait: u64,
 }
 
 fn err(code: i32, message: impl Into<String>) -> CliError {
@@ -122,6 +132,42 @@ impl Http {
             req = req.header("Authorization", format!("Bearer {k}"));
         }
         Self::finish(path, req.call())
+    }
+
+    fn post_json(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json");
+        if let Some(k) = &self.write_key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        Self::finish(path, req.send(body.to_string()))
+    }
+
+    /// A plain-text GET (the incident snapshot).
+    fn get_text(&self, path: &str) -> Result<String, CliError> {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(k) = &self.read_key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        let mut r = req
+            .call()
+            .map_err(|e| err(EXIT_TRANSPORT, format!("transport error: {path}: {e}")))?;
+        let status = r.status().as_u16();
+        let text = r
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| err(EXIT_TRANSPORT, format!("transport error: {path}: {e}")))?;
+        if !(200..300).contains(&status) {
+            let code = if status >= 500 {
+                EXIT_SERVER
+            } else {
+                EXIT_CLIENT
+            };
+            return Err(err(code, format!("{path}: http_{status}: {}", text.trim())));
+        }
+        Ok(text)
     }
 
     fn post_ndjson(&self, path: &str, body: String) -> Result<Value, CliError> {
@@ -197,6 +243,17 @@ pub fn run(
         .map_err(|e| err(EXIT_SERVER, format!("internal_error: {e}")))?;
     let mut config = Config::for_data_dir(args.data_dir.clone());
     config.addr = listen;
+    config.incidents.tick = crate::duration::parse_duration(&args.tick)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            err(
+                EXIT_USAGE,
+                format!(
+                    "usage: waylog demo --tick <duration>: invalid {:?}",
+                    args.tick
+                ),
+            )
+        })?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(listen))
         .map_err(|e| err(EXIT_TRANSPORT, format!("cannot listen on {listen}: {e}")))?;
@@ -283,6 +340,7 @@ fn story(http: &Http, args: &DemoArgs) -> Result<String, CliError> {
     let spacing_ns = 20_000_000;
     let start = now - args.requests as i64 * spacing_ns - 1_000_000_000;
     let burst = DemoGen::new(seed).burst(args.requests, start, spacing_ns);
+    let signals = post_signals(http, &burst, now)?;
     let (accepted, rejected) = send_burst(http, &burst)?;
     let mut out = String::new();
     let by: Vec<String> = burst
@@ -290,6 +348,7 @@ fn story(http: &Http, args: &DemoArgs) -> Result<String, CliError> {
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
+    out.push_str(&format!("signals posted: {}\n", signals.join(", ")));
     out.push_str(&format!(
         "demo burst: {} requests (seed {seed}), {} events accepted, {rejected} rejected\n  scenarios: {}\n  ok {}, errors {}, suppressed {}\n",
         burst.requests.len(),
@@ -404,7 +463,107 @@ fn story(http: &Http, args: &DemoArgs) -> Result<String, CliError> {
             .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
             .unwrap_or_default()
     ));
+
+    // The incident the engine derives from the spike (within two ticks).
+    out.push_str(&format!("\nactive incident for {PMT_502_FAMILY}:\n"));
+    let expected = burst
+        .requests
+        .iter()
+        .any(|r| r.scenario == Scenario::Payment502);
+    match wait_for_incident(http, args.incident_wait)? {
+        Some(inc) => {
+            let id = inc["incident_id"].as_str().unwrap_or_default().to_string();
+            out.push_str(&format!(
+                "  {id}  status {}  cause {} ({})  severity {}  {} req / {} svc\n\n",
+                inc["status"].as_str().unwrap_or(""),
+                inc["cause"].as_str().unwrap_or(""),
+                inc["confidence"].as_str().unwrap_or(""),
+                num(&inc["severity"]),
+                num(&inc["affected_requests"]),
+                num(&inc["affected_services"]),
+            ));
+            let snapshot = http.get_text(&format!("/v1/incidents/{}/snapshot", enc(&id)))?;
+            for line in snapshot.lines() {
+                if !line.is_empty() {
+                    out.push_str("  ");
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        None if expected => out.push_str(&format!(
+            "  none yet (the engine ticks every few seconds; try `waylog incidents` in {}s)\n",
+            args.incident_wait
+        )),
+        None => out.push_str("  none (the burst had no payment_502 requests)\n"),
+    }
     Ok(out)
+}
+
+/// The deploy and dependency signals of spec triage §8.2 (posted before the burst), plus the
+/// runtime signal of each `checkout_panic` request (§8.1). Returns `type:service:reason` of
+/// each accepted signal.
+fn post_signals(http: &Http, burst: &Burst, now: i64) -> Result<Vec<String>, CliError> {
+    let ts = crate::model::validate::format_rfc3339_ns(now);
+    let env = super::scenario::DEMO_ENV;
+    let mut bodies = vec![
+        serde_json::json!({"type": "deploy", "source": "waylog-demo", "service": "checkout",
+            "env": env, "severity": "info", "reason": "demo_checkout_rollout",
+            "message": "checkout rollout demo-v2.1", "timestamp": ts,
+            "metadata": {"version": "demo-v2.1", "demo": "traffic_burst"}}),
+        serde_json::json!({"type": "dependency", "source": "waylog-demo", "service": "payment",
+            "env": env, "severity": "critical", "reason": "payment_gateway_5xx",
+            "message": "payment gateway returning 5xx", "timestamp": ts,
+            "resource": {"service": "payment", "endpoint": "POST /charge"},
+            "metadata": {"error_code": "PMT_502", "downstream": "payment", "demo": "traffic_burst"}}),
+    ];
+    for r in burst
+        .requests
+        .iter()
+        .filter(|r| r.scenario == Scenario::CheckoutPanic)
+    {
+        bodies.push(
+            serde_json::json!({"type": "runtime", "source": "waylog-demo",
+            "service": "checkout", "env": env, "severity": "critical", "reason": "panic",
+            "timestamp": ts, "metadata": {"subtype": "panic", "trace_id": r.trace_id}}),
+        );
+    }
+    let mut out = Vec::new();
+    for b in &bodies {
+        let v = http.post_json("/v1/signals", b)?;
+        let s = &v["signal"];
+        out.push(format!(
+            "{}:{}:{}",
+            s["type"].as_str().unwrap_or(""),
+            s["service"].as_str().unwrap_or(""),
+            s["reason"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(out)
+}
+
+/// Poll `/v1/incidents/active` for the PMT_502 family for up to `secs` seconds.
+fn wait_for_incident(http: &Http, secs: u64) -> Result<Option<Value>, CliError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = http.get("/v1/incidents/active")?;
+        let found = v["incidents"].as_array().and_then(|list| {
+            list.iter()
+                .find(|i| {
+                    let f = &i["error_family"];
+                    crate::reads::family::display_family(
+                        f["service"].as_str().unwrap_or(""),
+                        f["step"].as_str().unwrap_or(""),
+                        f["error_code"].as_str().unwrap_or(""),
+                    ) == PMT_502_FAMILY
+                })
+                .cloned()
+        });
+        if found.is_some() || std::time::Instant::now() >= deadline {
+            return Ok(found);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 fn send_burst(http: &Http, burst: &Burst) -> Result<(u64, usize), CliError> {
