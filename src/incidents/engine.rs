@@ -52,6 +52,8 @@ pub enum TickError {
     Write(#[from] WriteError),
     #[error("incident batch")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("incident retention: {0}")]
+    Prune(String),
 }
 
 /// What one tick did.
@@ -77,6 +79,8 @@ pub struct EngineMetrics {
     pub resolved: AtomicU64,
     pub ids_reissued: AtomicU64,
     pub last_tick_us: AtomicU64,
+    /// Incidents removed by the retention janitor.
+    pub pruned: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -655,6 +659,69 @@ pub fn deployment_rows(batches: &[RecordBatch]) -> Result<Vec<DeploymentRow>, Ro
     Ok(out)
 }
 
+impl IncidentEngine {
+    /// The retention janitor (spec triage §2.12): delete every version of the incidents whose
+    /// latest version is resolved with `resolved_at < now − WAYLOG_INCIDENT_RETENTION`.
+    /// Returns the number of incidents pruned.
+    pub async fn prune_resolved(
+        &self,
+        storage: &Storage,
+        engine: &QueryEngine,
+        memory: usize,
+        now: i64,
+    ) -> Result<u64, TickError> {
+        let Some(retention) = self.config.retention else {
+            return Ok(0);
+        };
+        let ctx = engine.context(memory).await?;
+        let cutoff = now.saturating_sub(ns(retention));
+        let mut expired: HashSet<String> = HashSet::new();
+        for b in sql::collect(
+            &ctx,
+            ReadQuery::IncidentsExpired,
+            vec![Param::Timestamp(cutoff)],
+        )
+        .await?
+        {
+            let col = Columns::new(&b).strings("incident_id")?;
+            expired.extend(col.iter().flatten().map(str::to_owned));
+        }
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let n = expired.len() as u64;
+        let expired = Arc::new(expired);
+        let keep = {
+            let expired = expired.clone();
+            Arc::new(move |b: &RecordBatch| {
+                let ids = Columns::new(b).strings("incident_id").map_err(|e| {
+                    crate::storage::Error::Arrow(datafusion::arrow::error::ArrowError::SchemaError(
+                        e.to_string(),
+                    ))
+                })?;
+                Ok(ids
+                    .iter()
+                    .map(|id| Some(!id.is_some_and(|id| expired.contains(id))))
+                    .collect())
+            })
+        };
+        storage
+            .remove_rows(
+                TableId::IncidentVersions,
+                keep,
+                |_| true,
+                |_| crate::storage::FileAction::Inspect,
+            )
+            .await
+            .map_err(|e| TickError::Prune(crate::storage::error_chain(&e)))?;
+        self.metrics.pruned.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// How often the incident retention janitor runs (first run one period after start).
+const JANITOR_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Run ticks every `config.tick` (the first one interval after start) until `stop`; a tick
 /// that overruns is followed at once by the next, never overlapping.
 pub async fn run(
@@ -667,10 +734,36 @@ pub async fn run(
 ) {
     let period = engine.config.tick;
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut janitor =
+        tokio::time::interval_at(tokio::time::Instant::now() + JANITOR_PERIOD, JANITOR_PERIOD);
+    enum Wake {
+        Tick,
+        Janitor,
+        Stop,
+    }
     loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
+        let wake = tokio::select! {
+            _ = interval.tick() => Wake::Tick,
+            _ = janitor.tick() => Wake::Janitor,
+            _ = stop.wait_for(|s| *s) => Wake::Stop,
+        };
+        match wake {
+            Wake::Stop => return,
+            Wake::Janitor => {
+                match engine
+                    .prune_resolved(&storage, &query, memory, clock.now_ns())
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(incidents = n, "incident retention pruned"),
+                    Err(e) => tracing::error!(
+                        error = %crate::storage::error_chain(&e),
+                        "incident retention failed; retried next run"
+                    ),
+                }
+                continue;
+            }
+            Wake::Tick => {}
         }
         let now = clock.now_ns();
         match engine.tick(&storage, &query, memory, now).await {

@@ -142,6 +142,7 @@ read_queries! {
     IncidentDeployments => "incident_deployments": [Utf8, Timestamp, Timestamp],
     IncidentsOpen => "incidents_open": [],
     IncidentIds => "incident_ids": [],
+    IncidentsExpired => "incidents_expired": [Timestamp],
 }
 
 /// The keyset sentinel "before everything" for descending timestamp cursors.

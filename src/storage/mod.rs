@@ -86,6 +86,17 @@ pub enum WriteError {
     Stopped,
 }
 
+/// What [`Storage::remove_rows`] does with one cold file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    /// No row of the file can match: keep it untouched.
+    Keep,
+    /// Every row matches: delete the file.
+    Drop,
+    /// Read it and rewrite it without the matching rows (if any).
+    Inspect,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AppendOutcome {
     pub accepted: usize,
@@ -812,31 +823,62 @@ impl Storage {
         Ok(())
     }
 
-    /// Remove rows whose retention time is older than now − retention, from both tiers.
+    /// Remove rows older than the table's retention (by its retention column) from hot
+    /// batches and cold files. Returns the number of rows removed.
     pub async fn enforce_retention(&self, t: TableId) -> Result<u64> {
         if self.read_only {
             return Ok(0);
         }
-        let _guard = self.maintenance.lock().await;
         let cutoff = self
             .clock
             .now_ns()
             .saturating_sub(i64::try_from(self.cfg.retention_of(t).as_nanos()).unwrap_or(i64::MAX));
+        let col = t.retention_column();
+        self.remove_rows(
+            t,
+            Arc::new(move |b: &RecordBatch| keep_mask(b, col, cutoff)),
+            move |b| schema::ts_range(b, col).is_some_and(|(min_r, _)| min_r < cutoff),
+            move |f| {
+                if f.max_retention_ts < cutoff {
+                    FileAction::Drop
+                } else if f.min_retention_ts < cutoff {
+                    FileAction::Inspect
+                } else {
+                    FileAction::Keep
+                }
+            },
+        )
+        .await
+    }
+
+    /// Remove the rows of `t` for which `keep` is false, from hot batches (those where
+    /// `hot_may_match` holds) and cold files (by `file_action`; inspected files are rewritten
+    /// without the rows). One manifest commit; readers see before or after, never between.
+    pub async fn remove_rows(
+        &self,
+        t: TableId,
+        keep: Arc<dyn Fn(&RecordBatch) -> Result<BooleanArray> + Send + Sync>,
+        hot_may_match: impl Fn(&RecordBatch) -> bool,
+        file_action: impl Fn(&ColdFile) -> FileAction,
+    ) -> Result<u64> {
+        if self.read_only {
+            return Ok(0);
+        }
+        let _guard = self.maintenance.lock().await;
         let state = self.table(t).clone();
         let snap = state.snapshot();
-        let col = t.retention_column();
         let mut removed = 0u64;
         // Hot: filter in place (same sequence range, fewer rows).
         let mut hot_changes: Vec<(Arc<HotBatch>, Option<HotBatch>)> = Vec::new();
         for h in &snap.hot {
-            let Some((min_r, _)) = schema::ts_range(&h.batch, col) else {
-                continue;
-            };
-            if min_r >= cutoff {
+            if !hot_may_match(&h.batch) {
                 continue;
             }
-            let keep = keep_mask(&h.batch, col, cutoff)?;
-            let kept = filter_record_batch(&h.batch, &keep)?;
+            let mask = keep(&h.batch)?;
+            let kept = filter_record_batch(&h.batch, &mask)?;
+            if kept.num_rows() == h.batch.num_rows() {
+                continue;
+            }
             removed += (h.batch.num_rows() - kept.num_rows()) as u64;
             let replacement = (kept.num_rows() > 0).then(|| {
                 HotBatch::new(
@@ -854,13 +896,15 @@ impl Storage {
         let mut dropped: Vec<Arc<ColdFile>> = Vec::new();
         let mut rewritten: Vec<(Arc<ColdFile>, Option<ColdFile>)> = Vec::new();
         for f in &snap.cold {
-            if f.max_retention_ts < cutoff {
+            let action = file_action(f);
+            if action == FileAction::Drop {
                 dropped.push(f.clone());
                 removed += f.rows;
-            } else if f.min_retention_ts < cutoff {
+            } else if action == FileAction::Inspect {
                 let bytes = self.cold.get(&f.path).await?;
                 let file = f.clone();
                 let now = self.clock.now_ns();
+                let keep = keep.clone();
                 let out = tokio::task::spawn_blocking(
                     move || -> Result<(Option<(Bytes, ColdFile)>, u64)> {
                         let batches = cold::decode_parquet(bytes)?;
@@ -870,9 +914,12 @@ impl Storage {
                             .map(|b| adapt_to_schema(b, t))
                             .collect::<Result<_, _>>()?;
                         let all = concat_batches(&schema, &batches)?;
-                        let keep = keep_mask(&all, col, cutoff)?;
-                        let kept = filter_record_batch(&all, &keep)?;
+                        let mask = keep(&all)?;
+                        let kept = filter_record_batch(&all, &mask)?;
                         let gone = (all.num_rows() - kept.num_rows()) as u64;
+                        if gone == 0 {
+                            return Ok((Some((Bytes::new(), (*file).clone())), 0));
+                        }
                         if kept.num_rows() == 0 {
                             return Ok((None, gone));
                         }
@@ -884,6 +931,10 @@ impl Storage {
                 )
                 .await
                 .map_err(|e| Error::Join(e.to_string()))??;
+                if out.1 == 0 {
+                    // Nothing to remove in this file: leave it as it is.
+                    continue;
+                }
                 removed += out.1;
                 if let Some((bytes, meta)) = &out.0 {
                     self.cold.put(&meta.path, bytes.clone()).await?;

@@ -221,6 +221,21 @@ async fn lifecycle_open_refresh_recover_resolve_reopen_and_restart() {
         .rows("SELECT incident_id, max(version), count(*) FROM incident_versions GROUP BY 1 ORDER BY 1")
         .await;
     assert_eq!(versions.len(), 2, "{versions:?}");
+
+    // Retention: a week after resolution every version of the resolved incident goes, the
+    // other incident stays.
+    rig.storage.flush(TableId::IncidentVersions).await.unwrap();
+    let later = T0 + 16 * MIN + 169 * 3600 * SEC;
+    let pruned = rig
+        .engine
+        .prune_resolved(&rig.storage, &rig.query, 512 << 20, later)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    let left = rig
+        .rows("SELECT DISTINCT incident_id FROM incident_versions")
+        .await;
+    assert_eq!(left, vec![vec![inc["id"].clone()]]);
     rig.storage.close().unwrap();
 }
 
