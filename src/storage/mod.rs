@@ -86,6 +86,9 @@ pub enum WriteError {
     Stopped,
 }
 
+/// Which rows of a batch [`Storage::remove_rows`] keeps (`true` = keep).
+pub type KeepFn = Arc<dyn Fn(&RecordBatch) -> Result<BooleanArray> + Send + Sync>;
+
 /// What [`Storage::remove_rows`] does with one cold file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileAction {
@@ -857,7 +860,7 @@ impl Storage {
     pub async fn remove_rows(
         &self,
         t: TableId,
-        keep: Arc<dyn Fn(&RecordBatch) -> Result<BooleanArray> + Send + Sync>,
+        keep: KeepFn,
         hot_may_match: impl Fn(&RecordBatch) -> bool,
         file_action: impl Fn(&ColdFile) -> FileAction,
     ) -> Result<u64> {
