@@ -142,6 +142,7 @@ read_queries! {
     IncidentDeployments => "incident_deployments": [Utf8, Timestamp, Timestamp],
     IncidentsOpen => "incidents_open": [],
     IncidentIds => "incident_ids": [],
+    IncidentsList => "incidents_list": [Utf8, Utf8],
 }
 
 /// The keyset sentinel "before everything" for descending timestamp cursors.
