@@ -88,7 +88,8 @@ pub struct ServeArgs {
     /// Listen address of OTLP/gRPC (port 0 picks a free port); empty disables it.
     #[arg(long, env = "WAYLOG_OTLP_GRPC_ADDR", default_value = "127.0.0.1:4317")]
     pub otlp_grpc_addr: String,
-    /// `Access-Control-Allow-Origin` of the CORS-enabled routes (`/v1/deployments`).
+    /// `Access-Control-Allow-Origin` of the CORS-enabled routes (`/v1/deployments`,
+    /// `/v1/incidents/…`).
     #[arg(long, env = "WAYLOG_CORS_ORIGIN", default_value = "*")]
     pub cors_origin: String,
     #[command(flatten)]

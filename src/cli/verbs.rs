@@ -1,6 +1,7 @@
 //! The read verbs of the CLI (spec reads §7.2-§7.4): `capabilities errors rollup recent explain
-//! trace event search blast`. Each verb is one GET against the read API; its human output is a
-//! pure `render_*` function over the server's JSON body, so snapshots run without a server.
+//! trace event search blast signals incidents incident`. Each verb is one GET against the read
+//! API; its human output is a pure `render_*` function over the server's JSON body, so
+//! snapshots run without a server.
 //!
 //! Invariants: `--json` prints the body text re-indented, never re-serialized, so keys keep the
 //! server's order (serde_json here has no `preserve_order`); window flags pass through verbatim
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use super::table::render_table;
 use super::{CliError, Client, Globals, api_error};
+use crate::reads::family::display_family;
 
 /// The read verbs, flattened into [`super::Command`].
 #[derive(Debug, Subcommand)]
@@ -35,6 +37,10 @@ pub enum Verb {
     Blast(BlastArgs),
     /// Production-context signals, newest first (GET /v1/signals).
     Signals(SignalsArgs),
+    /// Incidents not yet resolved, most severe first (GET /v1/incidents/active).
+    Incidents(IncidentsArgs),
+    /// One incident's snapshot text (GET /v1/incidents/{id}/snapshot).
+    Incident(IncidentArgs),
 }
 
 /// `--window`, `--since`, `--until`, passed through to the server (§1.4).
@@ -164,6 +170,21 @@ pub struct SignalsArgs {
     pub window: WindowArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct IncidentsArgs {
+    #[arg(long)]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IncidentArgs {
+    pub id: String,
+    /// Accepted for compatibility: the snapshot is the default output. With `--json`, print
+    /// the `{snapshot, incident}` body instead of the incident.
+    #[arg(long)]
+    pub snapshot: bool,
+}
+
 type Query = Vec<(&'static str, String)>;
 
 fn push(q: &mut Query, key: &'static str, value: Option<impl ToString>) {
@@ -218,6 +239,11 @@ pub fn run(g: &Globals, verb: Verb) -> Result<String, CliError> {
             push_window(&mut q, &a.window);
             ("/v1/signals".into(), render_signals)
         }
+        Verb::Incidents(a) => {
+            push(&mut q, "env", a.env);
+            ("/v1/incidents/active".into(), render_incidents)
+        }
+        Verb::Incident(a) => return incident(&client, g.json, &a),
         Verb::Explain(a) => return explain(&client, g.json, &a),
         Verb::Trace(a) => (
             format!("/v1/traces/{}", percent_encode(&a.id)),
@@ -294,13 +320,43 @@ fn get_ok(client: &Client, path: &str, q: &Query) -> Result<String, CliError> {
     Ok(text)
 }
 
+fn undecodable(e: impl std::fmt::Display) -> CliError {
+    CliError::transport(format!("undecodable response: {e}"))
+}
+
 fn output(text: &str, json: bool, render: fn(&Value) -> String) -> Result<String, CliError> {
-    let undecodable = |e: String| CliError::transport(format!("undecodable response: {e}"));
     if json {
         return pretty_json(text).map_err(undecodable);
     }
-    let v: Value = serde_json::from_str(text).map_err(|e| undecodable(e.to_string()))?;
+    let v: Value = serde_json::from_str(text).map_err(undecodable)?;
     Ok(render(&v))
+}
+
+/// `incident <id>`: the snapshot text; `--json` the incident, `--json --snapshot` the
+/// snapshot body. The client always sends `Accept: application/json` (§7.1), so the text is
+/// the `snapshot` member of the JSON answer: the same text the `text/plain` answer carries.
+fn incident(client: &Client, json: bool, a: &IncidentArgs) -> Result<String, CliError> {
+    let id = percent_encode(&a.id);
+    if json && !a.snapshot {
+        let text = get_ok(client, &format!("/v1/incidents/{id}"), &Vec::new())?;
+        return pretty_json(&text).map_err(undecodable);
+    }
+    let text = get_ok(client, &format!("/v1/incidents/{id}/snapshot"), &Vec::new())?;
+    if json {
+        return pretty_json(&text).map_err(undecodable);
+    }
+    snapshot_text_of(&text).map_err(undecodable)
+}
+
+/// The `snapshot` member of a snapshot JSON body, verbatim.
+pub fn snapshot_text_of(body: &str) -> Result<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        snapshot: String,
+    }
+    serde_json::from_str::<Body>(body)
+        .map(|b| b.snapshot)
+        .map_err(|e| e.to_string())
 }
 
 /// `explain`: the story by `event_id`, on `not_found` by `trace_id` (`--event` / `--trace`
@@ -881,6 +937,41 @@ pub fn render_signals(v: &Value) -> String {
     out
 }
 
+/// `waylog incidents` (§7.2, triage §5).
+pub fn render_incidents(v: &Value) -> String {
+    let incidents = array(&v["incidents"]);
+    if incidents.is_empty() {
+        return "No active incidents.\n".to_owned();
+    }
+    let body: Vec<Vec<String>> = incidents
+        .iter()
+        .map(|i| {
+            let f = &i["error_family"];
+            vec![
+                s(&i["incident_id"]).to_owned(),
+                s(&i["status"]).to_owned(),
+                s(&i["cause"]).to_owned(),
+                s(&i["confidence"]).to_owned(),
+                num(&i["severity"]),
+                display_family(s(&f["service"]), s(&f["step"]), s(&f["error_code"])),
+                format!(
+                    "{} req / {} svc",
+                    num(&i["affected_requests"]),
+                    num(&i["affected_services"])
+                ),
+                ts_seconds(&i["started_at"]),
+            ]
+        })
+        .collect();
+    render_table(
+        &headers(&[
+            "INCIDENT", "STATUS", "CAUSE", "CONF", "SEVERITY", "FAMILY", "AFFECTED", "STARTED",
+        ]),
+        &body,
+        true,
+    )
+}
+
 /// `waylog blast` (§7.2).
 pub fn render_blast(v: &Value) -> String {
     let k = &v["key"];
@@ -1118,6 +1209,60 @@ mod tests {
             "window": "1h0m0s", "affected_requests": 0, "affected_users": null,
             "affected_services": 0, "top_services": [], "sample_traces": []});
         snap!("blast_empty", render_blast(&empty));
+    }
+
+    /// An incident in its wire form (the model's serde output, as the server sends it).
+    fn incident_json(id: &str, status: &str, severity: i64, step: &str, started: i64) -> Value {
+        use crate::incidents::model::{Cause, Confidence, ErrorFamily, Incident, Status};
+        let mut inc = Incident::skeleton(
+            id.into(),
+            "prod".into(),
+            ErrorFamily::new("checkout", step, "PMT_502"),
+            started,
+            started + 90_000_000_000,
+        );
+        inc.status = Status::parse(status).unwrap();
+        inc.cause = Cause::Dependency;
+        inc.confidence = Confidence::High;
+        inc.severity = severity;
+        inc.affected_requests = 12;
+        inc.affected_services = 3;
+        serde_json::from_str(&serde_json::to_string(&inc).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn render_incidents_prints_table_or_empty_line() {
+        // 2026-05-04T12:03:00.5Z: STARTED keeps whole seconds.
+        let t0 = 1_777_896_180_500_000_000;
+        let v = json!({"incidents": [
+            incident_json("inc_eee7eabe9bda8b24", "active", 10, "payment.charge", t0),
+            incident_json("inc_f5db0bf7b22b49e9", "recovering", 4, "a:b", t0 - 3_600_000_000_000),
+        ]});
+        let out = render_incidents(&v);
+        assert!(out.contains("checkout:a\\:b:PMT_502"), "{out}");
+        assert!(out.contains("  2026-05-04T12:03:00Z\n"), "{out}");
+        snap!("incidents", out);
+        assert_eq!(
+            render_incidents(&json!({"incidents": []})),
+            "No active incidents.\n"
+        );
+    }
+
+    #[test]
+    fn snapshot_text_of_returns_the_member_verbatim() {
+        use crate::incidents::model::{ErrorFamily, Incident};
+        use crate::incidents::snapshot::{SnapshotBody, snapshot_text};
+        let inc = Incident::skeleton(
+            "inc_1".into(),
+            "prod".into(),
+            ErrorFamily::new("checkout", "payment.charge", "PMT_502"),
+            1_777_896_180_000_000_000,
+            1_777_896_180_000_000_000,
+        );
+        let body = serde_json::to_string(&SnapshotBody::new(&inc)).unwrap();
+        assert_eq!(snapshot_text_of(&body).unwrap(), snapshot_text(&inc));
+        assert!(snapshot_text_of("Incident inc_1\n").is_err());
+        assert!(snapshot_text_of("{\"incident\": {}}").is_err());
     }
 
     #[test]

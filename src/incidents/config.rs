@@ -94,13 +94,21 @@ impl Default for IncidentConfig {
 
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// The reads §1.4 grammar, plus a bare `0` (as Go's `time.ParseDuration` accepts).
+fn parse(text: &str) -> Option<Duration> {
+    match text.trim() {
+        "0" => Some(Duration::ZERO),
+        t => parse_duration(t),
+    }
+}
+
 /// A duration where zero means `default`; unparsable is an error naming `name`.
 fn duration_or(name: &str, text: &str, default: Duration) -> Result<Duration, String> {
     let t = text.trim();
     if t.starts_with('-') {
         return Ok(default);
     }
-    match parse_duration(t) {
+    match parse(t) {
         Some(d) if d.is_zero() => Ok(default),
         Some(d) => Ok(d),
         None => Err(format!(
@@ -167,7 +175,7 @@ impl IncidentArgs {
             .or_else(|| std::env::var("ALERT_MATCH_WINDOW").ok())
             .unwrap_or_else(|| "15m".into());
         let retention_text = self.incident_retention.trim();
-        let retention = match parse_duration(retention_text) {
+        let retention = match parse(retention_text) {
             Some(d) if d.is_zero() => None,
             Some(d) => Some(d),
             None if retention_text.starts_with('-') => Some(Duration::from_secs(168 * 3600)),

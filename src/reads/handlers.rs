@@ -2,10 +2,13 @@
 //! endpoint's parameters, run its read model ([`ReadRequest::run`]).
 
 use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::incidents::{self, Target};
 use super::params::percent_decode_path;
 use super::{ReadRequest, blast, capabilities, errors, events, rollup, signals, traces};
+use crate::incidents::snapshot::{SnapshotBody, snapshot_text};
 use crate::server::SharedState;
 use crate::server::error::{ApiError, json_response};
 
@@ -151,4 +154,75 @@ pub async fn signals_list(state: SharedState, req: Request) -> Response {
     ));
     r.run(&state, |ctx| async move { signals::read(&ctx, &q).await })
         .await
+}
+
+/// `GET /v1/incidents/active[?env=]` (spec triage §5).
+pub async fn incidents_list(State(state): State<SharedState>, req: Request) -> Response {
+    let resp = incidents_list_answer(&state, req).await;
+    incidents::with_cors(&state, resp)
+}
+
+async fn incidents_list_answer(state: &SharedState, req: Request) -> Response {
+    if req.method() == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let r = match ReadRequest::begin_allowing(
+        state,
+        &req,
+        incidents::ACTIVE_PARAMS,
+        incidents::METHODS,
+    ) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let env = incidents::active_env(&r.params);
+    let read = |ctx| async move { incidents::active_read(&ctx, env.as_deref()).await };
+    match r.execute(state, read).await {
+        Ok(body) => json_response(StatusCode::OK, &body),
+        Err(e) => e
+            .into_storage_failure(&r.request_id, incidents::FAILURE_DETAIL)
+            .into_response(),
+    }
+}
+
+/// `GET /v1/incidents/{id}` and `GET /v1/incidents/{id}/snapshot` (spec triage §5).
+pub async fn incidents_get(State(state): State<SharedState>, req: Request) -> Response {
+    let resp = incidents_get_answer(&state, req).await;
+    incidents::with_cors(&state, resp)
+}
+
+async fn incidents_get_answer(state: &SharedState, req: Request) -> Response {
+    if req.method() == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let r = match ReadRequest::begin_allowing(state, &req, &[], incidents::METHODS) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let target = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/incidents/")
+        .and_then(Target::parse);
+    let (id, snapshot) = match target {
+        Some(Target::Incident(id)) => (id, false),
+        Some(Target::Snapshot(id)) => (id, true),
+        None => return ApiError::not_found(incidents::NOT_FOUND).into_response(),
+    };
+    let read = |ctx| async move { incidents::incident_read(&ctx, &id).await };
+    let incident = match r.execute(state, read).await {
+        Ok(i) => i,
+        Err(e) => {
+            return e
+                .into_storage_failure(&r.request_id, incidents::FAILURE_DETAIL)
+                .into_response();
+        }
+    };
+    if !snapshot {
+        json_response(StatusCode::OK, &incidents::IncidentBody { incident })
+    } else if incidents::wants_json(req.headers()) {
+        json_response(StatusCode::OK, &SnapshotBody::new(&incident))
+    } else {
+        incidents::text_response(snapshot_text(&incident))
+    }
 }

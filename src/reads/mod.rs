@@ -1,6 +1,6 @@
 //! The HTTP read API (spec reads §1-§4, §7.3): `/v1/errors`, `/v1/rollups/root_cause`,
-//! `/v1/blast_radius`, `/v1/traces/{story,recent,<id>}`, `/v1/events/{search,<id>}` and
-//! `/v1/capabilities`.
+//! `/v1/blast_radius`, `/v1/traces/{story,recent,<id>}`, `/v1/events/{search,<id>}`,
+//! `/v1/capabilities`, and the incident reads of spec triage §5 (`/v1/incidents/…`).
 //!
 //! Every read model is one SQL file under `sql/` ([`sql::ReadQuery`]) run by DataFusion over
 //! the hot batches plus cold Parquet; Rust only walks span links ([`origin`]) and does small
@@ -19,6 +19,7 @@ pub mod errors;
 pub mod events;
 pub mod family;
 pub mod handlers;
+pub mod incidents;
 pub mod origin;
 pub mod params;
 pub mod rollup;
@@ -64,6 +65,10 @@ pub fn routes() -> Router<SharedState> {
         .route("/v1/events/search", any(handlers::events_search))
         .route("/v1/events/{event_id}", any(handlers::events_get))
         .route("/v1/capabilities", any(handlers::capabilities_get))
+        .route("/v1/incidents/active", any(handlers::incidents_list))
+        // The catch-all takes `{id}` and `{id}/snapshot`; the bare prefix is the empty id.
+        .route("/v1/incidents/", any(handlers::incidents_get))
+        .route("/v1/incidents/{*rest}", any(handlers::incidents_get))
 }
 
 /// Why a read failed after its parameters were accepted.
@@ -97,20 +102,10 @@ impl ReadError {
     pub fn into_api_error(self, request_id: &str) -> ApiError {
         match self {
             ReadError::Api(e) => e,
-            ReadError::Timeout => ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                "query timed out",
-                "",
-            ),
+            ReadError::Timeout => timed_out(),
             ReadError::Query(e) => match classify(e) {
-                QueryError::ResourcesExhausted(detail) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "resources_exhausted",
-                    "query exceeded memory limit",
-                    detail,
-                ),
-                QueryError::Timeout => ReadError::Timeout.into_api_error(request_id),
+                QueryError::ResourcesExhausted(detail) => memory_exceeded(detail),
+                QueryError::Timeout => timed_out(),
                 QueryError::Unavailable(detail) => {
                     tracing::warn!(error = %detail, request_id, "read: storage unavailable");
                     ApiError::unavailable("unavailable", "storage unavailable", 5)
@@ -126,6 +121,51 @@ impl ReadError {
             }
         }
     }
+
+    /// The HTTP answer of a read whose storage failures the spec names (triage §5: `500
+    /// internal_error` with `detail`): spec answers, the deadline and the memory cap map as
+    /// in [`ReadError::into_api_error`]; any other failure, an unreadable cold store
+    /// included, is that `500`.
+    pub fn into_storage_failure(self, request_id: &str, detail: &str) -> ApiError {
+        let failed = |error: &dyn std::fmt::Display| {
+            tracing::error!(error = %error, request_id, "read: {detail}");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "internal error",
+                detail,
+            )
+        };
+        match self {
+            ReadError::Query(e) => match classify(e) {
+                QueryError::ResourcesExhausted(detail) => memory_exceeded(detail),
+                QueryError::Timeout => timed_out(),
+                other => failed(&other),
+            },
+            ReadError::Rows(e) => failed(&crate::storage::error_chain(&e)),
+            other => other.into_api_error(request_id),
+        }
+    }
+}
+
+/// `504 timeout` (spec reads §1.3).
+fn timed_out() -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "timeout",
+        "query timed out",
+        "",
+    )
+}
+
+/// `422 resources_exhausted` (spec reads §1.3).
+fn memory_exceeded(detail: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "resources_exhausted",
+        "query exceeded memory limit",
+        detail,
+    )
 }
 
 /// An accepted read request: authorized, `GET`, parameter names checked.
@@ -140,6 +180,17 @@ pub struct ReadRequest {
 impl ReadRequest {
     /// Rate limit, read scope, method and strict parameter names (spec reads §1.1, §1.2).
     pub fn begin(state: &SharedState, req: &Request, allowed: &[&str]) -> Result<Self, ApiError> {
+        Self::begin_allowing(state, req, allowed, "GET")
+    }
+
+    /// [`ReadRequest::begin`] for a route that also answers other methods itself (`OPTIONS`):
+    /// `allow` is the `Allow` header of its `405`.
+    pub fn begin_allowing(
+        state: &SharedState,
+        req: &Request,
+        allowed: &[&str],
+        allow: &str,
+    ) -> Result<Self, ApiError> {
         let headers = req.headers();
         let peer = req
             .extensions()
@@ -155,7 +206,7 @@ impl ReadRequest {
             return Err(ApiError::unauthorized("read"));
         }
         if req.method() != Method::GET {
-            return Err(ApiError::method_not_allowed("GET"));
+            return Err(ApiError::method_not_allowed(allow));
         }
         let params = Params::parse(req.uri().query(), allowed)?;
         let request_id = req
@@ -178,20 +229,29 @@ impl ReadRequest {
         F: FnOnce(SessionContext) -> Fut,
         Fut: Future<Output = Result<T, ReadError>>,
     {
+        match self.execute(state, read).await {
+            Ok(body) => json_response(StatusCode::OK, &body),
+            Err(e) => e.into_api_error(&self.request_id).into_response(),
+        }
+    }
+
+    /// Run `read` over a fresh snapshot under the memory cap and deadline, for handlers that
+    /// shape their own answer. Storage not recovered yet is the `503` of every read.
+    pub async fn execute<T, F, Fut>(&self, state: &SharedState, read: F) -> Result<T, ReadError>
+    where
+        F: FnOnce(SessionContext) -> Fut,
+        Fut: Future<Output = Result<T, ReadError>>,
+    {
         let Some(engine) = state.engine() else {
-            return ApiError::unavailable("unavailable", "storage unavailable", 1).into_response();
+            return Err(ApiError::unavailable("unavailable", "storage unavailable", 1).into());
         };
         let work = async {
             let ctx = engine.context(state.config.query_memory_bytes).await?;
             read(ctx).await
         };
-        let result = match tokio::time::timeout(state.config.query_timeout, work).await {
+        match tokio::time::timeout(state.config.query_timeout, work).await {
             Ok(r) => r,
             Err(_) => Err(ReadError::Timeout),
-        };
-        match result {
-            Ok(body) => json_response(StatusCode::OK, &body),
-            Err(e) => e.into_api_error(&self.request_id).into_response(),
         }
     }
 }

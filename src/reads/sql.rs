@@ -143,6 +143,7 @@ read_queries! {
     IncidentsOpen => "incidents_open": [],
     IncidentIds => "incident_ids": [],
     IncidentsExpired => "incidents_expired": [Timestamp],
+    IncidentsList => "incidents_list": [Utf8, Utf8],
 }
 
 /// The keyset sentinel "before everything" for descending timestamp cursors.

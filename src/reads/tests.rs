@@ -1105,3 +1105,75 @@ async fn static_trace_and_event_paths_win_over_ids() {
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers.get(header::ALLOW).unwrap(), "POST");
 }
+
+/// `incident_versions` rows whose `evidence_json` is not JSON: the rows cannot become
+/// incidents.
+fn unreadable_incident_rows() -> datafusion::arrow::array::RecordBatch {
+    use crate::incidents::model::{ErrorFamily, Incident};
+    use crate::incidents::store::{StoredIncident, incidents_to_batch};
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    let inc = Incident::skeleton(
+        "inc_bad".into(),
+        "prod".into(),
+        ErrorFamily::new("checkout", "payment.charge", "PMT_502"),
+        BASE,
+        NOW,
+    );
+    let batch = incidents_to_batch(&[StoredIncident {
+        incident: inc,
+        version: 1,
+        written_at_ns: NOW,
+    }])
+    .unwrap();
+    let at = batch.schema().index_of("evidence_json").unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[at] = Arc::new(StringArray::from(vec!["not json"])) as ArrayRef;
+    datafusion::arrow::array::RecordBatch::try_new(batch.schema(), columns).unwrap()
+}
+
+#[tokio::test]
+async fn incident_reads_answer_500_when_rows_are_unreadable() {
+    let h = harness().await;
+    h.storage
+        .append(TableId::IncidentVersions, unreadable_incident_rows())
+        .await
+        .unwrap();
+    for uri in [
+        "/v1/incidents/active",
+        "/v1/incidents/inc_bad",
+        "/v1/incidents/inc_bad/snapshot",
+    ] {
+        let r = h.get(uri).await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
+        assert_eq!(
+            r.body,
+            json!({"error": {"code": "internal_error", "message": "internal error",
+                             "detail": "query incidents failed"}}),
+            "{uri}"
+        );
+        assert_eq!(
+            r.headers.get(header::ACCESS_CONTROL_ALLOW_METHODS).unwrap(),
+            "GET, OPTIONS"
+        );
+    }
+    // Other ids never touch the bad row.
+    assert_eq!(
+        h.get("/v1/incidents/inc_other").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn incident_reads_answer_503_before_storage_and_check_parameters_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::new(test_config(dir.path()), Arc::new(ManualClock::new(NOW)));
+    let r = call(&state, "GET", "/v1/incidents/active", &[]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.body["error"]["code"], "unavailable");
+    let r = call(&state, "GET", "/v1/incidents/active?limit=5", &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["detail"], "unknown query parameter: limit");
+    let r = call(&state, "GET", "/v1/incidents/inc_1?env=prod", &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["detail"], "unknown query parameter: env");
+}

@@ -13,6 +13,7 @@ mod demo;
 mod deployments;
 mod durability;
 mod incidents;
+mod incidents_read;
 mod ingest;
 mod otlp_refusals;
 mod otlp_sdk;
