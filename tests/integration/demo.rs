@@ -1,6 +1,8 @@
-//! `waylog demo` end to end (spec triage §8, the parts without signals/incidents): the real
-//! binary starts an in-process server on port 0, sends a burst, prints the report and, with
-//! `--exit`, stops cleanly; and `scripts/rollup-comparison.sh` passes against a fresh server.
+//! `waylog demo` end to end (spec triage §8): the real binary starts an in-process server on
+//! port 0, posts the deploy / dependency / runtime signals and a burst, prints the report and
+//! the active incident the engine derived (cause dependency, high confidence, evidence citing
+//! the signal, the dependency next checks) and, with `--exit`, stops cleanly; and
+//! `scripts/rollup-comparison.sh` passes against a fresh server.
 
 use std::process::Command;
 
@@ -18,6 +20,8 @@ fn demo_exit_prints_the_whole_story() {
         data.to_str().unwrap(),
         "--seed",
         "7",
+        "--tick",
+        "1s",
         "--exit",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -46,6 +50,47 @@ fn demo_exit_prints_the_whole_story() {
         "{s}"
     );
     assert!(s.contains("affected requests:"), "{s}");
+    // The incident (spec triage §8.3).
+    assert!(
+        s.contains("signals posted: deploy:checkout:demo_checkout_rollout, dependency:payment:payment_gateway_5xx"),
+        "{s}"
+    );
+    let incident = s
+        .split("active incident for checkout:payment.charge:PMT_502:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no incident section in {s}"));
+    assert!(
+        incident.contains("status active  cause dependency (high)"),
+        "{incident}"
+    );
+    assert!(
+        incident.contains("Family: checkout:payment.charge:PMT_502"),
+        "{incident}"
+    );
+    assert!(
+        incident.contains("- trace: First failing trace sample (payment.charge/PMT_502)"),
+        "{incident}"
+    );
+    assert!(
+        incident.contains("- signal: Dependency payment: payment_gateway_5xx"),
+        "{incident}"
+    );
+    assert!(
+        incident.contains("- runtime: Runtime checkout: panic (waylog-demo) (panic)"),
+        "{incident}"
+    );
+    assert!(
+        incident.contains("for the failing call to `payment`."),
+        "{incident}"
+    );
+    assert!(
+        incident.contains("`payment_gateway_5xx` on `payment`."),
+        "{incident}"
+    );
+    assert!(
+        !incident.contains("Deploy checkout"),
+        "the demo-v2.1 deploy must not match: {incident}"
+    );
     // Graceful stop: the data directory lock is released and the WAL is there.
     assert!(data.join("wal").exists());
 }
