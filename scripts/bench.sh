@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|otlp|query|reads|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
 set -euo pipefail
@@ -77,4 +77,9 @@ fi
 if [ "$what" = reads ] || [ "$what" = all ]; then
   echo "# read endpoints: $ROWS events, half cold, half hot"
   "$BIN" bench-reads --rows "$ROWS" --iterations 10 --data-dir "$work/reads"
+fi
+
+if [ "$what" = tick ] || [ "$what" = all ]; then
+  echo "# incident engine tick: $ROWS events over the four detection windows, half cold, half hot"
+  "$BIN" bench-tick --rows "$ROWS" --iterations 20 --data-dir "$work/tick"
 fi

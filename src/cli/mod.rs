@@ -74,6 +74,9 @@ pub enum Command {
     /// Benchmark driver: N events half hot, half cold; time the read endpoints.
     #[command(hide = true)]
     BenchReads(BenchQueryCli),
+    /// Benchmark driver: N events over the detection windows; time incident engine ticks.
+    #[command(hide = true)]
+    BenchTick(BenchQueryCli),
     /// Start waylog (or target --addr), send a demo burst and print the triage story.
     Demo(crate::demo::run::DemoArgs),
     /// The read verbs (spec reads §7.2).
@@ -366,6 +369,11 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
         Command::Demo(d) => {
             crate::demo::run::run(cli.global.addr.clone(), cli.global.api_key.clone(), d)
         }
+        Command::BenchTick(b) => run_bench(crate::demo::bench::bench_tick(
+            &b.data_dir,
+            b.rows,
+            b.iterations,
+        )),
         Command::BenchReads(b) => run_bench(crate::demo::bench::bench_reads(
             &b.data_dir,
             b.rows,

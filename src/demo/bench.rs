@@ -237,17 +237,16 @@ pub async fn bench_query(
 
 /// Load `rows` events (half flushed to cold Parquet, half hot) and time the read endpoints
 /// through the real router in-process (no HTTP socket, so the figure is the server's work).
-pub async fn bench_reads(
-    dir: &std::path::Path,
+/// Open a bench data dir (no fsync, nothing flushed by age) and load `rows` generated events
+/// spread over the `span_ns` before now: the first half flushed to cold Parquet, the rest hot
+/// (compacted). Returns the storage and the load time in seconds.
+async fn load_half_cold(
+    config: &crate::config::Config,
     rows: usize,
-    iterations: usize,
-) -> anyhow::Result<Value> {
-    use axum::body::Body;
-    use axum::http::Request;
-    use tower::ServiceExt;
-
-    let config = crate::config::Config::for_data_dir(dir);
-    let mut cfg = StorageConfig::from(&config);
+    span_ns: i64,
+    seed: u64,
+) -> anyhow::Result<(Arc<Storage>, f64)> {
+    let mut cfg = StorageConfig::from(config);
     cfg.wal_sync = false;
     cfg.wal_segment_bytes = 256 << 20;
     cfg.hot_window = Duration::from_secs(365 * 86400);
@@ -255,9 +254,8 @@ pub async fn bench_reads(
     let (storage, _) = Storage::open(cfg, Arc::new(SystemClock)).await?;
     let now = SystemClock.now_ns();
     let load_start = Instant::now();
-    let mut traffic = TrafficGen::new(7);
+    let mut traffic = TrafficGen::new(seed);
     let chunk = 50_000.min((rows / 2).max(1));
-    let span_ns = 50 * 60 * 1_000_000_000i64;
     let spacing = (span_ns / (rows as i64 / 4).max(1)).max(1);
     let mut loaded = 0;
     let mut t = now - span_ns;
@@ -277,7 +275,114 @@ pub async fn bench_reads(
         }
     }
     storage.compact_hot(TableId::Events).await?;
-    let load_secs = load_start.elapsed().as_secs_f64();
+    Ok((storage, load_start.elapsed().as_secs_f64()))
+}
+
+/// Spec triage §2.3 benchmark: `rows` events over the four detection windows (W = 10m, half
+/// cold, half hot, ~50 families, ~2% failed), then `iterations` engine ticks in two states:
+/// steady traffic (no family spikes) and with one family spiking in the current window (one
+/// incident built per tick: E, blast, story, dimensions, signals, deployments).
+pub async fn bench_tick(
+    dir: &std::path::Path,
+    rows: usize,
+    iterations: usize,
+) -> anyhow::Result<Value> {
+    use crate::incidents::config::IncidentConfig;
+    use crate::incidents::engine::IncidentEngine;
+    let config = crate::config::Config::for_data_dir(dir);
+    let window_ns = 600 * 1_000_000_000i64;
+    let (storage, load_secs) = load_half_cold(&config, rows, 4 * window_ns, 11).await?;
+    let query = QueryEngine::new(storage.clone());
+    let memory = config.query_memory_bytes;
+    let time_ticks = |engine: Arc<IncidentEngine>, storage: Arc<Storage>, query: QueryEngine| async move {
+        let mut us = Vec::new();
+        let mut last = crate::incidents::engine::TickReport::default();
+        for _ in 0..iterations {
+            let now = SystemClock.now_ns();
+            let t = Instant::now();
+            last = engine
+                .tick(&storage, &query, memory, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", crate::storage::error_chain(&e)))?;
+            us.push(t.elapsed().as_micros() as u64);
+        }
+        us.sort_unstable();
+        anyhow::Ok(json!({
+            "p50_ms": percentile(&us, 0.5),
+            "p99_ms": percentile(&us, 0.99),
+            "max_ms": percentile(&us, 1.0),
+            "candidates": last.candidates,
+        }))
+    };
+    let steady = time_ticks(
+        Arc::new(IncidentEngine::new(IncidentConfig::default())),
+        storage.clone(),
+        query.clone(),
+    )
+    .await?;
+    // One family spikes: up to 400 failures of the most frequent generated family in the last
+    // 5 minutes.
+    let now = SystemClock.now_ns();
+    let mut g = TrafficGen::new(99);
+    g.failure_per_10k = 10_000;
+    let pool = g.events(20_000, now - 300 * 1_000_000_000, 10_000_000);
+    let key = |e: &crate::model::Event| {
+        (
+            e.service.clone(),
+            e.anchor
+                .as_ref()
+                .map(|a| (a.step.clone(), a.error_code.clone())),
+        )
+    };
+    let mut counts: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+    for e in pool.iter().filter(|e| e.anchor.is_some()) {
+        *counts.entry(key(e)).or_default() += 1;
+    }
+    let family = counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(k, _)| k)
+        .ok_or_else(|| anyhow::anyhow!("no failing event generated"))?;
+    let spike: Vec<_> = pool
+        .iter()
+        .filter(|e| key(e) == family)
+        .take(400)
+        .cloned()
+        .collect();
+    let spiked = spike.len();
+    storage
+        .append(TableId::Events, events_to_batch(&spike)?)
+        .await?;
+    let spiking = time_ticks(
+        Arc::new(IncidentEngine::new(IncidentConfig::default())),
+        storage.clone(),
+        query,
+    )
+    .await?;
+    let snap = storage.table(TableId::Events).snapshot();
+    storage.close()?;
+    Ok(json!({
+        "rows": rows,
+        "hot_rows": snap.hot_rows(),
+        "cold_rows": snap.cold_rows(),
+        "load_secs": (load_secs * 10.0).round() / 10.0,
+        "tick_steady": steady,
+        "spike_events": spiked,
+        "tick_one_family_spiking": spiking,
+    }))
+}
+
+pub async fn bench_reads(
+    dir: &std::path::Path,
+    rows: usize,
+    iterations: usize,
+) -> anyhow::Result<Value> {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let config = crate::config::Config::for_data_dir(dir);
+    let (storage, load_secs) = load_half_cold(&config, rows, 50 * 60 * 1_000_000_000, 7).await?;
     let state = crate::server::AppState::new(config, Arc::new(SystemClock));
     state.set_storage(storage.clone());
     let app = crate::server::router(state.clone());
