@@ -200,16 +200,38 @@ async fn lifecycle_open_refresh_recover_resolve_reopen_and_restart() {
         0,
         "recovering, not yet quiet long enough"
     );
-    clock.set(T0 + 15 * MIN);
+
+    // Re-activation: the family spikes again while recovering: same id, active,
+    // recovering_at cleared.
+    clock.set(T0 + 12 * MIN);
+    let again: Vec<Value> = (0..6)
+        .map(|i| failing(&format!("re-{i}"), T0 + 11 * MIN + i * 5 * SEC))
+        .collect();
+    rig.ingest(&again).await;
+    let r = rig.tick().await;
+    assert_eq!((r.updated, r.written), (1, 1), "{r:?}");
+    let rows = rig
+        .rows("SELECT incident_id, status, version, recovering_at FROM incidents")
+        .await;
+    assert_eq!(
+        rows,
+        vec![vec![id.clone(), json!("active"), json!(4), Value::Null]]
+    );
+
+    // Quiet again: recovering once the re-spike leaves the window (T0 + 22m), resolved when
+    // RESOLVE_AFTER (15m) has passed since last_seen_at (T0 + 12m).
+    clock.set(T0 + 23 * MIN);
+    assert_eq!(rig.tick().await.recovering, 1);
+    clock.set(T0 + 26 * MIN);
     assert_eq!(rig.tick().await.written, 0, "still recovering");
-    clock.set(T0 + 16 * MIN);
+    clock.set(T0 + 27 * MIN);
     let r = rig.tick().await;
     assert_eq!(r.resolved, 1, "{r:?}");
     assert_eq!(rig.incident().await["status"], "resolved");
     assert!(rig.engine.active().await.is_empty());
 
     // A new spike of the family opens a new incident with a new id.
-    let t1 = T0 + 20 * MIN;
+    let t1 = T0 + 40 * MIN;
     clock.set(t1);
     rig.ingest(&burst("again", t1)).await;
     let r = rig.tick().await;
@@ -225,7 +247,7 @@ async fn lifecycle_open_refresh_recover_resolve_reopen_and_restart() {
     // Retention: a week after resolution every version of the resolved incident goes, the
     // other incident stays.
     rig.storage.flush(TableId::IncidentVersions).await.unwrap();
-    let later = T0 + 16 * MIN + 169 * 3600 * SEC;
+    let later = T0 + 27 * MIN + 169 * 3600 * SEC;
     let pruned = rig
         .engine
         .prune_resolved(&rig.storage, &rig.query, 512 << 20, later)
@@ -405,4 +427,45 @@ fn server_engine_opens_an_incident_and_alert_intake_matches_it() {
             vec![json!("none"), Value::Null],
         ]
     );
+}
+
+/// Baselines in cold Parquet, the current window hot: the lift is computed over both tiers
+/// (spec triage §2.3: current 12 over median baseline 4 = 3.0 passes MIN_LIFT 3; 5 does not).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detection_windows_span_hot_and_cold_data() {
+    for (baseline_each, expect) in [(4, 1), (5, 0)] {
+        let dir = TestDir::new();
+        let clock = Arc::new(ManualClock::new(T0));
+        let rig = Rig::open(&dir, clock.clone()).await;
+        let mut old = Vec::new();
+        for w in 1..=3 {
+            for i in 0..baseline_each {
+                old.push(failing(
+                    &format!("b{w}-{i}"),
+                    T0 - w * 10 * MIN - 5 * MIN + i * SEC,
+                ));
+            }
+        }
+        rig.ingest(&old).await;
+        rig.storage.flush(TableId::Events).await.unwrap();
+        let current: Vec<Value> = (0..12)
+            .map(|i| failing(&format!("c-{i}"), T0 - 5 * MIN + i * SEC))
+            .collect();
+        rig.ingest(&current).await;
+        let r = rig.tick().await;
+        assert_eq!(
+            r.candidates, expect,
+            "baseline {baseline_each} per window: {r:?}"
+        );
+        if expect == 1 {
+            let rows = rig
+                .rows("SELECT current_count, baseline_count, lift FROM incidents")
+                .await;
+            assert_eq!(
+                rows,
+                vec![vec![json!(12), json!(baseline_each), json!(3.0)]]
+            );
+        }
+        rig.storage.close().unwrap();
+    }
 }
