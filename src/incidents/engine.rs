@@ -313,7 +313,13 @@ impl IncidentEngine {
         let w = self.config.thresholds.window_ns;
         let c_lo = now.saturating_sub(w);
         let f = &r.family;
+        let phase = std::time::Instant::now();
+        let mut phases: Vec<(&str, u128)> = Vec::new();
+        let mut mark = |name: &'static str| {
+            phases.push((name, phase.elapsed().as_millis()));
+        };
         let events = failing_events(ctx, c_lo, now, f).await?;
+        mark("events");
         let newest = events.first();
         let started_at = existing.map_or_else(
             || events.iter().map(|e| e.ts_start_ns).min().unwrap_or(now),
@@ -350,6 +356,7 @@ impl IncidentEngine {
                 None
             }
         };
+        mark("blast");
         let story = match blast.as_ref().and_then(|b| b.sampled_traces.first()) {
             Some(trace) => story_read(ctx, &StoryQuery::Trace(trace.clone()))
                 .await
@@ -376,6 +383,7 @@ impl IncidentEngine {
             }
         };
 
+        mark("story+dimensions");
         let dcw = ns(self.config.deploy_window);
         let amw = ns(self.config.alert_window);
         let all_signals = signal_rows(
@@ -466,6 +474,8 @@ impl IncidentEngine {
             now,
         };
         let built = build_error_incident(&input, exists);
+        mark("signals+deployments+build");
+        tracing::debug!(family = %f.display(), events = events.len(), ?phases, "incident build");
         Ok((built.incident, built.reissued))
     }
 }
