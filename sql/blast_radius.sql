@@ -33,8 +33,8 @@ samples AS (
 )
 SELECT
     (SELECT count(*) FROM matched) AS affected_requests,
-    (SELECT count(DISTINCT user_id)
-       FROM events
-      WHERE trace_id IN (SELECT trace_id FROM matched)
-        AND ts_start BETWEEN $6 AND $7) AS affected_users,
+    (SELECT count(DISTINCT e.user_id)
+       FROM matched m
+       JOIN events e ON e.trace_id = m.trace_id
+      WHERE e.ts_start BETWEEN $6 AND $7) AS affected_users,
     (SELECT array_agg(trace_id ORDER BY latest DESC, trace_id) FROM samples) AS sample_traces

@@ -22,11 +22,11 @@ WITH matched AS (
       AND ($5 = '' OR anchor_step = $5)
 ),
 trace_services AS (
-    SELECT DISTINCT trace_id, service
-    FROM events
-    WHERE trace_id IN (SELECT trace_id FROM matched)
-      AND ts_start BETWEEN $6 AND $7
-      AND service <> ''
+    SELECT DISTINCT e.trace_id, e.service
+    FROM matched m
+    JOIN events e ON e.trace_id = m.trace_id
+    WHERE e.ts_start BETWEEN $6 AND $7
+      AND e.service <> ''
 )
 SELECT service, count(*) AS traces
 FROM trace_services

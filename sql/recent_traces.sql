@@ -23,11 +23,11 @@ WITH matched AS (
       AND array_has(string_to_array($4, ','), status)
 ),
 traces AS (
-    SELECT trace_id, min(ts_start) AS ts_start, max(ts_end) AS ts_end
-    FROM events
-    WHERE trace_id IN (SELECT trace_id FROM matched)
-      AND ts_start BETWEEN $5 AND $6
-    GROUP BY trace_id
+    SELECT e.trace_id, min(e.ts_start) AS ts_start, max(e.ts_end) AS ts_end
+    FROM matched m
+    JOIN events e ON e.trace_id = m.trace_id
+    WHERE e.ts_start BETWEEN $5 AND $6
+    GROUP BY e.trace_id
 )
 SELECT trace_id, ts_start, ts_end
 FROM traces

@@ -18,11 +18,11 @@ WITH failed AS (
       AND ts_start BETWEEN $1 AND $2
 ),
 trace_services AS (
-    SELECT DISTINCT trace_id, service
-    FROM events
-    WHERE trace_id IN (SELECT trace_id FROM failed)
-      AND ts_start BETWEEN $3 AND $4
-      AND service <> ''
+    SELECT DISTINCT e.trace_id, e.service
+    FROM (SELECT DISTINCT trace_id FROM failed) f
+    JOIN events e ON e.trace_id = f.trace_id
+    WHERE e.ts_start BETWEEN $3 AND $4
+      AND e.service <> ''
 )
 SELECT failed.error_code, trace_services.service, count(*) AS traces
 FROM failed

@@ -10,9 +10,9 @@
 --         parent_span_id Utf8; anchor_step, anchor_error_code, http_route, user_id,
 --         user_tier Utf8 null; steps List<Struct> (as stored)
 -- Order: trace_id, ts_start, service, event_id (trace by trace, identity order inside).
-SELECT trace_id, event_id, service, status, ts_start, ts_end, parent_span_id,
-       anchor_step, anchor_error_code, http_route, user_id, user_tier, steps
-FROM events
-WHERE trace_id IN (SELECT trace_id FROM sel)
-  AND ts_start BETWEEN $1 AND $2
-ORDER BY trace_id, ts_start, service, event_id
+SELECT e.trace_id, e.event_id, e.service, e.status, e.ts_start, e.ts_end, e.parent_span_id,
+       e.anchor_step, e.anchor_error_code, e.http_route, e.user_id, e.user_tier, e.steps
+FROM (SELECT DISTINCT trace_id FROM sel) s
+JOIN events e ON e.trace_id = s.trace_id
+WHERE e.ts_start BETWEEN $1 AND $2
+ORDER BY e.trace_id, e.ts_start, e.service, e.event_id
