@@ -140,7 +140,8 @@ pub fn propagation_capture(
     p
 }
 
-fn runtime_match(s: &SignalRow, now: i64) -> RuntimeMatch {
+/// The §2.9 `RuntimeMatch` of one signal of R captured at `now`.
+pub fn runtime_match(s: &SignalRow, now: i64) -> RuntimeMatch {
     RuntimeMatch {
         subtype: s.meta.subtype.clone(),
         service: s.service.clone(),
@@ -156,7 +157,7 @@ fn runtime_match(s: &SignalRow, now: i64) -> RuntimeMatch {
 }
 
 /// `ok` iff an alert is attached; an empty A is recorded as `missing`.
-fn alerts_capture(alerts: &[AttachedAlert], now: i64) -> AlertsCapture {
+pub fn alerts_capture(alerts: &[AttachedAlert], now: i64) -> AlertsCapture {
     AlertsCapture {
         matches: alerts
             .iter()

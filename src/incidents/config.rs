@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::anomaly::{LatencySettings, TrafficSettings};
 use super::detect::Thresholds;
 use crate::duration::parse_duration;
 
@@ -48,6 +49,59 @@ pub struct IncidentArgs {
         default_value = "false"
     )]
     pub rebuild_incidents_on_start: String,
+    /// Open `TRAFFIC_DROP` / `TRAFFIC_SURGE` incidents (spec triage §2.11).
+    #[arg(long, env = "WAYLOG_TRAFFIC_ANOMALY_ENABLED", default_value = "false")]
+    pub traffic_anomaly_enabled: String,
+    /// A drop is `current ≤ DROP_FACTOR × baseline`.
+    #[arg(
+        long,
+        env = "WAYLOG_TRAFFIC_ANOMALY_DROP_FACTOR",
+        default_value = "0.5"
+    )]
+    pub traffic_anomaly_drop_factor: String,
+    /// A surge is `current ≥ SURGE_FACTOR × baseline` (`0` disables surges).
+    #[arg(
+        long,
+        env = "WAYLOG_TRAFFIC_ANOMALY_SURGE_FACTOR",
+        default_value = "3.0"
+    )]
+    pub traffic_anomaly_surge_factor: String,
+    /// Baselines (median request count) below this are skipped.
+    #[arg(long, env = "WAYLOG_TRAFFIC_ANOMALY_MIN_VOLUME", default_value = "20")]
+    pub traffic_anomaly_min_volume: String,
+    /// Consecutive anomalous ticks before the incident is produced.
+    #[arg(
+        long,
+        env = "WAYLOG_TRAFFIC_ANOMALY_SUSTAINED_TICKS",
+        default_value = "2"
+    )]
+    pub traffic_anomaly_sustained_ticks: String,
+    /// Open `LATENCY_SPIKE` incidents (spec triage §2.11).
+    #[arg(long, env = "WAYLOG_LATENCY_ANOMALY_ENABLED", default_value = "false")]
+    pub latency_anomaly_enabled: String,
+    /// P of the nearest-rank percentile of `duration_ms` (1..100).
+    #[arg(long, env = "WAYLOG_LATENCY_ANOMALY_PERCENTILE", default_value = "95")]
+    pub latency_anomaly_percentile: String,
+    /// A spike is `current pP ≥ FACTOR × baseline pP`.
+    #[arg(long, env = "WAYLOG_LATENCY_ANOMALY_FACTOR", default_value = "2.0")]
+    pub latency_anomaly_factor: String,
+    /// Events a window needs to take part (the current one and ≥ 2 baselines).
+    #[arg(
+        long,
+        env = "WAYLOG_LATENCY_ANOMALY_MIN_REQUESTS",
+        default_value = "50"
+    )]
+    pub latency_anomaly_min_requests: String,
+    /// A spike also needs `current pP ≥ MIN_MS` (`0` = off).
+    #[arg(long, env = "WAYLOG_LATENCY_ANOMALY_MIN_MS", default_value = "0")]
+    pub latency_anomaly_min_ms: String,
+    /// Consecutive anomalous ticks before the incident is produced.
+    #[arg(
+        long,
+        env = "WAYLOG_LATENCY_ANOMALY_SUSTAINED_TICKS",
+        default_value = "2"
+    )]
+    pub latency_anomaly_sustained_ticks: String,
 }
 
 impl Default for IncidentArgs {
@@ -65,6 +119,17 @@ impl Default for IncidentArgs {
             alert_match_window: None,
             incident_retention: "168h".into(),
             rebuild_incidents_on_start: "false".into(),
+            traffic_anomaly_enabled: "false".into(),
+            traffic_anomaly_drop_factor: "0.5".into(),
+            traffic_anomaly_surge_factor: "3.0".into(),
+            traffic_anomaly_min_volume: "20".into(),
+            traffic_anomaly_sustained_ticks: "2".into(),
+            latency_anomaly_enabled: "false".into(),
+            latency_anomaly_percentile: "95".into(),
+            latency_anomaly_factor: "2.0".into(),
+            latency_anomaly_min_requests: "50".into(),
+            latency_anomaly_min_ms: "0".into(),
+            latency_anomaly_sustained_ticks: "2".into(),
         }
     }
 }
@@ -82,6 +147,8 @@ pub struct IncidentConfig {
     /// `None` = resolved incidents are kept forever.
     pub retention: Option<Duration>,
     pub rebuild_requested: bool,
+    pub traffic: TrafficSettings,
+    pub latency: LatencySettings,
 }
 
 impl Default for IncidentConfig {
@@ -133,7 +200,90 @@ fn int_or(name: &str, text: &str, default: i64) -> Result<i64, String> {
     }
 }
 
+/// A number where `0` is meaningful (`0` = off): negative means `default`.
+fn number_or_zero(name: &str, text: &str, default: f64) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) if v.is_finite() => Ok(default),
+        _ => Err(format!("{name}: expected a number, got {text:?}")),
+    }
+}
+
+fn count_or(name: &str, text: &str, default: u32) -> Result<u32, String> {
+    let n = int_or(name, text, i64::from(default))?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 impl IncidentArgs {
+    fn traffic(&self) -> Result<TrafficSettings, String> {
+        let d = TrafficSettings::default();
+        Ok(TrafficSettings {
+            enabled: crate::config::parse_bool(
+                "WAYLOG_TRAFFIC_ANOMALY_ENABLED",
+                &self.traffic_anomaly_enabled,
+            )?,
+            drop_factor: number_or(
+                "WAYLOG_TRAFFIC_ANOMALY_DROP_FACTOR",
+                &self.traffic_anomaly_drop_factor,
+                d.drop_factor,
+            )?,
+            surge_factor: number_or_zero(
+                "WAYLOG_TRAFFIC_ANOMALY_SURGE_FACTOR",
+                &self.traffic_anomaly_surge_factor,
+                d.surge_factor,
+            )?,
+            min_volume: int_or(
+                "WAYLOG_TRAFFIC_ANOMALY_MIN_VOLUME",
+                &self.traffic_anomaly_min_volume,
+                d.min_volume,
+            )?,
+            sustained_ticks: count_or(
+                "WAYLOG_TRAFFIC_ANOMALY_SUSTAINED_TICKS",
+                &self.traffic_anomaly_sustained_ticks,
+                d.sustained_ticks,
+            )?,
+        })
+    }
+
+    fn latency(&self) -> Result<LatencySettings, String> {
+        let d = LatencySettings::default();
+        let name = "WAYLOG_LATENCY_ANOMALY_PERCENTILE";
+        let percentile = int_or(name, &self.latency_anomaly_percentile, d.percentile)?;
+        if percentile > 100 {
+            return Err(format!(
+                "{name}: expected a percentile in 1..100, got {:?}",
+                self.latency_anomaly_percentile
+            ));
+        }
+        Ok(LatencySettings {
+            enabled: crate::config::parse_bool(
+                "WAYLOG_LATENCY_ANOMALY_ENABLED",
+                &self.latency_anomaly_enabled,
+            )?,
+            percentile,
+            factor: number_or(
+                "WAYLOG_LATENCY_ANOMALY_FACTOR",
+                &self.latency_anomaly_factor,
+                d.factor,
+            )?,
+            min_requests: int_or(
+                "WAYLOG_LATENCY_ANOMALY_MIN_REQUESTS",
+                &self.latency_anomaly_min_requests,
+                d.min_requests,
+            )?,
+            min_ms: number_or_zero(
+                "WAYLOG_LATENCY_ANOMALY_MIN_MS",
+                &self.latency_anomaly_min_ms,
+                d.min_ms,
+            )?,
+            sustained_ticks: count_or(
+                "WAYLOG_LATENCY_ANOMALY_SUSTAINED_TICKS",
+                &self.latency_anomaly_sustained_ticks,
+                d.sustained_ticks,
+            )?,
+        })
+    }
+
     /// Validate against the event retention (`4 × W` must fit in it).
     pub fn into_config(self, event_retention: Duration) -> Result<IncidentConfig, String> {
         let enabled =
@@ -170,6 +320,8 @@ impl IncidentArgs {
             min_rate_per_min: min_rate,
             min_lift: number_or("WAYLOG_INCIDENT_MIN_LIFT", &self.incident_min_lift, 3.0)?,
         };
+        let traffic = self.traffic()?;
+        let latency = self.latency()?;
         let alert_text = self
             .alert_match_window
             .or_else(|| std::env::var("ALERT_MATCH_WINDOW").ok())
@@ -217,6 +369,8 @@ impl IncidentArgs {
                 "WAYLOG_REBUILD_INCIDENTS_ON_START",
                 &self.rebuild_incidents_on_start,
             )?,
+            traffic,
+            latency,
         })
     }
 }
@@ -237,6 +391,114 @@ mod tests {
         assert_eq!(c.sample_limit, 5);
         assert_eq!(c.deploy_window, Duration::from_secs(900));
         assert_eq!(c.retention, Some(Duration::from_secs(168 * 3600)));
+        assert_eq!(c.traffic, TrafficSettings::default());
+        assert_eq!(c.latency, LatencySettings::default());
+        let t = c.traffic;
+        assert!(!t.enabled);
+        assert_eq!(
+            (
+                t.drop_factor,
+                t.surge_factor,
+                t.min_volume,
+                t.sustained_ticks
+            ),
+            (0.5, 3.0, 20, 2)
+        );
+        let l = c.latency;
+        assert!(!l.enabled);
+        assert_eq!(
+            (
+                l.percentile,
+                l.factor,
+                l.min_requests,
+                l.min_ms,
+                l.sustained_ticks
+            ),
+            (95, 2.0, 50, 0.0, 2)
+        );
+    }
+
+    #[test]
+    fn anomaly_settings_parse_zero_means_default_except_surge_and_min_ms() {
+        let args = IncidentArgs {
+            traffic_anomaly_enabled: "true".into(),
+            traffic_anomaly_drop_factor: "0.25".into(),
+            traffic_anomaly_surge_factor: "0".into(),
+            traffic_anomaly_min_volume: "100".into(),
+            traffic_anomaly_sustained_ticks: "3".into(),
+            latency_anomaly_enabled: "1".into(),
+            latency_anomaly_percentile: "99".into(),
+            latency_anomaly_factor: "1.5".into(),
+            latency_anomaly_min_requests: "10".into(),
+            latency_anomaly_min_ms: "250".into(),
+            latency_anomaly_sustained_ticks: "1".into(),
+            ..IncidentArgs::default()
+        };
+        let c = args.into_config(WEEK).unwrap();
+        assert_eq!(
+            c.traffic,
+            TrafficSettings {
+                enabled: true,
+                drop_factor: 0.25,
+                surge_factor: 0.0,
+                min_volume: 100,
+                sustained_ticks: 3,
+            }
+        );
+        assert_eq!(
+            c.latency,
+            LatencySettings {
+                enabled: true,
+                percentile: 99,
+                factor: 1.5,
+                min_requests: 10,
+                min_ms: 250.0,
+                sustained_ticks: 1,
+            }
+        );
+
+        let zeros = IncidentArgs {
+            traffic_anomaly_drop_factor: "0".into(),
+            traffic_anomaly_surge_factor: "-2".into(),
+            traffic_anomaly_min_volume: "0".into(),
+            traffic_anomaly_sustained_ticks: "-1".into(),
+            latency_anomaly_percentile: "0".into(),
+            latency_anomaly_factor: "-3".into(),
+            latency_anomaly_min_requests: "0".into(),
+            latency_anomaly_min_ms: "-5".into(),
+            latency_anomaly_sustained_ticks: "0".into(),
+            ..IncidentArgs::default()
+        };
+        let c = zeros.into_config(WEEK).unwrap();
+        assert_eq!(c.traffic, TrafficSettings::default());
+        assert_eq!(c.latency, LatencySettings::default());
+
+        let err = |args: IncidentArgs| args.into_config(WEEK).unwrap_err();
+        let e = err(IncidentArgs {
+            latency_anomaly_percentile: "101".into(),
+            ..IncidentArgs::default()
+        });
+        assert!(e.starts_with("WAYLOG_LATENCY_ANOMALY_PERCENTILE"), "{e}");
+        let e = err(IncidentArgs {
+            latency_anomaly_percentile: "99.5".into(),
+            ..IncidentArgs::default()
+        });
+        assert!(e.starts_with("WAYLOG_LATENCY_ANOMALY_PERCENTILE"), "{e}");
+        let e = err(IncidentArgs {
+            traffic_anomaly_enabled: "yes please".into(),
+            ..IncidentArgs::default()
+        });
+        assert!(e.starts_with("WAYLOG_TRAFFIC_ANOMALY_ENABLED"), "{e}");
+        let e = err(IncidentArgs {
+            traffic_anomaly_drop_factor: "half".into(),
+            ..IncidentArgs::default()
+        });
+        assert!(e.starts_with("WAYLOG_TRAFFIC_ANOMALY_DROP_FACTOR"), "{e}");
+        let e = err(IncidentArgs {
+            latency_anomaly_min_ms: "fast".into(),
+            ..IncidentArgs::default()
+        });
+        assert!(e.starts_with("WAYLOG_LATENCY_ANOMALY_MIN_MS"), "{e}");
     }
 
     #[test]

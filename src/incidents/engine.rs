@@ -1,16 +1,18 @@
 //! The incident engine's tick (spec triage §2.4): detection SQL over hot + cold events, one
 //! build per candidate (E, blast, story, suspect dimensions, S, D, A, R → the pure rules of
-//! [`super::build`]), lifecycle transitions for cached incidents not produced, and one WAL
+//! [`super::build`]), the opt-in traffic and latency anomaly detectors (per-service statistics
+//! → [`super::anomaly`]), lifecycle transitions for cached incidents not produced, and one WAL
 //! commit of every produced row to `incident_versions`.
 //!
 //! Invariants:
 //! - `now` comes from the injected clock, read once per tick; tests tick by hand.
-//! - A tick that fails a required read (candidates, signals, deployments) or the write changes
-//!   nothing: no row written, cache unchanged. Evidence lookups (blast, story, dimensions) only
-//!   mark their capture `missing`.
-//! - The cache holds every non-resolved incident (at most one per family) with its version;
-//!   it is loaded from the `incidents` view on first use, so a restart continues from the
-//!   stored incidents with no rebuild step.
+//! - A tick that fails a required read (candidates, anomaly statistics, signals, deployments)
+//!   or the write changes nothing: no row written, cache and anomaly counters unchanged.
+//!   Evidence lookups (blast, story, dimensions) only mark their capture `missing`.
+//! - The cache holds every non-resolved incident (at most one per family, anomaly families
+//!   included) with its version; it is loaded from the `incidents` view on first use, so a
+//!   restart continues from the stored incidents with no rebuild step. The anomaly counters
+//!   live only in memory and start from zero after a restart (spec triage §2.11).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -21,6 +23,10 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 use super::alert_match::{FnLookup, matches};
+use super::anomaly::{
+    Anomaly, AnomalyBuildInput, Counters, anomaly_identity, build_anomaly_incident, stats_params,
+    stats_rows,
+};
 use super::build::{AttachedAlert, BlastRead, ErrorBuildInput, build_error_incident};
 use super::config::IncidentConfig;
 use super::detect::{CandidateRow, candidate_params, candidate_rows, transition};
@@ -60,6 +66,8 @@ pub enum TickError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickReport {
     pub candidates: usize,
+    /// Sustained anomalies produced by the opt-in detectors (spec triage §2.11).
+    pub anomalies: usize,
     /// Rows written (one per changed incident).
     pub written: usize,
     pub opened: usize,
@@ -90,6 +98,8 @@ struct EngineState {
     cache: BTreeMap<ErrorFamily, StoredIncident>,
     /// Every incident id ever written.
     ids: HashSet<String>,
+    /// The anomaly detectors' sustained-tick counters (in memory: a restart resets them).
+    counters: Counters,
 }
 
 #[derive(Debug)]
@@ -235,6 +245,43 @@ impl IncidentEngine {
             taken.insert(built.0.incident_id.clone());
             produced.push((built.0, existing.is_some()));
         }
+        // Spec step 3: the opt-in anomaly detectors. Their counters advance only with a completed
+        // tick: they are committed together with the cache below.
+        let mut next_counters = None;
+        if self.config.traffic.enabled || self.config.latency.enabled {
+            let mut stats = Vec::new();
+            for b in sql::collect(
+                &ctx,
+                ReadQuery::IncidentServiceStats,
+                stats_params(now, t.window_ns, self.config.latency.percentile),
+            )
+            .await?
+            {
+                stats.extend(stats_rows(&b)?);
+            }
+            let (counters, anomalies) =
+                state
+                    .counters
+                    .step(&stats, &self.config.traffic, &self.config.latency);
+            next_counters = Some(counters);
+            report.anomalies = anomalies.len();
+            for a in &anomalies {
+                let family = a.family();
+                // One row per family and tick, even if an error candidate took the family.
+                if produced.iter().any(|(i, _)| i.error_family == family) {
+                    continue;
+                }
+                let existing = state.cache.get(&family).map(|s| &s.incident);
+                let built = self
+                    .build_anomaly(&ctx, a, existing, &state.ids, &taken, now)
+                    .await?;
+                if built.1 {
+                    self.metrics.ids_reissued.fetch_add(1, Ordering::Relaxed);
+                }
+                taken.insert(built.0.incident_id.clone());
+                produced.push((built.0, existing.is_some()));
+            }
+        }
         let seen: HashSet<&str> = produced
             .iter()
             .map(|(i, _)| i.incident_id.as_str())
@@ -250,6 +297,9 @@ impl IncidentEngine {
         }
         produced.extend(transitions);
         if produced.is_empty() {
+            if let Some(c) = next_counters {
+                state.counters = c;
+            }
             return Ok(report);
         }
         let versions: HashMap<&str, u64> = state
@@ -296,6 +346,9 @@ impl IncidentEngine {
             } else {
                 state.cache.insert(family, row);
             }
+        }
+        if let Some(c) = next_counters {
+            state.counters = c;
         }
         Ok(report)
     }
@@ -384,6 +437,46 @@ impl IncidentEngine {
         };
 
         mark("story+dimensions");
+        let provisional = match existing {
+            Some(e) => e.clone(),
+            None => Incident::skeleton(incident_id, env, f.clone(), started_at, now),
+        };
+        let corr = self.correlation(ctx, &provisional, ids, now).await?;
+        let input = ErrorBuildInput {
+            candidate: r,
+            existing,
+            events: &events,
+            blast: blast.as_ref(),
+            story: story.as_ref(),
+            dimensions: dimensions.as_ref(),
+            signals: &corr.signals,
+            deployments: &corr.deployments,
+            alerts: &corr.alerts,
+            runtime: &corr.runtime,
+            sample_limit: self.config.sample_limit,
+            now,
+        };
+        let built = build_error_incident(&input, exists);
+        mark("signals+deployments+build");
+        tracing::debug!(family = %f.display(), events = events.len(), ?phases, "incident build");
+        Ok((built.incident, built.reissued))
+    }
+
+    /// The correlation inputs of one build (spec triage §2.5 step 5) for the incident as known
+    /// before the build (`provisional`: the cached one, or a skeleton with its id, env, family
+    /// and `started_at`): S, R, D and the alerts attached by §7.6 at `now`.
+    async fn correlation(
+        &self,
+        ctx: &SessionContext,
+        provisional: &Incident,
+        ids: &HashSet<String>,
+        now: i64,
+    ) -> Result<Correlation, TickError> {
+        let (f, env, started_at) = (
+            &provisional.error_family,
+            provisional.env.as_str(),
+            provisional.started_at,
+        );
         let dcw = ns(self.config.deploy_window);
         let amw = ns(self.config.alert_window);
         let all_signals = signal_rows(
@@ -410,7 +503,7 @@ impl IncidentEngine {
             .filter(|s| {
                 matches!(s.kind.as_str(), "runtime" | "healthcheck")
                     && s.service == f.service
-                    && env_compatible(&s.env, &env)
+                    && env_compatible(&s.env, env)
                     && in_dcw(s)
             })
             .cloned()
@@ -440,44 +533,70 @@ impl IncidentEngine {
                 story_families.insert(t.clone(), family);
             }
         }
-        let mut provisional =
-            Incident::skeleton(incident_id.clone(), env.clone(), f.clone(), started_at, now);
-        if let Some(e) = existing {
-            provisional = e.clone();
-        }
         let lookup = FnLookup {
-            exists: |id: &str| id == incident_id || ids.contains(id),
+            exists: |id: &str| id == provisional.incident_id || ids.contains(id),
             story: |t: &str| story_families.get(t).cloned().flatten(),
         };
         let alerts: Vec<AttachedAlert> = alert_signals
             .iter()
             .filter_map(|a| {
-                matches(a, &provisional, now, amw, &lookup).map(|strategy| AttachedAlert {
+                matches(a, provisional, now, amw, &lookup).map(|strategy| AttachedAlert {
                     signal: (*a).clone(),
                     strategy,
                 })
             })
             .collect();
+        Ok(Correlation {
+            signals,
+            runtime,
+            deployments,
+            alerts,
+        })
+    }
 
-        let input = ErrorBuildInput {
-            candidate: r,
+    /// Build or refresh the incident of a sustained anomaly (spec triage §2.11 "Build").
+    async fn build_anomaly(
+        &self,
+        ctx: &SessionContext,
+        a: &Anomaly,
+        existing: Option<&Incident>,
+        ids: &HashSet<String>,
+        taken: &HashSet<String>,
+        now: i64,
+    ) -> Result<(Incident, bool), TickError> {
+        let exists = |id: &str| ids.contains(id) || taken.contains(id);
+        let provisional = match existing {
+            Some(e) => e.clone(),
+            None => {
+                let (id, env, started_at, _) = anomaly_identity(a, None, now, exists);
+                Incident::skeleton(id, env, a.family(), started_at, now)
+            }
+        };
+        let corr = self.correlation(ctx, &provisional, ids, now).await?;
+        let input = AnomalyBuildInput {
+            anomaly: a,
             existing,
-            events: &events,
-            blast: blast.as_ref(),
-            story: story.as_ref(),
-            dimensions: dimensions.as_ref(),
-            signals: &signals,
-            deployments: &deployments,
-            alerts: &alerts,
-            runtime: &runtime,
-            sample_limit: self.config.sample_limit,
+            signals: &corr.signals,
+            deployments: &corr.deployments,
+            alerts: &corr.alerts,
+            runtime: &corr.runtime,
             now,
         };
-        let built = build_error_incident(&input, exists);
-        mark("signals+deployments+build");
-        tracing::debug!(family = %f.display(), events = events.len(), ?phases, "incident build");
+        let built = build_anomaly_incident(&input, exists);
         Ok((built.incident, built.reissued))
     }
+}
+
+/// S, R, D and A of one build.
+struct Correlation {
+    /// S, newest first.
+    signals: Vec<SignalRow>,
+    /// R (unsorted; the build sorts it).
+    runtime: Vec<SignalRow>,
+    /// D, `first_seen` desc, `id` asc.
+    deployments: Vec<DeploymentRow>,
+    /// A, newest first.
+    alerts: Vec<AttachedAlert>,
 }
 
 /// E: the failing events of `f` in `[lo, hi]`, newest first.
@@ -779,6 +898,7 @@ pub async fn run(
         match engine.tick(&storage, &query, memory, now).await {
             Ok(r) if r.written > 0 => tracing::info!(
                 candidates = r.candidates,
+                anomalies = r.anomalies,
                 opened = r.opened,
                 updated = r.updated,
                 recovering = r.recovering,

@@ -1,5 +1,6 @@
 //! The incident SQL run by DataFusion over an in-memory `events` table, checked against the
-//! Rust statement of the same contracts (detection §2.3, suspect dimensions §2.10).
+//! Rust statement of the same contracts (detection §2.3, suspect dimensions §2.10, service
+//! statistics §2.11).
 
 use std::sync::Arc;
 
@@ -7,6 +8,9 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde_json::json;
 
+use super::anomaly::{
+    STATS_QUERY, ServiceStats, StatEvent, service_stats_in_memory, stats_params, stats_rows,
+};
 use super::detect::{
     CANDIDATES_QUERY, Thresholds, candidate_params, candidate_rows, candidates_in_memory,
 };
@@ -332,4 +336,94 @@ async fn dimensions_sql_falls_back_to_the_current_window() {
         .collect();
     assert_eq!(counts(&rows), [("".to_owned(), "".to_owned(), 0, 0)]);
     assert_eq!(rank(&rows, NOW).capture_status, CaptureStatus::Missing);
+}
+
+fn stat_event(e: &Event) -> StatEvent {
+    StatEvent {
+        event_id: e.event_id.clone(),
+        service: e.service.clone(),
+        env: e.env.clone(),
+        version: e.version.clone().unwrap_or_default(),
+        status: e.status.clone(),
+        duration_ms: e.duration_ms,
+        ts_start_ns: e.ts_start_ns,
+    }
+}
+
+#[tokio::test]
+async fn service_stats_sql_agrees_with_the_rust_contract() {
+    let mut events = Vec::new();
+    let mut n = 0;
+    let mut put = |events: &mut Vec<Event>, service: &str, status: &str, ms: i64, ts: i64| {
+        let mut e = event(n, service, status, ts);
+        e.duration_ms = ms;
+        events.push(e);
+        n += 1;
+    };
+    // checkout: 23 events in C with spread and tied durations, every status counts.
+    let statuses = ["ok", "error", "suppressed", "partial", "timeout"];
+    for k in 0..23i64 {
+        let ms = (k * 37) % 101 + if k % 4 == 0 { 500 } else { 0 };
+        put(
+            &mut events,
+            "checkout",
+            statuses[k as usize % 5],
+            ms,
+            NOW - k * 1000,
+        );
+    }
+    // checkout baselines: B0 7 events, B1 1 event, B2 none; C's lower bound is inclusive.
+    for k in 0..7 {
+        put(&mut events, "checkout", "ok", 10 + k, NOW - W - 1 - k);
+    }
+    put(&mut events, "checkout", "ok", 42, NOW - 2 * W - 1);
+    put(&mut events, "checkout", "ok", 7, NOW - W);
+    // api: only B2 (lower bound inclusive), and events outside [now − 4W, now].
+    put(&mut events, "api", "ok", 3, NOW - 4 * W);
+    put(&mut events, "api", "ok", 4, NOW - 3 * W - 1);
+    put(&mut events, "api", "ok", 1000, NOW - 4 * W - 1);
+    put(&mut events, "api", "ok", 1000, NOW + 1);
+    // Versions and envs: checkout's newest event (ts NOW, two at NOW: event_id asc wins).
+    events[0].env = "demo".into();
+    events[0].version = Some("2.4.1".into());
+    put(&mut events, "checkout", "ok", 1, NOW);
+    events.last_mut().unwrap().env = "staging".into();
+    // A version outside C does not count.
+    events[24].version = Some("old".into());
+
+    let rust_events: Vec<StatEvent> = events.iter().map(stat_event).collect();
+    for p in [1, 50, 95, 99, 100] {
+        let batches = run(&events, STATS_QUERY, stats_params(NOW, W, p)).await;
+        let from_sql: Vec<ServiceStats> = batches
+            .iter()
+            .flat_map(|b| stats_rows(b).unwrap())
+            .collect();
+        assert_eq!(
+            from_sql,
+            service_stats_in_memory(&rust_events, NOW, W, p),
+            "P = {p}"
+        );
+    }
+    let batches = run(&events, STATS_QUERY, stats_params(NOW, W, 95)).await;
+    let rows: Vec<ServiceStats> = batches
+        .iter()
+        .flat_map(|b| stats_rows(b).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].service, "api");
+    assert_eq!(rows[0].counts, [0, 0, 0, 2]);
+    assert_eq!(rows[0].px, [None, None, None, Some(4)]);
+    let c = &rows[1];
+    assert_eq!(c.counts, [25, 7, 1, 0]);
+    assert_eq!(c.env, "demo");
+    assert_eq!(
+        c.facts,
+        crate::incidents::classify::ServiceFacts {
+            any_version: true,
+            any_partial: true
+        }
+    );
+    // ceil(95 × 7 / 100) = 7 → the largest of 10..=16.
+    assert_eq!(c.px[1], Some(16));
+    assert_eq!((c.px[2], c.px[3]), (Some(42), None));
 }

@@ -140,6 +140,8 @@ read_queries! {
         [Timestamp, Timestamp, Utf8, Utf8, Utf8],
     IncidentSignals => "incident_signals": [Timestamp, Timestamp],
     IncidentDeployments => "incident_deployments": [Utf8, Timestamp, Timestamp],
+    IncidentServiceStats => "incident_service_stats":
+        [Timestamp, Timestamp, Timestamp, Timestamp, Timestamp, Int64],
     IncidentsOpen => "incidents_open": [],
     IncidentIds => "incident_ids": [],
     IncidentsExpired => "incidents_expired": [Timestamp],

@@ -1,7 +1,8 @@
 //! The incident engine in-process with a manual clock (spec triage §2-§4): detection over hot +
 //! cold events, the lifecycle open → refresh → recovering → resolved → reopen with a new id,
 //! restart in the middle, classification with a dependency signal and a deploy, alert
-//! attachment, and the rows in `incident_versions` / the `incidents` view.
+//! attachment, the opt-in traffic and latency anomaly incidents, and the rows in
+//! `incident_versions` / the `incidents` view.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,15 +45,19 @@ struct Rig {
 
 impl Rig {
     async fn open(dir: &TestDir, clock: Arc<ManualClock>) -> Rig {
-        let cfg = storage_config(&dir.data_dir(), Duration::from_secs(7 * 86_400));
-        let (storage, _) = Storage::open(cfg, clock.clone()).await.unwrap();
-        let query = QueryEngine::new(storage.clone());
         // A long RESOLVE_AFTER makes a family leaving the current window visibly `recovering`
         // for a few ticks before it resolves (the window is 10m).
         let config = IncidentConfig {
             resolve_after: Duration::from_secs(15 * 60),
             ..IncidentConfig::default()
         };
+        Rig::open_with(dir, clock, config).await
+    }
+
+    async fn open_with(dir: &TestDir, clock: Arc<ManualClock>, config: IncidentConfig) -> Rig {
+        let cfg = storage_config(&dir.data_dir(), Duration::from_secs(7 * 86_400));
+        let (storage, _) = Storage::open(cfg, clock.clone()).await.unwrap();
+        let query = QueryEngine::new(storage.clone());
         Rig {
             storage,
             query,
@@ -367,6 +372,154 @@ async fn deploy_closer_to_onset_wins_and_sets_the_suspect_deploy() {
         rows,
         vec![vec![json!("deploy"), json!("high"), json!("deploy-77")]]
     );
+    rig.storage.close().unwrap();
+}
+
+/// One successful request of `service` starting at `ts` and taking `ms` milliseconds.
+fn request(id: &str, service: &str, ts: i64, ms: i64) -> Value {
+    let mut e = ok_event(id, service);
+    e["ts_start"] = json!(rfc3339(ts));
+    e["ts_end"] = json!(rfc3339(ts + ms * 1_000_000));
+    e["duration_ms"] = json!(ms);
+    e
+}
+
+/// `n` requests of `service` spread over one minute around `center`, each taking `ms`.
+fn requests(prefix: &str, service: &str, n: i64, center: i64, ms: i64) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let ts = center - 30 * SEC + i * (60 * SEC / n.max(1));
+            request(&format!("{prefix}-{i}"), service, ts, ms)
+        })
+        .collect()
+}
+
+/// Both detectors on with the spec defaults (sustained ticks 2).
+fn anomaly_config() -> IncidentConfig {
+    let mut config = IncidentConfig::default();
+    config.traffic.enabled = true;
+    config.latency.enabled = true;
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anomaly_detectors_open_traffic_drop_and_latency_spike_after_sustained_ticks() {
+    let dir = TestDir::new();
+    let clock = Arc::new(ManualClock::new(T0));
+    let rig = Rig::open_with(&dir, clock.clone(), anomaly_config()).await;
+    // W = 10m. `inventory`: 40 requests in each baseline window, 4 in the current one (≤ 0.5 ×
+    // 40). `search`: 60 requests per window (steady traffic), p95 100 ms in the baselines and
+    // 900 ms now. Events sit mid-window so they stay put for the ticks below.
+    let mut baseline = Vec::new();
+    for (k, center) in [(0, T0 - 15 * MIN), (1, T0 - 25 * MIN), (2, T0 - 35 * MIN)] {
+        baseline.extend(requests(&format!("inv-b{k}"), "inventory", 40, center, 20));
+        baseline.extend(requests(&format!("search-b{k}"), "search", 60, center, 100));
+    }
+    rig.ingest(&baseline).await;
+    rig.storage.flush(TableId::Events).await.unwrap();
+    let mut current = requests("inv-c", "inventory", 4, T0 - 5 * MIN, 20);
+    current.extend(requests("search-c", "search", 60, T0 - 5 * MIN, 900));
+    rig.ingest(&current).await;
+
+    // Detectors disabled (the default): nothing opens however long the anomaly lasts.
+    let disabled = IncidentEngine::new(IncidentConfig::default());
+    for _ in 0..3 {
+        let now = clock.now_ns_pub();
+        let r = disabled
+            .tick(&rig.storage, &rig.query, 512 << 20, now)
+            .await
+            .unwrap();
+        assert_eq!(r, TickReport::default());
+        clock.advance(Duration::from_secs(10));
+    }
+    clock.set(T0);
+
+    // First anomalous tick: counted, nothing produced yet.
+    let r = rig.tick().await;
+    assert_eq!((r.anomalies, r.written), (0, 0), "{r:?}");
+    assert!(rig.engine.active().await.is_empty());
+
+    // Second consecutive anomalous tick: both incidents open.
+    clock.advance(Duration::from_secs(30));
+    let opened_at = clock.now_ns_pub();
+    let r = rig.tick().await;
+    assert_eq!((r.candidates, r.anomalies, r.opened), (0, 2, 2), "{r:?}");
+    let active = rig.engine.active().await;
+    let by_code = |code: &str| {
+        active
+            .iter()
+            .find(|i| i.error_family.error_code == code)
+            .unwrap_or_else(|| panic!("no {code} in {active:?}"))
+            .clone()
+    };
+    let drop = by_code("TRAFFIC_DROP");
+    assert_eq!(
+        (drop.service.as_str(), drop.error_family.step.as_str()),
+        ("inventory", "<traffic>")
+    );
+    assert_eq!((drop.current_count, drop.baseline_count), (4, 40));
+    assert_eq!(drop.lift, 10.0);
+    assert_eq!((drop.started_at, drop.env.as_str()), (opened_at, "prod"));
+    assert_eq!(drop.evidence[0].title, "Request volume dropped");
+    assert_eq!(drop.cause.as_str(), "unknown");
+    assert!(drop.sample_traces.is_empty() && drop.blast.is_none());
+    assert_eq!(drop.instrumentation_warnings, ["missing_service_version"]);
+
+    let spike = by_code("LATENCY_SPIKE");
+    assert_eq!(
+        (spike.service.as_str(), spike.error_family.step.as_str()),
+        ("search", "<latency>")
+    );
+    assert_eq!((spike.current_count, spike.baseline_count), (900, 100));
+    assert_eq!(spike.lift, 9.0);
+    assert_eq!(spike.evidence[0].title, "Tail latency spiked");
+    assert_eq!(
+        serde_json::to_value(&spike.evidence[0].fields).unwrap(),
+        json!({"percentile": 95, "current_ms": 900, "baseline_ms": 100})
+    );
+    // Stored like error incidents: one version each in `incident_versions`.
+    let rows = rig
+        .rows("SELECT error_service, error_step, error_code, status, version FROM incidents ORDER BY error_code")
+        .await;
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                json!("search"),
+                json!("<latency>"),
+                json!("LATENCY_SPIKE"),
+                json!("active"),
+                json!(1)
+            ],
+            vec![
+                json!("inventory"),
+                json!("<traffic>"),
+                json!("TRAFFIC_DROP"),
+                json!("active"),
+                json!(1)
+            ],
+        ]
+    );
+
+    // Still anomalous: refreshed in place.
+    clock.advance(Duration::from_secs(30));
+    let r = rig.tick().await;
+    assert_eq!((r.anomalies, r.updated, r.opened), (2, 2, 0), "{r:?}");
+
+    // Inventory traffic back to normal: its incident goes recovering, the spike stays active.
+    rig.ingest(&requests("inv-more", "inventory", 36, T0 - 4 * MIN, 20))
+        .await;
+    clock.advance(Duration::from_secs(30));
+    let r = rig.tick().await;
+    assert_eq!((r.anomalies, r.updated, r.recovering), (1, 1, 1), "{r:?}");
+    let active: Vec<String> = rig
+        .engine
+        .active()
+        .await
+        .into_iter()
+        .map(|i| i.error_family.error_code)
+        .collect();
+    assert_eq!(active, ["LATENCY_SPIKE"]);
     rig.storage.close().unwrap();
 }
 
