@@ -23,70 +23,79 @@
 --         baseline_count Int64. The first row is always the totals row (dimension = '',
 --         value = '', counts 0); then one row per (dimension, value) seen in F.
 -- Order: dimension, value (unique per row; the totals row's '' sorts first).
+--
+-- Cost: the service's events in [now - 4W, now] are scanned three times (value pairs,
+-- downstream steps, totals); both baseline modes are counted in the same pass and the mode is
+-- chosen at the end, so no CTE is re-evaluated per dimension.
 WITH ev AS (
     SELECT event_id, trace_id, ts_start, env, version, http_route, http_method, user_tier,
-           user_region, steps, ts_start >= $2 AS in_c,
-           coalesce(status IN ('error', 'timeout', 'partial', 'aborted')
-                    AND anchor_step = $5 AND anchor_error_code = $6, false) AS is_f
+           user_region, steps,
+           CASE WHEN ts_start >= $2
+                     AND coalesce(status IN ('error', 'timeout', 'partial', 'aborted')
+                                  AND anchor_step = $5 AND anchor_error_code = $6, false)
+                THEN 'F'
+                WHEN ts_start < $2 THEN 'BW'
+                ELSE 'BC' END AS part
     FROM events
     WHERE service = $4 AND status <> 'suppressed' AND ts_start >= $3 AND ts_start <= $1
 ),
-mode AS (
-    SELECT CASE WHEN sum(CASE WHEN in_c THEN 0 ELSE 1 END) > 0 THEN 'baseline_windows'
-                ELSE 'current_window' END AS baseline
+pairs AS (
+    SELECT part, d.dimension,
+           CASE d.dimension WHEN 'version' THEN version
+                            WHEN 'route' THEN http_route
+                            WHEN 'http_method' THEN http_method
+                            WHEN 'user_tier' THEN user_tier
+                            WHEN 'user_region' THEN user_region
+                            ELSE env END AS value
     FROM ev
-),
-sel AS (
-    SELECT ev.event_id, ev.trace_id, ev.ts_start, ev.env, ev.version, ev.http_route,
-           ev.http_method, ev.user_tier, ev.user_region, ev.steps,
-           CASE WHEN ev.in_c AND ev.is_f THEN 'F' ELSE 'B' END AS side
-    FROM ev CROSS JOIN mode
-    WHERE (ev.in_c AND ev.is_f)
-       OR (mode.baseline = 'baseline_windows' AND NOT ev.in_c)
-       OR (mode.baseline = 'current_window' AND ev.in_c AND NOT ev.is_f)
+    CROSS JOIN (VALUES ('version'), ('route'), ('http_method'), ('user_tier'),
+                       ('user_region'), ('env')) AS d(dimension)
 ),
 st AS (
-    SELECT event_id, trace_id, ts_start, side, unnest(steps) AS s,
+    SELECT event_id, trace_id, ts_start, part, unnest(steps) AS s,
            unnest(range(CAST(1 AS BIGINT), CAST(array_length(steps) AS BIGINT) + 1)) AS pos
-    FROM sel
+    FROM ev
 ),
 ranked AS (
-    SELECT event_id, trace_id, ts_start, side, s['downstream']['service'] AS downstream_service,
-           row_number() OVER (PARTITION BY event_id, trace_id, ts_start, side
+    SELECT part, s['downstream']['service'] AS downstream_service,
+           row_number() OVER (PARTITION BY event_id, trace_id, ts_start, part
                               ORDER BY CASE WHEN s['status'] = 'error' THEN 0 ELSE 1 END,
                                        s['start_ms'] DESC, pos DESC) AS rn
     FROM st
     WHERE s['name'] = $5
 ),
-dims AS (
-    SELECT side, 'version' AS dimension, version AS value FROM sel
-    UNION ALL SELECT side, 'route', http_route FROM sel
-    UNION ALL SELECT side, 'http_method', http_method FROM sel
-    UNION ALL SELECT side, 'user_tier', user_tier FROM sel
-    UNION ALL SELECT side, 'user_region', user_region FROM sel
-    UNION ALL SELECT side, 'downstream_service', downstream_service FROM ranked WHERE rn = 1
-    UNION ALL SELECT side, 'env', env FROM sel
+all_pairs AS (
+    SELECT part, dimension, value FROM pairs
+    UNION ALL
+    SELECT part, 'downstream_service' AS dimension, downstream_service AS value
+    FROM ranked WHERE rn = 1
 ),
 counts AS (
     SELECT dimension, value,
-           sum(CASE WHEN side = 'F' THEN 1 ELSE 0 END) AS failing_count,
-           sum(CASE WHEN side = 'B' THEN 1 ELSE 0 END) AS baseline_count
-    FROM dims
+           sum(CASE WHEN part = 'F' THEN 1 ELSE 0 END) AS f,
+           sum(CASE WHEN part = 'BW' THEN 1 ELSE 0 END) AS bw,
+           sum(CASE WHEN part = 'BC' THEN 1 ELSE 0 END) AS bc
+    FROM all_pairs
     WHERE value IS NOT NULL AND value <> ''
     GROUP BY dimension, value
 ),
 totals AS (
-    SELECT coalesce(sum(CASE WHEN side = 'F' THEN 1 ELSE 0 END), 0) AS failing_events,
-           coalesce(sum(CASE WHEN side = 'B' THEN 1 ELSE 0 END), 0) AS baseline_events
-    FROM sel
+    SELECT coalesce(sum(CASE WHEN part = 'F' THEN 1 ELSE 0 END), 0) AS f,
+           coalesce(sum(CASE WHEN part = 'BW' THEN 1 ELSE 0 END), 0) AS bw,
+           coalesce(sum(CASE WHEN part = 'BC' THEN 1 ELSE 0 END), 0) AS bc
+    FROM ev
 ),
 x AS (
-    SELECT '' AS dimension, '' AS value, CAST(0 AS BIGINT) AS failing_count,
-           CAST(0 AS BIGINT) AS baseline_count
+    SELECT '' AS dimension, '' AS value, CAST(0 AS BIGINT) AS f, CAST(0 AS BIGINT) AS bw,
+           CAST(0 AS BIGINT) AS bc
     UNION ALL
-    SELECT dimension, value, failing_count, baseline_count FROM counts WHERE failing_count > 0
+    SELECT dimension, value, f, bw, bc FROM counts WHERE f > 0
 )
-SELECT mode.baseline, totals.failing_events, totals.baseline_events, x.dimension, x.value,
-       x.failing_count, x.baseline_count
-FROM x CROSS JOIN mode CROSS JOIN totals
+SELECT CASE WHEN totals.bw > 0 THEN 'baseline_windows' ELSE 'current_window' END AS baseline,
+       totals.f AS failing_events,
+       CASE WHEN totals.bw > 0 THEN totals.bw ELSE totals.bc END AS baseline_events,
+       x.dimension, x.value,
+       x.f AS failing_count,
+       CASE WHEN totals.bw > 0 THEN x.bw ELSE x.bc END AS baseline_count
+FROM x CROSS JOIN totals
 ORDER BY x.dimension, x.value;

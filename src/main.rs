@@ -65,7 +65,13 @@ fn main() -> ExitCode {
                 }
             }
         }
-        _ => match cli::run(cli) {
+        _ => match {
+            // Other verbs log only when asked (benchmark drivers, debugging).
+            if std::env::var_os("WAYLOG_LOG").is_some() {
+                init_tracing();
+            }
+            cli::run(cli)
+        } {
             Ok(out) => {
                 print!("{out}");
                 ExitCode::SUCCESS

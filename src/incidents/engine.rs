@@ -416,6 +416,7 @@ impl IncidentEngine {
                 .ok(),
             None => None,
         };
+        mark("story");
         let dimensions = match sql::collect(
             ctx,
             ReadQuery::IncidentSuspectDimensions,
@@ -436,7 +437,7 @@ impl IncidentEngine {
             }
         };
 
-        mark("story+dimensions");
+        mark("dimensions");
         let provisional = match existing {
             Some(e) => e.clone(),
             None => Incident::skeleton(incident_id, env, f.clone(), started_at, now),
