@@ -65,22 +65,26 @@ fn main() -> ExitCode {
                 }
             }
         }
-        _ => match {
+        _ => {
             // Other verbs log only when asked (benchmark drivers, debugging).
             if std::env::var_os("WAYLOG_LOG").is_some() {
                 init_tracing();
             }
-            cli::run(cli)
-        } {
-            Ok(out) => {
-                print!("{out}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{}", e.message);
-                ExitCode::from(e.code as u8)
-            }
-        },
+            run_verb(cli)
+        }
+    }
+}
+
+fn run_verb(cli: cli::Cli) -> ExitCode {
+    match cli::run(cli) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}", e.message);
+            ExitCode::from(e.code as u8)
+        }
     }
 }
 
