@@ -205,22 +205,8 @@ fn created(
 
 /// `POST /v1/alerts`.
 pub async fn alerts_ingest(State(state): State<SharedState>, req: Request) -> Response {
-    let headers = req.headers().clone();
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    if !state
-        .write_limiter
-        .check(&auth::limiter_key(&headers, peer))
-    {
-        return ApiError::rate_limited().into_response();
-    }
-    if !auth::authorized(
-        &state.config.write_keys,
-        auth::credential(&headers).as_deref(),
-    ) {
-        return ApiError::unauthorized("write").into_response();
+    if let Err(e) = auth::gate(&state, &req, auth::Scope::Write) {
+        return e.into_response();
     }
     if req.method() != Method::POST {
         return error(

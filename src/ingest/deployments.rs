@@ -428,23 +428,10 @@ pub async fn deployments_route(State(state): State<SharedState>, req: Request) -
 }
 
 async fn deployments_post(state: &SharedState, req: Request) -> Response {
+    if let Err(e) = auth::gate(state, &req, auth::Scope::Write) {
+        return e.into_response();
+    }
     let headers = req.headers().clone();
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    if !state
-        .write_limiter
-        .check(&auth::limiter_key(&headers, peer))
-    {
-        return ApiError::rate_limited().into_response();
-    }
-    if !auth::authorized(
-        &state.config.write_keys,
-        auth::credential(&headers).as_deref(),
-    ) {
-        return ApiError::unauthorized("write").into_response();
-    }
     let encoding = match content_encoding(&headers, true) {
         Ok(e) => e,
         Err(detail) => return invalid_json(detail).into_response(),
@@ -555,19 +542,8 @@ pub fn listing_window(raw: Option<&str>, retention: Duration) -> Duration {
 }
 
 async fn deployments_get(state: &SharedState, req: Request) -> Response {
-    let headers = req.headers();
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    if !state.read_limiter.check(&auth::limiter_key(headers, peer)) {
-        return ApiError::rate_limited().into_response();
-    }
-    if !auth::authorized(
-        &state.config.read_keys,
-        auth::credential(headers).as_deref(),
-    ) {
-        return ApiError::unauthorized("read").into_response();
+    if let Err(e) = auth::gate(state, &req, auth::Scope::Read) {
+        return e.into_response();
     }
     let request_id = req
         .extensions()

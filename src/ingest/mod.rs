@@ -13,10 +13,9 @@ pub mod otlp_json;
 pub mod signals;
 
 use std::io::Read;
-use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -91,20 +90,10 @@ enum Checked {
 
 /// Checks 1-7 (shared with validate and, in part, OTLP).
 fn request_checks(state: &SharedState, req: &Request) -> Checked {
+    if let Err(e) = auth::gate(state, req, auth::Scope::Write) {
+        return Checked::Fail(e.into_response());
+    }
     let headers = req.headers();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    if !state.write_limiter.check(&auth::limiter_key(headers, peer)) {
-        return Checked::Fail(ApiError::rate_limited().into_response());
-    }
-    if !auth::authorized(
-        &state.config.write_keys,
-        auth::credential(headers).as_deref(),
-    ) {
-        return Checked::Fail(ApiError::unauthorized("write").into_response());
-    }
     if req.method() != Method::POST {
         return Checked::Fail(ApiError::method_not_allowed("POST").into_response());
     }

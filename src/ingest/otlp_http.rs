@@ -7,9 +7,7 @@
 //! stores nothing), body size and decompression, decoding. Error bodies are the §2.7 `error`
 //! object only: OTLP exporters read the status code and `Retry-After`, not an envelope.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -77,20 +75,10 @@ fn failure_response(failure: ExportFailure, request_id: &str) -> Response {
 
 /// `POST /v1/otlp/v1/traces` and `POST /v1/traces`.
 pub async fn otlp_traces_ingest(State(state): State<SharedState>, req: Request) -> Response {
+    if let Err(e) = auth::gate(&state, &req, auth::Scope::Write) {
+        return e.into_response();
+    }
     let headers = req.headers();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    if !state.write_limiter.check(&auth::limiter_key(headers, peer)) {
-        return ApiError::rate_limited().into_response();
-    }
-    if !auth::authorized(
-        &state.config.write_keys,
-        auth::credential(headers).as_deref(),
-    ) {
-        return ApiError::unauthorized("write").into_response();
-    }
     if req.method() != Method::POST {
         return ApiError::method_not_allowed("POST").into_response();
     }

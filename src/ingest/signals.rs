@@ -386,22 +386,8 @@ async fn signals_ingest(state: SharedState, req: Request) -> Response {
         .with_header(header::ALLOW, "GET, POST")
         .into_response();
     }
-    let headers = req.headers().clone();
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0);
-    if !state
-        .write_limiter
-        .check(&auth::limiter_key(&headers, peer))
-    {
-        return ApiError::rate_limited().into_response();
-    }
-    if !auth::authorized(
-        &state.config.write_keys,
-        auth::credential(&headers).as_deref(),
-    ) {
-        return ApiError::unauthorized("write").into_response();
+    if let Err(e) = auth::gate(&state, &req, auth::Scope::Write) {
+        return e.into_response();
     }
     let request_id = req
         .extensions()

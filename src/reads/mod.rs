@@ -32,10 +32,9 @@ pub mod traces;
 mod tests;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -191,20 +190,7 @@ impl ReadRequest {
         allowed: &[&str],
         allow: &str,
     ) -> Result<Self, ApiError> {
-        let headers = req.headers();
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        if !state.read_limiter.check(&auth::limiter_key(headers, peer)) {
-            return Err(ApiError::rate_limited());
-        }
-        if !auth::authorized(
-            &state.config.read_keys,
-            auth::credential(headers).as_deref(),
-        ) {
-            return Err(ApiError::unauthorized("read"));
-        }
+        auth::gate(state, req, auth::Scope::Read)?;
         if req.method() != Method::GET {
             return Err(ApiError::method_not_allowed(allow));
         }

@@ -136,3 +136,36 @@ mod tests {
         assert!(l.check("y"));
     }
 }
+
+/// The scope a route needs (spec events §2.1, reads §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Write,
+    Read,
+}
+
+/// Rate limit, then credentials, for `scope` (the order of spec events §2.1): `429
+/// rate_limited` or `401 unauthorized`, else `Ok`.
+pub fn gate(
+    state: &crate::server::AppState,
+    req: &axum::extract::Request,
+    scope: Scope,
+) -> Result<(), crate::server::error::ApiError> {
+    use crate::server::error::ApiError;
+    let headers = req.headers();
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let (limiter, keys, name) = match scope {
+        Scope::Write => (&state.write_limiter, &state.config.write_keys, "write"),
+        Scope::Read => (&state.read_limiter, &state.config.read_keys, "read"),
+    };
+    if !limiter.check(&limiter_key(headers, peer)) {
+        return Err(ApiError::rate_limited());
+    }
+    if !authorized(keys, credential(headers).as_deref()) {
+        return Err(ApiError::unauthorized(name));
+    }
+    Ok(())
+}

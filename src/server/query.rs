@@ -1,10 +1,9 @@
 //! `POST /v1/query` (spec reads §5): read scope, strict body, concurrency slots, caps, and
 //! the JSON / CSV / Arrow IPC response forms.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -158,20 +157,10 @@ pub fn query_error_response(e: &QueryError, request_id: &str) -> Response {
 }
 
 pub async fn query_run(State(state): State<SharedState>, req: Request) -> Response {
+    if let Err(e) = auth::gate(&state, &req, auth::Scope::Read) {
+        return e.into_response();
+    }
     let headers = req.headers().clone();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    if !state.read_limiter.check(&auth::limiter_key(&headers, peer)) {
-        return ApiError::rate_limited().into_response();
-    }
-    if !auth::authorized(
-        &state.config.read_keys,
-        auth::credential(&headers).as_deref(),
-    ) {
-        return ApiError::unauthorized("read").into_response();
-    }
     if req.method() != Method::POST {
         return ApiError::method_not_allowed("POST").into_response();
     }

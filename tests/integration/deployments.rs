@@ -121,7 +121,14 @@ fn deployments_upsert_list_conflict_cors_and_restart() {
         assert_eq!(r.status, status, "{body}: {}", r.body);
         assert_eq!(r.json()["error"]["code"], code, "{body}");
     }
-    let r = post(&server, &vec![b' '; 16 * 1024 * 1024 + 1], &[]);
+    // On its own connection: the server answers before reading the whole body.
+    let r = try_post(
+        &agent(),
+        &format!("{}/v1/deployments", server.url),
+        &[("Content-Type", "application/json")],
+        &vec![b' '; 16 * 1024 * 1024 + 1],
+    )
+    .unwrap();
     assert_eq!(r.status, 413, "{}", r.body);
     assert_eq!(r.json()["error"]["code"], "body_oversize");
     assert_eq!(
