@@ -56,19 +56,20 @@ st AS (
            unnest(range(CAST(1 AS BIGINT), CAST(array_length(steps) AS BIGINT) + 1)) AS pos
     FROM ev
 ),
-ranked AS (
-    SELECT part, s['downstream']['service'] AS downstream_service,
-           row_number() OVER (PARTITION BY event_id, trace_id, ts_start, part
-                              ORDER BY CASE WHEN s['status'] = 'error' THEN 0 ELSE 1 END,
-                                       s['start_ms'] DESC, pos DESC) AS rn
+chosen AS (
+    SELECT part,
+           first_value(s['downstream']['service']
+                       ORDER BY CASE WHEN s['status'] = 'error' THEN 0 ELSE 1 END,
+                                s['start_ms'] DESC, pos DESC) AS downstream_service
     FROM st
     WHERE s['name'] = $5
+    GROUP BY event_id, trace_id, ts_start, part
 ),
 all_pairs AS (
     SELECT part, dimension, value FROM pairs
     UNION ALL
     SELECT part, 'downstream_service' AS dimension, downstream_service AS value
-    FROM ranked WHERE rn = 1
+    FROM chosen
 ),
 counts AS (
     SELECT dimension, value,
