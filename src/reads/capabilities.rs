@@ -134,7 +134,7 @@ pub fn capabilities(config: &Config) -> Capabilities {
             ask_enabled: false,
         },
         incidents: Incidents {
-            enabled: true,
+            enabled: config.incidents.enabled,
             persistent: true,
             rebuild: Rebuild {
                 supported: true,
@@ -201,6 +201,11 @@ mod tests {
                 "signals"
             ])
         );
+        assert_eq!(v["incidents"]["enabled"], true);
+        let mut off = Config::for_data_dir("/tmp/x");
+        off.incidents.enabled = false;
+        let v_off = serde_json::to_value(capabilities(&off)).unwrap();
+        assert_eq!(v_off["incidents"]["enabled"], false);
         assert_eq!(v["otlp"]["http_traces"], true);
         assert_eq!(v["otlp"]["grpc_traces"], true);
         let text = serde_json::to_string(&capabilities(&c)).unwrap();
