@@ -6,9 +6,11 @@
 --   $2  Timestamp  started_at - DCW, inclusive
 --   $3  Timestamp  now, inclusive
 --
--- Output: id, service, env, version, first_seen, commit_sha, pr_url, commit_author
+-- Output: id, service, env, version, metadata, commit_sha, pr_url, commit_author, first_seen,
+--         last_seen
 -- Order: first_seen DESC, id ASC (total: ids are unique in the view)
-SELECT id, service, env, version, first_seen, commit_sha, pr_url, commit_author
+SELECT id, service, env, version, metadata, commit_sha, pr_url, commit_author, first_seen,
+       last_seen
 FROM deployments
 WHERE service = $1 AND first_seen >= $2 AND first_seen <= $3
 ORDER BY first_seen DESC, id ASC

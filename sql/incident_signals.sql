@@ -6,12 +6,10 @@
 --   $1  Timestamp  lower bound (started_at - max(DCW, AMW)), inclusive
 --   $2  Timestamp  upper bound (now + AMW), inclusive
 --
--- Output: signal_id, type, source, service, env, severity, reason, metadata, meta_* (Utf8),
---         timestamp
+-- Output: the stored signal columns (signal_id ... extra, timestamp, received_at)
 -- Order: timestamp DESC, signal_id DESC (total)
-SELECT signal_id, type, source, service, env, severity, reason, metadata, meta_version,
-       meta_subtype, meta_error_code, meta_step, meta_downstream, meta_incident_id,
-       meta_trace_id, meta_alert_id, meta_provider_url, timestamp
+SELECT signal_id, type, source, service, env, severity, reason, message, resource, metadata,
+       extra, timestamp, received_at
 FROM signals
 WHERE timestamp >= $1 AND timestamp <= $2
 ORDER BY timestamp DESC, signal_id DESC

@@ -33,7 +33,8 @@ fn templates(seed: u64, n: usize) -> Vec<(String, String)> {
         .collect()
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+/// The `p` quantile (nearest rank on `len - 1`) of sorted microseconds, in milliseconds.
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

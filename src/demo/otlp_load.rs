@@ -20,6 +20,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use super::bench::percentile;
 use crate::clock::{Clock, SystemClock};
 
 #[derive(Debug, Clone)]
@@ -135,14 +136,6 @@ pub fn export_request(rng: &mut SmallRng, batch: usize, now_ns: i64) -> ExportTr
         })
         .collect();
     ExportTraceServiceRequest { resource_spans }
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx] as f64 / 1000.0
 }
 
 /// Per-client tallies.

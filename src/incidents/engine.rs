@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
@@ -41,7 +41,7 @@ use crate::model::Event;
 use crate::query::QueryEngine;
 use crate::reads::blast::{self, BlastKey, BlastQuery};
 use crate::reads::params::TimeWindow;
-use crate::reads::rows::{Columns, RowError, batch_to_events, cell};
+use crate::reads::rows::{Columns, RowError, batch_to_events};
 use crate::reads::sql::{self, Param, ReadQuery};
 use crate::reads::traces::{StoryQuery, story_read};
 use crate::storage::schema::TableId;
@@ -642,65 +642,15 @@ pub fn failing_event(e: Event) -> FailingEvent {
     }
 }
 
-/// Signal rows of `sql/incident_signals.sql`.
+/// Signal rows of `sql/incident_signals.sql` (the stored signal columns).
 pub fn signal_rows(batches: &[RecordBatch]) -> Result<Vec<SignalRow>, RowError> {
     let mut out = Vec::new();
     for b in batches {
-        let c = Columns::new(b);
-        let names = [
-            "signal_id",
-            "type",
-            "source",
-            "service",
-            "env",
-            "severity",
-            "reason",
-            "metadata",
-            "meta_version",
-            "meta_subtype",
-            "meta_error_code",
-            "meta_step",
-            "meta_downstream",
-            "meta_incident_id",
-            "meta_trace_id",
-            "meta_alert_id",
-            "meta_provider_url",
-        ];
-        let cols: Vec<_> = names
-            .iter()
-            .map(|n| c.strings(n))
-            .collect::<Result<_, _>>()?;
-        let ts = c.timestamps("timestamp")?;
-        for row in 0..b.num_rows() {
-            let opt = |i: usize| {
-                cols[i]
-                    .is_valid(row)
-                    .then(|| cols[i].value(row).to_string())
-            };
-            let s = |i: usize| opt(i).unwrap_or_default();
-            out.push(SignalRow {
-                signal_id: s(0),
-                kind: s(1),
-                source: s(2),
-                service: s(3),
-                env: s(4),
-                severity: s(5),
-                reason: s(6),
-                timestamp_ns: ts.value(row),
-                meta: SignalMeta {
-                    version: s(8),
-                    subtype: s(9),
-                    error_code: s(10),
-                    step: s(11),
-                    downstream: s(12),
-                    incident_id: s(13),
-                    trace_id: s(14),
-                    alert_id: s(15),
-                    provider_url: s(16),
-                },
-                metadata_json: opt(7),
-            });
-        }
+        out.extend(
+            crate::ingest::signals::batch_to_signals(b)?
+                .iter()
+                .map(signal_row),
+        );
     }
     Ok(out)
 }
@@ -753,38 +703,24 @@ pub async fn story_family(ctx: &SessionContext, trace_id: &str) -> Option<ErrorF
         })
 }
 
-/// Deployment rows of `sql/incident_deployments.sql`.
+/// Deployment rows of `sql/incident_deployments.sql` (the `deployments` view columns).
 pub fn deployment_rows(batches: &[RecordBatch]) -> Result<Vec<DeploymentRow>, RowError> {
     let mut out = Vec::new();
     for b in batches {
-        let c = Columns::new(b);
-        let names = [
-            "id",
-            "service",
-            "env",
-            "version",
-            "commit_sha",
-            "pr_url",
-            "commit_author",
-        ];
-        let cols: Vec<_> = names
-            .iter()
-            .map(|n| c.strings(n))
-            .collect::<Result<_, _>>()?;
-        let first = c.timestamps("first_seen")?;
-        for row in 0..b.num_rows() {
-            let s = |i: usize| cell(&cols[i], row).unwrap_or_default();
-            out.push(DeploymentRow {
-                id: s(0),
-                service: s(1),
-                env: s(2),
-                version: s(3),
-                first_seen_ns: first.value(row),
-                commit_sha: s(4),
-                pr_url: s(5),
-                commit_author: s(6),
-            });
-        }
+        out.extend(
+            crate::ingest::deployments::batch_to_deployments(b)?
+                .into_iter()
+                .map(|d| DeploymentRow {
+                    id: d.id,
+                    service: d.service,
+                    env: d.env,
+                    version: d.version,
+                    first_seen_ns: d.first_seen_ns,
+                    commit_sha: d.commit_sha,
+                    pr_url: d.pr_url,
+                    commit_author: d.commit_author,
+                }),
+        );
     }
     Ok(out)
 }

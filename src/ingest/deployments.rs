@@ -29,7 +29,7 @@ use crate::model::Event;
 use crate::model::validate::format_rfc3339_ns;
 use crate::query::QueryEngine;
 use crate::reads::params::Params;
-use crate::reads::rows::{Columns, cell};
+use crate::reads::rows::{Columns, RowError, cell};
 use crate::reads::sql::{self, Param, ReadQuery};
 use crate::server::error::{ApiError, json_response};
 use crate::server::{AppState, RequestId, SharedState, auth};
@@ -349,6 +349,48 @@ pub fn register_from_otlp(state: &AppState, events: &[Event]) {
     });
 }
 
+/// Deployments from rows with the `deployment_versions` / `deployments` columns; `revision`
+/// is 0 when the rows come from the view (which has none).
+pub fn batch_to_deployments(b: &RecordBatch) -> Result<Vec<Deployment>, RowError> {
+    let c = Columns::new(b);
+    let names = [
+        "id",
+        "service",
+        "env",
+        "version",
+        "metadata",
+        "commit_sha",
+        "pr_url",
+        "commit_author",
+    ];
+    let cols: Vec<StringArray> = names
+        .iter()
+        .map(|n| c.strings(n))
+        .collect::<Result<_, _>>()?;
+    let (first, last) = (c.timestamps("first_seen")?, c.timestamps("last_seen")?);
+    let revision = b
+        .column_by_name("revision")
+        .and_then(|r| r.as_primitive_opt::<UInt64Type>().cloned());
+    Ok((0..b.num_rows())
+        .map(|row| {
+            let s = |i: usize| cell(&cols[i], row).unwrap_or_default();
+            Deployment {
+                id: s(0),
+                service: s(1),
+                env: s(2),
+                version: s(3),
+                metadata: serde_json::from_str(&s(4)).unwrap_or_default(),
+                commit_sha: s(5),
+                pr_url: s(6),
+                commit_author: s(7),
+                first_seen_ns: first.value(row),
+                last_seen_ns: last.value(row),
+                revision: revision.as_ref().map_or(0, |r| r.value(row)),
+            }
+        })
+        .collect())
+}
+
 async fn load_latest(
     engine: &QueryEngine,
 ) -> Result<HashMap<String, Deployment>, Box<dyn std::error::Error + Send + Sync>> {
@@ -360,42 +402,7 @@ async fn load_latest(
         .await?;
     let mut map: HashMap<String, Deployment> = HashMap::new();
     for b in &batches {
-        let c = Columns::new(b);
-        let (id, service, env, version, metadata) = (
-            c.strings("id")?,
-            c.strings("service")?,
-            c.strings("env")?,
-            c.strings("version")?,
-            c.strings("metadata")?,
-        );
-        let (sha, pr, author) = (
-            c.strings("commit_sha")?,
-            c.strings("pr_url")?,
-            c.strings("commit_author")?,
-        );
-        let (first, last) = (c.timestamps("first_seen")?, c.timestamps("last_seen")?);
-        let revision = b
-            .column_by_name("revision")
-            .ok_or("revision column missing")?
-            .as_primitive::<UInt64Type>()
-            .clone();
-        for row in 0..b.num_rows() {
-            let s = |a: &StringArray| cell(a, row);
-            let d = Deployment {
-                id: id.value(row).to_string(),
-                service: service.value(row).to_string(),
-                env: env.value(row).to_string(),
-                version: s(&version).unwrap_or_default(),
-                metadata: s(&metadata)
-                    .and_then(|m| serde_json::from_str(&m).ok())
-                    .unwrap_or_default(),
-                commit_sha: s(&sha).unwrap_or_default(),
-                pr_url: s(&pr).unwrap_or_default(),
-                commit_author: s(&author).unwrap_or_default(),
-                first_seen_ns: first.value(row),
-                last_seen_ns: last.value(row),
-                revision: revision.value(row),
-            };
+        for d in batch_to_deployments(b)? {
             if map.get(&d.id).is_none_or(|old| old.revision < d.revision) {
                 map.insert(d.id.clone(), d);
             }
@@ -603,42 +610,26 @@ pub async fn list_deployments(
     };
     let mut out = Vec::new();
     for b in &batches {
-        let c = Columns::new(b);
-        let (id, service, env, version, metadata) = (
-            c.strings("id")?,
-            c.strings("service")?,
-            c.strings("env")?,
-            c.strings("version")?,
-            c.strings("metadata")?,
-        );
-        let (sha, pr, author) = (
-            c.strings("commit_sha")?,
-            c.strings("pr_url")?,
-            c.strings("commit_author")?,
-        );
-        let (first, last) = (c.timestamps("first_seen")?, c.timestamps("last_seen")?);
-        for row in 0..b.num_rows() {
-            let s = |a: &StringArray| cell(a, row).unwrap_or_default();
-            let id = s(&id);
+        for d in batch_to_deployments(b)? {
             let (change, before_rate, after_rate, before, after) = match &counts {
                 Some(m) => {
-                    let k = m.get(&id).copied().unwrap_or_default();
+                    let k = m.get(&d.id).copied().unwrap_or_default();
                     let (change, b, a) = error_rates(k);
                     (change, Some(b), Some(a), k.before, k.after)
                 }
                 None => (None, None, None, 0, 0),
             };
             out.push(ListedDeployment {
-                id,
-                service: s(&service),
-                version: s(&version),
-                env: s(&env),
-                first_seen: format_rfc3339_ns(first.value(row)),
-                last_seen: format_rfc3339_ns(last.value(row)),
-                metadata: serde_json::from_str(&s(&metadata)).unwrap_or_default(),
-                commit_sha: s(&sha),
-                pr_url: s(&pr),
-                commit_author: s(&author),
+                id: d.id,
+                service: d.service,
+                version: d.version,
+                env: d.env,
+                first_seen: format_rfc3339_ns(d.first_seen_ns),
+                last_seen: format_rfc3339_ns(d.last_seen_ns),
+                metadata: d.metadata,
+                commit_sha: d.commit_sha,
+                pr_url: d.pr_url,
+                commit_author: d.commit_author,
                 error_rate_change: change,
                 before_error_rate: before_rate,
                 after_error_rate: after_rate,
