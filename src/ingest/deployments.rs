@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use datafusion::arrow::array::{
     ArrayRef, AsArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array,
@@ -411,18 +411,6 @@ async fn load_latest(
     Ok(map)
 }
 
-fn with_cors(state: &AppState, mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&state.config.cors_origin) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-    }
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    resp
-}
-
 /// `/v1/deployments`: `OPTIONS` (no auth), `POST`, `GET`; other methods `405`.
 pub async fn deployments_route(State(state): State<SharedState>, req: Request) -> Response {
     let resp = match *req.method() {
@@ -431,7 +419,7 @@ pub async fn deployments_route(State(state): State<SharedState>, req: Request) -
         Method::GET => deployments_get(&state, req).await,
         _ => ApiError::method_not_allowed("GET, POST, OPTIONS").into_response(),
     };
-    with_cors(&state, resp)
+    crate::server::with_cors(&state, "GET, POST, OPTIONS", resp)
 }
 
 async fn deployments_post(state: &SharedState, req: Request) -> Response {

@@ -159,7 +159,7 @@ pub async fn signals_list(state: SharedState, req: Request) -> Response {
 /// `GET /v1/incidents/active[?env=]` (spec triage §5).
 pub async fn incidents_list(State(state): State<SharedState>, req: Request) -> Response {
     let resp = incidents_list_answer(&state, req).await;
-    incidents::with_cors(&state, resp)
+    crate::server::with_cors(&state, incidents::METHODS, resp)
 }
 
 async fn incidents_list_answer(state: &SharedState, req: Request) -> Response {
@@ -188,7 +188,7 @@ async fn incidents_list_answer(state: &SharedState, req: Request) -> Response {
 /// `GET /v1/incidents/{id}` and `GET /v1/incidents/{id}/snapshot` (spec triage §5).
 pub async fn incidents_get(State(state): State<SharedState>, req: Request) -> Response {
     let resp = incidents_get_answer(&state, req).await;
-    incidents::with_cors(&state, resp)
+    crate::server::with_cors(&state, incidents::METHODS, resp)
 }
 
 async fn incidents_get_answer(state: &SharedState, req: Request) -> Response {

@@ -19,7 +19,6 @@ use super::params::{Params, percent_decode_path};
 use super::sql::{self, Param, ReadQuery};
 use crate::incidents::model::Incident;
 use crate::incidents::store::batch_to_incidents;
-use crate::server::SharedState;
 use crate::server::error::ApiError;
 
 /// The parameters of `GET /v1/incidents/active`.
@@ -129,19 +128,6 @@ pub fn text_response(text: String) -> Response {
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
-/// Add the CORS headers of the incident routes.
-pub fn with_cors(state: &SharedState, mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&state.config.cors_origin) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-    }
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(METHODS),
     );
     resp
 }

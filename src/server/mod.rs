@@ -179,6 +179,20 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
+/// Add the CORS headers of a CORS-enabled route (`/v1/deployments`, `/v1/incidents/…`):
+/// `Access-Control-Allow-Origin` = `WAYLOG_CORS_ORIGIN` and the route's allowed `methods`.
+pub fn with_cors(state: &AppState, methods: &'static str, mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&state.config.cors_origin) {
+        h.insert(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    h.insert(
+        axum::http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(methods),
+    );
+    resp
+}
+
 /// Recover storage into `state` and start background maintenance.
 pub async fn start_storage(
     state: &SharedState,
