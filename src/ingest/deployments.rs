@@ -246,8 +246,9 @@ fn upsert_failed() -> ApiError {
 #[derive(Debug, Default)]
 pub struct Registry {
     latest: tokio::sync::Mutex<Option<HashMap<String, Deployment>>>,
-    /// Last `service.version` seen per (service, env) in OTLP events since start.
-    otlp_versions: parking_lot::Mutex<HashMap<(String, String), String>>,
+    /// Last `service.version` seen per service, then env, in OTLP events since start
+    /// (nested so the per-event lookup borrows instead of allocating a key).
+    otlp_versions: parking_lot::Mutex<HashMap<String, HashMap<String, String>>>,
 }
 
 impl Registry {
@@ -302,24 +303,25 @@ impl Registry {
             if e.service.is_empty() {
                 continue;
             }
-            let key = (e.service.clone(), e.env.clone());
-            match seen.get(&key) {
-                None => {
-                    seen.insert(key, version.to_string());
-                }
-                Some(v) if v == version => {}
-                Some(_) => {
-                    seen.insert(key, version.to_string());
-                    out.push(DeploymentInput {
-                        id: format!("otlp:{}:{}:{version}", e.service, e.env),
-                        service: e.service.clone(),
-                        env: e.env.clone(),
-                        version: version.to_string(),
-                        metadata: BTreeMap::from([("source".to_string(), "otlp".to_string())]),
-                        ..DeploymentInput::default()
-                    });
-                }
+            let known = seen.get(&e.service).and_then(|envs| envs.get(&e.env));
+            if known.is_some_and(|v| v == version) {
+                continue;
             }
+            let first_sighting = known.is_none();
+            seen.entry(e.service.clone())
+                .or_default()
+                .insert(e.env.clone(), version.to_string());
+            if first_sighting {
+                continue;
+            }
+            out.push(DeploymentInput {
+                id: format!("otlp:{}:{}:{version}", e.service, e.env),
+                service: e.service.clone(),
+                env: e.env.clone(),
+                version: version.to_string(),
+                metadata: BTreeMap::from([("source".to_string(), "otlp".to_string())]),
+                ..DeploymentInput::default()
+            });
         }
         out
     }
