@@ -24,12 +24,14 @@
 --         value = '', counts 0); then one row per (dimension, value) seen in F.
 -- Order: dimension, value (unique per row; the totals row's '' sorts first).
 --
--- Cost: the service's events in [now - 4W, now] are scanned three times (value pairs,
--- downstream steps, totals); both baseline modes are counted in the same pass and the mode is
--- chosen at the end, so no CTE is re-evaluated per dimension.
+-- Cost: one scan of the service's events in [now - 4W, now] (the downstream step is picked by
+-- step_downstream(steps, name) without unnesting); the events are first grouped by their
+-- combination of dimension values with the three part counts, then each combination counts
+-- once per dimension, and the totals row is spread to every row with a window, so no CTE is
+-- evaluated twice.
 WITH ev AS (
-    SELECT event_id, trace_id, ts_start, env, version, http_route, http_method, user_tier,
-           user_region, steps,
+    SELECT env, version, http_route, http_method, user_tier, user_region,
+           step_downstream(steps, $5) AS downstream_service,
            CASE WHEN ts_start >= $2
                      AND coalesce(status IN ('error', 'timeout', 'partial', 'aborted')
                                   AND anchor_step = $5 AND anchor_error_code = $6, false)
@@ -39,64 +41,52 @@ WITH ev AS (
     FROM events
     WHERE service = $4 AND status <> 'suppressed' AND ts_start >= $3 AND ts_start <= $1
 ),
+combos AS (
+    SELECT env, version, http_route, http_method, user_tier, user_region, downstream_service,
+           sum(CASE WHEN part = 'F' THEN 1 ELSE 0 END) AS f,
+           sum(CASE WHEN part = 'BW' THEN 1 ELSE 0 END) AS bw,
+           sum(CASE WHEN part = 'BC' THEN 1 ELSE 0 END) AS bc
+    FROM ev
+    GROUP BY env, version, http_route, http_method, user_tier, user_region, downstream_service
+),
 pairs AS (
-    SELECT part, d.dimension,
-           CASE d.dimension WHEN 'version' THEN version
+    SELECT d.dimension,
+           CASE d.dimension WHEN '' THEN ''
+                            WHEN 'version' THEN version
                             WHEN 'route' THEN http_route
                             WHEN 'http_method' THEN http_method
                             WHEN 'user_tier' THEN user_tier
                             WHEN 'user_region' THEN user_region
-                            ELSE env END AS value
-    FROM ev
-    CROSS JOIN (VALUES ('version'), ('route'), ('http_method'), ('user_tier'),
-                       ('user_region'), ('env')) AS d(dimension)
-),
-st AS (
-    SELECT event_id, trace_id, ts_start, part, unnest(steps) AS s,
-           unnest(range(CAST(1 AS BIGINT), CAST(array_length(steps) AS BIGINT) + 1)) AS pos
-    FROM ev
-),
-chosen AS (
-    SELECT part,
-           first_value(s['downstream']['service']
-                       ORDER BY CASE WHEN s['status'] = 'error' THEN 0 ELSE 1 END,
-                                s['start_ms'] DESC, pos DESC) AS downstream_service
-    FROM st
-    WHERE s['name'] = $5
-    GROUP BY event_id, trace_id, ts_start, part
-),
-all_pairs AS (
-    SELECT part, dimension, value FROM pairs
+                            WHEN 'downstream_service' THEN downstream_service
+                            ELSE env END AS value,
+           f, bw, bc
+    FROM combos
+    CROSS JOIN (VALUES (''), ('version'), ('route'), ('http_method'), ('user_tier'),
+                       ('user_region'), ('downstream_service'), ('env')) AS d(dimension)
     UNION ALL
-    SELECT part, 'downstream_service' AS dimension, downstream_service AS value
-    FROM chosen
-),
-counts AS (
-    SELECT dimension, value,
-           sum(CASE WHEN part = 'F' THEN 1 ELSE 0 END) AS f,
-           sum(CASE WHEN part = 'BW' THEN 1 ELSE 0 END) AS bw,
-           sum(CASE WHEN part = 'BC' THEN 1 ELSE 0 END) AS bc
-    FROM all_pairs
-    WHERE value IS NOT NULL AND value <> ''
-    GROUP BY dimension, value
-),
-totals AS (
-    SELECT coalesce(sum(CASE WHEN part = 'F' THEN 1 ELSE 0 END), 0) AS f,
-           coalesce(sum(CASE WHEN part = 'BW' THEN 1 ELSE 0 END), 0) AS bw,
-           coalesce(sum(CASE WHEN part = 'BC' THEN 1 ELSE 0 END), 0) AS bc
-    FROM ev
-),
-x AS (
     SELECT '' AS dimension, '' AS value, CAST(0 AS BIGINT) AS f, CAST(0 AS BIGINT) AS bw,
            CAST(0 AS BIGINT) AS bc
-    UNION ALL
-    SELECT dimension, value, f, bw, bc FROM counts WHERE f > 0
+),
+counts AS (
+    SELECT dimension, value, sum(f) AS f, sum(bw) AS bw, sum(bc) AS bc
+    FROM pairs
+    WHERE dimension = '' OR (value IS NOT NULL AND value <> '')
+    GROUP BY dimension, value
+),
+x AS (
+    SELECT dimension, value, f, bw, bc,
+           max(CASE WHEN dimension = '' THEN f END) OVER () AS tf,
+           max(CASE WHEN dimension = '' THEN bw END) OVER () AS tbw,
+           max(CASE WHEN dimension = '' THEN bc END) OVER () AS tbc
+    FROM counts
 )
-SELECT CASE WHEN totals.bw > 0 THEN 'baseline_windows' ELSE 'current_window' END AS baseline,
-       totals.f AS failing_events,
-       CASE WHEN totals.bw > 0 THEN totals.bw ELSE totals.bc END AS baseline_events,
-       x.dimension, x.value,
-       x.f AS failing_count,
-       CASE WHEN totals.bw > 0 THEN x.bw ELSE x.bc END AS baseline_count
-FROM x CROSS JOIN totals
-ORDER BY x.dimension, x.value;
+SELECT CASE WHEN tbw > 0 THEN 'baseline_windows' ELSE 'current_window' END AS baseline,
+       tf AS failing_events,
+       CASE WHEN tbw > 0 THEN tbw ELSE tbc END AS baseline_events,
+       dimension, value,
+       CASE WHEN dimension = '' THEN CAST(0 AS BIGINT) ELSE f END AS failing_count,
+       CASE WHEN dimension = '' THEN CAST(0 AS BIGINT)
+            WHEN tbw > 0 THEN bw ELSE bc END AS baseline_count
+FROM x
+WHERE dimension = '' OR f > 0
+ORDER BY dimension, value;

@@ -1,5 +1,7 @@
 -- rollup_code_counts: per error code, the failed events in the window that anchored it
--- (spec reads §3.4 propagated_count, affected_traces).
+-- (spec reads §3.4 propagated_count, affected_traces), from the table `trace_events`
+-- (trace_events.sql over the rollup's candidate traces, materialized by the same request:
+-- every failed event in the window belongs to a candidate trace and lies in its extent).
 --
 -- Parameters:
 --   $1  Timestamp  window since (inclusive)
@@ -10,7 +12,7 @@
 SELECT anchor_error_code AS error_code,
        count(*) AS propagated_count,
        count(DISTINCT trace_id) AS affected_traces
-FROM events
+FROM trace_events
 WHERE status IN ('error', 'timeout', 'partial', 'aborted')
   AND anchor_error_code IS NOT NULL
   AND ts_start BETWEEN $1 AND $2

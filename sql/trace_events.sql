@@ -1,7 +1,10 @@
 -- trace_events: the events of the selected traces within the trace-extent bounds (spec reads
--- §3.3), streamed trace by trace for the originating-failure resolution in Rust.
+-- §3.3), streamed trace by trace for the originating-failure resolution in Rust. The
+-- root-cause rollup also materializes the result as the table `trace_events` for
+-- rollup_code_counts.sql and rollup_code_services.sql.
 --
--- Tables: sel(trace_id), the request's set of selected trace ids.
+-- Tables: sel(trace_id), the request's set of selected trace ids (each once: the build side
+-- of the join).
 -- Parameters:
 --   $1  Timestamp  extent lower bound (inclusive)
 --   $2  Timestamp  extent upper bound (inclusive)
@@ -12,7 +15,7 @@
 -- Order: trace_id, ts_start, service, event_id (trace by trace, identity order inside).
 SELECT e.trace_id, e.event_id, e.service, e.status, e.ts_start, e.ts_end, e.parent_span_id,
        e.anchor_step, e.anchor_error_code, e.http_route, e.user_id, e.user_tier, e.steps
-FROM (SELECT DISTINCT trace_id FROM sel) s
+FROM sel s
 JOIN events e ON e.trace_id = s.trace_id
 WHERE e.ts_start BETWEEN $1 AND $2
 ORDER BY e.trace_id, e.ts_start, e.service, e.event_id

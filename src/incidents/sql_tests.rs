@@ -68,6 +68,7 @@ async fn run(
     params: Vec<sql::Param>,
 ) -> Vec<datafusion::arrow::array::RecordBatch> {
     let ctx = SessionContext::new();
+    crate::query::functions::register(&ctx);
     let batch = events_to_batch(events).unwrap();
     let table = MemTable::try_new(EVENTS_SCHEMA.clone(), vec![vec![batch]]).unwrap();
     ctx.register_table("events", Arc::new(table)).unwrap();

@@ -136,7 +136,10 @@ pub async fn run_user_sql(
     let started = Instant::now();
     let stmt = parse_read_only(sql)?;
     let work = async {
-        let ctx = engine.context(opts.memory_bytes).await.map_err(classify)?;
+        let ctx = engine
+            .user_context(opts.memory_bytes)
+            .await
+            .map_err(classify)?;
         let state = ctx.state();
         let plan = state.statement_to_plan(stmt).await.map_err(classify)?;
         SQLOptions::new()

@@ -6,6 +6,7 @@
 //! `WAYLOG_QUERY_MEMORY` bytes with spilling disabled. Parquet footers are cached across
 //! statements.
 
+pub mod functions;
 pub mod guard;
 pub mod output;
 pub mod provider;
@@ -95,9 +96,24 @@ impl QueryEngine {
         &self.storage
     }
 
-    /// A session over one snapshot of every table, with `memory_limit` bytes of query memory.
+    /// A session for waylog's own read models over one snapshot of every table, with
+    /// `memory_limit` bytes of query memory.
+    ///
+    /// Read models join a small trace set (the build side, written first) to `events`, so
+    /// their hash joins collect the build side once and stream every partition of `events`
+    /// past it (`repartition_joins = false`) instead of hash-repartitioning every probed row.
     pub async fn context(&self, memory_limit: usize) -> Result<SessionContext, DataFusionError> {
-        self.context_for(self.storage.snapshot(), memory_limit)
+        self.context_for(self.storage.snapshot(), memory_limit, false)
+            .await
+    }
+
+    /// A session for user SQL (`/v1/query`, `waylog query`): DataFusion's default join
+    /// planning, since a user's join sides can be of any size.
+    pub async fn user_context(
+        &self,
+        memory_limit: usize,
+    ) -> Result<SessionContext, DataFusionError> {
+        self.context_for(self.storage.snapshot(), memory_limit, true)
             .await
     }
 
@@ -105,6 +121,7 @@ impl QueryEngine {
         &self,
         snapshot: BTreeMap<TableId, Arc<TableSnapshot>>,
         memory_limit: usize,
+        repartition_joins: bool,
     ) -> Result<SessionContext, DataFusionError> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(memory_limit, 1.0)
@@ -127,6 +144,7 @@ impl QueryEngine {
             opts.execution.parquet.enable_page_index = true;
             opts.execution.parquet.bloom_filter_on_read = true;
             opts.sql_parser.enable_ident_normalization = true;
+            opts.optimizer.repartition_joins = repartition_joins;
         }
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let cold = self.storage.cold();
@@ -137,6 +155,7 @@ impl QueryEngine {
                 Arc::new(SnapshotTable::new(snap, cold.url.clone())),
             )?;
         }
+        functions::register(&ctx);
         register_views(&ctx).await?;
         Ok(ctx)
     }

@@ -111,21 +111,28 @@ pub struct BlastResponse {
 pub async fn read(ctx: &SessionContext, q: &BlastQuery) -> Result<BlastResponse, ReadError> {
     let (code, service, step) = q.key.filters();
     let (lo, hi) = q.window.extent();
-    let params = || {
+    sql::materialize(
+        ctx,
+        ReadQuery::BlastTraces,
         vec![
             Param::Timestamp(q.window.since_ns),
             Param::Timestamp(q.window.until_ns),
             Param::str(code),
             Param::str(service),
             Param::str(step),
-            Param::Timestamp(lo),
-            Param::Timestamp(hi),
-        ]
-    };
+        ],
+    )
+    .await?;
+    sql::materialize(
+        ctx,
+        ReadQuery::BlastExtent,
+        vec![Param::Timestamp(lo), Param::Timestamp(hi)],
+    )
+    .await?;
     let mut affected_requests = 0;
     let mut affected_users = 0;
     let mut sample_traces = Vec::new();
-    for batch in sql::collect(ctx, ReadQuery::BlastRadius, params()).await? {
+    for batch in sql::collect(ctx, ReadQuery::BlastRadius, vec![]).await? {
         let cols = Columns::new(&batch);
         let requests = cols.ints("affected_requests")?;
         let users = cols.ints("affected_users")?;
@@ -136,7 +143,7 @@ pub async fn read(ctx: &SessionContext, q: &BlastQuery) -> Result<BlastResponse,
         }
     }
     let mut services = Vec::new();
-    for batch in sql::collect(ctx, ReadQuery::BlastRadiusServices, params()).await? {
+    for batch in sql::collect(ctx, ReadQuery::BlastRadiusServices, vec![]).await? {
         let names = Columns::new(&batch).strings("service")?;
         services.extend(names.iter().flatten().map(str::to_owned));
     }

@@ -71,14 +71,21 @@ pub async fn read(ctx: &SessionContext, q: &ErrorsQuery) -> Result<ErrorsRespons
         None => (NO_CURSOR_COUNT, String::new(), String::new(), String::new()),
     };
     let statuses = q.statuses.as_ref().map(|s| s.join(","));
-    let batches = sql::collect(
+    sql::materialize(
         ctx,
-        ReadQuery::ErrorFamilies,
+        ReadQuery::ErrorFamilyTraces,
         vec![
             Param::Timestamp(q.window.since_ns),
             Param::Timestamp(q.window.until_ns),
             Param::opt_str(q.service.as_deref()),
             Param::opt_str(statuses.as_deref()),
+        ],
+    )
+    .await?;
+    let batches = sql::collect(
+        ctx,
+        ReadQuery::ErrorFamilies,
+        vec![
             Param::Timestamp(lo),
             Param::Timestamp(hi),
             Param::Int64(c),

@@ -38,6 +38,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -249,7 +250,7 @@ pub async fn for_each_trace(
     ctx: &SessionContext,
     trace_ids: &[String],
     (lo, hi): (i64, i64),
-    mut each: impl FnMut(Vec<TraceRow>),
+    each: impl FnMut(Vec<TraceRow>),
 ) -> Result<(), ReadError> {
     if trace_ids.is_empty() {
         return Ok(());
@@ -261,17 +262,68 @@ pub async fn for_each_trace(
         vec![Param::Timestamp(lo), Param::Timestamp(hi)],
     )
     .await?;
-    let mut current: Vec<TraceRow> = Vec::new();
+    let mut traces = TraceGrouper::new(each);
     while let Some(batch) = stream.next().await {
-        for row in batch_to_trace_rows(&batch?)? {
-            if current.last().is_some_and(|r| r.trace_id != row.trace_id) {
-                each(std::mem::take(&mut current));
-            }
-            current.push(row);
+        traces.push(&batch?)?;
+    }
+    traces.finish();
+    Ok(())
+}
+
+/// [`for_each_trace`], also keeping the loaded events as the table `trace_events` of `ctx`
+/// for later queries of the same read (an empty table when `trace_ids` is empty).
+pub async fn load_traces(
+    ctx: &SessionContext,
+    trace_ids: &[String],
+    (lo, hi): (i64, i64),
+    each: impl FnMut(Vec<TraceRow>),
+) -> Result<(), ReadError> {
+    sql::register_sel(ctx, trace_ids)?;
+    let batches = sql::materialize(
+        ctx,
+        ReadQuery::TraceEvents,
+        vec![Param::Timestamp(lo), Param::Timestamp(hi)],
+    )
+    .await?;
+    let mut traces = TraceGrouper::new(each);
+    for batch in &batches {
+        traces.push(batch)?;
+    }
+    traces.finish();
+    Ok(())
+}
+
+/// Cuts a trace-ordered run of `trace_events` rows into whole traces.
+struct TraceGrouper<F: FnMut(Vec<TraceRow>)> {
+    current: Vec<TraceRow>,
+    each: F,
+}
+
+impl<F: FnMut(Vec<TraceRow>)> TraceGrouper<F> {
+    fn new(each: F) -> Self {
+        TraceGrouper {
+            current: Vec::new(),
+            each,
         }
     }
-    if !current.is_empty() {
-        each(current);
+
+    fn push(&mut self, batch: &RecordBatch) -> Result<(), ReadError> {
+        for row in batch_to_trace_rows(batch)? {
+            if self
+                .current
+                .last()
+                .is_some_and(|r| r.trace_id != row.trace_id)
+            {
+                (self.each)(std::mem::take(&mut self.current));
+            }
+            self.current.push(row);
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn finish(mut self) {
+        if !self.current.is_empty() {
+            (self.each)(std::mem::take(&mut self.current));
+        }
+    }
 }

@@ -17,7 +17,7 @@ use super::origin::resolve_origin;
 use super::params::{Params, RollupCursor, TimeWindow, parse_cursor, parse_limit};
 use super::rows::Columns;
 use super::sql::{self, Param, ReadQuery};
-use super::{ReadError, for_each_trace};
+use super::{ReadError, load_traces};
 use crate::config::Config;
 use crate::server::error::ApiError;
 
@@ -112,7 +112,7 @@ pub async fn read(ctx: &SessionContext, q: &RollupQuery) -> Result<RollupRespons
 
     // 2. Origins of the candidate traces.
     let mut roots: Vec<RootCause> = Vec::new();
-    for_each_trace(ctx, &candidates, extent, |rows| {
+    load_traces(ctx, &candidates, extent, |rows| {
         let Some((i, _)) = resolve_origin(&rows, true) else {
             return;
         };
@@ -146,9 +146,7 @@ pub async fn read(ctx: &SessionContext, q: &RollupQuery) -> Result<RollupRespons
             acc.affected_traces = traces.value(i);
         }
     }
-    let mut params = window_params(&window);
-    params.extend([Param::Timestamp(extent.0), Param::Timestamp(extent.1)]);
-    for batch in sql::collect(ctx, ReadQuery::RollupCodeServices, params).await? {
+    for batch in sql::collect(ctx, ReadQuery::RollupCodeServices, window_params(&window)).await? {
         let cols = Columns::new(&batch);
         let code = cols.strings("error_code")?;
         let service = cols.strings("service")?;

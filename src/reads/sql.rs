@@ -111,16 +111,17 @@ macro_rules! read_queries {
 }
 
 read_queries! {
+    ErrorFamilyTraces => "error_family_traces": [Timestamp, Timestamp, Utf8, Utf8],
     ErrorFamilies => "error_families":
-        [Timestamp, Timestamp, Utf8, Utf8, Timestamp, Timestamp, Int64, Utf8, Utf8, Utf8, Int64],
+        [Timestamp, Timestamp, Int64, Utf8, Utf8, Utf8, Int64],
     RollupFailedTraces => "rollup_failed_traces": [Timestamp, Timestamp],
     TraceEvents => "trace_events": [Timestamp, Timestamp],
     RollupCodeCounts => "rollup_code_counts": [Timestamp, Timestamp],
-    RollupCodeServices => "rollup_code_services": [Timestamp, Timestamp, Timestamp, Timestamp],
-    BlastRadius => "blast_radius":
-        [Timestamp, Timestamp, Utf8, Utf8, Utf8, Timestamp, Timestamp],
-    BlastRadiusServices => "blast_radius_services":
-        [Timestamp, Timestamp, Utf8, Utf8, Utf8, Timestamp, Timestamp],
+    RollupCodeServices => "rollup_code_services": [Timestamp, Timestamp],
+    BlastTraces => "blast_traces": [Timestamp, Timestamp, Utf8, Utf8, Utf8],
+    BlastExtent => "blast_extent": [Timestamp, Timestamp],
+    BlastRadius => "blast_radius": [],
+    BlastRadiusServices => "blast_radius_services": [],
     RecentTraces => "recent_traces":
         [Timestamp, Timestamp, Utf8, Utf8, Timestamp, Timestamp, Timestamp, Utf8, Int64],
     EventsSearch => "events_search":
@@ -148,6 +149,20 @@ read_queries! {
     IncidentsList => "incidents_list": [Utf8, Utf8],
 }
 
+impl ReadQuery {
+    /// The in-memory table a query's result is registered as by [`materialize`], for the
+    /// queries of the same read that read it (the producer comes first in [`ReadQuery::ALL`]).
+    pub fn materialized_as(self) -> Option<&'static str> {
+        match self {
+            ReadQuery::ErrorFamilyTraces => Some("family_traces"),
+            ReadQuery::TraceEvents => Some("trace_events"),
+            ReadQuery::BlastTraces => Some("blast_traces"),
+            ReadQuery::BlastExtent => Some("blast_extent"),
+            _ => None,
+        }
+    }
+}
+
 /// The keyset sentinel "before everything" for descending timestamp cursors.
 pub const NO_CURSOR_TS: i64 = i64::MAX;
 /// The keyset sentinel "before everything" for descending count cursors.
@@ -162,14 +177,47 @@ pub static SEL_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     )]))
 });
 
-/// Register the request's set of trace ids as `sel(trace_id)` (replacing an earlier one).
+/// Register the request's set of trace ids as `sel(trace_id)` (replacing an earlier one),
+/// each id once.
 pub fn register_sel(ctx: &SessionContext, trace_ids: &[String]) -> Result<()> {
-    let ids: StringArray = trace_ids.iter().map(|s| Some(s.as_str())).collect();
+    let mut ids: Vec<&str> = trace_ids.iter().map(String::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let ids: StringArray = ids.into_iter().map(Some).collect();
     let batch = RecordBatch::try_new(SEL_SCHEMA.clone(), vec![Arc::new(ids)])?;
-    let table = MemTable::try_new(SEL_SCHEMA.clone(), vec![vec![batch]])?;
-    ctx.deregister_table("sel")?;
-    ctx.register_table("sel", Arc::new(table))?;
+    register_batches(ctx, "sel", SEL_SCHEMA.clone(), vec![batch])
+}
+
+/// Register `batches` as the in-memory table `name` (replacing an earlier one).
+pub fn register_batches(
+    ctx: &SessionContext,
+    name: &str,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<()> {
+    let table = MemTable::try_new(schema, vec![batches])?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(table))?;
     Ok(())
+}
+
+/// Run `query` and register its result as the in-memory table `name` for the later queries
+/// of the same read (DataFusion does not materialize a CTE that is referenced twice, so a
+/// read that needs one intermediate result in several places computes it once here).
+/// Returns the result.
+pub async fn materialize(
+    ctx: &SessionContext,
+    query: ReadQuery,
+    params: Vec<Param>,
+) -> Result<Vec<RecordBatch>> {
+    let name = query.materialized_as().ok_or_else(|| {
+        DataFusionError::Internal(format!("{} is not materialized", query.name()))
+    })?;
+    let df = prepare(ctx, query, params).await?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    register_batches(ctx, name, schema, batches.clone())?;
+    Ok(batches)
 }
 
 /// Plan `query` with `params` bound.
@@ -187,7 +235,22 @@ pub async fn prepare(
         )));
     }
     let values: Vec<ScalarValue> = params.into_iter().map(Param::into_scalar).collect();
-    ctx.sql(query.text()).await?.with_param_values(values)
+    let df = ctx.sql(query.text()).await?.with_param_values(values)?;
+    // Profiling aid (docs/perf.md): run every read-model query once more under
+    // EXPLAIN ANALYZE and print the plan with its metrics to stderr.
+    if std::env::var_os("WAYLOG_EXPLAIN_READS").is_some() {
+        let t = std::time::Instant::now();
+        let out = df.clone().explain(false, true)?.collect().await?;
+        eprintln!(
+            "==== {} ({} ms)\n{}",
+            query.name(),
+            t.elapsed().as_millis(),
+            datafusion::arrow::util::pretty::pretty_format_batches(&out)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        );
+    }
+    Ok(df)
 }
 
 /// Run `query` and collect every batch.
@@ -262,6 +325,9 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("\n");
             assert!(body.contains("ORDER BY") || *q == ReadQuery::BlastRadius);
+            if let Some(table) = q.materialized_as() {
+                assert!(header.contains(&format!("`{table}`")), "{}", q.name());
+            }
             for (i, t) in q.params().iter().enumerate() {
                 let n = i + 1;
                 let documented = header.lines().any(|l| {
@@ -292,6 +358,7 @@ mod tests {
             let table = MemTable::try_new(t.schema(), vec![vec![]]).unwrap();
             ctx.register_table(t.name(), Arc::new(table)).unwrap();
         }
+        crate::query::functions::register(&ctx);
         crate::query::register_views(&ctx).await.unwrap();
         register_sel(&ctx, &["a".to_string()]).unwrap();
         for q in ReadQuery::ALL {
@@ -306,6 +373,10 @@ mod tests {
             df.collect()
                 .await
                 .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
+            if q.materialized_as().is_some() {
+                let params = q.params().iter().map(|t| dummy(*t)).collect();
+                materialize(&ctx, *q, params).await.unwrap();
+            }
         }
     }
 
