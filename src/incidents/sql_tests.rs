@@ -31,25 +31,7 @@ fn fam() -> ErrorFamily {
 }
 
 fn event(n: usize, service: &str, status: &str, ts: i64) -> Event {
-    Event {
-        event_id: format!("ev-{n}"),
-        ts_start_ns: ts,
-        ts_end_ns: ts + 1,
-        duration_ms: 0,
-        kind: "http".into(),
-        service: service.into(),
-        env: "prod".into(),
-        version: None,
-        trace_id: format!("{n:032x}"),
-        span_id: String::new(),
-        parent_span_id: String::new(),
-        status: status.into(),
-        anchor: None,
-        steps: vec![],
-        logs: vec![],
-        fields: None,
-        errors: vec![],
-    }
+    crate::model::event::test_event(n, service, status, ts)
 }
 
 fn failing(n: usize, f: &ErrorFamily, ts: i64) -> Event {

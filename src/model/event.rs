@@ -87,3 +87,27 @@ pub struct ErrorRef {
 pub fn is_failed_status(status: &str) -> bool {
     matches!(status, "error" | "timeout" | "partial" | "aborted")
 }
+
+/// A minimal valid event for tests: `ev-{n}`, trace `{n:032x}`, no anchor, steps or fields.
+#[cfg(test)]
+pub fn test_event(n: usize, service: &str, status: &str, ts_start_ns: i64) -> Event {
+    Event {
+        event_id: format!("ev-{n}"),
+        ts_start_ns,
+        ts_end_ns: ts_start_ns + 1,
+        duration_ms: 0,
+        kind: "http".into(),
+        service: service.into(),
+        env: "prod".into(),
+        version: None,
+        trace_id: format!("{n:032x}"),
+        span_id: String::new(),
+        parent_span_id: String::new(),
+        status: status.into(),
+        anchor: None,
+        steps: vec![],
+        logs: vec![],
+        fields: None,
+        errors: vec![],
+    }
+}

@@ -170,24 +170,10 @@ mod tests {
         let events: Vec<Event> = steps
             .into_iter()
             .enumerate()
-            .map(|(i, steps)| Event {
-                event_id: format!("ev-{i:03}"),
-                ts_start_ns: 1,
-                ts_end_ns: 2,
-                duration_ms: 0,
-                kind: "http".into(),
-                service: "checkout".into(),
-                env: "prod".into(),
-                version: None,
-                trace_id: format!("{i:032x}"),
-                span_id: String::new(),
-                parent_span_id: String::new(),
-                status: "ok".into(),
-                anchor: None,
-                steps,
-                logs: vec![],
-                fields: None,
-                errors: vec![],
+            .map(|(i, steps)| {
+                let mut e = crate::model::event::test_event(100 + i, "checkout", "ok", 1);
+                e.steps = steps;
+                e
             })
             .collect();
         let ctx = SessionContext::new();
