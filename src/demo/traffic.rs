@@ -37,6 +37,26 @@ fn family(i: usize) -> (usize, String, String) {
     (svc, step, code)
 }
 
+/// The call chain of a failing trace of family `i`: the gateway, one to three fixed
+/// intermediate services, then the family's service (deepest hop). A fixed topology per
+/// family, as in a real system, so the families the callers anchor (their `<callee>.call`
+/// step with the propagated code) recur at a steady rate instead of forming hundreds of rare
+/// families.
+fn failure_chain(i: usize) -> Vec<usize> {
+    let (svc, _, _) = family(i);
+    let mut chain = vec![0usize];
+    let mut k = i * 7 + 3;
+    while chain.len() < 2 + i % 3 {
+        let s = 1 + k % (SERVICES.len() - 1);
+        k += 1;
+        if s != svc && !chain.contains(&s) {
+            chain.push(s);
+        }
+    }
+    chain.push(svc);
+    chain
+}
+
 /// Stateful generator; the same seed gives the same events.
 pub struct TrafficGen {
     rng: SmallRng,
@@ -80,7 +100,8 @@ impl TrafficGen {
         let hops = self.rng.random_range(3..=5usize);
         let trace_id = self.hex(16);
         let failed = self.rng.random_range(0..10_000) < self.failure_per_10k;
-        let fam = family(self.rng.random_range(0..50));
+        let fam_index = self.rng.random_range(0..50);
+        let fam = family(fam_index);
         let user = self.rng.random_range(0..100_000u32);
         let tier = TIERS[(user % 3) as usize];
         let region = REGIONS[(user % 4) as usize];
@@ -94,11 +115,7 @@ impl TrafficGen {
             }
         }
         if failed {
-            if let Some(pos) = chain.iter().position(|s| *s == fam.0) {
-                chain.remove(pos);
-            }
-            chain.pop();
-            chain.push(fam.0);
+            chain = failure_chain(fam_index);
         }
         let version = format!("2026.11.{}", 1 + self.rng.random_range(0..3u32));
         let mut events = Vec::with_capacity(hops);

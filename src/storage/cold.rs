@@ -268,7 +268,7 @@ pub fn encode_parquet(
             KeyValue::new("waylog.first_seq".to_string(), first_seq.to_string()),
             KeyValue::new("waylog.last_seq".to_string(), last_seq.to_string()),
         ]));
-    // Timestamps and durations are nearly sorted within a (service, ts) run: delta encoding
+    // Timestamps and durations are nearly sorted within a (status, service, ts) run: delta encoding
     // stores them in a few bits instead of dictionary/plain 8-byte values.
     for col in table.delta_columns() {
         props = props

@@ -1295,7 +1295,8 @@ mod tests {
                     .map(|i| {
                         let n = b * 10 + i;
                         let service = ["db", "api", "checkout"][i % 3];
-                        test_event(n, service, "ok", 1_000 - n as i64)
+                        let status = if n % 4 == 0 { "timeout" } else { "ok" };
+                        test_event(n, service, status, 1_000 - n as i64)
                     })
                     .collect();
                 let batch = events_to_batch(&events).unwrap();
@@ -1312,17 +1313,24 @@ mod tests {
         let merged = merge_hot(&batches, TableId::Events).unwrap();
         assert_eq!(merged.batch.num_rows(), 18);
         assert_eq!((merged.first_seq, merged.last_seq), (0, 2));
-        let service = merged
-            .batch
-            .column_by_name("service")
-            .unwrap()
-            .as_string::<i32>();
+        let col = |c: &str| {
+            merged
+                .batch
+                .column_by_name(c)
+                .unwrap()
+                .as_string::<i32>()
+                .clone()
+        };
+        let (status, service) = (col("status"), col("service"));
         let ts = merged.batch.column_by_name("ts_start").unwrap();
         let ts = ts.as_primitive::<TimestampNanosecondType>();
-        let keys: Vec<(&str, i64)> = (0..18).map(|i| (service.value(i), ts.value(i))).collect();
+        let keys: Vec<(&str, &str, i64)> = (0..18)
+            .map(|i| (status.value(i), service.value(i), ts.value(i)))
+            .collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
-        assert_eq!(keys[0], ("api", 1_000 - 24));
+        assert_eq!(keys[0], ("ok", "api", 1_000 - 21));
+        assert_eq!(keys[17].0, "timeout");
     }
 }

@@ -140,10 +140,16 @@ impl TableId {
         }
     }
 
-    /// Sort key of flushed files (leading string column, then time).
+    /// Sort key of flushed files and merged hot batches (leading string columns, then time).
+    ///
+    /// Events lead with `status`: the ~2% failed rows (`aborted`, `error` before `ok`;
+    /// `partial`, `suppressed`, `timeout` after it) gather in a few row groups and pages at
+    /// the ends of each file, so every failure scan (error families, rollups, blast radius,
+    /// incident detection) prunes the `ok` row groups by their statistics; within a status
+    /// rows stay in (service, ts) runs, so a per-service scan still prunes by service.
     pub fn sort_columns(self) -> &'static [&'static str] {
         match self {
-            TableId::Events => &["service", "ts_start"],
+            TableId::Events => &["status", "service", "ts_start"],
             TableId::Signals => &["service", "timestamp"],
             TableId::DeploymentVersions => &["service", "first_seen"],
             TableId::Alerts => &["format", "timestamp"],
