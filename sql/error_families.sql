@@ -4,7 +4,8 @@
 -- count = counted events (one per hop), affected_traces = their distinct traces,
 -- sample_traces = up to 3 traces by latest counted ts_start desc, trace_id asc,
 -- affected_users = distinct user_id over the trace extents of the family's traces (the page's
--- families only: their traces are the build side of one join with `events`).
+-- families only: their traces are the build side of one join with `traced_events`, which the
+-- request registers for the traces of `family_traces`; see src/query/trace_index.rs).
 --
 -- Parameters:
 --   $1  Timestamp  trace extent lower bound (since - 1h)
@@ -55,7 +56,7 @@ samples AS (
 users AS (
     SELECT pt.service, pt.step, pt.error_code, count(DISTINCT e.user_id) AS affected_users
     FROM page_traces pt
-    JOIN events e ON e.trace_id = pt.trace_id
+    JOIN traced_events e ON e.trace_id = pt.trace_id
     WHERE e.ts_start BETWEEN $1 AND $2
     GROUP BY pt.service, pt.step, pt.error_code
 )

@@ -4,7 +4,7 @@
 -- rollup_code_counts.sql and rollup_code_services.sql.
 --
 -- Tables: sel(trace_id), the request's set of selected trace ids (each once: the build side
--- of the join).
+-- of the join), and traced_events, the events registered for that set (src/query/trace_index.rs).
 -- Parameters:
 --   $1  Timestamp  extent lower bound (inclusive)
 --   $2  Timestamp  extent upper bound (inclusive)
@@ -16,6 +16,6 @@
 SELECT e.trace_id, e.event_id, e.service, e.status, e.ts_start, e.ts_end, e.parent_span_id,
        e.anchor_step, e.anchor_error_code, e.http_route, e.user_id, e.user_tier, e.steps
 FROM sel s
-JOIN events e ON e.trace_id = s.trace_id
+JOIN traced_events e ON e.trace_id = s.trace_id
 WHERE e.ts_start BETWEEN $1 AND $2
 ORDER BY e.trace_id, e.ts_start, e.service, e.event_id

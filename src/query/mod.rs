@@ -10,6 +10,7 @@ pub mod functions;
 pub mod guard;
 pub mod output;
 pub mod provider;
+pub mod trace_index;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub async fn register_views(ctx: &SessionContext) -> Result<(), DataFusionError>
 pub struct QueryEngine {
     storage: Arc<Storage>,
     metadata_cache: Arc<FileMetadataCache>,
+    trace_index: Arc<trace_index::TraceIndexCache>,
     target_partitions: usize,
 }
 
@@ -88,12 +90,18 @@ impl QueryEngine {
         QueryEngine {
             storage,
             metadata_cache,
+            trace_index: Arc::default(),
             target_partitions,
         }
     }
 
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage
+    }
+
+    /// Cold files whose trace index is cached (see [`trace_index`]).
+    pub fn trace_index_files(&self) -> usize {
+        self.trace_index.files()
     }
 
     /// A session for waylog's own read models over one snapshot of every table, with
@@ -146,8 +154,16 @@ impl QueryEngine {
             opts.sql_parser.enable_ident_normalization = true;
             opts.optimizer.repartition_joins = repartition_joins;
         }
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let cold = self.storage.cold();
+        if let Some(events) = snapshot.get(&TableId::Events) {
+            config = config.with_extension(Arc::new(trace_index::TraceContext {
+                snapshot: events.clone(),
+                cold_url: cold.url.clone(),
+                readers: trace_index::Readers::new(cold.store.clone(), self.metadata_cache.clone()),
+                cache: self.trace_index.clone(),
+            }));
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         ctx.register_object_store(cold.url.as_ref(), cold.store.clone());
         for (t, snap) in snapshot {
             ctx.register_table(

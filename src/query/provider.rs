@@ -38,6 +38,14 @@ impl SnapshotTable {
     pub fn new(snapshot: Arc<TableSnapshot>, cold_url: ObjectStoreUrl) -> Self {
         SnapshotTable { snapshot, cold_url }
     }
+
+    pub fn snapshot(&self) -> &Arc<TableSnapshot> {
+        &self.snapshot
+    }
+
+    pub fn cold_url(&self) -> &ObjectStoreUrl {
+        &self.cold_url
+    }
 }
 
 /// Inclusive `[lo, hi]` bounds (unix ns) on `column` implied by the conjunctive filters.

@@ -111,7 +111,7 @@ pub struct BlastResponse {
 pub async fn read(ctx: &SessionContext, q: &BlastQuery) -> Result<BlastResponse, ReadError> {
     let (code, service, step) = q.key.filters();
     let (lo, hi) = q.window.extent();
-    sql::materialize(
+    let matched = sql::materialize(
         ctx,
         ReadQuery::BlastTraces,
         vec![
@@ -123,6 +123,7 @@ pub async fn read(ctx: &SessionContext, q: &BlastQuery) -> Result<BlastResponse,
         ],
     )
     .await?;
+    crate::query::trace_index::register_traced_events(ctx, &sql::trace_ids(&matched)?).await?;
     sql::materialize(
         ctx,
         ReadQuery::BlastExtent,

@@ -71,7 +71,7 @@ pub async fn read(ctx: &SessionContext, q: &ErrorsQuery) -> Result<ErrorsRespons
         None => (NO_CURSOR_COUNT, String::new(), String::new(), String::new()),
     };
     let statuses = q.statuses.as_ref().map(|s| s.join(","));
-    sql::materialize(
+    let family_traces = sql::materialize(
         ctx,
         ReadQuery::ErrorFamilyTraces,
         vec![
@@ -82,6 +82,8 @@ pub async fn read(ctx: &SessionContext, q: &ErrorsQuery) -> Result<ErrorsRespons
         ],
     )
     .await?;
+    crate::query::trace_index::register_traced_events(ctx, &sql::trace_ids(&family_traces)?)
+        .await?;
     let batches = sql::collect(
         ctx,
         ReadQuery::ErrorFamilies,

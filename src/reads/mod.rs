@@ -255,7 +255,7 @@ pub async fn for_each_trace(
     if trace_ids.is_empty() {
         return Ok(());
     }
-    sql::register_sel(ctx, trace_ids)?;
+    sql::register_sel(ctx, trace_ids).await?;
     let mut stream = sql::stream(
         ctx,
         ReadQuery::TraceEvents,
@@ -278,7 +278,7 @@ pub async fn load_traces(
     (lo, hi): (i64, i64),
     each: impl FnMut(Vec<TraceRow>),
 ) -> Result<(), ReadError> {
-    sql::register_sel(ctx, trace_ids)?;
+    sql::register_sel(ctx, trace_ids).await?;
     let batches = sql::materialize(
         ctx,
         ReadQuery::TraceEvents,

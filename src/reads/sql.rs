@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
@@ -178,14 +178,31 @@ pub static SEL_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// Register the request's set of trace ids as `sel(trace_id)` (replacing an earlier one),
-/// each id once.
-pub fn register_sel(ctx: &SessionContext, trace_ids: &[String]) -> Result<()> {
+/// each id once, and `traced_events` for it.
+pub async fn register_sel(ctx: &SessionContext, trace_ids: &[String]) -> Result<()> {
     let mut ids: Vec<&str> = trace_ids.iter().map(String::as_str).collect();
     ids.sort_unstable();
     ids.dedup();
+    let owned: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     let ids: StringArray = ids.into_iter().map(Some).collect();
     let batch = RecordBatch::try_new(SEL_SCHEMA.clone(), vec![Arc::new(ids)])?;
-    register_batches(ctx, "sel", SEL_SCHEMA.clone(), vec![batch])
+    register_batches(ctx, "sel", SEL_SCHEMA.clone(), vec![batch])?;
+    crate::query::trace_index::register_traced_events(ctx, &owned).await
+}
+
+/// The distinct values of the Utf8 column `trace_id` of `batches`.
+pub fn trace_ids(batches: &[RecordBatch]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let col = b
+            .column_by_name("trace_id")
+            .ok_or_else(|| DataFusionError::Internal("no trace_id column".into()))?;
+        let col = datafusion::arrow::compute::cast(col, &DataType::Utf8)?;
+        out.extend(col.as_string::<i32>().iter().flatten().map(str::to_owned));
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 /// Register `batches` as the in-memory table `name` (replacing an earlier one).
@@ -360,7 +377,7 @@ mod tests {
         }
         crate::query::functions::register(&ctx);
         crate::query::register_views(&ctx).await.unwrap();
-        register_sel(&ctx, &["a".to_string()]).unwrap();
+        register_sel(&ctx, &["a".to_string()]).await.unwrap();
         for q in ReadQuery::ALL {
             let params = q.params().iter().map(|t| dummy(*t)).collect();
             let df = prepare(&ctx, *q, params)

@@ -1,0 +1,524 @@
+//! Trace locality for the cold tier: a per-file index `trace_id → rows`, built on first use
+//! and cached, and [`TracedEvents`], the table `traced_events` that read models join a trace
+//! set against instead of `events`.
+//!
+//! Cold files are sorted by (status, service, ts) so failures scan cheaply, which spreads the
+//! events of one trace over the whole file. A read model that needs every event of ~50 k
+//! failed traces would decompress and hash the `trace_id` column of every cold row. With the
+//! index, `traced_events` reads only the selected rows of the other projected columns (a
+//! Parquet row selection) and rebuilds `trace_id` from the index. Cold files are immutable
+//! (a rewrite gets a new path), so an index never goes stale; the cache is bounded by
+//! [`INDEX_CACHE_BYTES`] and evicts the least recently used. Hot batches are scanned as in
+//! `events`. The SQL keeps its `trace_id` join, so the answer is exactly the plain join's.
+//!
+//! Trace ids are 32 lower-case hex digits (spec events), stored here as `u128`. A file holding
+//! any other id is marked unindexable and `traced_events` scans it like `events`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReaderFactory, ParquetFileReaderFactory,
+};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use parking_lot::Mutex;
+
+use super::provider::{SnapshotTable, time_bounds};
+use crate::storage::table::{ColdFile, TableSnapshot};
+
+/// Memory the cached indexes may use (20 bytes per indexed cold row: ~25 M rows).
+pub const INDEX_CACHE_BYTES: usize = 512 << 20;
+/// Trace sets up to this size use `events` itself: the bloom filters on `trace_id` prune
+/// row groups for a few traces, and no index is worth building for them.
+pub const MIN_INDEXED_TRACES: usize = 64;
+
+/// `s` as a `u128` when it is exactly 32 lower-case hex digits (so `{:032x}` gives it back).
+pub fn parse_trace_id(s: &str) -> Option<u128> {
+    let ok = s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        u128::from_str_radix(s, 16).ok()
+    } else {
+        None
+    }
+}
+
+/// The rows of one cold file by trace id: `ids` sorted, `rows[i]` the row of `ids[i]`.
+#[derive(Debug, Default)]
+pub struct TraceIndex {
+    ids: Vec<u128>,
+    rows: Vec<u32>,
+}
+
+impl TraceIndex {
+    /// The index of a file whose `trace_id` column is `ids` in row order; `None` when an id is
+    /// not 32 lower-case hex digits.
+    pub fn build<'a>(ids: impl IntoIterator<Item = Option<&'a str>>) -> Option<TraceIndex> {
+        let mut pairs: Vec<(u128, u32)> = Vec::new();
+        for (row, id) in ids.into_iter().enumerate() {
+            pairs.push((parse_trace_id(id?)?, u32::try_from(row).ok()?));
+        }
+        pairs.sort_unstable();
+        Some(TraceIndex {
+            ids: pairs.iter().map(|p| p.0).collect(),
+            rows: pairs.iter().map(|p| p.1).collect(),
+        })
+    }
+
+    /// `(row, trace)` of every row whose trace is in `wanted` (sorted, distinct), by row.
+    pub fn rows_of(&self, wanted: &[u128]) -> Vec<(u32, u128)> {
+        let mut out = Vec::new();
+        for id in wanted {
+            let start = self.ids.partition_point(|x| x < id);
+            let end = start + self.ids[start..].partition_point(|x| x == id);
+            out.extend(self.rows[start..end].iter().map(|r| (*r, *id)));
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn bytes(&self) -> usize {
+        self.ids.len() * 20
+    }
+}
+
+/// A row selection of `total` rows selecting the sorted, distinct `rows`.
+pub fn selection(rows: &[u32], total: usize) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut at = 0usize;
+    let mut i = 0;
+    while i < rows.len() {
+        let start = rows[i] as usize;
+        let mut end = start + 1;
+        while i + 1 < rows.len() && rows[i + 1] as usize == end {
+            i += 1;
+            end += 1;
+        }
+        if start > at {
+            selectors.push(RowSelector::skip(start - at));
+        }
+        selectors.push(RowSelector::select(end - start));
+        at = end;
+        i += 1;
+    }
+    if total > at {
+        selectors.push(RowSelector::skip(total - at));
+    }
+    RowSelection::from(selectors)
+}
+
+struct Entry {
+    /// `None`: the file holds an id the index cannot represent.
+    index: Option<Arc<TraceIndex>>,
+    last_used: u64,
+}
+
+/// The cached indexes of cold files, by (path, size).
+#[derive(Default)]
+pub struct TraceIndexCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    map: HashMap<(String, u64), Entry>,
+    bytes: usize,
+    clock: u64,
+}
+
+impl std::fmt::Debug for TraceIndexCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner.lock();
+        f.debug_struct("TraceIndexCache")
+            .field("files", &inner.map.len())
+            .field("bytes", &inner.bytes)
+            .finish()
+    }
+}
+
+impl TraceIndexCache {
+    /// Files with a cached entry.
+    pub fn files(&self) -> usize {
+        self.inner.lock().map.len()
+    }
+
+    fn cached(&self, key: &(String, u64)) -> Option<Option<Arc<TraceIndex>>> {
+        let mut inner = self.inner.lock();
+        inner.clock += 1;
+        let now = inner.clock;
+        inner.map.get_mut(key).map(|e| {
+            e.last_used = now;
+            e.index.clone()
+        })
+    }
+
+    fn insert(&self, key: (String, u64), index: Option<Arc<TraceIndex>>) {
+        let mut inner = self.inner.lock();
+        inner.clock += 1;
+        let now = inner.clock;
+        let bytes = index.as_ref().map_or(0, |i| i.bytes());
+        if let Some(old) = inner.map.insert(
+            key.clone(),
+            Entry {
+                index,
+                last_used: now,
+            },
+        ) {
+            inner.bytes -= old.index.map_or(0, |i| i.bytes());
+        }
+        inner.bytes += bytes;
+        while inner.bytes > INDEX_CACHE_BYTES {
+            let Some(victim) = inner
+                .map
+                .iter()
+                .filter(|(k, _)| **k != key)
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(e) = inner.map.remove(&victim) {
+                inner.bytes -= e.index.map_or(0, |i| i.bytes());
+            }
+        }
+    }
+
+    /// The index of `file`, built from its `trace_id` column on first use.
+    pub async fn get(&self, readers: &Readers, file: &ColdFile) -> Result<Option<Arc<TraceIndex>>> {
+        let key = (file.path.clone(), file.size);
+        if let Some(hit) = self.cached(&key) {
+            return Ok(hit);
+        }
+        let builder = ParquetRecordBatchStreamBuilder::new(readers.open(file)?).await?;
+        let Some(root) = builder.schema().index_of("trace_id").ok() else {
+            self.insert(key, None);
+            return Ok(None);
+        };
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [root]);
+        let batches: Vec<RecordBatch> = builder
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()?
+            .try_collect()
+            .await?;
+        let mut columns = Vec::with_capacity(batches.len());
+        for b in &batches {
+            columns.push(cast(b.column(0), &DataType::Utf8)?);
+        }
+        let index = TraceIndex::build(columns.iter().flat_map(|c| c.as_string::<i32>().iter()))
+            .map(Arc::new);
+        self.insert(key, index.clone());
+        Ok(index)
+    }
+}
+
+/// The readers of cold files: DataFusion's, sharing the engine's Parquet footer cache.
+#[derive(Debug, Clone)]
+pub struct Readers(Arc<CachedParquetFileReaderFactory>);
+
+impl Readers {
+    pub fn new(store: Arc<dyn ObjectStore>, metadata_cache: Arc<FileMetadataCache>) -> Self {
+        Readers(Arc::new(CachedParquetFileReaderFactory::new(
+            store,
+            metadata_cache,
+        )))
+    }
+
+    fn open(&self, file: &ColdFile) -> Result<Box<dyn AsyncFileReader>> {
+        Ok(self.0.create_reader(
+            0,
+            PartitionedFile::new(file.path.clone(), file.size),
+            None,
+            &ExecutionPlanMetricsSet::new(),
+        )?)
+    }
+}
+
+/// The rows `selected` (`(row, trace)` by row) of `file`, with the table columns
+/// `projection` of `schema`; `trace_id` comes from the index, not the file.
+async fn read_selected(
+    readers: Readers,
+    file: Arc<ColdFile>,
+    schema: SchemaRef,
+    projection: Vec<usize>,
+    selected: Vec<(u32, u128)>,
+) -> Result<Vec<RecordBatch>> {
+    let out_schema = Arc::new(schema.project(&projection)?);
+    let builder = ParquetRecordBatchStreamBuilder::new(readers.open(&file)?).await?;
+    let file_schema = builder.schema().clone();
+    let mut roots = Vec::new();
+    for &i in &projection {
+        let name = schema.field(i).name();
+        if let (true, Ok(r)) = (name != "trace_id", file_schema.index_of(name)) {
+            roots.push(r);
+        }
+    }
+    let total = usize::try_from(file.rows).unwrap_or(usize::MAX);
+    let rows: Vec<u32> = selected.iter().map(|s| s.0).collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let batches: Vec<RecordBatch> = builder
+        .with_projection(mask)
+        .with_row_selection(selection(&rows, total))
+        .with_batch_size(8 * 1024)
+        .build()?
+        .try_collect()
+        .await?;
+    let mut out = Vec::with_capacity(batches.len());
+    let mut at = 0usize;
+    for b in batches {
+        let n = b.num_rows();
+        let ids = selected.get(at..at + n).ok_or_else(|| {
+            DataFusionError::Internal(format!("{}: more rows than selected", file.path))
+        })?;
+        at += n;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
+        for field in out_schema.fields() {
+            let column: ArrayRef = if field.name() == "trace_id" {
+                Arc::new(datafusion::arrow::array::StringArray::from_iter_values(
+                    ids.iter().map(|(_, id)| format!("{id:032x}")),
+                ))
+            } else {
+                match b.column_by_name(field.name()) {
+                    Some(c) if c.data_type() == field.data_type() => c.clone(),
+                    Some(c) => cast(c, field.data_type())?,
+                    None => datafusion::arrow::array::new_null_array(field.data_type(), n),
+                }
+            };
+            columns.push(column);
+        }
+        out.push(RecordBatch::try_new_with_options(
+            out_schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )?);
+    }
+    if at != selected.len() {
+        return Err(DataFusionError::Internal(format!(
+            "{}: read {at} of {} selected rows",
+            file.path,
+            selected.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// What a session needs to register `traced_events` (a session config extension).
+#[derive(Debug)]
+pub struct TraceContext {
+    pub snapshot: Arc<TableSnapshot>,
+    pub cold_url: ObjectStoreUrl,
+    pub readers: Readers,
+    pub cache: Arc<TraceIndexCache>,
+}
+
+/// Register `traced_events` on `ctx` for the join with the trace set `traces`: the indexed
+/// provider for large sets on a storage-backed session, else `events` itself.
+pub async fn register_traced_events(
+    ctx: &datafusion::prelude::SessionContext,
+    traces: &[String],
+) -> Result<()> {
+    let trace_ctx = ctx.state().config().get_extension::<TraceContext>();
+    let provider: Arc<dyn TableProvider> = match trace_ctx {
+        Some(t) if traces.len() > MIN_INDEXED_TRACES => Arc::new(TracedEvents::new(
+            t.snapshot.clone(),
+            t.cold_url.clone(),
+            t.readers.clone(),
+            t.cache.clone(),
+            traces,
+        )),
+        _ => ctx.table_provider("events").await?,
+    };
+    ctx.deregister_table("traced_events")?;
+    ctx.register_table("traced_events", provider)?;
+    Ok(())
+}
+
+/// `traced_events`: the events of one snapshot, of which the cold part holds only the rows
+/// of `traces` (plus every row of an unindexable file). Joined on `trace_id` with the same
+/// trace set, it answers exactly what a join with `events` answers.
+#[derive(Debug)]
+pub struct TracedEvents {
+    events: SnapshotTable,
+    readers: Readers,
+    cache: Arc<TraceIndexCache>,
+    /// Sorted, distinct.
+    traces: Arc<Vec<u128>>,
+}
+
+impl TracedEvents {
+    pub fn new(
+        snapshot: Arc<TableSnapshot>,
+        cold_url: ObjectStoreUrl,
+        readers: Readers,
+        cache: Arc<TraceIndexCache>,
+        traces: &[String],
+    ) -> Self {
+        let mut ids: Vec<u128> = traces.iter().filter_map(|t| parse_trace_id(t)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        TracedEvents {
+            events: SnapshotTable::new(snapshot, cold_url),
+            readers,
+            cache,
+            traces: Arc::new(ids),
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for TracedEvents {
+    fn schema(&self) -> SchemaRef {
+        self.events.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let snapshot = self.events.snapshot();
+        let schema = snapshot.schema.clone();
+        let (lo, hi) = time_bounds(filters, snapshot.table.time_column());
+        let projection: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..schema.fields().len()).collect(),
+        };
+        // Cold files in range: indexed ones contribute their selected rows, the others are
+        // scanned whole like `events`.
+        let mut unindexed = Vec::new();
+        let mut reads = Vec::new();
+        for f in snapshot
+            .cold
+            .iter()
+            .filter(|f| f.max_ts >= lo && f.min_ts <= hi)
+        {
+            match self.cache.get(&self.readers, f).await? {
+                Some(index) => {
+                    let selected = index.rows_of(&self.traces);
+                    if !selected.is_empty() {
+                        reads.push(tokio::spawn(read_selected(
+                            self.readers.clone(),
+                            f.clone(),
+                            schema.clone(),
+                            projection.clone(),
+                            selected,
+                        )));
+                    }
+                }
+                None => unindexed.push(f.clone()),
+            }
+        }
+        let mut cold_batches = Vec::new();
+        for r in reads {
+            let batches = r
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??;
+            cold_batches.extend(batches);
+        }
+        let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+        let rest = TableSnapshot {
+            table: snapshot.table,
+            schema: schema.clone(),
+            hot: snapshot.hot.clone(),
+            cold: unindexed,
+        };
+        plans.push(
+            SnapshotTable::new(Arc::new(rest), self.events.cold_url().clone())
+                .scan(state, Some(&projection), filters, None)
+                .await?,
+        );
+        if !cold_batches.is_empty() {
+            let out_schema = Arc::new(schema.project(&projection)?);
+            let mem = MemorySourceConfig::try_new(&[cold_batches], out_schema, None)?;
+            plans.push(DataSourceExec::from_data_source(mem));
+        }
+        match plans.len() {
+            1 => Ok(plans.remove(0)),
+            _ => datafusion::physical_plan::union::UnionExec::try_new(plans),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u128) -> String {
+        format!("{n:032x}")
+    }
+
+    #[test]
+    fn parses_only_lower_case_32_hex() {
+        assert_eq!(parse_trace_id(&id(255)), Some(255));
+        assert_eq!(
+            parse_trace_id(&id(255).to_uppercase().replace("FF", "Ff")),
+            None
+        );
+        assert_eq!(parse_trace_id("abc"), None);
+        assert_eq!(parse_trace_id(&format!("{}g", &id(1)[..31])), None);
+    }
+
+    #[test]
+    fn index_finds_every_row_of_a_trace_in_row_order() {
+        let ids: Vec<String> = [3u128, 1, 3, 2, 1, 3].iter().map(|n| id(*n)).collect();
+        let index = TraceIndex::build(ids.iter().map(|s| Some(s.as_str()))).unwrap();
+        assert_eq!(index.rows_of(&[3]), vec![(0, 3), (2, 3), (5, 3)]);
+        assert_eq!(
+            index.rows_of(&[1, 3, 9]),
+            vec![(0, 3), (1, 1), (2, 3), (4, 1), (5, 3)]
+        );
+        assert!(index.rows_of(&[7]).is_empty());
+        assert!(TraceIndex::build([Some("not-hex")]).is_none());
+        assert!(TraceIndex::build([None]).is_none());
+    }
+
+    #[test]
+    fn selection_selects_exactly_the_rows() {
+        let s = selection(&[0, 1, 5, 9], 12);
+        let selectors: Vec<RowSelector> = s.into();
+        assert_eq!(
+            selectors,
+            vec![
+                RowSelector::select(2),
+                RowSelector::skip(3),
+                RowSelector::select(1),
+                RowSelector::skip(3),
+                RowSelector::select(1),
+                RowSelector::skip(2),
+            ]
+        );
+    }
+}
