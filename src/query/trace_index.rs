@@ -6,7 +6,9 @@
 //! events of one trace over the whole file. A read model that needs every event of ~50 k
 //! failed traces would decompress and hash the `trace_id` column of every cold row. With the
 //! index, `traced_events` reads only the selected rows of the other projected columns (a
-//! Parquet row selection) and rebuilds `trace_id` from the index. Cold files are immutable
+//! Parquet row selection) and rebuilds `trace_id` from the index. Hot batches carry their own
+//! index (built on first use, dropped with the batch) and give their selected rows by `take`.
+//! Cold files are immutable
 //! (a rewrite gets a new path), so an index never goes stale; the cache is bounded by
 //! [`INDEX_CACHE_BYTES`] and evicts the least recently used. Hot batches are scanned as in
 //! `events`. The SQL keeps its `trace_id` join, so the answer is exactly the plain join's.
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::datasource::listing::PartitionedFile;
@@ -232,6 +234,13 @@ impl TraceIndexCache {
     }
 }
 
+/// The index of a hot batch's `trace_id` column (`None` when it has none or an id is not
+/// 32 lower-case hex digits).
+fn hot_index(batch: &RecordBatch) -> Option<Arc<TraceIndex>> {
+    let col = cast(batch.column_by_name("trace_id")?, &DataType::Utf8).ok()?;
+    TraceIndex::build(col.as_string::<i32>().iter()).map(Arc::new)
+}
+
 /// The readers of cold files: DataFusion's, sharing the engine's Parquet footer cache.
 #[derive(Debug, Clone)]
 pub struct Readers(Arc<CachedParquetFileReaderFactory>);
@@ -418,41 +427,72 @@ impl TableProvider for TracedEvents {
         };
         // Cold files in range: indexed ones contribute their selected rows, the others are
         // scanned whole like `events`.
-        let mut unindexed = Vec::new();
-        let mut reads = Vec::new();
-        for f in snapshot
+        // One task per file (index lookup or build, then the selected rows), so building the
+        // indexes of new files and reading rows use both cores.
+        let tasks: Vec<_> = snapshot
             .cold
             .iter()
             .filter(|f| f.max_ts >= lo && f.min_ts <= hi)
-        {
-            match self.cache.get(&self.readers, f).await? {
-                Some(index) => {
-                    let selected = index.rows_of(&self.traces);
-                    if !selected.is_empty() {
-                        reads.push(tokio::spawn(read_selected(
-                            self.readers.clone(),
-                            f.clone(),
-                            schema.clone(),
-                            projection.clone(),
-                            selected,
-                        )));
+            .map(|f| {
+                let (cache, readers, traces) = (
+                    self.cache.clone(),
+                    self.readers.clone(),
+                    self.traces.clone(),
+                );
+                let (f, schema, projection) = (f.clone(), schema.clone(), projection.clone());
+                tokio::spawn(async move {
+                    let Some(index) = cache.get(&readers, &f).await? else {
+                        return Ok::<_, DataFusionError>(Err(f));
+                    };
+                    let selected = index.rows_of(&traces);
+                    if selected.is_empty() {
+                        return Ok(Ok(Vec::new()));
                     }
-                }
-                None => unindexed.push(f.clone()),
+                    Ok(Ok(
+                        read_selected(readers, f, schema, projection, selected).await?
+                    ))
+                })
+            })
+            .collect();
+        let mut unindexed = Vec::new();
+        // Selected rows of indexed cold files and hot batches.
+        let mut cold_batches = Vec::new();
+        for task in tasks {
+            match task
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??
+            {
+                Ok(batches) => cold_batches.extend(batches),
+                Err(file) => unindexed.push(file),
             }
         }
-        let mut cold_batches = Vec::new();
-        for r in reads {
-            let batches = r
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??;
-            cold_batches.extend(batches);
+        // Hot batches: the selected rows by the batch's own index.
+        let mut unindexed_hot = Vec::new();
+        for h in snapshot
+            .hot
+            .iter()
+            .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
+        {
+            let index = h.trace_index.get_or_init(|| hot_index(&h.batch));
+            let Some(index) = index else {
+                unindexed_hot.push(h.clone());
+                continue;
+            };
+            let rows: Vec<u32> = index.rows_of(&self.traces).iter().map(|r| r.0).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let taken = take_record_batch(
+                &h.batch.project(&projection)?,
+                &datafusion::arrow::array::UInt32Array::from(rows),
+            )?;
+            cold_batches.push(taken);
         }
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         let rest = TableSnapshot {
             table: snapshot.table,
             schema: schema.clone(),
-            hot: snapshot.hot.clone(),
+            hot: unindexed_hot,
             cold: unindexed,
         };
         plans.push(

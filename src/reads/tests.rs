@@ -724,8 +724,9 @@ async fn reads_answer_the_same_before_and_after_flush() {
 }
 
 /// More failed traces than `MIN_INDEXED_TRACES`, so errors, rollup and blast radius read the
-/// cold tier through the per-file trace index (`traced_events`); some traces have events in
-/// two cold files and in the hot tier. The answers must equal the all-hot ones.
+/// cold files and hot batches through their trace indexes (`traced_events`); some traces
+/// have events in two cold files and in the hot tier. The answers must equal the plain
+/// join's.
 #[tokio::test]
 async fn indexed_trace_reads_answer_the_same_as_the_hot_tier() {
     use crate::query::trace_index::MIN_INDEXED_TRACES;
@@ -737,8 +738,17 @@ async fn indexed_trace_reads_answer_the_same_as_the_hot_tier() {
         "/v1/blast_radius?error_code=PMT_502",
         "/v1/blast_radius?service=checkout&step=payment.charge&error_code=PMT_502",
     ];
+    // Expected answers from the plain join: one event whose trace id is not 32 hex digits
+    // (an unrelated healthy trace) makes the only hot batch unindexable.
     let hot = harness().await;
-    hot.ingest(&events).await;
+    let mut plain = events.clone();
+    let mut odd = events[0].clone();
+    odd.event_id = "unindexable".into();
+    odd.trace_id = "not-a-hex-trace-id".into();
+    odd.status = "ok".into();
+    odd.anchor = None;
+    plain.push(odd);
+    hot.ingest(&plain).await;
     let mut expected = Vec::new();
     for u in uris {
         expected.push(hot.ok(u).await);

@@ -32,6 +32,9 @@ pub struct HotBatch {
     pub min_ts: i64,
     pub max_ts: i64,
     pub bytes: u64,
+    /// The batch's trace index (`trace_id → rows`), built by the first read model that
+    /// needs it; lives and dies with the (immutable) batch.
+    pub trace_index: std::sync::OnceLock<Option<Arc<crate::query::trace_index::TraceIndex>>>,
 }
 
 impl HotBatch {
@@ -55,6 +58,7 @@ impl HotBatch {
             min_ts,
             max_ts,
             bytes,
+            trace_index: std::sync::OnceLock::new(),
         }
     }
 }
