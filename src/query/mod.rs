@@ -159,7 +159,7 @@ impl QueryEngine {
             config = config.with_extension(Arc::new(trace_index::TraceContext {
                 snapshot: events.clone(),
                 cold_url: cold.url.clone(),
-                readers: trace_index::Readers::new(cold.store.clone(), self.metadata_cache.clone()),
+                readers: trace_index::Readers::new(cold.store.clone()),
                 cache: self.trace_index.clone(),
             }));
         }

@@ -27,15 +27,15 @@ use datafusion::catalog::Session;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::physical_plan::parquet::{
-    CachedParquetFileReaderFactory, ParquetFileReaderFactory,
+    DefaultParquetFileReaderFactory, ParquetFileReaderFactory,
 };
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use datafusion::parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use datafusion::physical_plan::ExecutionPlan;
@@ -70,6 +70,8 @@ pub fn parse_trace_id(s: &str) -> Option<u128> {
 pub struct TraceIndex {
     ids: Vec<u128>,
     rows: Vec<u32>,
+    /// A cold file's footer and page index, read once with the index.
+    meta: Option<ArrowReaderMetadata>,
 }
 
 impl TraceIndex {
@@ -84,16 +86,34 @@ impl TraceIndex {
         Some(TraceIndex {
             ids: pairs.iter().map(|p| p.0).collect(),
             rows: pairs.iter().map(|p| p.1).collect(),
+            meta: None,
         })
     }
 
     /// `(row, trace)` of every row whose trace is in `wanted` (sorted, distinct), by row.
     pub fn rows_of(&self, wanted: &[u128]) -> Vec<(u32, u128)> {
         let mut out = Vec::new();
-        for id in wanted {
-            let start = self.ids.partition_point(|x| x < id);
-            let end = start + self.ids[start..].partition_point(|x| x == id);
-            out.extend(self.rows[start..end].iter().map(|r| (*r, *id)));
+        let log = usize::BITS - self.ids.len().leading_zeros();
+        if wanted.len().saturating_mul(log as usize) < self.ids.len() + wanted.len() {
+            // Few ids: binary search each.
+            for id in wanted {
+                let start = self.ids.partition_point(|x| x < id);
+                let end = start + self.ids[start..].partition_point(|x| x == id);
+                out.extend(self.rows[start..end].iter().map(|r| (*r, *id)));
+            }
+        } else {
+            // Many ids: one merge of the two sorted lists.
+            let (mut i, mut j) = (0, 0);
+            while i < self.ids.len() && j < wanted.len() {
+                match self.ids[i].cmp(&wanted[j]) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        out.push((self.rows[i], self.ids[i]));
+                        i += 1;
+                    }
+                }
+            }
         }
         out.sort_unstable();
         out
@@ -211,7 +231,8 @@ impl TraceIndexCache {
         if let Some(hit) = self.cached(&key) {
             return Ok(hit);
         }
-        let builder = ParquetRecordBatchStreamBuilder::new(readers.open(file)?).await?;
+        let meta = readers.metadata(file).await?;
+        let builder = readers.builder(file, meta.clone())?;
         let Some(root) = builder.schema().index_of("trace_id").ok() else {
             self.insert(key, None);
             return Ok(None);
@@ -228,7 +249,10 @@ impl TraceIndexCache {
             columns.push(cast(b.column(0), &DataType::Utf8)?);
         }
         let index = TraceIndex::build(columns.iter().flat_map(|c| c.as_string::<i32>().iter()))
-            .map(Arc::new);
+            .map(|mut i| {
+                i.meta = Some(meta);
+                Arc::new(i)
+            });
         self.insert(key, index.clone());
         Ok(index)
     }
@@ -241,16 +265,35 @@ fn hot_index(batch: &RecordBatch) -> Option<Arc<TraceIndex>> {
     TraceIndex::build(col.as_string::<i32>().iter()).map(Arc::new)
 }
 
-/// The readers of cold files: DataFusion's, sharing the engine's Parquet footer cache.
+/// The readers of cold files (DataFusion's object-store reader). They keep out of the
+/// engine's footer cache: the scans of `events` cache footers with their page index, and an
+/// entry stored from here must not change what those scans find.
 #[derive(Debug, Clone)]
-pub struct Readers(Arc<CachedParquetFileReaderFactory>);
+pub struct Readers(Arc<DefaultParquetFileReaderFactory>);
 
 impl Readers {
-    pub fn new(store: Arc<dyn ObjectStore>, metadata_cache: Arc<FileMetadataCache>) -> Self {
-        Readers(Arc::new(CachedParquetFileReaderFactory::new(
-            store,
-            metadata_cache,
-        )))
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Readers(Arc::new(DefaultParquetFileReaderFactory::new(store)))
+    }
+
+    /// The footer of `file` with its page index, so a row selection skips the pages it does
+    /// not touch.
+    async fn metadata(&self, file: &ColdFile) -> Result<ArrowReaderMetadata> {
+        let options = ArrowReaderOptions::new()
+            .with_page_index_policy(datafusion::parquet::file::metadata::PageIndexPolicy::Optional);
+        let mut reader = self.open(file)?;
+        Ok(ArrowReaderMetadata::load_async(&mut reader, options).await?)
+    }
+
+    fn builder(
+        &self,
+        file: &ColdFile,
+        meta: ArrowReaderMetadata,
+    ) -> Result<ParquetRecordBatchStreamBuilder<Box<dyn AsyncFileReader>>> {
+        Ok(ParquetRecordBatchStreamBuilder::new_with_metadata(
+            self.open(file)?,
+            meta,
+        ))
     }
 
     fn open(&self, file: &ColdFile) -> Result<Box<dyn AsyncFileReader>> {
@@ -271,9 +314,14 @@ async fn read_selected(
     schema: SchemaRef,
     projection: Vec<usize>,
     selected: Vec<(u32, u128)>,
+    meta: Option<ArrowReaderMetadata>,
 ) -> Result<Vec<RecordBatch>> {
     let out_schema = Arc::new(schema.project(&projection)?);
-    let builder = ParquetRecordBatchStreamBuilder::new(readers.open(&file)?).await?;
+    let meta = match meta {
+        Some(m) => m,
+        None => readers.metadata(&file).await?,
+    };
+    let builder = readers.builder(&file, meta)?;
     let file_schema = builder.schema().clone();
     let mut roots = Vec::new();
     for &i in &projection {
@@ -448,9 +496,10 @@ impl TableProvider for TracedEvents {
                     if selected.is_empty() {
                         return Ok(Ok(Vec::new()));
                     }
-                    Ok(Ok(
-                        read_selected(readers, f, schema, projection, selected).await?
-                    ))
+                    let meta = index.meta.clone();
+                    let batches =
+                        read_selected(readers, f, schema, projection, selected, meta).await?;
+                    Ok(Ok(batches))
                 })
             })
             .collect();
@@ -541,6 +590,12 @@ mod tests {
             vec![(0, 3), (1, 1), (2, 3), (4, 1), (5, 3)]
         );
         assert!(index.rows_of(&[7]).is_empty());
+        // Many wanted ids (the merge path) give the same rows as a few (binary search).
+        let many: Vec<u128> = (0..200).collect();
+        assert_eq!(
+            index.rows_of(&many),
+            vec![(0, 3), (1, 1), (2, 3), (3, 2), (4, 1), (5, 3)]
+        );
         assert!(TraceIndex::build([Some("not-hex")]).is_none());
         assert!(TraceIndex::build([None]).is_none());
     }
