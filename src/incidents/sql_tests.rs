@@ -18,7 +18,7 @@ use super::dimensions::{
     DIMENSIONS_QUERY, DimensionCountRow, dimension_params, dimension_rows, rank,
 };
 use super::model::{CaptureStatus, ErrorFamily};
-use crate::model::{Anchor, Downstream, Event, Step};
+use crate::model::{Anchor, Event, Step};
 use crate::reads::sql;
 use crate::storage::schema::{EVENTS_SCHEMA, events_to_batch};
 
@@ -143,19 +143,7 @@ fn with_fields(mut e: Event, version: &str, route: &str, tier: &str) -> Event {
 }
 
 fn step(name: &str, status: &str, start_ms: i64, downstream: &str) -> Step {
-    Step {
-        name: name.into(),
-        span_id: None,
-        start_ms,
-        duration_ms: 1,
-        status: status.into(),
-        downstream: (!downstream.is_empty()).then(|| Downstream {
-            service: Some(downstream.to_owned()),
-            endpoint: None,
-            kind: None,
-        }),
-        error: None,
-    }
+    crate::model::event::test_step(name, status, start_ms, downstream)
 }
 
 fn counts(rows: &[DimensionCountRow]) -> Vec<(String, String, i64, i64)> {

@@ -111,3 +111,22 @@ pub fn test_event(n: usize, service: &str, status: &str, ts_start_ns: i64) -> Ev
         errors: vec![],
     }
 }
+
+/// A test step: `duration_ms` 1, no span id or error; `downstream` names the downstream service
+/// (`""` = no downstream).
+#[cfg(test)]
+pub fn test_step(name: &str, status: &str, start_ms: i64, downstream: &str) -> Step {
+    Step {
+        name: name.into(),
+        span_id: None,
+        start_ms,
+        duration_ms: 1,
+        status: status.into(),
+        downstream: (!downstream.is_empty()).then(|| Downstream {
+            service: Some(downstream.to_owned()),
+            endpoint: None,
+            kind: None,
+        }),
+        error: None,
+    }
+}

@@ -146,24 +146,12 @@ impl ScalarUDFImpl for StepDownstream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Downstream, Event, Step};
+    use crate::model::{Event, Step};
     use crate::storage::schema::{EVENTS_SCHEMA, events_to_batch};
     use datafusion::datasource::MemTable;
 
     fn step(name: &str, status: &str, start_ms: i64, service: Option<&str>) -> Step {
-        Step {
-            name: name.into(),
-            span_id: None,
-            start_ms,
-            duration_ms: 1,
-            status: status.into(),
-            downstream: service.map(|s| Downstream {
-                service: Some(s.into()),
-                endpoint: None,
-                kind: None,
-            }),
-            error: None,
-        }
+        crate::model::event::test_step(name, status, start_ms, service.unwrap_or(""))
     }
 
     async fn downstreams(steps: Vec<Vec<Step>>, name: &str) -> Vec<Option<String>> {
