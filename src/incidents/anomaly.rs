@@ -13,15 +13,14 @@ use std::collections::BTreeMap;
 
 use datafusion::arrow::array::{Array, RecordBatch};
 
-use super::build::{AttachedAlert, Built, alerts_capture, runtime_match, sort_runtime};
-use super::classify::{ClassifyInput, ServiceFacts, classify};
+use super::build::{
+    AttachedAlert, Built, apply_classification, classify_with_checks, record_context, sort_runtime,
+};
+use super::classify::{ClassifyInput, ServiceFacts};
 use super::detect::{mark_seen, median3, severity, window_bounds, window_index};
 use super::identity::open_incident_id;
 use super::inputs::{DeploymentRow, SignalRow};
-use super::model::{
-    ErrorFamily, Evidence, EvidenceKind, Fields, Incident, RuntimeSnapshot, Snapshot,
-};
-use super::next_checks::{check_values, next_checks};
+use super::model::{ErrorFamily, Evidence, EvidenceKind, Fields, Incident};
 use crate::reads::rows::{Columns, RowError};
 use crate::reads::sql::{Param, ReadQuery};
 
@@ -503,14 +502,7 @@ pub fn build_anomaly_incident(
 
     let mut runtime = input.runtime.to_vec();
     sort_runtime(&mut runtime);
-    inc.alerts = Some(Snapshot::record(
-        existing.and_then(|e| e.alerts.clone()),
-        alerts_capture(input.alerts, now),
-    ));
-    inc.runtime = Some(RuntimeSnapshot::record(
-        existing.and_then(|e| e.runtime.clone()),
-        runtime.iter().map(|s| runtime_match(s, now)).collect(),
-    ));
+    record_context(&mut inc, existing, input.alerts, &runtime, now);
 
     let alert_signals: Vec<SignalRow> = input.alerts.iter().map(|a| a.signal.clone()).collect();
     let ci = ClassifyInput {
@@ -525,22 +517,9 @@ pub fn build_anomaly_incident(
         runtime: &runtime,
         anomaly: Some(a.facts),
     };
-    let c = classify(&ci);
-    let checks = next_checks(&check_values(&ci, &c));
-    inc.cause = c.cause;
-    inc.confidence = c.confidence;
-    inc.instrumentation_warnings = c.warnings;
-    inc.evidence = std::iter::once(a.lead_evidence(started_at))
-        .chain(c.evidence)
-        .collect();
-    inc.next_checks = checks;
-    inc.suspect_deploy_id = if c.suspect_deploy_id.is_empty() {
-        existing
-            .map(|e| e.suspect_deploy_id.clone())
-            .unwrap_or_default()
-    } else {
-        c.suspect_deploy_id
-    };
+    let (c, checks) = classify_with_checks(&ci);
+    let lead = a.lead_evidence(started_at);
+    apply_classification(&mut inc, c, checks, existing, Some(lead));
     Built {
         incident: inc,
         reissued,

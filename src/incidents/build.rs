@@ -4,13 +4,13 @@
 //! snapshots (§2.9), classification (§3) and next checks (§4).
 
 use super::alert_match::matched_alert;
-use super::classify::{ClassifyInput, classify};
+use super::classify::{Classification, ClassifyInput, classify};
 use super::detect::{CandidateRow, mark_seen, sample_traces, severity};
 use super::identity::open_incident_id;
 use super::inputs::{DeploymentRow, FailingEvent, SignalRow, severity_rank};
 use super::model::{
-    AlertsCapture, BlastCapture, CaptureStatus, DimensionsCapture, Incident, MatchStrategy,
-    PathEntry, PropagationCapture, RawJson, RuntimeMatch, RuntimeSnapshot, Snapshot,
+    AlertsCapture, BlastCapture, CaptureStatus, DimensionsCapture, Evidence, Incident,
+    MatchStrategy, PathEntry, PropagationCapture, RawJson, RuntimeMatch, RuntimeSnapshot, Snapshot,
 };
 use super::next_checks::{check_values, next_checks};
 use crate::reads::traces::Story;
@@ -174,6 +174,54 @@ pub fn alerts_capture(alerts: &[AttachedAlert], now: i64) -> AlertsCapture {
 
 /// §2.5 steps 2–6 for one candidate. `id_exists` answers "is this id in `incidents`" when a
 /// new incident is opened.
+/// Record the alerts and runtime snapshots (§2.9) of `inc` (`runtime` sorted).
+pub fn record_context(
+    inc: &mut Incident,
+    existing: Option<&Incident>,
+    alerts: &[AttachedAlert],
+    runtime: &[SignalRow],
+    now: i64,
+) {
+    inc.alerts = Some(Snapshot::record(
+        existing.and_then(|e| e.alerts.clone()),
+        alerts_capture(alerts, now),
+    ));
+    inc.runtime = Some(RuntimeSnapshot::record(
+        existing.and_then(|e| e.runtime.clone()),
+        runtime.iter().map(|s| runtime_match(s, now)).collect(),
+    ));
+}
+
+/// The classification (§3) of `ci` and its next checks (§4).
+pub fn classify_with_checks(ci: &ClassifyInput<'_>) -> (Classification, Vec<String>) {
+    let c = classify(ci);
+    let checks = next_checks(&check_values(ci, &c));
+    (c, checks)
+}
+
+/// Write classification `c` and `checks` into `inc`: `evidence` = `lead` (if any) then the
+/// classifier's rows; `suspect_deploy_id` keeps `existing`'s when the classifier has none.
+pub fn apply_classification(
+    inc: &mut Incident,
+    c: Classification,
+    checks: Vec<String>,
+    existing: Option<&Incident>,
+    lead: Option<Evidence>,
+) {
+    inc.cause = c.cause;
+    inc.confidence = c.confidence;
+    inc.instrumentation_warnings = c.warnings;
+    inc.evidence = lead.into_iter().chain(c.evidence).collect();
+    inc.next_checks = checks;
+    inc.suspect_deploy_id = if c.suspect_deploy_id.is_empty() {
+        existing
+            .map(|e| e.suspect_deploy_id.clone())
+            .unwrap_or_default()
+    } else {
+        c.suspect_deploy_id
+    };
+}
+
 pub fn build_error_incident(
     input: &ErrorBuildInput<'_>,
     id_exists: impl FnMut(&str) -> bool,
@@ -230,14 +278,7 @@ pub fn build_error_incident(
         existing.and_then(|e| e.propagation.clone()),
         propagation,
     ));
-    inc.alerts = Some(Snapshot::record(
-        existing.and_then(|e| e.alerts.clone()),
-        alerts_capture(input.alerts, now),
-    ));
-    inc.runtime = Some(RuntimeSnapshot::record(
-        existing.and_then(|e| e.runtime.clone()),
-        runtime.iter().map(|s| runtime_match(s, now)).collect(),
-    ));
+    record_context(&mut inc, existing, input.alerts, &runtime, now);
     inc.suspect_dimensions = Some(Snapshot::record(
         existing.and_then(|e| e.suspect_dimensions.clone()),
         dims,
@@ -256,20 +297,8 @@ pub fn build_error_incident(
         runtime: &runtime,
         anomaly: None,
     };
-    let c = classify(&ci);
-    let checks = next_checks(&check_values(&ci, &c));
-    inc.cause = c.cause;
-    inc.confidence = c.confidence;
-    inc.instrumentation_warnings = c.warnings;
-    inc.evidence = c.evidence;
-    inc.next_checks = checks;
-    inc.suspect_deploy_id = if c.suspect_deploy_id.is_empty() {
-        existing
-            .map(|e| e.suspect_deploy_id.clone())
-            .unwrap_or_default()
-    } else {
-        c.suspect_deploy_id
-    };
+    let (c, checks) = classify_with_checks(&ci);
+    apply_classification(&mut inc, c, checks, existing, None);
     Built {
         incident: inc,
         reissued,
