@@ -8,12 +8,7 @@
 --
 -- Output: the incident_versions columns (incident_id ... version, written_at)
 -- Order: severity DESC, started_at DESC, incident_id ASC (total: the view has one row per id)
-SELECT incident_id, env, service, error_service, error_step, error_code, status, cause,
-       confidence, severity, started_at, updated_at, last_seen_at, recovering_at, resolved_at,
-       affected_requests, affected_services, affected_users, top_services, sample_traces,
-       evidence_json, next_checks, instrumentation_warnings, lift, baseline_count,
-       current_count, suspect_deploy_id, propagation_json, blast_json, alerts_json,
-       runtime_json, suspect_dimensions_json, version, written_at
+SELECT *
 FROM incidents
 WHERE CASE
         WHEN $1 = '' THEN status <> 'resolved' AND ($2 = '' OR env = $2)

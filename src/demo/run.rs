@@ -102,10 +102,11 @@ impl Http {
         }
     }
 
-    fn finish(
+    /// The body of a 2xx response; transport errors and other statuses as CLI errors.
+    fn body(
         path: &str,
         r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Value, CliError> {
+    ) -> Result<String, CliError> {
         let mut r = r.map_err(|e| err(EXIT_TRANSPORT, format!("transport error: {path}: {e}")))?;
         let status = r.status().as_u16();
         let text = r
@@ -122,16 +123,28 @@ impl Http {
             };
             return Err(err(code, format!("{path}: http_{status}: {}", text.trim())));
         }
+        Ok(text)
+    }
+
+    fn finish(
+        path: &str,
+        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value, CliError> {
+        let text = Self::body(path, r)?;
         serde_json::from_str(&text)
             .map_err(|e| err(EXIT_TRANSPORT, format!("{path}: undecodable response: {e}")))
     }
 
-    fn get(&self, path: &str) -> Result<Value, CliError> {
+    fn get_request(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
         let mut req = self.agent.get(format!("{}{path}", self.base));
         if let Some(k) = &self.read_key {
             req = req.header("Authorization", format!("Bearer {k}"));
         }
-        Self::finish(path, req.call())
+        req
+    }
+
+    fn get(&self, path: &str) -> Result<Value, CliError> {
+        Self::finish(path, self.get_request(path).call())
     }
 
     fn post_json(&self, path: &str, body: &Value) -> Result<Value, CliError> {
@@ -147,27 +160,7 @@ impl Http {
 
     /// A plain-text GET (the incident snapshot).
     fn get_text(&self, path: &str) -> Result<String, CliError> {
-        let mut req = self.agent.get(format!("{}{path}", self.base));
-        if let Some(k) = &self.read_key {
-            req = req.header("Authorization", format!("Bearer {k}"));
-        }
-        let mut r = req
-            .call()
-            .map_err(|e| err(EXIT_TRANSPORT, format!("transport error: {path}: {e}")))?;
-        let status = r.status().as_u16();
-        let text = r
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| err(EXIT_TRANSPORT, format!("transport error: {path}: {e}")))?;
-        if !(200..300).contains(&status) {
-            let code = if status >= 500 {
-                EXIT_SERVER
-            } else {
-                EXIT_CLIENT
-            };
-            return Err(err(code, format!("{path}: http_{status}: {}", text.trim())));
-        }
-        Ok(text)
+        Self::body(path, self.get_request(path).call())
     }
 
     fn post_ndjson(&self, path: &str, body: String) -> Result<Value, CliError> {

@@ -390,9 +390,9 @@ pub struct TraceContext {
 
 /// Register `traced_events` on `ctx` for the join with the trace set `traces`: the indexed
 /// provider for large sets on a storage-backed session, else `events` itself.
-pub async fn register_traced_events(
+pub async fn register_traced_events<S: AsRef<str>>(
     ctx: &datafusion::prelude::SessionContext,
-    traces: &[String],
+    traces: &[S],
 ) -> Result<()> {
     let trace_ctx = ctx.state().config().get_extension::<TraceContext>();
     let provider: Arc<dyn TableProvider> = match trace_ctx {
@@ -423,14 +423,17 @@ pub struct TracedEvents {
 }
 
 impl TracedEvents {
-    pub fn new(
+    pub fn new<S: AsRef<str>>(
         snapshot: Arc<TableSnapshot>,
         cold_url: ObjectStoreUrl,
         readers: Readers,
         cache: Arc<TraceIndexCache>,
-        traces: &[String],
+        traces: &[S],
     ) -> Self {
-        let mut ids: Vec<u128> = traces.iter().filter_map(|t| parse_trace_id(t)).collect();
+        let mut ids: Vec<u128> = traces
+            .iter()
+            .filter_map(|t| parse_trace_id(t.as_ref()))
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         TracedEvents {
@@ -515,27 +518,41 @@ impl TableProvider for TracedEvents {
                 Err(file) => unindexed.push(file),
             }
         }
-        // Hot batches: the selected rows by the batch's own index.
-        let mut unindexed_hot = Vec::new();
-        for h in snapshot
+        // Hot batches: the selected rows by the batch's own index, built off the async
+        // threads (one blocking task per batch) the first time.
+        let hot_tasks: Vec<_> = snapshot
             .hot
             .iter()
             .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
-        {
-            let index = h.trace_index.get_or_init(|| hot_index(&h.batch));
-            let Some(index) = index else {
-                unindexed_hot.push(h.clone());
-                continue;
-            };
-            let rows: Vec<u32> = index.rows_of(&self.traces).iter().map(|r| r.0).collect();
-            if rows.is_empty() {
-                continue;
+            .map(|h| {
+                let (h, traces, projection) = (h.clone(), self.traces.clone(), projection.clone());
+                tokio::task::spawn_blocking(move || {
+                    let Some(index) = h.trace_index.get_or_init(|| hot_index(&h.batch)).clone()
+                    else {
+                        return Ok::<_, DataFusionError>(Err(h));
+                    };
+                    let rows: Vec<u32> = index.rows_of(&traces).iter().map(|r| r.0).collect();
+                    if rows.is_empty() {
+                        return Ok(Ok(None));
+                    }
+                    let taken = take_record_batch(
+                        &h.batch.project(&projection)?,
+                        &datafusion::arrow::array::UInt32Array::from(rows),
+                    )?;
+                    Ok(Ok(Some(taken)))
+                })
+            })
+            .collect();
+        let mut unindexed_hot = Vec::new();
+        for task in hot_tasks {
+            match task
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??
+            {
+                Ok(Some(batch)) => cold_batches.push(batch),
+                Ok(None) => {}
+                Err(h) => unindexed_hot.push(h),
             }
-            let taken = take_record_batch(
-                &h.batch.project(&projection)?,
-                &datafusion::arrow::array::UInt32Array::from(rows),
-            )?;
-            cold_batches.push(taken);
         }
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         let rest = TableSnapshot {

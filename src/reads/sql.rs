@@ -183,11 +183,10 @@ pub async fn register_sel(ctx: &SessionContext, trace_ids: &[String]) -> Result<
     let mut ids: Vec<&str> = trace_ids.iter().map(String::as_str).collect();
     ids.sort_unstable();
     ids.dedup();
-    let owned: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-    let ids: StringArray = ids.into_iter().map(Some).collect();
-    let batch = RecordBatch::try_new(SEL_SCHEMA.clone(), vec![Arc::new(ids)])?;
+    let array: StringArray = ids.iter().map(|s| Some(*s)).collect();
+    let batch = RecordBatch::try_new(SEL_SCHEMA.clone(), vec![Arc::new(array)])?;
     register_batches(ctx, "sel", SEL_SCHEMA.clone(), vec![batch])?;
-    crate::query::trace_index::register_traced_events(ctx, &owned).await
+    crate::query::trace_index::register_traced_events(ctx, &ids).await
 }
 
 /// The distinct values of the Utf8 column `trace_id` of `batches`.
