@@ -104,6 +104,40 @@ impl QueryEngine {
         self.trace_index.files()
     }
 
+    /// Build the trace indexes the read models will need for the current `events` snapshot
+    /// (see [`trace_index::warm`]).
+    pub async fn warm_trace_indexes(&self) -> Result<trace_index::Warmed, DataFusionError> {
+        let snapshot = self.storage.table(TableId::Events).snapshot();
+        let readers = trace_index::Readers::new(self.storage.cold().store.clone());
+        trace_index::warm(&snapshot, &readers, &self.trace_index).await
+    }
+
+    /// Keep the trace indexes of new cold files and merged hot batches built, checking once a
+    /// second, until `shutdown`; so the first large read after a flush or a restart does not
+    /// pay for them.
+    pub async fn run_index_warmer(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            match self.warm_trace_indexes().await {
+                Ok(w) if w != trace_index::Warmed::default() => tracing::debug!(
+                    cold_files = w.cold_files,
+                    hot_batches = w.hot_batches,
+                    cache_bytes = self.trace_index.bytes(),
+                    "trace indexes built"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "trace index warm-up failed; read models build on use")
+                }
+            }
+        }
+    }
+
     /// A session for waylog's own read models over one snapshot of every table, with
     /// `memory_limit` bytes of query memory.
     ///

@@ -52,6 +52,25 @@ pub const INDEX_CACHE_BYTES: usize = 512 << 20;
 /// Trace sets up to this size use `events` itself: the bloom filters on `trace_id` prune
 /// row groups for a few traces, and no index is worth building for them.
 pub const MIN_INDEXED_TRACES: usize = 64;
+/// Columns a cold file's index keeps in memory besides the trace ids: what the users and
+/// services joins of `/v1/errors` and the blast radius project (about 12 bytes per row).
+pub const RESIDENT: [&str; 3] = ["ts_start", "service", "user_id"];
+
+/// `trace_id` strings (32 lower-case hex digits) of the selected rows.
+fn trace_id_column(selected: &[(u32, u128)]) -> ArrayRef {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut builder =
+        datafusion::arrow::array::StringBuilder::with_capacity(selected.len(), selected.len() * 32);
+    let mut buf = [0u8; 32];
+    for (_, id) in selected {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = HEX[((id >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        // Hex digits are ASCII.
+        builder.append_value(std::str::from_utf8(&buf).unwrap_or_default());
+    }
+    Arc::new(builder.finish())
+}
 
 /// `s` as a `u128` when it is exactly 32 lower-case hex digits (so `{:032x}` gives it back).
 pub fn parse_trace_id(s: &str) -> Option<u128> {
@@ -72,6 +91,9 @@ pub struct TraceIndex {
     rows: Vec<u32>,
     /// A cold file's footer and page index, read once with the index.
     meta: Option<ArrowReaderMetadata>,
+    /// A cold file's [`RESIDENT`] columns in row order (table types; strings dictionary
+    /// encoded), so a join that projects only these and `trace_id` reads nothing from Parquet.
+    resident: Option<RecordBatch>,
 }
 
 impl TraceIndex {
@@ -87,6 +109,7 @@ impl TraceIndex {
             ids: pairs.iter().map(|p| p.0).collect(),
             rows: pairs.iter().map(|p| p.1).collect(),
             meta: None,
+            resident: None,
         })
     }
 
@@ -121,6 +144,43 @@ impl TraceIndex {
 
     fn bytes(&self) -> usize {
         self.ids.len() * 20
+            + self
+                .resident
+                .as_ref()
+                .map_or(0, RecordBatch::get_array_memory_size)
+    }
+
+    /// The rows `selected` (`(row, trace)` by row) with the columns of `out_schema`, from
+    /// memory; `None` unless every column is `trace_id` or resident.
+    fn resident_rows(
+        &self,
+        out_schema: &SchemaRef,
+        selected: &[(u32, u128)],
+    ) -> Result<Option<RecordBatch>> {
+        let Some(resident) = &self.resident else {
+            return Ok(None);
+        };
+        let rows =
+            datafusion::arrow::array::UInt32Array::from_iter_values(selected.iter().map(|s| s.0));
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(out_schema.fields().len());
+        for field in out_schema.fields() {
+            if field.name() == "trace_id" {
+                columns.push(trace_id_column(selected));
+                continue;
+            }
+            let Some(column) = resident.column_by_name(field.name()) else {
+                return Ok(None);
+            };
+            columns.push(cast(
+                &datafusion::arrow::compute::take(column, &rows, None)?,
+                field.data_type(),
+            )?);
+        }
+        Ok(Some(RecordBatch::try_new_with_options(
+            out_schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(selected.len())),
+        )?))
     }
 }
 
@@ -149,13 +209,18 @@ pub fn selection(rows: &[u32], total: usize) -> RowSelection {
     RowSelection::from(selectors)
 }
 
+type Slot = Arc<tokio::sync::OnceCell<Option<Arc<TraceIndex>>>>;
+
 struct Entry {
-    /// `None`: the file holds an id the index cannot represent.
-    index: Option<Arc<TraceIndex>>,
+    /// Set once built; `None` inside: the file holds an id the index cannot represent.
+    slot: Slot,
+    /// Accounted size (0 while the build is in flight).
+    bytes: usize,
     last_used: u64,
 }
 
-/// The cached indexes of cold files, by (path, size).
+/// The cached indexes of cold files, by (path, size). Concurrent requests for the same file
+/// (a read model and the background warmer) build it once.
 #[derive(Default)]
 pub struct TraceIndexCache {
     inner: Mutex<CacheInner>,
@@ -179,83 +244,212 @@ impl std::fmt::Debug for TraceIndexCache {
 }
 
 impl TraceIndexCache {
-    /// Files with a cached entry.
+    /// Files with a built entry.
     pub fn files(&self) -> usize {
-        self.inner.lock().map.len()
+        let inner = self.inner.lock();
+        inner.map.values().filter(|e| e.slot.initialized()).count()
     }
 
-    fn cached(&self, key: &(String, u64)) -> Option<Option<Arc<TraceIndex>>> {
+    /// Bytes the built indexes use.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().bytes
+    }
+
+    /// Whether `file`'s index is built (does not count as a use).
+    pub fn contains(&self, file: &ColdFile) -> bool {
+        let inner = self.inner.lock();
+        inner
+            .map
+            .get(&(file.path.clone(), file.size))
+            .is_some_and(|e| e.slot.initialized())
+    }
+
+    fn slot(&self, key: &(String, u64)) -> Slot {
         let mut inner = self.inner.lock();
         inner.clock += 1;
         let now = inner.clock;
-        inner.map.get_mut(key).map(|e| {
-            e.last_used = now;
-            e.index.clone()
-        })
+        let entry = inner.map.entry(key.clone()).or_insert_with(|| Entry {
+            slot: Slot::default(),
+            bytes: 0,
+            last_used: now,
+        });
+        entry.last_used = now;
+        entry.slot.clone()
     }
 
-    fn insert(&self, key: (String, u64), index: Option<Arc<TraceIndex>>) {
+    /// Account a freshly built entry and evict the least recently used built ones.
+    fn account(&self, key: &(String, u64), slot: &Slot) {
         let mut inner = self.inner.lock();
-        inner.clock += 1;
-        let now = inner.clock;
-        let bytes = index.as_ref().map_or(0, |i| i.bytes());
-        if let Some(old) = inner.map.insert(
-            key.clone(),
-            Entry {
-                index,
-                last_used: now,
-            },
-        ) {
-            inner.bytes -= old.index.map_or(0, |i| i.bytes());
+        let bytes = slot.get().and_then(Option::as_ref).map_or(0, |i| i.bytes());
+        let Some(entry) = inner.map.get_mut(key) else {
+            return;
+        };
+        if !Arc::ptr_eq(&entry.slot, slot) || entry.bytes == bytes {
+            return;
         }
-        inner.bytes += bytes;
+        let old = std::mem::replace(&mut entry.bytes, bytes);
+        inner.bytes = inner.bytes - old + bytes;
         while inner.bytes > INDEX_CACHE_BYTES {
             let Some(victim) = inner
                 .map
                 .iter()
-                .filter(|(k, _)| **k != key)
+                .filter(|(k, e)| *k != key && e.slot.initialized())
                 .min_by_key(|(_, e)| e.last_used)
                 .map(|(k, _)| k.clone())
             else {
                 break;
             };
             if let Some(e) = inner.map.remove(&victim) {
-                inner.bytes -= e.index.map_or(0, |i| i.bytes());
+                inner.bytes -= e.bytes;
             }
         }
     }
 
-    /// The index of `file`, built from its `trace_id` column on first use.
-    pub async fn get(&self, readers: &Readers, file: &ColdFile) -> Result<Option<Arc<TraceIndex>>> {
+    /// The index of `file` (columns typed as in `schema`), built from its `trace_id` and
+    /// [`RESIDENT`] columns on first use.
+    pub async fn get(
+        &self,
+        readers: &Readers,
+        schema: &SchemaRef,
+        file: &ColdFile,
+    ) -> Result<Option<Arc<TraceIndex>>> {
         let key = (file.path.clone(), file.size);
-        if let Some(hit) = self.cached(&key) {
-            return Ok(hit);
+        let slot = self.slot(&key);
+        let mut built = false;
+        let index = slot
+            .get_or_try_init(|| {
+                built = true;
+                build_cold(readers, schema, file)
+            })
+            .await?
+            .clone();
+        if built {
+            self.account(&key, &slot);
         }
-        let meta = readers.metadata(file).await?;
-        let builder = readers.builder(file, meta.clone())?;
-        let Some(root) = builder.schema().index_of("trace_id").ok() else {
-            self.insert(key, None);
-            return Ok(None);
-        };
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [root]);
-        let batches: Vec<RecordBatch> = builder
-            .with_projection(mask)
-            .with_batch_size(64 * 1024)
-            .build()?
-            .try_collect()
-            .await?;
-        let mut columns = Vec::with_capacity(batches.len());
-        for b in &batches {
-            columns.push(cast(b.column(0), &DataType::Utf8)?);
-        }
-        let index = TraceIndex::build(columns.iter().flat_map(|c| c.as_string::<i32>().iter()))
-            .map(|mut i| {
-                i.meta = Some(meta);
-                Arc::new(i)
-            });
-        self.insert(key, index.clone());
         Ok(index)
     }
+}
+
+/// Read `file`'s `trace_id` and [`RESIDENT`] columns and index them.
+async fn build_cold(
+    readers: &Readers,
+    schema: &SchemaRef,
+    file: &ColdFile,
+) -> Result<Option<Arc<TraceIndex>>> {
+    let meta = readers.metadata(file).await?;
+    let builder = readers.builder(file, meta.clone())?;
+    let file_schema = builder.schema().clone();
+    let Ok(root) = file_schema.index_of("trace_id") else {
+        return Ok(None);
+    };
+    let mut roots = vec![root];
+    roots.extend(RESIDENT.iter().filter_map(|c| file_schema.index_of(c).ok()));
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let batches: Vec<RecordBatch> = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()?
+        .try_collect()
+        .await?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let column = |name: &str| -> Result<Option<ArrayRef>> {
+        let parts: Vec<&dyn Array> = batches
+            .iter()
+            .filter_map(|b| b.column_by_name(name).map(|c| c.as_ref()))
+            .collect();
+        if parts.len() != batches.len() || parts.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(datafusion::arrow::compute::concat(&parts)?))
+    };
+    let Some(ids) = column("trace_id")? else {
+        return Ok(None);
+    };
+    let ids = cast(&ids, &DataType::Utf8)?;
+    let Some(mut index) = TraceIndex::build(ids.as_string::<i32>().iter()) else {
+        return Ok(None);
+    };
+    // Resident columns in the table's types; strings dictionary encoded (few distinct
+    // services and users per file).
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for name in RESIDENT {
+        let Ok(field) = schema.field_with_name(name) else {
+            continue;
+        };
+        let typed = match column(name)? {
+            Some(c) => cast(&c, field.data_type())?,
+            None => datafusion::arrow::array::new_null_array(field.data_type(), rows),
+        };
+        let stored = match field.data_type() {
+            DataType::Utf8 => cast(
+                &typed,
+                &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            )?,
+            _ => typed,
+        };
+        fields.push(datafusion::arrow::datatypes::Field::new(
+            name,
+            stored.data_type().clone(),
+            true,
+        ));
+        columns.push(stored);
+    }
+    index.resident = Some(RecordBatch::try_new_with_options(
+        Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?);
+    index.meta = Some(meta);
+    Ok(Some(Arc::new(index)))
+}
+
+/// Hot batches with at least this many rows (merged ones) are indexed by [`warm`]; smaller
+/// ones are merged soon and indexed on first use.
+pub const WARM_MIN_HOT_ROWS: usize = 32 * 1024;
+
+/// What one [`warm`] pass built.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Warmed {
+    pub cold_files: usize,
+    pub hot_batches: usize,
+}
+
+/// Build the missing indexes of `snapshot` ahead of the read models: cold files newest first
+/// while the cache is under 3/4 of [`INDEX_CACHE_BYTES`] (older files are indexed on first
+/// use), then hot batches of at least [`WARM_MIN_HOT_ROWS`] rows. One file or batch at a time,
+/// so a pass leaves a core to ingest and queries.
+pub async fn warm(
+    snapshot: &TableSnapshot,
+    readers: &Readers,
+    cache: &TraceIndexCache,
+) -> Result<Warmed> {
+    let mut done = Warmed::default();
+    let mut cold: Vec<&Arc<ColdFile>> = snapshot.cold.iter().collect();
+    cold.sort_by_key(|f| std::cmp::Reverse(f.max_ts));
+    for f in cold {
+        if cache.contains(f) {
+            continue;
+        }
+        if cache.bytes() > INDEX_CACHE_BYTES / 4 * 3 {
+            break;
+        }
+        cache.get(readers, &snapshot.schema, f).await?;
+        done.cold_files += 1;
+    }
+    for h in &snapshot.hot {
+        if h.batch.num_rows() < WARM_MIN_HOT_ROWS || h.trace_index.get().is_some() {
+            continue;
+        }
+        let h = h.clone();
+        tokio::task::spawn_blocking(move || {
+            h.trace_index.get_or_init(|| hot_index(&h.batch));
+        })
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        done.hot_batches += 1;
+    }
+    Ok(done)
 }
 
 /// The index of a hot batch's `trace_id` column (`None` when it has none or an id is not
@@ -351,9 +545,7 @@ async fn read_selected(
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
         for field in out_schema.fields() {
             let column: ArrayRef = if field.name() == "trace_id" {
-                Arc::new(datafusion::arrow::array::StringArray::from_iter_values(
-                    ids.iter().map(|(_, id)| format!("{id:032x}")),
-                ))
+                trace_id_column(ids)
             } else {
                 match b.column_by_name(field.name()) {
                     Some(c) if c.data_type() == field.data_type() => c.clone(),
@@ -492,12 +684,16 @@ impl TableProvider for TracedEvents {
                 );
                 let (f, schema, projection) = (f.clone(), schema.clone(), projection.clone());
                 tokio::spawn(async move {
-                    let Some(index) = cache.get(&readers, &f).await? else {
+                    let Some(index) = cache.get(&readers, &schema, &f).await? else {
                         return Ok::<_, DataFusionError>(Err(f));
                     };
                     let selected = index.rows_of(&traces);
                     if selected.is_empty() {
                         return Ok(Ok(Vec::new()));
+                    }
+                    let out_schema = Arc::new(schema.project(&projection)?);
+                    if let Some(batch) = index.resident_rows(&out_schema, &selected)? {
+                        return Ok(Ok(vec![batch]));
                     }
                     let meta = index.meta.clone();
                     let batches =
@@ -615,6 +811,75 @@ mod tests {
         );
         assert!(TraceIndex::build([Some("not-hex")]).is_none());
         assert!(TraceIndex::build([None]).is_none());
+    }
+
+    #[test]
+    fn resident_rows_come_from_memory_with_their_trace_ids() {
+        use datafusion::arrow::array::{StringArray, TimestampNanosecondArray};
+        use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
+        let ids: Vec<String> = [7u128, u128::MAX, 7].iter().map(|n| id(*n)).collect();
+        let mut index = TraceIndex::build(ids.iter().map(|s| Some(s.as_str()))).unwrap();
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let users: ArrayRef = Arc::new(StringArray::from(vec![Some("u1"), None, Some("u3")]));
+        index.resident = Some(
+            RecordBatch::try_new(
+                Arc::new(Schema::new(vec![
+                    Field::new(
+                        "ts_start",
+                        DataType::Timestamp(TimeUnit::Nanosecond, None),
+                        true,
+                    ),
+                    Field::new("user_id", dict.clone(), true),
+                ])),
+                vec![
+                    Arc::new(TimestampNanosecondArray::from(vec![10, 20, 30])),
+                    cast(&users, &dict).unwrap(),
+                ],
+            )
+            .unwrap(),
+        );
+        let out = |names: &[&str]| -> SchemaRef {
+            Arc::new(Schema::new(
+                names
+                    .iter()
+                    .map(|n| match *n {
+                        "ts_start" => Field::new(
+                            "ts_start",
+                            DataType::Timestamp(TimeUnit::Nanosecond, None),
+                            true,
+                        ),
+                        n => Field::new(n, DataType::Utf8, true),
+                    })
+                    .collect::<Vec<_>>(),
+            ))
+        };
+        let selected = index.rows_of(&[7, u128::MAX]);
+        let batch = index
+            .resident_rows(&out(&["trace_id", "user_id", "ts_start"]), &selected)
+            .unwrap()
+            .unwrap();
+        let trace = batch.column(0).as_string::<i32>();
+        assert_eq!(
+            trace.iter().collect::<Vec<_>>(),
+            vec![
+                Some(ids[0].as_str()),
+                Some(ids[1].as_str()),
+                Some(ids[2].as_str())
+            ]
+        );
+        assert_eq!(ids[1], "f".repeat(32));
+        let users = batch.column(1).as_string::<i32>();
+        assert_eq!(
+            users.iter().collect::<Vec<_>>(),
+            vec![Some("u1"), None, Some("u3")]
+        );
+        // A column that is not kept in memory: the rows are read from the file instead.
+        assert!(
+            index
+                .resident_rows(&out(&["trace_id", "service_name"]), &selected)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -215,6 +215,9 @@ pub async fn start_storage(
     );
     tokio::spawn(storage.clone().run_maintenance(shutdown.clone()));
     state.set_storage(storage.clone());
+    if let Some(engine) = state.engine().cloned() {
+        tokio::spawn(engine.run_index_warmer(shutdown.clone()));
+    }
     let incidents = &state.config.incidents;
     if incidents.rebuild_requested {
         tracing::info!(

@@ -331,20 +331,54 @@ fn replay_wal(dir: &Path, manifest: &Manifest, repair: bool) -> Result<Replayed>
     })
 }
 
-/// Merge hot batches into few large ones (same rows, same sequence range).
 /// `batch` in the table's sort order (`TableId::sort_columns`, e.g. service then ts_start).
+/// Events first put the rows of the batch's failed traces (a trace with a failed event in
+/// the batch) before the others, so the read models that load every event of the failed
+/// traces touch a small part of each file (see `TableId::sort_columns`).
 fn sort_by_table_key(batch: &RecordBatch, t: TableId) -> Result<RecordBatch> {
-    let sort_cols: Vec<SortColumn> = t
-        .sort_columns()
-        .iter()
-        .filter_map(|c| batch.column_by_name(c))
-        .map(|c| SortColumn {
-            values: c.clone(),
-            options: None,
-        })
-        .collect();
+    let mut sort_cols: Vec<SortColumn> = Vec::new();
+    if t == TableId::Events
+        && let Some(in_failed) = failed_trace_rows(batch)
+    {
+        sort_cols.push(SortColumn {
+            values: Arc::new(in_failed),
+            options: Some(datafusion::arrow::compute::SortOptions {
+                descending: true,
+                nulls_first: false,
+            }),
+        });
+    }
+    sort_cols.extend(
+        t.sort_columns()
+            .iter()
+            .filter_map(|c| batch.column_by_name(c))
+            .map(|c| SortColumn {
+                values: c.clone(),
+                options: None,
+            }),
+    );
     let idx = lexsort_to_indices(&sort_cols, None)?;
     Ok(take_record_batch(batch, &idx)?)
+}
+
+/// Per row of an events batch: whether its trace has a failed event in the batch.
+fn failed_trace_rows(batch: &RecordBatch) -> Option<BooleanArray> {
+    let status =
+        datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("status")?)?;
+    let trace =
+        datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("trace_id")?)?;
+    let failed: std::collections::HashSet<&str> = (0..batch.num_rows())
+        .filter(|&i| status.is_valid(i) && crate::model::event::is_failed_status(status.value(i)))
+        .filter_map(|i| trace.is_valid(i).then(|| trace.value(i)))
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    Some(
+        (0..batch.num_rows())
+            .map(|i| Some(trace.is_valid(i) && failed.contains(trace.value(i))))
+            .collect(),
+    )
 }
 
 /// One hot batch with the rows of `batches`, in the table's sort order like a cold file: a
@@ -1296,7 +1330,10 @@ mod tests {
                         let n = b * 10 + i;
                         let service = ["db", "api", "checkout"][i % 3];
                         let status = if n % 4 == 0 { "timeout" } else { "ok" };
-                        test_event(n, service, status, 1_000 - n as i64)
+                        let mut e = test_event(n, service, status, 1_000 - n as i64);
+                        // Two hops per trace: a timeout's trace has one `ok` hop too.
+                        e.trace_id = format!("{:032x}", n / 2);
+                        e
                     })
                     .collect();
                 let batch = events_to_batch(&events).unwrap();
@@ -1324,13 +1361,25 @@ mod tests {
         let (status, service) = (col("status"), col("service"));
         let ts = merged.batch.column_by_name("ts_start").unwrap();
         let ts = ts.as_primitive::<TimestampNanosecondType>();
-        let keys: Vec<(&str, &str, i64)> = (0..18)
-            .map(|i| (status.value(i), service.value(i), ts.value(i)))
+        let trace = col("trace_id");
+        let failed: std::collections::HashSet<&str> = (0..18)
+            .filter(|&i| status.value(i) == "timeout")
+            .map(|i| trace.value(i))
+            .collect();
+        // (trace has a failed event first, status, service, ts_start).
+        let keys: Vec<(bool, &str, &str, i64)> = (0..18)
+            .map(|i| {
+                let in_failed = failed.contains(trace.value(i));
+                (!in_failed, status.value(i), service.value(i), ts.value(i))
+            })
             .collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
-        assert_eq!(keys[0], ("ok", "api", 1_000 - 21));
-        assert_eq!(keys[17].0, "timeout");
+        // Failed traces: 5 timeouts (n = 0, 4, 12, 20, 24) and their 5 `ok` hops.
+        assert_eq!(keys.iter().filter(|k| !k.0).count(), 10);
+        assert_eq!(keys[0], (false, "ok", "api", 1_000 - 21));
+        assert_eq!(keys[9].1, "timeout");
+        assert_eq!(keys[10], (true, "ok", "api", 1_000 - 14));
     }
 }
