@@ -17,6 +17,7 @@
 --   $4  Utf8       family service
 --   $5  Utf8       family step
 --   $6  Utf8       family error code
+--   $7  Int64      1 = also count the current-window baseline (BC), 0 = only F from C
 --
 -- Output: baseline Utf8 ('baseline_windows' | 'current_window'), failing_events Int64 (|F|),
 --         baseline_events Int64 (|B|), dimension Utf8, value Utf8, failing_count Int64,
@@ -24,22 +25,32 @@
 --         value = '', counts 0); then one row per (dimension, value) seen in F.
 -- Order: dimension, value (unique per row; the totals row's '' sorts first).
 --
--- Cost: one scan of the service's events in [now - 4W, now] (the downstream step is picked by
--- step_downstream(steps, name) without unnesting); the events are first grouped by their
--- combination of dimension values with the three part counts, then each combination counts
--- once per dimension, and the totals row is spread to every row with a window, so no CTE is
--- evaluated twice.
+-- Sources: F (and BC) come from `events` in C. The baseline windows are split by source:
+-- `dim_values` holds the summaries (incident_dimension_summary.sql) of the cold files and hot
+-- batches wholly inside [now - 4W, now - W); `dim_edge_events` is every other source that
+-- overlaps it, read row by row. Rust registers both (src/incidents/dimensions.rs) and runs the
+-- query with $7 = 0 first: with failures sorted first, C costs a scan of the failed rows only;
+-- only when that finds no baseline-window event does it run again with $7 = 1.
+--
+-- Cost: the edge sources' events of the service (the downstream step is picked by
+-- step_downstream(steps, name) without unnesting), grouped by their combination of dimension
+-- values with the three part counts; each combination counts once per dimension, and the
+-- totals row is spread to every row with a window, so no CTE is evaluated twice.
 WITH ev AS (
     SELECT env, version, http_route, http_method, user_tier, user_region,
            step_downstream(steps, $5) AS downstream_service,
-           CASE WHEN ts_start >= $2
-                     AND coalesce(status IN ('error', 'timeout', 'partial', 'aborted')
-                                  AND anchor_step = $5 AND anchor_error_code = $6, false)
-                THEN 'F'
-                WHEN ts_start < $2 THEN 'BW'
-                ELSE 'BC' END AS part
+           CASE WHEN coalesce(status IN ('error', 'timeout', 'partial', 'aborted')
+                              AND anchor_step = $5 AND anchor_error_code = $6, false)
+                THEN 'F' ELSE 'BC' END AS part
     FROM events
-    WHERE service = $4 AND status <> 'suppressed' AND ts_start >= $3 AND ts_start <= $1
+    WHERE service = $4 AND status <> 'suppressed' AND ts_start >= $2 AND ts_start <= $1
+      AND ($7 = 1 OR (status IN ('error', 'timeout', 'partial', 'aborted')
+                      AND anchor_step = $5 AND anchor_error_code = $6))
+    UNION ALL
+    SELECT env, version, http_route, http_method, user_tier, user_region,
+           step_downstream(steps, $5) AS downstream_service, 'BW' AS part
+    FROM dim_edge_events
+    WHERE service = $4 AND status <> 'suppressed' AND ts_start >= $3 AND ts_start < $2
 ),
 combos AS (
     SELECT env, version, http_route, http_method, user_tier, user_region, downstream_service,
@@ -63,6 +74,10 @@ pairs AS (
     FROM combos
     CROSS JOIN (VALUES (''), ('version'), ('route'), ('http_method'), ('user_tier'),
                        ('user_region'), ('downstream_service'), ('env')) AS d(dimension)
+    UNION ALL
+    SELECT dimension, value, CAST(0 AS BIGINT) AS f, events AS bw, CAST(0 AS BIGINT) AS bc
+    FROM dim_values
+    WHERE service = $4 AND (step = '' OR (dimension = 'downstream_service' AND step = $5))
     UNION ALL
     SELECT '' AS dimension, '' AS value, CAST(0 AS BIGINT) AS f, CAST(0 AS BIGINT) AS bw,
            CAST(0 AS BIGINT) AS bc

@@ -2,10 +2,20 @@
 //! dimension value among the failing events F and the baseline B; [`rank`] turns those counts
 //! into the capture (shares, scores, the qualify rule, per-dimension best, top 5, status).
 
-use super::model::{CaptureStatus, DimensionsCapture, ErrorFamily, SuspectDimension};
-use crate::reads::rows::{Columns, RowError};
-use crate::reads::sql::{Param, ReadQuery};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+
+use super::model::{CaptureStatus, DimensionsCapture, ErrorFamily, SuspectDimension};
+use crate::query::QueryEngine;
+use crate::query::trace_index::{TraceContext, WARM_MIN_HOT_ROWS};
+use crate::reads::rows::{Columns, RowError};
+use crate::reads::sql::{self, Param, ReadQuery};
+use crate::storage::table::{ColdFile, HotBatch, TableSnapshot};
 
 /// The SQL whose rows [`rank`] reads.
 pub const DIMENSIONS_QUERY: ReadQuery = ReadQuery::IncidentSuspectDimensions;
@@ -25,8 +35,14 @@ pub const DIMENSIONS: [&str; 7] = [
 pub const TOP: usize = 5;
 const MIN_SCORE: f64 = 0.2;
 
-/// `$1..$6`: now, now − W, now − 4W, the family's service, step, error code.
-pub fn dimension_params(now: i64, window_ns: i64, family: &ErrorFamily) -> Vec<Param> {
+/// `$1..$7`: now, now − W, now − 4W, the family's service, step, error code, and whether the
+/// current-window baseline is counted too (see [`suspect_dimension_rows`]).
+pub fn dimension_params(
+    now: i64,
+    window_ns: i64,
+    family: &ErrorFamily,
+    current_baseline: bool,
+) -> Vec<Param> {
     let w = window_ns.max(0);
     vec![
         Param::Timestamp(now),
@@ -35,7 +51,257 @@ pub fn dimension_params(now: i64, window_ns: i64, family: &ErrorFamily) -> Vec<P
         Param::str(family.service.as_str()),
         Param::str(family.step.as_str()),
         Param::str(family.error_code.as_str()),
+        Param::Int64(i64::from(current_baseline)),
     ]
+}
+
+/// The baseline-window bounds `[now − 4W, now − W)` that [`register_sources`] splits by.
+pub fn baseline_bounds(now: i64, window_ns: i64) -> (i64, i64) {
+    let w = window_ns.max(0);
+    (
+        now.saturating_sub(w.saturating_mul(4)),
+        now.saturating_sub(w),
+    )
+}
+
+/// The counts of the dimensions query for `family` on a session where [`register_sources`]
+/// (or [`register_unsummarized`]) ran: first with F alone from the current window; only when
+/// the baseline windows hold no event of the service, again with the current-window baseline.
+pub async fn suspect_dimension_rows(
+    ctx: &SessionContext,
+    now: i64,
+    window_ns: i64,
+    family: &ErrorFamily,
+) -> Result<Vec<DimensionCountRow>, DimensionsError> {
+    let mut rows = Vec::new();
+    for current_baseline in [false, true] {
+        rows.clear();
+        let params = dimension_params(now, window_ns, family, current_baseline);
+        for b in sql::collect(ctx, DIMENSIONS_QUERY, params).await? {
+            rows.extend(dimension_rows(&b)?);
+        }
+        let windows = rows
+            .first()
+            .is_some_and(|r| r.baseline == "baseline_windows");
+        if windows {
+            break;
+        }
+    }
+    Ok(rows)
+}
+
+/// Why the suspect dimensions could not be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum DimensionsError {
+    #[error("dimensions query failed: {0}")]
+    Query(#[from] DataFusionError),
+    #[error("dimensions rows: {0}")]
+    Rows(#[from] RowError),
+}
+
+/// Schema of a per-source summary (`sql/incident_dimension_summary.sql`) and of `dim_values`.
+pub static SUMMARY_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("service", DataType::Utf8, true),
+        Field::new("step", DataType::Utf8, true),
+        Field::new("dimension", DataType::Utf8, true),
+        Field::new("value", DataType::Utf8, true),
+        Field::new("events", DataType::Int64, true),
+    ]))
+});
+
+/// The summaries of cold files by (path, size); a hot batch keeps its own
+/// ([`HotBatch::dimension_summary`]). Sources are immutable, so a summary never goes stale;
+/// entries of files that left the table are dropped at the next registration.
+#[derive(Debug, Default)]
+pub struct SummaryCache {
+    cold: parking_lot::Mutex<HashMap<(String, u64), Summary>>,
+}
+
+/// One source's summary batches (schema [`SUMMARY_SCHEMA`]).
+pub type Summary = Arc<Vec<RecordBatch>>;
+
+/// A snapshot of `base`'s table holding just these sources.
+fn sources(
+    base: &TableSnapshot,
+    hot: Vec<Arc<HotBatch>>,
+    cold: Vec<Arc<ColdFile>>,
+) -> Arc<TableSnapshot> {
+    Arc::new(TableSnapshot {
+        table: base.table,
+        schema: base.schema.clone(),
+        hot,
+        cold,
+    })
+}
+
+/// Run the summary query over one source.
+async fn summarize(
+    engine: &QueryEngine,
+    source: Arc<TableSnapshot>,
+    memory: usize,
+) -> Result<Summary, DataFusionError> {
+    let ctx = engine.events_context(source, memory)?;
+    let mut out = Vec::new();
+    for b in sql::collect(&ctx, ReadQuery::IncidentDimensionSummary, vec![]).await? {
+        out.push(RecordBatch::try_new(
+            SUMMARY_SCHEMA.clone(),
+            b.columns().to_vec(),
+        )?);
+    }
+    Ok(Arc::new(out))
+}
+
+impl SummaryCache {
+    /// Cold files with a cached summary.
+    pub fn cold_files(&self) -> usize {
+        self.cold.lock().len()
+    }
+
+    async fn hot(
+        &self,
+        engine: &QueryEngine,
+        base: &TableSnapshot,
+        h: &Arc<HotBatch>,
+        memory: usize,
+    ) -> Result<Summary, DataFusionError> {
+        if let Some(s) = h.dimension_summary.get() {
+            return Ok(s.clone());
+        }
+        let s = summarize(engine, sources(base, vec![h.clone()], vec![]), memory).await?;
+        Ok(h.dimension_summary.get_or_init(|| s).clone())
+    }
+
+    async fn cold(
+        &self,
+        engine: &QueryEngine,
+        base: &TableSnapshot,
+        f: &Arc<ColdFile>,
+        memory: usize,
+    ) -> Result<Summary, DataFusionError> {
+        let key = (f.path.clone(), f.size);
+        if let Some(s) = self.cold.lock().get(&key) {
+            return Ok(s.clone());
+        }
+        let s = summarize(engine, sources(base, vec![], vec![f.clone()]), memory).await?;
+        self.cold.lock().insert(key, s.clone());
+        Ok(s)
+    }
+
+    /// Drop the summaries of files no longer in `snapshot`.
+    fn retain(&self, snapshot: &TableSnapshot) {
+        let live: std::collections::HashSet<(&str, u64)> = snapshot
+            .cold
+            .iter()
+            .map(|f| (f.path.as_str(), f.size))
+            .collect();
+        self.cold
+            .lock()
+            .retain(|(path, size), _| live.contains(&(path.as_str(), *size)));
+    }
+
+    /// Summarize, ahead of the builds, the sources of `snapshot` with events at or after
+    /// `since` (the oldest baseline window): cold files and hot batches of at least
+    /// [`WARM_MIN_HOT_ROWS`] rows (smaller ones are merged soon). Returns how many were
+    /// computed.
+    pub async fn warm(
+        &self,
+        engine: &QueryEngine,
+        snapshot: &TableSnapshot,
+        since: i64,
+        memory: usize,
+    ) -> Result<usize, DataFusionError> {
+        self.retain(snapshot);
+        let mut computed = 0;
+        for f in snapshot.cold.iter().filter(|f| f.max_ts >= since) {
+            if !self.cold.lock().contains_key(&(f.path.clone(), f.size)) {
+                self.cold(engine, snapshot, f, memory).await?;
+                computed += 1;
+            }
+        }
+        for h in snapshot.hot.iter().filter(|h| h.max_ts >= since) {
+            if h.batch.num_rows() >= WARM_MIN_HOT_ROWS && h.dimension_summary.get().is_none() {
+                self.hot(engine, snapshot, h, memory).await?;
+                computed += 1;
+            }
+        }
+        Ok(computed)
+    }
+}
+
+/// How [`register_sources`] split the sources of the baseline windows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SourceSplit {
+    /// Sources wholly inside the baseline windows, counted from their summaries.
+    pub summarized: usize,
+    /// Other sources that overlap them, read row by row.
+    pub edge: usize,
+}
+
+/// Register `dim_values` and `dim_edge_events` on `ctx` (a read-model session over one
+/// snapshot) for the baseline windows `[lo, hi)`: the sources wholly inside them (cold files,
+/// and hot batches that have a summary or are large enough to get one) by their summaries
+/// (computed now when missing), every other overlapping source as events. A session without
+/// a storage snapshot (tests) gets [`register_unsummarized`].
+pub async fn register_sources(
+    ctx: &SessionContext,
+    engine: &QueryEngine,
+    cache: &SummaryCache,
+    (lo, hi): (i64, i64),
+    memory: usize,
+) -> Result<SourceSplit, DataFusionError> {
+    let Some(trace_ctx) = ctx.state().config().get_extension::<TraceContext>() else {
+        register_unsummarized(ctx).await?;
+        return Ok(SourceSplit::default());
+    };
+    let snapshot = trace_ctx.snapshot.clone();
+    cache.retain(&snapshot);
+    let inside = |min: i64, max: i64| min >= lo && max < hi;
+    let overlaps = |min: i64, max: i64| max >= lo && min < hi;
+    let mut summaries = Vec::new();
+    let (mut edge_hot, mut edge_cold) = (Vec::new(), Vec::new());
+    for f in &snapshot.cold {
+        if inside(f.min_ts, f.max_ts) {
+            summaries.push(cache.cold(engine, &snapshot, f, memory).await?);
+        } else if overlaps(f.min_ts, f.max_ts) {
+            edge_cold.push(f.clone());
+        }
+    }
+    for h in &snapshot.hot {
+        let summarizable =
+            h.dimension_summary.get().is_some() || h.batch.num_rows() >= WARM_MIN_HOT_ROWS;
+        if inside(h.min_ts, h.max_ts) && summarizable {
+            summaries.push(cache.hot(engine, &snapshot, h, memory).await?);
+        } else if overlaps(h.min_ts, h.max_ts) {
+            edge_hot.push(h.clone());
+        }
+    }
+    let split = SourceSplit {
+        summarized: summaries.len(),
+        edge: edge_hot.len() + edge_cold.len(),
+    };
+    let values: Vec<RecordBatch> = summaries.iter().flat_map(|s| s.iter().cloned()).collect();
+    sql::register_batches(ctx, "dim_values", SUMMARY_SCHEMA.clone(), values)?;
+    let edge = sources(&snapshot, edge_hot, edge_cold);
+    ctx.deregister_table("dim_edge_events")?;
+    ctx.register_table(
+        "dim_edge_events",
+        Arc::new(crate::query::provider::SnapshotTable::new(
+            edge,
+            trace_ctx.cold_url.clone(),
+        )),
+    )?;
+    Ok(split)
+}
+
+/// Register `dim_values` empty and `dim_edge_events` as `events` itself: every baseline
+/// event is read row by row.
+pub async fn register_unsummarized(ctx: &SessionContext) -> Result<(), DataFusionError> {
+    sql::register_batches(ctx, "dim_values", SUMMARY_SCHEMA.clone(), vec![])?;
+    let events = ctx.table_provider("events").await?;
+    ctx.deregister_table("dim_edge_events")?;
+    ctx.register_table("dim_edge_events", events)?;
+    Ok(())
 }
 
 /// One output row of the query (the totals row has `dimension == ""`).
@@ -315,10 +581,13 @@ mod tests {
     #[test]
     fn params_bind_window_and_family() {
         let f = ErrorFamily::new("checkout", "payment.charge", "PMT_502");
-        let p = dimension_params(100, 10, &f);
+        let p = dimension_params(100, 10, &f, false);
         assert_eq!(p[1], Param::Timestamp(90));
         assert_eq!(p[2], Param::Timestamp(60));
         assert_eq!(p[5], Param::str("PMT_502"));
+        assert_eq!(p[6], Param::Int64(0));
+        assert_eq!(dimension_params(100, 10, &f, true)[6], Param::Int64(1));
+        assert_eq!(baseline_bounds(100, 10), (60, 90));
         assert_eq!(p.len(), DIMENSIONS_QUERY.params().len());
     }
 }

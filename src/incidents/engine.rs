@@ -30,7 +30,9 @@ use super::anomaly::{
 use super::build::{AttachedAlert, BlastRead, ErrorBuildInput, build_error_incident};
 use super::config::IncidentConfig;
 use super::detect::{CandidateRow, candidate_params, candidate_rows, transition};
-use super::dimensions::{dimension_params, dimension_rows, rank};
+use super::dimensions::{
+    SummaryCache, baseline_bounds, rank, register_sources, suspect_dimension_rows,
+};
 use super::identity::open_incident_id;
 use super::inputs::{
     DeploymentRow, EventStep, FailingEvent, SignalMeta, SignalRow, env_compatible,
@@ -107,6 +109,8 @@ pub struct IncidentEngine {
     config: IncidentConfig,
     state: tokio::sync::Mutex<EngineState>,
     pub metrics: EngineMetrics,
+    /// Per-source suspect-dimension summaries (see `dimensions::register_sources`).
+    summaries: SummaryCache,
 }
 
 fn ns(d: std::time::Duration) -> i64 {
@@ -119,7 +123,21 @@ impl IncidentEngine {
             config,
             state: tokio::sync::Mutex::new(EngineState::default()),
             metrics: EngineMetrics::default(),
+            summaries: SummaryCache::default(),
         }
+    }
+
+    /// Summarize the events sources of the detection span ahead of the builds (see
+    /// `dimensions::SummaryCache::warm`); returns how many were computed.
+    pub async fn warm_summaries(
+        &self,
+        query: &QueryEngine,
+        now: i64,
+        memory: usize,
+    ) -> Result<usize, DataFusionError> {
+        let snapshot = query.storage().table(TableId::Events).snapshot();
+        let (since, _) = baseline_bounds(now, self.config.thresholds.window_ns);
+        self.summaries.warm(query, &snapshot, since, memory).await
     }
 
     pub fn config(&self) -> &IncidentConfig {
@@ -231,6 +249,19 @@ impl IncidentEngine {
             candidates: candidates.len(),
             ..TickReport::default()
         };
+        if !candidates.is_empty() {
+            // The baseline-window sources for every build of this tick (§2.10). A failure
+            // leaves the tables unregistered: the dimension captures are then `missing`.
+            let bounds = baseline_bounds(now, t.window_ns);
+            match register_sources(&ctx, engine, &self.summaries, bounds, memory).await {
+                Ok(split) => tracing::debug!(
+                    summarized = split.summarized,
+                    edge = split.edge,
+                    "dimension sources"
+                ),
+                Err(e) => tracing::warn!(error = %e, "dimension sources unavailable"),
+            }
+        }
         // Ids taken during this tick count as existing for the next opening.
         let mut taken: HashSet<String> = HashSet::new();
         let mut produced: Vec<(Incident, bool)> = Vec::new();
@@ -417,20 +448,8 @@ impl IncidentEngine {
             None => None,
         };
         mark("story");
-        let dimensions = match sql::collect(
-            ctx,
-            ReadQuery::IncidentSuspectDimensions,
-            dimension_params(now, w, f),
-        )
-        .await
-        {
-            Ok(batches) => {
-                let mut rows = Vec::new();
-                for b in &batches {
-                    rows.extend(dimension_rows(b)?);
-                }
-                Some(rank(&rows, now))
-            }
+        let dimensions = match suspect_dimension_rows(ctx, now, w, f).await {
+            Ok(rows) => Some(rank(&rows, now)),
             Err(e) => {
                 tracing::warn!(family = %f.display(), error = %e, "suspect dimensions missing");
                 None
@@ -787,6 +806,8 @@ impl IncidentEngine {
 
 /// How often the incident retention janitor runs (first run one period after start).
 const JANITOR_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
+/// How often the engine summarizes new events sources for the suspect dimensions.
+const WARM_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Run ticks every `config.tick` (the first one interval after start) until `stop`; a tick
 /// that overruns is followed at once by the next, never overlapping.
@@ -802,19 +823,34 @@ pub async fn run(
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut janitor =
         tokio::time::interval_at(tokio::time::Instant::now() + JANITOR_PERIOD, JANITOR_PERIOD);
+    let mut warm = tokio::time::interval(WARM_PERIOD);
+    warm.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     enum Wake {
         Tick,
         Janitor,
+        Warm,
         Stop,
     }
     loop {
         let wake = tokio::select! {
             _ = interval.tick() => Wake::Tick,
             _ = janitor.tick() => Wake::Janitor,
+            _ = warm.tick() => Wake::Warm,
             _ = stop.wait_for(|s| *s) => Wake::Stop,
         };
         match wake {
             Wake::Stop => return,
+            Wake::Warm => {
+                match engine.warm_summaries(&query, clock.now_ns(), memory).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(sources = n, "dimension summaries computed"),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "dimension summaries failed; builds compute them on use"
+                    ),
+                }
+                continue;
+            }
             Wake::Janitor => {
                 match engine
                     .prune_resolved(&storage, &query, memory, clock.now_ns())

@@ -15,12 +15,14 @@ use super::detect::{
     CANDIDATES_QUERY, Thresholds, candidate_params, candidate_rows, candidates_in_memory,
 };
 use super::dimensions::{
-    DIMENSIONS_QUERY, DimensionCountRow, dimension_params, dimension_rows, rank,
+    DimensionCountRow, SUMMARY_SCHEMA, baseline_bounds, rank, register_unsummarized,
+    suspect_dimension_rows,
 };
 use super::model::{CaptureStatus, ErrorFamily};
 use crate::model::{Anchor, Event, Step};
 use crate::reads::sql;
 use crate::storage::schema::{EVENTS_SCHEMA, events_to_batch};
+use datafusion::arrow::array::RecordBatch;
 
 const MIN: i64 = 60 * 1_000_000_000;
 const NOW: i64 = 1_777_896_600_000_000_000; // 2026-05-04T12:10:00Z
@@ -44,17 +46,67 @@ fn failing(n: usize, f: &ErrorFamily, ts: i64) -> Event {
     e
 }
 
+fn events_table(events: &[Event]) -> Arc<MemTable> {
+    let batches = if events.is_empty() {
+        vec![]
+    } else {
+        vec![events_to_batch(events).unwrap()]
+    };
+    Arc::new(MemTable::try_new(EVENTS_SCHEMA.clone(), vec![batches]).unwrap())
+}
+
+fn events_ctx(events: &[Event]) -> SessionContext {
+    let ctx = SessionContext::new();
+    crate::query::functions::register(&ctx);
+    ctx.register_table("events", events_table(events)).unwrap();
+    ctx
+}
+
 async fn run(
     events: &[Event],
     q: sql::ReadQuery,
     params: Vec<sql::Param>,
 ) -> Vec<datafusion::arrow::array::RecordBatch> {
-    let ctx = SessionContext::new();
-    crate::query::functions::register(&ctx);
-    let batch = events_to_batch(events).unwrap();
-    let table = MemTable::try_new(EVENTS_SCHEMA.clone(), vec![vec![batch]]).unwrap();
-    ctx.register_table("events", Arc::new(table)).unwrap();
-    sql::collect(&ctx, q, params).await.unwrap()
+    sql::collect(&events_ctx(events), q, params).await.unwrap()
+}
+
+/// The dimension counts of `f` over `events`, computed twice: every baseline event read row by
+/// row, and with the events cut into sources of two (in the given order) whose summaries stand
+/// in for the sources wholly inside the baseline windows. Both must agree.
+async fn dimension_counts(events: &[Event], f: &ErrorFamily) -> Vec<DimensionCountRow> {
+    let ctx = events_ctx(events);
+    register_unsummarized(&ctx).await.unwrap();
+    let plain = suspect_dimension_rows(&ctx, NOW, W, f).await.unwrap();
+
+    let (lo, hi) = baseline_bounds(NOW, W);
+    let (mut values, mut edge) = (Vec::new(), Vec::new());
+    for source in events.chunks(2) {
+        let min = source.iter().map(|e| e.ts_start_ns).min().unwrap();
+        let max = source.iter().map(|e| e.ts_start_ns).max().unwrap();
+        if min >= lo && max < hi {
+            let summary = sql::collect(
+                &events_ctx(source),
+                sql::ReadQuery::IncidentDimensionSummary,
+                vec![],
+            )
+            .await
+            .unwrap();
+            for b in summary {
+                values.push(
+                    RecordBatch::try_new(SUMMARY_SCHEMA.clone(), b.columns().to_vec()).unwrap(),
+                );
+            }
+        } else {
+            edge.extend_from_slice(source);
+        }
+    }
+    sql::register_batches(&ctx, "dim_values", SUMMARY_SCHEMA.clone(), values).unwrap();
+    ctx.deregister_table("dim_edge_events").unwrap();
+    ctx.register_table("dim_edge_events", events_table(&edge))
+        .unwrap();
+    let summarized = suspect_dimension_rows(&ctx, NOW, W, f).await.unwrap();
+    assert_eq!(summarized, plain, "summarized sources count the same");
+    plain
 }
 
 #[tokio::test]
@@ -227,11 +279,7 @@ async fn dimensions_sql_counts_values_per_population() {
     other.status = "error".into();
     events.push(other);
 
-    let batches = run(&events, DIMENSIONS_QUERY, dimension_params(NOW, W, &f)).await;
-    let rows: Vec<DimensionCountRow> = batches
-        .iter()
-        .flat_map(|b| dimension_rows(b).unwrap())
-        .collect();
+    let rows = dimension_counts(&events, &f).await;
     assert_eq!((rows[0].failing_events, rows[0].baseline_events), (4, 10));
     assert_eq!(rows[0].baseline, "baseline_windows");
     let s = |a: &str, b: &str, c: i64, d: i64| (a.to_owned(), b.to_owned(), c, d);
@@ -285,11 +333,7 @@ async fn dimensions_sql_falls_back_to_the_current_window() {
         "/other",
         "free",
     ));
-    let batches = run(&events, DIMENSIONS_QUERY, dimension_params(NOW, W, &f)).await;
-    let rows: Vec<DimensionCountRow> = batches
-        .iter()
-        .flat_map(|b| dimension_rows(b).unwrap())
-        .collect();
+    let rows = dimension_counts(&events, &f).await;
     assert_eq!(rows[0].baseline, "current_window");
     assert_eq!((rows[0].failing_events, rows[0].baseline_events), (2, 1));
     assert!(
@@ -300,11 +344,7 @@ async fn dimensions_sql_falls_back_to_the_current_window() {
     assert_eq!(c.dimensions[0].dimension, "route");
 
     // No event of the service at all: only the totals row, missing capture.
-    let batches = run(&[], DIMENSIONS_QUERY, dimension_params(NOW, W, &f)).await;
-    let rows: Vec<DimensionCountRow> = batches
-        .iter()
-        .flat_map(|b| dimension_rows(b).unwrap())
-        .collect();
+    let rows = dimension_counts(&[], &f).await;
     assert_eq!(counts(&rows), [("".to_owned(), "".to_owned(), 0, 0)]);
     assert_eq!(rank(&rows, NOW).capture_status, CaptureStatus::Missing);
 }

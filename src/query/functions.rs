@@ -5,10 +5,16 @@
 //!   step with status `error`, else the latest-starting one; equal starts go to the later
 //!   step in array order. NULL when no step has that name or the chosen step names no
 //!   downstream service. One pass over the list arrays, no unnesting.
+//! - `step_downstreams(steps)`: the same choice for every step name of the event at once, as
+//!   a list of `{step, downstream}` (one entry per distinct name whose chosen step names a
+//!   downstream service, in order of first appearance); what the per-source summaries of the
+//!   suspect dimensions unnest.
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, StringBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayBuilder, ArrayRef, AsArray, Int64Array, StringArray, StringBuilder,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{ScalarValue, exec_err};
@@ -21,6 +27,175 @@ use datafusion::prelude::SessionContext;
 /// Register waylog's functions on `ctx`.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(STEP_DOWNSTREAM.clone());
+    ctx.register_udf(STEP_DOWNSTREAMS.clone());
+}
+
+static STEP_DOWNSTREAMS: LazyLock<ScalarUDF> =
+    LazyLock::new(|| ScalarUDF::new_from_impl(StepDownstreams::new()));
+
+/// The columns of a `steps` list that the §2.10 choice reads.
+struct StepColumns {
+    names: StringArray,
+    statuses: StringArray,
+    starts: Int64Array,
+    downstream: datafusion::arrow::array::StructArray,
+    services: StringArray,
+}
+
+impl StepColumns {
+    fn new(list: &datafusion::arrow::array::ListArray, function: &str) -> Result<Self> {
+        let values = list.values().as_struct();
+        let column = |field: &str| {
+            values.column_by_name(field).cloned().ok_or_else(|| {
+                datafusion::error::DataFusionError::Execution(format!(
+                    "{function}: steps have no field {field}"
+                ))
+            })
+        };
+        let downstream = column("downstream")?.as_struct().clone();
+        let services = utf8(downstream.column_by_name("service").ok_or_else(|| {
+            datafusion::error::DataFusionError::Execution(format!(
+                "{function}: downstream has no service"
+            ))
+        })?)?;
+        Ok(StepColumns {
+            names: utf8(&column("name")?)?,
+            statuses: utf8(&column("status")?)?,
+            starts: cast(&column("start_ms")?, &DataType::Int64)?
+                .as_primitive::<Int64Type>()
+                .clone(),
+            downstream,
+            services,
+        })
+    }
+
+    /// The §2.10 preference of step `i`: (is error, start_ms, position); the maximum wins.
+    fn key(&self, i: usize) -> (bool, i64, usize) {
+        (
+            !self.statuses.is_null(i) && self.statuses.value(i) == "error",
+            if self.starts.is_null(i) {
+                i64::MIN
+            } else {
+                self.starts.value(i)
+            },
+            i,
+        )
+    }
+
+    /// The downstream service of step `i`, if it names one.
+    fn service(&self, i: usize) -> Option<&str> {
+        (self.downstream.is_valid(i) && self.services.is_valid(i)).then(|| self.services.value(i))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct StepDownstreams {
+    signature: Signature,
+}
+
+impl StepDownstreams {
+    fn new() -> Self {
+        StepDownstreams {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    fn entry_fields() -> datafusion::arrow::datatypes::Fields {
+        vec![
+            datafusion::arrow::datatypes::Field::new("step", DataType::Utf8, true),
+            datafusion::arrow::datatypes::Field::new("downstream", DataType::Utf8, true),
+        ]
+        .into()
+    }
+
+    fn item() -> Arc<datafusion::arrow::datatypes::Field> {
+        Arc::new(datafusion::arrow::datatypes::Field::new(
+            "item",
+            DataType::Struct(Self::entry_fields()),
+            true,
+        ))
+    }
+}
+
+impl ScalarUDFImpl for StepDownstreams {
+    fn name(&self) -> &str {
+        "step_downstreams"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types.first() {
+            Some(DataType::List(_) | DataType::Null) => Ok(DataType::List(Self::item())),
+            other => exec_err!("step_downstreams: steps must be a list, got {other:?}"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::{ListArray, StructArray};
+        use datafusion::arrow::buffer::OffsetBuffer;
+        let n = args.number_rows;
+        let [steps] = args.args.as_slice() else {
+            return exec_err!("step_downstreams takes (steps)");
+        };
+        let steps = steps.to_array(n)?;
+        let mut step_out = StringBuilder::new();
+        let mut service_out = StringBuilder::new();
+        let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        if steps.data_type() != &DataType::Null {
+            let list = steps.as_list::<i32>();
+            let cols = StepColumns::new(list, "step_downstreams")?;
+            let list_offsets = list.value_offsets();
+            // Per row: (name, best step) in order of first appearance.
+            let mut best: Vec<(&str, (bool, i64, usize))> = Vec::new();
+            for row in 0..n {
+                best.clear();
+                if list.is_valid(row) {
+                    for i in list_offsets[row] as usize..list_offsets[row + 1] as usize {
+                        if cols.names.is_null(i) {
+                            continue;
+                        }
+                        let (name, key) = (cols.names.value(i), cols.key(i));
+                        match best.iter_mut().find(|b| b.0 == name) {
+                            Some(b) if key > b.1 => b.1 = key,
+                            Some(_) => {}
+                            None => best.push((name, key)),
+                        }
+                    }
+                }
+                for (name, (_, _, i)) in &best {
+                    if let Some(service) = cols.service(*i) {
+                        step_out.append_value(name);
+                        service_out.append_value(service);
+                    }
+                }
+                offsets.push(i32::try_from(step_out.len()).map_err(|_| {
+                    datafusion::error::DataFusionError::Execution(
+                        "step_downstreams: too many steps in one batch".into(),
+                    )
+                })?);
+            }
+        } else {
+            offsets.resize(n + 1, 0);
+        }
+        let entries = StructArray::new(
+            Self::entry_fields(),
+            vec![
+                Arc::new(step_out.finish()) as ArrayRef,
+                Arc::new(service_out.finish()) as ArrayRef,
+            ],
+            None,
+        );
+        Ok(ColumnarValue::Array(Arc::new(ListArray::new(
+            Self::item(),
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(entries),
+            None,
+        ))))
+    }
 }
 
 static STEP_DOWNSTREAM: LazyLock<ScalarUDF> =
@@ -86,26 +261,7 @@ impl ScalarUDFImpl for StepDownstream {
             return Ok(ColumnarValue::Array(Arc::new(StringArray::new_null(n))));
         }
         let list = steps.as_list::<i32>();
-        let values = list.values().as_struct();
-        let column = |field: &str| {
-            values.column_by_name(field).cloned().ok_or_else(|| {
-                datafusion::error::DataFusionError::Execution(format!(
-                    "step_downstream: steps have no field {field}"
-                ))
-            })
-        };
-        let names = utf8(&column("name")?)?;
-        let statuses = utf8(&column("status")?)?;
-        let starts_ref = cast(&column("start_ms")?, &DataType::Int64)?;
-        let starts: &Int64Array = starts_ref.as_primitive::<Int64Type>();
-        let downstream_ref = column("downstream")?;
-        let downstream = downstream_ref.as_struct();
-        let services = utf8(downstream.column_by_name("service").ok_or_else(|| {
-            datafusion::error::DataFusionError::Execution(
-                "step_downstream: downstream has no service".into(),
-            )
-        })?)?;
-
+        let cols = StepColumns::new(list, "step_downstream")?;
         let mut out = StringBuilder::with_capacity(n, n * 8);
         let offsets = list.value_offsets();
         for row in 0..n {
@@ -113,30 +269,19 @@ impl ScalarUDFImpl for StepDownstream {
                 out.append_null();
                 continue;
             }
-            // Best key: (is error, start_ms, position); the maximum wins.
             let mut best: Option<(bool, i64, usize)> = None;
             for i in offsets[row] as usize..offsets[row + 1] as usize {
-                if names.is_null(i) || names.value(i) != name {
+                if cols.names.is_null(i) || cols.names.value(i) != name {
                     continue;
                 }
-                let key = (
-                    !statuses.is_null(i) && statuses.value(i) == "error",
-                    if starts.is_null(i) {
-                        i64::MIN
-                    } else {
-                        starts.value(i)
-                    },
-                    i,
-                );
+                let key = cols.key(i);
                 if best.is_none_or(|b| key > b) {
                     best = Some(key);
                 }
             }
-            match best {
-                Some((_, _, i)) if downstream.is_valid(i) && services.is_valid(i) => {
-                    out.append_value(services.value(i))
-                }
-                _ => out.append_null(),
+            match best.and_then(|(_, _, i)| cols.service(i)) {
+                Some(service) => out.append_value(service),
+                None => out.append_null(),
             }
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
@@ -225,5 +370,66 @@ mod tests {
                 None,
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn every_step_name_at_once_agrees_with_the_single_name_choice() {
+        let events: Vec<Event> = [
+            vec![
+                step("pay", "error", 10, Some("a")),
+                step("db", "ok", 3, Some("pg")),
+                step("pay", "ok", 20, Some("b")),
+            ],
+            vec![
+                step("db", "ok", 5, Some("first")),
+                step("db", "ok", 5, Some("second")),
+                step("cache", "error", 1, None),
+            ],
+            vec![],
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, steps)| {
+            let mut e = crate::model::event::test_event(100 + i, "checkout", "ok", 1);
+            e.steps = steps;
+            e
+        })
+        .collect();
+        let ctx = SessionContext::new();
+        register(&ctx);
+        let batch = events_to_batch(&events).unwrap();
+        let table = MemTable::try_new(EVENTS_SCHEMA.clone(), vec![vec![batch]]).unwrap();
+        ctx.register_table("events", Arc::new(table)).unwrap();
+        let sql = "SELECT event_id, d['step'] AS step, d['downstream'] AS downstream \
+                   FROM (SELECT event_id, unnest(step_downstreams(steps)) AS d FROM events) \
+                   ORDER BY event_id, step";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let mut got = Vec::new();
+        for b in &batches {
+            let col = |i: usize| b.column(i).as_string::<i32>().clone();
+            let (id, name, ds) = (col(0), col(1), col(2));
+            for r in 0..b.num_rows() {
+                got.push((
+                    id.value(r).to_string(),
+                    name.value(r).to_string(),
+                    ds.value(r).to_string(),
+                ));
+            }
+        }
+        let e = |i: usize| events[i].event_id.clone();
+        let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        // The choice of `step_downstream` per name; `cache` chose a step without downstream.
+        assert_eq!(
+            got,
+            vec![
+                t(&e(0), "db", "pg"),
+                t(&e(0), "pay", "a"),
+                t(&e(1), "db", "second"),
+            ]
+        );
+        for (name, want) in [("pay", "a"), ("db", "pg")] {
+            let single = downstreams(vec![events[0].steps.clone()], name).await;
+            assert_eq!(single, vec![Some(want.to_string())]);
+        }
     }
 }

@@ -138,6 +138,41 @@ impl QueryEngine {
         }
     }
 
+    /// A session whose only table is `events` = `events` (one or a few sources of the
+    /// events table), with waylog's functions and `memory_limit` bytes of query memory: what
+    /// per-source summaries run on.
+    pub fn events_context(
+        &self,
+        events: Arc<TableSnapshot>,
+        memory_limit: usize,
+    ) -> Result<SessionContext, DataFusionError> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(memory_limit, 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .with_cache_manager(
+                CacheManagerConfig::default()
+                    .with_file_metadata_cache(Some(self.metadata_cache.clone())),
+            )
+            .build_arc()?;
+        let mut config = SessionConfig::new().with_target_partitions(self.target_partitions);
+        {
+            let opts = config.options_mut();
+            opts.execution.parquet.pushdown_filters = true;
+            opts.execution.parquet.enable_page_index = true;
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let cold = self.storage.cold();
+        ctx.register_object_store(cold.url.as_ref(), cold.store.clone());
+        ctx.register_table(
+            "events",
+            Arc::new(SnapshotTable::new(events, cold.url.clone())),
+        )?;
+        functions::register(&ctx);
+        Ok(ctx)
+    }
+
     /// A session for waylog's own read models over one snapshot of every table, with
     /// `memory_limit` bytes of query memory.
     ///

@@ -661,6 +661,7 @@ impl TableProvider for TracedEvents {
         filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let started = std::time::Instant::now();
         let snapshot = self.events.snapshot();
         let schema = snapshot.schema.clone();
         let (lo, hi) = time_bounds(filters, snapshot.table.time_column());
@@ -750,6 +751,17 @@ impl TableProvider for TracedEvents {
                 Err(h) => unindexed_hot.push(h),
             }
         }
+        tracing::debug!(
+            traces = self.traces.len(),
+            columns = projection.len(),
+            selected_rows = cold_batches
+                .iter()
+                .map(RecordBatch::num_rows)
+                .sum::<usize>(),
+            unindexed = unindexed.len() + unindexed_hot.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "traced_events rows selected"
+        );
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         let rest = TableSnapshot {
             table: snapshot.table,

@@ -135,8 +135,9 @@ read_queries! {
     ],
     IncidentCandidates => "incident_candidates":
         [Timestamp, Timestamp, Timestamp, Timestamp, Timestamp, Int64, Float64, Float64],
+    IncidentDimensionSummary => "incident_dimension_summary": [],
     IncidentSuspectDimensions => "incident_suspect_dimensions":
-        [Timestamp, Timestamp, Timestamp, Utf8, Utf8, Utf8],
+        [Timestamp, Timestamp, Timestamp, Utf8, Utf8, Utf8, Int64],
     IncidentFailingEvents => "incident_failing_events":
         [Timestamp, Timestamp, Utf8, Utf8, Utf8],
     IncidentSignals => "incident_signals": [Timestamp, Timestamp],
@@ -229,10 +230,16 @@ pub async fn materialize(
     let name = query.materialized_as().ok_or_else(|| {
         DataFusionError::Internal(format!("{} is not materialized", query.name()))
     })?;
+    let t = std::time::Instant::now();
     let df = prepare(ctx, query, params).await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
     register_batches(ctx, name, schema, batches.clone())?;
+    tracing::debug!(
+        query = query.name(),
+        elapsed_us = t.elapsed().as_micros() as u64,
+        "read query"
+    );
     Ok(batches)
 }
 
@@ -275,7 +282,14 @@ pub async fn collect(
     query: ReadQuery,
     params: Vec<Param>,
 ) -> Result<Vec<RecordBatch>> {
-    prepare(ctx, query, params).await?.collect().await
+    let t = std::time::Instant::now();
+    let batches = prepare(ctx, query, params).await?.collect().await?;
+    tracing::debug!(
+        query = query.name(),
+        elapsed_us = t.elapsed().as_micros() as u64,
+        "read query"
+    );
+    Ok(batches)
 }
 
 /// Run `query` as a stream of batches in its order.
@@ -377,6 +391,9 @@ mod tests {
         crate::query::functions::register(&ctx);
         crate::query::register_views(&ctx).await.unwrap();
         register_sel(&ctx, &["a".to_string()]).await.unwrap();
+        crate::incidents::dimensions::register_unsummarized(&ctx)
+            .await
+            .unwrap();
         for q in ReadQuery::ALL {
             let params = q.params().iter().map(|t| dummy(*t)).collect();
             let df = prepare(&ctx, *q, params)

@@ -369,7 +369,8 @@ fn failed_trace_rows(batch: &RecordBatch) -> Option<BooleanArray> {
         datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("trace_id")?)?;
     let failed: std::collections::HashSet<&str> = (0..batch.num_rows())
         .filter(|&i| status.is_valid(i) && crate::model::event::is_failed_status(status.value(i)))
-        .filter_map(|i| trace.is_valid(i).then(|| trace.value(i)))
+        .filter(|&i| trace.is_valid(i))
+        .map(|i| trace.value(i))
         .collect();
     if failed.is_empty() {
         return None;

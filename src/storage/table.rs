@@ -35,6 +35,9 @@ pub struct HotBatch {
     /// The batch's trace index (`trace_id → rows`), built by the first read model that
     /// needs it; lives and dies with the (immutable) batch.
     pub trace_index: std::sync::OnceLock<Option<Arc<crate::query::trace_index::TraceIndex>>>,
+    /// The batch's suspect-dimension summary (`sql/incident_dimension_summary.sql`), computed
+    /// once by the incident engine; lives and dies with the batch.
+    pub dimension_summary: std::sync::OnceLock<Arc<Vec<RecordBatch>>>,
 }
 
 impl HotBatch {
@@ -59,6 +62,7 @@ impl HotBatch {
             max_ts,
             bytes,
             trace_index: std::sync::OnceLock::new(),
+            dimension_summary: std::sync::OnceLock::new(),
         }
     }
 }

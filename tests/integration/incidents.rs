@@ -622,3 +622,100 @@ async fn detection_windows_span_hot_and_cold_data() {
         rig.storage.close().unwrap();
     }
 }
+
+/// Spec triage §2.10 over real storage: the baseline windows counted from per-source summaries
+/// (cold files and a large hot batch wholly inside them) plus the edge sources read row by row
+/// give exactly the counts of reading every baseline event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspect_dimensions_from_source_summaries_match_a_full_scan() {
+    use waylog::incidents::dimensions::{
+        SummaryCache, baseline_bounds, register_sources, register_unsummarized,
+        suspect_dimension_rows,
+    };
+    use waylog::incidents::model::ErrorFamily;
+    let dir = TestDir::new();
+    let clock = Arc::new(ManualClock::new(T0));
+    let rig = Rig::open(&dir, clock.clone()).await;
+    // A baseline event: every third on a new version, tiers alternate, the payment step's
+    // downstream varies; a quarter carry no payment step at all.
+    let base = |id: String, ts: i64, i: i64| {
+        let mut e = failing(&id, ts);
+        e["status"] = json!("ok");
+        e.as_object_mut().unwrap().remove("anchor");
+        e.as_object_mut().unwrap().remove("errors");
+        e["version"] = json!(if i % 3 == 0 { "2.4.1" } else { "2.4.0" });
+        e["fields"]["user"]["tier"] = json!(if i % 2 == 0 { "gold" } else { "free" });
+        if i % 4 == 0 {
+            e["steps"] =
+                json!([{"name": "cart.load", "start_ms": 0, "duration_ms": 6, "status": "ok"}]);
+        } else {
+            e["steps"][1]["status"] = json!("ok");
+            e["steps"][1].as_object_mut().unwrap().remove("error");
+            e["steps"][1]["downstream"]["service"] =
+                json!(if i % 5 == 0 { "payment-eu" } else { "payment" });
+        }
+        e
+    };
+    let span = |prefix: &str, from: i64, to: i64, n: i64| -> Vec<Value> {
+        (0..n)
+            .map(|i| base(format!("{prefix}-{i}"), from + (to - from) * i / n, i))
+            .collect()
+    };
+    // Cold: one file wholly inside [T0 − 40m, T0 − 10m), one straddling T0 − 40m.
+    rig.ingest(&span("inside", T0 - 39 * MIN, T0 - 31 * MIN, 300))
+        .await;
+    rig.storage.flush(TableId::Events).await.unwrap();
+    rig.ingest(&span("edge", T0 - 42 * MIN, T0 - 38 * MIN, 200))
+        .await;
+    rig.storage.flush(TableId::Events).await.unwrap();
+    // Hot: one batch large enough to be summarized, one small one (read row by row).
+    rig.ingest(&span("big", T0 - 30 * MIN, T0 - 20 * MIN, 33_000))
+        .await;
+    rig.ingest(&span("small", T0 - 15 * MIN, T0 - 11 * MIN, 50))
+        .await;
+    // F: 12 failures in the current window.
+    rig.ingest(&burst("now", T0)).await;
+
+    let family = ErrorFamily::new("checkout", "payment.charge", "PMT_502");
+    let w = IncidentConfig::default().thresholds.window_ns;
+    let plain_ctx = rig.query.context(512 << 20).await.unwrap();
+    register_unsummarized(&plain_ctx).await.unwrap();
+    let plain = suspect_dimension_rows(&plain_ctx, T0, w, &family)
+        .await
+        .unwrap();
+    let cache = SummaryCache::default();
+    let ctx = rig.query.context(512 << 20).await.unwrap();
+    let split = register_sources(&ctx, &rig.query, &cache, baseline_bounds(T0, w), 512 << 20)
+        .await
+        .unwrap();
+    // Summarized: the inside file and the big batch; edge: the straddling file and the small
+    // batch (the current window's batch is not in the baseline windows at all).
+    assert_eq!((split.summarized, split.edge), (2, 2), "{split:?}");
+    assert_eq!(cache.cold_files(), 1);
+    let summarized = suspect_dimension_rows(&ctx, T0, w, &family).await.unwrap();
+    assert_eq!(summarized, plain);
+    // The edge file's events before T0 − 40m are not in B.
+    let in_b = 300
+        + 33_000
+        + 50
+        + (0..200)
+            .filter(|i| T0 - 42 * MIN + 4 * MIN * i / 200 >= T0 - 40 * MIN)
+            .count() as i64;
+    assert_eq!(
+        (
+            plain[0].baseline.as_str(),
+            plain[0].failing_events,
+            plain[0].baseline_events
+        ),
+        ("baseline_windows", 12, in_b)
+    );
+    let count = |d: &str, v: &str| {
+        plain
+            .iter()
+            .find(|r| r.dimension == d && r.value == v)
+            .map(|r| (r.failing_count, r.baseline_count))
+    };
+    assert!(count("version", "2026.05.04-1").is_some_and(|c| c.0 == 12 && c.1 == 0));
+    assert!(count("downstream_service", "payment").is_some_and(|c| c.0 == 12 && c.1 > 0));
+    rig.storage.close().unwrap();
+}
