@@ -11,11 +11,17 @@
 --
 -- Output: trace_id, event_id, service, status Utf8; ts_start, ts_end Timestamp;
 --         parent_span_id Utf8; anchor_step, anchor_error_code, http_route, user_id,
---         user_tier Utf8 null; steps List<Struct> (as stored)
+--         user_tier Utf8 null; step_span_ids List<Utf8> (the non-empty steps[].span_id in
+--         array order: all of `steps` that origin resolution reads, computed before the join
+--         so the nested steps are not carried through the join and the sort)
 -- Order: trace_id, ts_start, service, event_id (trace by trace, identity order inside).
 SELECT e.trace_id, e.event_id, e.service, e.status, e.ts_start, e.ts_end, e.parent_span_id,
-       e.anchor_step, e.anchor_error_code, e.http_route, e.user_id, e.user_tier, e.steps
+       e.anchor_step, e.anchor_error_code, e.http_route, e.user_id, e.user_tier,
+       e.step_span_ids
 FROM sel s
-JOIN traced_events e ON e.trace_id = s.trace_id
-WHERE e.ts_start BETWEEN $1 AND $2
+JOIN (SELECT trace_id, event_id, service, status, ts_start, ts_end, parent_span_id,
+             anchor_step, anchor_error_code, http_route, user_id, user_tier,
+             step_span_ids(steps) AS step_span_ids
+      FROM traced_events
+      WHERE ts_start BETWEEN $1 AND $2) e ON e.trace_id = s.trace_id
 ORDER BY e.trace_id, e.ts_start, e.service, e.event_id

@@ -9,6 +9,9 @@
 //!   a list of `{step, downstream}` (one entry per distinct name whose chosen step names a
 //!   downstream service, in order of first appearance); what the per-source summaries of the
 //!   suspect dimensions unnest.
+//! - `step_span_ids(steps)`: the non-empty `span_id`s of an event's `steps`, in array order
+//!   (`List<Utf8>`): what origin resolution links child events by (spec reads §3), without
+//!   carrying the nested steps through joins and sorts.
 
 use std::sync::{Arc, LazyLock};
 
@@ -28,6 +31,91 @@ use datafusion::prelude::SessionContext;
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(STEP_DOWNSTREAM.clone());
     ctx.register_udf(STEP_DOWNSTREAMS.clone());
+    ctx.register_udf(STEP_SPAN_IDS.clone());
+}
+
+static STEP_SPAN_IDS: LazyLock<ScalarUDF> =
+    LazyLock::new(|| ScalarUDF::new_from_impl(StepSpanIds::new()));
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct StepSpanIds {
+    signature: Signature,
+}
+
+impl StepSpanIds {
+    fn new() -> Self {
+        StepSpanIds {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    fn item() -> Arc<datafusion::arrow::datatypes::Field> {
+        Arc::new(datafusion::arrow::datatypes::Field::new(
+            "item",
+            DataType::Utf8,
+            true,
+        ))
+    }
+}
+
+impl ScalarUDFImpl for StepSpanIds {
+    fn name(&self) -> &str {
+        "step_span_ids"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types.first() {
+            Some(DataType::List(_) | DataType::Null) => Ok(DataType::List(Self::item())),
+            other => exec_err!("step_span_ids: steps must be a list, got {other:?}"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::array::ListArray;
+        use datafusion::arrow::buffer::OffsetBuffer;
+        let n = args.number_rows;
+        let [steps] = args.args.as_slice() else {
+            return exec_err!("step_span_ids takes (steps)");
+        };
+        let steps = steps.to_array(n)?;
+        let mut ids = StringBuilder::new();
+        let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        if steps.data_type() == &DataType::Null {
+            offsets.resize(n + 1, 0);
+        } else {
+            let list = steps.as_list::<i32>();
+            let span_ids = match list.values().as_struct().column_by_name("span_id") {
+                Some(c) => utf8(c)?,
+                None => return exec_err!("step_span_ids: steps have no field span_id"),
+            };
+            let list_offsets = list.value_offsets();
+            for row in 0..n {
+                if list.is_valid(row) {
+                    for i in list_offsets[row] as usize..list_offsets[row + 1] as usize {
+                        if span_ids.is_valid(i) && !span_ids.value(i).is_empty() {
+                            ids.append_value(span_ids.value(i));
+                        }
+                    }
+                }
+                offsets.push(i32::try_from(ids.len()).map_err(|_| {
+                    datafusion::error::DataFusionError::Execution(
+                        "step_span_ids: too many steps in one batch".into(),
+                    )
+                })?);
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(ListArray::new(
+            Self::item(),
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(ids.finish()),
+            None,
+        ))))
+    }
 }
 
 static STEP_DOWNSTREAMS: LazyLock<ScalarUDF> =

@@ -273,12 +273,6 @@ impl StepsColumn {
         offsets[row] as usize..offsets[row + 1] as usize
     }
 
-    fn span_ids(&self, row: usize) -> Vec<String> {
-        self.range(row)
-            .filter_map(|i| opt_non_empty(&self.span_id, i))
-            .collect()
-    }
-
     fn steps(&self, row: usize) -> Result<Vec<Step>> {
         self.range(row)
             .map(|i| {
@@ -435,9 +429,21 @@ pub fn batch_to_trace_rows(batch: &RecordBatch) -> Result<Vec<TraceRow>> {
     let http_route = cols.strings("http_route")?;
     let user_id = cols.strings("user_id")?;
     let user_tier = cols.strings("user_tier")?;
-    let steps = StepsColumn::new(&cols)?;
+    let span_ids = cols.list("step_span_ids")?;
+    let span_values = span_ids
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| RowError::WrongType {
+            name: "step_span_ids".into(),
+            found: span_ids.values().data_type().clone(),
+            expected: DataType::Utf8,
+        })?
+        .clone();
+    let span_offsets = span_ids.value_offsets();
     (0..batch.num_rows())
         .map(|row| {
+            let spans = span_offsets[row] as usize..span_offsets[row + 1] as usize;
             Ok(TraceRow {
                 trace_id: req_str(&trace_id, "trace_id", row)?,
                 event_id: req_str(&event_id, "event_id", row)?,
@@ -451,7 +457,10 @@ pub fn batch_to_trace_rows(batch: &RecordBatch) -> Result<Vec<TraceRow>> {
                 http_route: opt_str(&http_route, row),
                 user_id: opt_str(&user_id, row),
                 user_tier: opt_str(&user_tier, row),
-                step_span_ids: steps.span_ids(row),
+                step_span_ids: spans
+                    .filter(|&i| span_values.is_valid(i))
+                    .map(|i| span_values.value(i).to_owned())
+                    .collect(),
             })
         })
         .collect()
@@ -531,7 +540,20 @@ mod tests {
         idx.reverse();
         let reordered = batch.project(&idx).unwrap();
         assert_eq!(batch_to_events(&reordered).unwrap(), events);
-        let slim = batch_to_trace_rows(&reordered).unwrap();
+    }
+
+    #[tokio::test]
+    async fn trace_rows_read_the_trace_events_columns() {
+        let batch = events_to_batch(&[full_event()]).unwrap();
+        let ctx = datafusion::prelude::SessionContext::new();
+        crate::query::functions::register(&ctx);
+        ctx.register_batch("events", batch).unwrap();
+        // The trace_events columns in another order.
+        let sql = "SELECT step_span_ids(steps) AS step_span_ids, user_tier, user_id, http_route, \
+                   anchor_error_code, anchor_step, parent_span_id, ts_end, ts_start, status, \
+                   service, event_id, trace_id FROM events";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let slim = batch_to_trace_rows(&batches[0]).unwrap();
         assert_eq!(slim[0].step_span_ids, vec!["b2b2b2b2b2b2b2b2".to_string()]);
         assert_eq!(slim[0].http_route.as_deref(), Some("/checkout"));
         assert_eq!(slim[0].user_tier.as_deref(), Some("gold"));
