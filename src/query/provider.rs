@@ -26,6 +26,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 
+use crate::storage::schema::TableId;
 use crate::storage::table::TableSnapshot;
 
 #[derive(Debug)]
@@ -124,6 +125,40 @@ fn collect_bounds(e: &Expr, column: &str, lo: &mut i64, hi: &mut i64) {
     }
 }
 
+/// Whether the conjunctive `filters` admit only failed statuses (`status = 'error'`,
+/// `status IN ('error', 'timeout', …)` with failed statuses only).
+pub fn implies_failed(filters: &[Expr]) -> bool {
+    fn failed_literal(e: &Expr) -> bool {
+        match e {
+            Expr::Literal(ScalarValue::Utf8(Some(v)) | ScalarValue::Utf8View(Some(v)), _) => {
+                crate::model::event::is_failed_status(v)
+            }
+            Expr::Cast(c) => failed_literal(&c.expr),
+            _ => false,
+        }
+    }
+    fn implies(e: &Expr) -> bool {
+        match e {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
+                Operator::And => implies(left) || implies(right),
+                Operator::Eq => {
+                    (is_column(left, "status") && failed_literal(right))
+                        || (is_column(right, "status") && failed_literal(left))
+                }
+                _ => false,
+            },
+            Expr::InList(l) => {
+                !l.negated
+                    && is_column(&l.expr, "status")
+                    && !l.list.is_empty()
+                    && l.list.iter().all(failed_literal)
+            }
+            _ => false,
+        }
+    }
+    filters.iter().any(implies)
+}
+
 #[async_trait]
 impl TableProvider for SnapshotTable {
     fn schema(&self) -> SchemaRef {
@@ -164,10 +199,20 @@ impl TableProvider for SnapshotTable {
             // Spread batches over the partitions by row count.
             let mut parts: Vec<Vec<_>> = vec![Vec::new(); partitions.min(hot.len())];
             let mut rows = vec![0usize; parts.len()];
+            // A failure scan reads only the prefix of each batch that may hold failed rows.
+            let failed_only = self.snapshot.table == TableId::Events && implies_failed(filters);
             for h in hot {
+                let batch = if failed_only {
+                    h.batch.slice(0, h.failed_rows.min(h.batch.num_rows()))
+                } else {
+                    h.batch.clone()
+                };
+                if batch.num_rows() == 0 {
+                    continue;
+                }
                 let i = (0..parts.len()).min_by_key(|i| rows[*i]).unwrap_or(0);
-                rows[i] += h.batch.num_rows();
-                parts[i].push(h.batch.clone());
+                rows[i] += batch.num_rows();
+                parts[i].push(batch);
             }
             let mem = MemorySourceConfig::try_new(&parts, schema.clone(), projection.cloned())?
                 .with_limit(limit);
@@ -218,5 +263,39 @@ impl TableProvider for SnapshotTable {
             }
             _ => UnionExec::try_new(plans),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::{col, lit};
+
+    #[test]
+    fn failure_filters_are_recognized() {
+        let failed = |e: Expr| implies_failed(&[e]);
+        assert!(failed(col("status").eq(lit("error"))));
+        assert!(failed(lit("timeout").eq(col("status"))));
+        assert!(failed(
+            col("status").in_list(vec![lit("error"), lit("aborted")], false)
+        ));
+        assert!(failed(
+            col("service")
+                .eq(lit("x"))
+                .and(col("status").in_list(vec![lit("partial")], false))
+        ));
+        // Anything that admits a healthy row does not.
+        assert!(!failed(
+            col("status").in_list(vec![lit("error"), lit("ok")], false)
+        ));
+        assert!(!failed(col("status").in_list(vec![lit("error")], true)));
+        assert!(!failed(col("status").not_eq(lit("ok"))));
+        assert!(!failed(
+            col("status")
+                .eq(lit("error"))
+                .or(col("service").eq(lit("x")))
+        ));
+        assert!(!failed(col("anchor_step").eq(lit("error"))));
+        assert!(!implies_failed(&[]));
     }
 }

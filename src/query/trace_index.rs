@@ -113,28 +113,23 @@ impl TraceIndex {
         })
     }
 
-    /// `(row, trace)` of every row whose trace is in `wanted` (sorted, distinct), by row.
-    pub fn rows_of(&self, wanted: &[u128]) -> Vec<(u32, u128)> {
+    /// `(row, trace)` of every row whose trace is in `wanted`, by row.
+    pub fn rows_of(&self, wanted: &TraceSet) -> Vec<(u32, u128)> {
         let mut out = Vec::new();
         let log = usize::BITS - self.ids.len().leading_zeros();
-        if wanted.len().saturating_mul(log as usize) < self.ids.len() + wanted.len() {
+        if wanted.len().saturating_mul(log as usize) < self.ids.len() {
             // Few ids: binary search each.
-            for id in wanted {
+            for id in &wanted.ids {
                 let start = self.ids.partition_point(|x| x < id);
                 let end = start + self.ids[start..].partition_point(|x| x == id);
                 out.extend(self.rows[start..end].iter().map(|r| (*r, *id)));
             }
         } else {
-            // Many ids: one merge of the two sorted lists.
-            let (mut i, mut j) = (0, 0);
-            while i < self.ids.len() && j < wanted.len() {
-                match self.ids[i].cmp(&wanted[j]) {
-                    std::cmp::Ordering::Less => i += 1,
-                    std::cmp::Ordering::Greater => j += 1,
-                    std::cmp::Ordering::Equal => {
-                        out.push((self.rows[i], self.ids[i]));
-                        i += 1;
-                    }
+            // Many ids: one pass over the index, each id checked against the set's bitmap
+            // (a few hundred KiB, cache resident) and only the hits confirmed exactly.
+            for (k, id) in self.ids.iter().enumerate() {
+                if wanted.may_contain(*id) && wanted.ids.binary_search(id).is_ok() {
+                    out.push((self.rows[k], *id));
                 }
             }
         }
@@ -181,6 +176,52 @@ impl TraceIndex {
             columns,
             &RecordBatchOptions::new().with_row_count(Some(selected.len())),
         )?))
+    }
+}
+
+/// A set of trace ids to look up in many indexes: the ids sorted, plus a bitmap of their
+/// hashes (~64 bits per id) that rejects almost every other id with one memory access.
+#[derive(Debug, Default)]
+pub struct TraceSet {
+    ids: Vec<u128>,
+    bits: Vec<u64>,
+    shift: u32,
+}
+
+impl TraceSet {
+    pub fn new(mut ids: Vec<u128>) -> Self {
+        ids.sort_unstable();
+        ids.dedup();
+        // 2^k bits, k ≥ 6, about 64 per id: ~1.5% of absent ids pass the bitmap.
+        let k = (usize::BITS - (ids.len().max(1) * 64 - 1).leading_zeros()).max(6);
+        let mut set = TraceSet {
+            bits: vec![0u64; 1 << (k - 6)],
+            shift: 64 - k,
+            ids,
+        };
+        for i in 0..set.ids.len() {
+            let b = set.bit(set.ids[i]);
+            set.bits[b >> 6] |= 1 << (b & 63);
+        }
+        set
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    fn bit(&self, id: u128) -> usize {
+        let h = ((id as u64) ^ ((id >> 64) as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> self.shift) as usize
+    }
+
+    fn may_contain(&self, id: u128) -> bool {
+        let b = self.bit(id);
+        self.bits[b >> 6] & (1 << (b & 63)) != 0
     }
 }
 
@@ -610,8 +651,7 @@ pub struct TracedEvents {
     events: SnapshotTable,
     readers: Readers,
     cache: Arc<TraceIndexCache>,
-    /// Sorted, distinct.
-    traces: Arc<Vec<u128>>,
+    traces: Arc<TraceSet>,
 }
 
 impl TracedEvents {
@@ -622,17 +662,15 @@ impl TracedEvents {
         cache: Arc<TraceIndexCache>,
         traces: &[S],
     ) -> Self {
-        let mut ids: Vec<u128> = traces
+        let ids: Vec<u128> = traces
             .iter()
             .filter_map(|t| parse_trace_id(t.as_ref()))
             .collect();
-        ids.sort_unstable();
-        ids.dedup();
         TracedEvents {
             events: SnapshotTable::new(snapshot, cold_url),
             readers,
             cache,
-            traces: Arc::new(ids),
+            traces: Arc::new(TraceSet::new(ids)),
         }
     }
 }
@@ -809,16 +847,17 @@ mod tests {
     fn index_finds_every_row_of_a_trace_in_row_order() {
         let ids: Vec<String> = [3u128, 1, 3, 2, 1, 3].iter().map(|n| id(*n)).collect();
         let index = TraceIndex::build(ids.iter().map(|s| Some(s.as_str()))).unwrap();
-        assert_eq!(index.rows_of(&[3]), vec![(0, 3), (2, 3), (5, 3)]);
+        let set = |ids: &[u128]| TraceSet::new(ids.to_vec());
+        assert_eq!(index.rows_of(&set(&[3])), vec![(0, 3), (2, 3), (5, 3)]);
         assert_eq!(
-            index.rows_of(&[1, 3, 9]),
+            index.rows_of(&set(&[9, 3, 1, 3])),
             vec![(0, 3), (1, 1), (2, 3), (4, 1), (5, 3)]
         );
-        assert!(index.rows_of(&[7]).is_empty());
-        // Many wanted ids (the merge path) give the same rows as a few (binary search).
+        assert!(index.rows_of(&set(&[7])).is_empty());
+        // Many wanted ids (the bitmap pass) give the same rows as a few (binary search).
         let many: Vec<u128> = (0..200).collect();
         assert_eq!(
-            index.rows_of(&many),
+            index.rows_of(&set(&many)),
             vec![(0, 3), (1, 1), (2, 3), (3, 2), (4, 1), (5, 3)]
         );
         assert!(TraceIndex::build([Some("not-hex")]).is_none());
@@ -865,7 +904,7 @@ mod tests {
                     .collect::<Vec<_>>(),
             ))
         };
-        let selected = index.rows_of(&[7, u128::MAX]);
+        let selected = index.rows_of(&TraceSet::new(vec![7, u128::MAX]));
         let batch = index
             .resident_rows(&out(&["trace_id", "user_id", "ts_start"]), &selected)
             .unwrap()
@@ -892,6 +931,37 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn bitmap_pass_finds_exactly_the_rows_of_the_wanted_traces() {
+        // Pseudo-random 128-bit ids, 3 rows per trace, and ids with a zero high half.
+        let mut x: u128 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let traces: Vec<u128> = (0..3000)
+            .map(|i| if i % 10 == 0 { i } else { next() })
+            .collect();
+        let column: Vec<String> = (0..9000).map(|r| id(traces[(r * 7) % 3000])).collect();
+        let index = TraceIndex::build(column.iter().map(|s| Some(s.as_str()))).unwrap();
+        let mut wanted: Vec<u128> = traces.iter().step_by(3).copied().collect();
+        wanted.extend((0..500).map(|_| next()));
+        let set = TraceSet::new(wanted.clone());
+        let got = index.rows_of(&set);
+        let want: Vec<(u32, u128)> = column
+            .iter()
+            .enumerate()
+            .filter_map(|(r, s)| {
+                let t = parse_trace_id(s).unwrap();
+                wanted.contains(&t).then_some((r as u32, t))
+            })
+            .collect();
+        assert_eq!(got.len(), 3000);
+        assert_eq!(got, want);
     }
 
     #[test]

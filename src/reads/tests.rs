@@ -800,6 +800,53 @@ async fn indexed_trace_reads_answer_the_same_as_the_hot_tier() {
 }
 
 #[tokio::test]
+async fn merged_hot_batches_answer_like_the_batches_they_replace() {
+    // Hot compaction sorts failed traces first and failure scans read only that prefix of a
+    // merged batch: every read model answers as before the merge.
+    let mut events = cascades(40, false, false);
+    // Healthy traces in between, so the merged batch has rows after its failed prefix.
+    for i in 0..60u64 {
+        let e = ev(
+            &format!("healthy-{i}"),
+            &trace_id(10_000 + i),
+            "checkout",
+            i as i64 * 700,
+        )
+        .build();
+        events.insert((i * 2) as usize, e);
+    }
+    let uris = [
+        "/v1/errors",
+        "/v1/rollups/root_cause",
+        "/v1/blast_radius?error_code=PMT_502",
+        "/v1/traces/recent?status=error",
+    ];
+    // Expected: one appended batch (unsorted, scanned whole).
+    let one = harness().await;
+    one.ingest(&events).await;
+    let mut expected = Vec::new();
+    for u in uris {
+        expected.push(one.ok(u).await);
+    }
+    // The same events in 20 appends, merged by hot compaction.
+    let h = harness().await;
+    for chunk in events.chunks(events.len().div_ceil(20)) {
+        h.ingest(chunk).await;
+    }
+    h.storage.compact_hot(TableId::Events).await.unwrap();
+    let snap = h.storage.table(TableId::Events).snapshot();
+    assert!(
+        snap.hot
+            .iter()
+            .any(|b| b.failed_rows > 0 && b.failed_rows < b.batch.num_rows()),
+        "a merged batch with a failed prefix"
+    );
+    for (u, want) in uris.iter().zip(&expected) {
+        assert_eq!(&h.ok(u).await, want, "{u}");
+    }
+}
+
+#[tokio::test]
 async fn windows_select_events_by_ts_start_and_echo_their_length() {
     let h = harness().await;
     // One failed event 30 min ago (BASE), one 2 h ago.

@@ -331,15 +331,19 @@ fn replay_wal(dir: &Path, manifest: &Manifest, repair: bool) -> Result<Replayed>
     })
 }
 
-/// `batch` in the table's sort order (`TableId::sort_columns`, e.g. service then ts_start).
-/// Events first put the rows of the batch's failed traces (a trace with a failed event in
-/// the batch) before the others, so the read models that load every event of the failed
-/// traces touch a small part of each file (see `TableId::sort_columns`).
-fn sort_by_table_key(batch: &RecordBatch, t: TableId) -> Result<RecordBatch> {
+/// `batch` in the table's sort order (`TableId::sort_columns`, e.g. service then ts_start),
+/// and how many of its leading rows may hold a failed status. Events first put the rows of
+/// the batch's failed traces (a trace with a failed event in the batch, and any failed row)
+/// before the others, so the read models that load every event of the failed traces touch a
+/// small part of each file (see `TableId::sort_columns`), and a failure scan of a merged hot
+/// batch reads only that prefix ([`HotBatch::failed_rows`]).
+fn sort_by_table_key(batch: &RecordBatch, t: TableId) -> Result<(RecordBatch, usize)> {
     let mut sort_cols: Vec<SortColumn> = Vec::new();
+    let mut failed_rows = batch.num_rows();
     if t == TableId::Events
         && let Some(in_failed) = failed_trace_rows(batch)
     {
+        failed_rows = in_failed.true_count();
         sort_cols.push(SortColumn {
             values: Arc::new(in_failed),
             options: Some(datafusion::arrow::compute::SortOptions {
@@ -358,26 +362,25 @@ fn sort_by_table_key(batch: &RecordBatch, t: TableId) -> Result<RecordBatch> {
             }),
     );
     let idx = lexsort_to_indices(&sort_cols, None)?;
-    Ok(take_record_batch(batch, &idx)?)
+    Ok((take_record_batch(batch, &idx)?, failed_rows))
 }
 
-/// Per row of an events batch: whether its trace has a failed event in the batch.
+/// Per row of an events batch: whether it is failed or its trace has a failed event in the
+/// batch (`None` without `status` and `trace_id` string columns).
 fn failed_trace_rows(batch: &RecordBatch) -> Option<BooleanArray> {
     let status =
         datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("status")?)?;
     let trace =
         datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("trace_id")?)?;
+    let own =
+        |i: usize| status.is_valid(i) && crate::model::event::is_failed_status(status.value(i));
     let failed: std::collections::HashSet<&str> = (0..batch.num_rows())
-        .filter(|&i| status.is_valid(i) && crate::model::event::is_failed_status(status.value(i)))
-        .filter(|&i| trace.is_valid(i))
+        .filter(|&i| own(i) && trace.is_valid(i))
         .map(|i| trace.value(i))
         .collect();
-    if failed.is_empty() {
-        return None;
-    }
     Some(
         (0..batch.num_rows())
-            .map(|i| Some(trace.is_valid(i) && failed.contains(trace.value(i))))
+            .map(|i| Some(own(i) || (trace.is_valid(i) && failed.contains(trace.value(i)))))
             .collect(),
     )
 }
@@ -388,8 +391,8 @@ fn failed_trace_rows(batch: &RecordBatch) -> Option<BooleanArray> {
 fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
     let schema = table.schema();
     let merged = concat_batches(&schema, batches.iter().map(|h| &h.batch))?;
-    let merged = sort_by_table_key(&merged, table)?;
-    Ok(HotBatch::new(
+    let (merged, failed_rows) = sort_by_table_key(&merged, table)?;
+    let mut batch = HotBatch::new(
         batches.iter().map(|h| h.first_seq).min().unwrap_or(0),
         batches.iter().map(|h| h.last_seq).max().unwrap_or(0),
         batches.iter().map(|h| h.commit_ns).max().unwrap_or(0),
@@ -400,7 +403,9 @@ fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
             .unwrap_or(0),
         merged,
         table,
-    ))
+    );
+    batch.failed_rows = failed_rows;
+    Ok(batch)
 }
 
 /// Batches of at most this many rows are merged by hot compaction.
@@ -1155,7 +1160,7 @@ fn encode_partitions(
                 .collect();
             filter_record_batch(&all, &mask)?
         };
-        let sorted = sort_by_table_key(&part, t)?;
+        let (sorted, _) = sort_by_table_key(&part, t)?;
         let path = format!(
             "{}/{}/{first_seq:020}-{last_seq:020}.parquet",
             t.name(),
@@ -1379,6 +1384,10 @@ mod tests {
         assert_eq!(keys, sorted);
         // Failed traces: 5 timeouts (n = 0, 4, 12, 20, 24) and their 5 `ok` hops.
         assert_eq!(keys.iter().filter(|k| !k.0).count(), 10);
+        assert_eq!(
+            merged.failed_rows, 10,
+            "failure scans read the first 10 rows"
+        );
         assert_eq!(keys[0], (false, "ok", "api", 1_000 - 21));
         assert_eq!(keys[9].1, "timeout");
         assert_eq!(keys[10], (true, "ok", "api", 1_000 - 14));

@@ -38,6 +38,10 @@ pub struct HotBatch {
     /// The batch's suspect-dimension summary (`sql/incident_dimension_summary.sql`), computed
     /// once by the incident engine; lives and dies with the batch.
     pub dimension_summary: std::sync::OnceLock<Arc<Vec<RecordBatch>>>,
+    /// How many leading rows may hold a failed status (`error`, `timeout`, `partial`,
+    /// `aborted`): a merged events batch is sorted failed traces first, so a failure scan
+    /// reads only this prefix; every row for any other batch.
+    pub failed_rows: usize,
 }
 
 impl HotBatch {
@@ -52,6 +56,7 @@ impl HotBatch {
         let (min_ts, max_ts) =
             ts_range(&batch, table.time_column()).unwrap_or((i64::MAX, i64::MIN));
         let bytes = batch_bytes(&batch);
+        let failed_rows = batch.num_rows();
         HotBatch {
             first_seq,
             last_seq,
@@ -63,6 +68,7 @@ impl HotBatch {
             bytes,
             trace_index: std::sync::OnceLock::new(),
             dimension_summary: std::sync::OnceLock::new(),
+            failed_rows,
         }
     }
 }
