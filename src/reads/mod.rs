@@ -272,11 +272,12 @@ pub async fn for_each_trace(
 
 /// [`for_each_trace`], also keeping the loaded events as the table `trace_events` of `ctx`
 /// for later queries of the same read (an empty table when `trace_ids` is empty).
+/// The rows are borrowed from the loaded batches ([`rows::TraceRowRef`]), not copied.
 pub async fn load_traces(
     ctx: &SessionContext,
     trace_ids: &[String],
     (lo, hi): (i64, i64),
-    each: impl FnMut(Vec<TraceRow>),
+    mut each: impl FnMut(&[rows::TraceRowRef<'_>]),
 ) -> Result<(), ReadError> {
     sql::register_sel(ctx, trace_ids).await?;
     let batches = sql::materialize(
@@ -285,11 +286,25 @@ pub async fn load_traces(
         vec![Param::Timestamp(lo), Param::Timestamp(hi)],
     )
     .await?;
-    let mut traces = TraceGrouper::new(each);
-    for batch in &batches {
-        traces.push(batch)?;
+    let columns = batches
+        .iter()
+        .map(rows::TraceEventColumns::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    // A trace's rows are consecutive (the query orders by trace) but may span batches.
+    let mut trace: Vec<rows::TraceRowRef<'_>> = Vec::new();
+    for cols in &columns {
+        for i in 0..cols.len() {
+            let row = cols.row(i);
+            if trace.last().is_some_and(|r| r.trace_id() != row.trace_id()) {
+                each(&trace);
+                trace.clear();
+            }
+            trace.push(row);
+        }
     }
-    traces.finish();
+    if !trace.is_empty() {
+        each(&trace);
+    }
     Ok(())
 }
 

@@ -113,21 +113,21 @@ pub async fn read(ctx: &SessionContext, q: &RollupQuery) -> Result<RollupRespons
     // 2. Origins of the candidate traces.
     let mut roots: Vec<RootCause> = Vec::new();
     load_traces(ctx, &candidates, extent, |rows| {
-        let Some((i, _)) = resolve_origin(&rows, true) else {
+        let Some((i, _)) = resolve_origin(rows, true) else {
             return;
         };
         let origin = &rows[i];
-        if !window.contains(origin.ts_start_ns) {
+        if !window.contains(origin.ts_start_ns()) {
             return;
         }
         // Failed events always carry an anchor (ingest rejects them otherwise).
-        if let (Some(code), Some(step)) = (&origin.anchor_error_code, &origin.anchor_step) {
+        if let (Some(code), Some(step)) = (origin.anchor_error_code(), origin.anchor_step()) {
             roots.push(RootCause {
-                trace_id: origin.trace_id.clone(),
-                code: code.clone(),
-                service: origin.service.clone(),
-                step: step.clone(),
-                ts_start_ns: origin.ts_start_ns,
+                trace_id: origin.trace_id().to_owned(),
+                code: code.to_owned(),
+                service: origin.service().to_owned(),
+                step: step.to_owned(),
+                ts_start_ns: origin.ts_start_ns(),
             });
         }
     })

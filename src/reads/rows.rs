@@ -414,6 +414,129 @@ pub struct TraceRow {
     pub step_span_ids: Vec<String>,
 }
 
+/// The columns of one `trace_events` batch that origin resolution reads, for borrowed rows
+/// ([`TraceRowRef`]): the rollup resolves ~50 k traces without copying each event's strings.
+#[derive(Debug)]
+pub struct TraceEventColumns {
+    trace_id: StringArray,
+    event_id: StringArray,
+    service: StringArray,
+    status: StringArray,
+    ts_start: TimestampNanosecondArray,
+    parent_span_id: StringArray,
+    anchor_step: StringArray,
+    anchor_error_code: StringArray,
+    span_ids: ListArray,
+    span_values: StringArray,
+}
+
+impl TraceEventColumns {
+    pub fn new(batch: &RecordBatch) -> Result<Self> {
+        let cols = Columns::new(batch);
+        let required = |name: &str| -> Result<StringArray> {
+            let a = cols.strings(name)?;
+            match (0..a.len()).find(|&i| a.is_null(i)) {
+                Some(row) => Err(RowError::UnexpectedNull {
+                    name: name.into(),
+                    row,
+                }),
+                None => Ok(a),
+            }
+        };
+        let span_ids = cols.list("step_span_ids")?;
+        let span_values = span_ids
+            .values()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| RowError::WrongType {
+                name: "step_span_ids".into(),
+                found: span_ids.values().data_type().clone(),
+                expected: DataType::Utf8,
+            })?
+            .clone();
+        Ok(TraceEventColumns {
+            trace_id: required("trace_id")?,
+            event_id: required("event_id")?,
+            service: required("service")?,
+            status: required("status")?,
+            ts_start: cols.timestamps("ts_start")?,
+            parent_span_id: required("parent_span_id")?,
+            anchor_step: cols.strings("anchor_step")?,
+            anchor_error_code: cols.strings("anchor_error_code")?,
+            span_ids,
+            span_values,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.trace_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.trace_id.is_empty()
+    }
+
+    pub fn row(&self, row: usize) -> TraceRowRef<'_> {
+        TraceRowRef { cols: self, row }
+    }
+}
+
+/// One borrowed row of a `trace_events` batch.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceRowRef<'a> {
+    cols: &'a TraceEventColumns,
+    row: usize,
+}
+
+impl<'a> TraceRowRef<'a> {
+    pub fn trace_id(&self) -> &'a str {
+        self.cols.trace_id.value(self.row)
+    }
+
+    pub fn service(&self) -> &'a str {
+        self.cols.service.value(self.row)
+    }
+
+    pub fn ts_start_ns(&self) -> i64 {
+        self.cols.ts_start.value(self.row)
+    }
+
+    pub fn anchor_step(&self) -> Option<&'a str> {
+        let a = &self.cols.anchor_step;
+        a.is_valid(self.row).then(|| a.value(self.row))
+    }
+
+    pub fn anchor_error_code(&self) -> Option<&'a str> {
+        let a = &self.cols.anchor_error_code;
+        a.is_valid(self.row).then(|| a.value(self.row))
+    }
+}
+
+impl super::origin::TraceNode for TraceRowRef<'_> {
+    fn event_id(&self) -> &str {
+        self.cols.event_id.value(self.row)
+    }
+    fn service(&self) -> &str {
+        self.cols.service.value(self.row)
+    }
+    fn ts_start_ns(&self) -> i64 {
+        self.cols.ts_start.value(self.row)
+    }
+    fn status(&self) -> &str {
+        self.cols.status.value(self.row)
+    }
+    fn parent_span_id(&self) -> &str {
+        self.cols.parent_span_id.value(self.row)
+    }
+    fn step_span_ids(&self) -> Vec<&str> {
+        let offsets = self.cols.span_ids.value_offsets();
+        (offsets[self.row] as usize..offsets[self.row + 1] as usize)
+            .filter(|&i| self.cols.span_values.is_valid(i))
+            .map(|i| self.cols.span_values.value(i))
+            .collect()
+    }
+}
+
 /// Every row of a `trace_events` batch.
 pub fn batch_to_trace_rows(batch: &RecordBatch) -> Result<Vec<TraceRow>> {
     let cols = Columns::new(batch);
