@@ -126,9 +126,17 @@ impl TraceIndex {
             }
         } else {
             // Many ids: one pass over the index, each id checked against the set's bitmap
-            // (a few hundred KiB, cache resident) and only the hits confirmed exactly.
+            // (a few hundred KiB, cache resident) and only the hits confirmed exactly, by a
+            // cursor into the sorted set that only moves forward (both lists are sorted).
+            let mut j = 0;
             for (k, id) in self.ids.iter().enumerate() {
-                if wanted.may_contain(*id) && wanted.ids.binary_search(id).is_ok() {
+                if !wanted.may_contain(*id) {
+                    continue;
+                }
+                while j < wanted.ids.len() && wanted.ids[j] < *id {
+                    j += 1;
+                }
+                if wanted.ids.get(j) == Some(id) {
                     out.push((self.rows[k], *id));
                 }
             }
