@@ -62,6 +62,9 @@ pub async fn register_views(ctx: &SessionContext) -> Result<(), DataFusionError>
     Ok(())
 }
 
+/// Query memory of the warm-up query.
+const WARM_QUERY_MEMORY: usize = 64 << 20;
+
 #[derive(Clone)]
 pub struct QueryEngine {
     storage: Arc<Storage>,
@@ -106,10 +109,22 @@ impl QueryEngine {
 
     /// Build the trace indexes the read models will need for the current `events` snapshot
     /// (see [`trace_index::warm`]).
+    /// When new cold files were indexed, their footers and page indexes are also loaded
+    /// into the engine's metadata cache (one query whose bloom filters prune every row
+    /// group), so the first trace lookup after a flush does not parse them.
     pub async fn warm_trace_indexes(&self) -> Result<trace_index::Warmed, DataFusionError> {
         let snapshot = self.storage.table(TableId::Events).snapshot();
         let readers = trace_index::Readers::new(self.storage.cold().store.clone());
-        trace_index::warm(&snapshot, &readers, &self.trace_index).await
+        let warmed = trace_index::warm(&snapshot, &readers, &self.trace_index).await?;
+        if warmed.cold_files > 0 {
+            let ctx = self.context(WARM_QUERY_MEMORY).await?;
+            let sql = format!(
+                "SELECT count(*) FROM events WHERE trace_id = '{}'",
+                "0".repeat(32)
+            );
+            ctx.sql(&sql).await?.collect().await?;
+        }
+        Ok(warmed)
     }
 
     /// Keep the trace indexes of new cold files and merged hot batches built, checking once a
