@@ -16,9 +16,12 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
-    Array, ArrayBuilder, ArrayRef, AsArray, Int64Array, StringArray, StringBuilder,
+    Array, ArrayBuilder, ArrayRef, AsArray, Int64Array, ListArray, StringArray, StringBuilder,
+    StructArray,
 };
+use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::FieldRef;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{ScalarValue, exec_err};
 use datafusion::error::Result;
@@ -68,54 +71,85 @@ impl ScalarUDFImpl for StepSpanIds {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        match arg_types.first() {
-            Some(DataType::List(_) | DataType::Null) => Ok(DataType::List(Self::item())),
-            other => exec_err!("step_span_ids: steps must be a list, got {other:?}"),
-        }
+        list_of_steps_type(arg_types, self.name(), Self::item())
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        use datafusion::arrow::array::ListArray;
-        use datafusion::arrow::buffer::OffsetBuffer;
         let n = args.number_rows;
-        let [steps] = args.args.as_slice() else {
-            return exec_err!("step_span_ids takes (steps)");
-        };
-        let steps = steps.to_array(n)?;
         let mut ids = StringBuilder::new();
-        let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
-        offsets.push(0);
-        if steps.data_type() == &DataType::Null {
-            offsets.resize(n + 1, 0);
-        } else {
-            let list = steps.as_list::<i32>();
-            let span_ids = match list.values().as_struct().column_by_name("span_id") {
-                Some(c) => utf8(c)?,
-                None => return exec_err!("step_span_ids: steps have no field span_id"),
-            };
-            let list_offsets = list.value_offsets();
-            for row in 0..n {
-                if list.is_valid(row) {
-                    for i in list_offsets[row] as usize..list_offsets[row + 1] as usize {
+        let offsets = match steps_list(&args, self.name())? {
+            None => list_offsets(n, self.name(), |_| 0)?,
+            Some(list) => {
+                let span_ids = match list.values().as_struct().column_by_name("span_id") {
+                    Some(c) => utf8(c)?,
+                    None => return exec_err!("step_span_ids: steps have no field span_id"),
+                };
+                list_offsets(n, self.name(), |row| {
+                    for i in list_range(&list, row) {
                         if span_ids.is_valid(i) && !span_ids.value(i).is_empty() {
                             ids.append_value(span_ids.value(i));
                         }
                     }
-                }
-                offsets.push(i32::try_from(ids.len()).map_err(|_| {
-                    datafusion::error::DataFusionError::Execution(
-                        "step_span_ids: too many steps in one batch".into(),
-                    )
-                })?);
+                    ids.len()
+                })?
             }
-        }
+        };
         Ok(ColumnarValue::Array(Arc::new(ListArray::new(
             Self::item(),
-            OffsetBuffer::new(offsets.into()),
+            offsets,
             Arc::new(ids.finish()),
             None,
         ))))
     }
+}
+
+/// The `steps` argument of a one-argument step function (`None`: a Null column).
+fn steps_list(args: &ScalarFunctionArgs, function: &str) -> Result<Option<ListArray>> {
+    let [steps] = args.args.as_slice() else {
+        return exec_err!("{function} takes (steps)");
+    };
+    let steps = steps.to_array(args.number_rows)?;
+    if steps.data_type() == &DataType::Null {
+        return Ok(None);
+    }
+    Ok(Some(steps.as_list::<i32>().clone()))
+}
+
+/// The return type of a function of `steps` that gives a list of `item` per event.
+fn list_of_steps_type(arg_types: &[DataType], function: &str, item: FieldRef) -> Result<DataType> {
+    match arg_types.first() {
+        Some(DataType::List(_) | DataType::Null) => Ok(DataType::List(item)),
+        other => exec_err!("{function}: steps must be a list, got {other:?}"),
+    }
+}
+
+/// The item positions of `row` of `list` (none for a null row).
+fn list_range(list: &ListArray, row: usize) -> std::ops::Range<usize> {
+    if list.is_null(row) {
+        return 0..0;
+    }
+    let offsets = list.value_offsets();
+    offsets[row] as usize..offsets[row + 1] as usize
+}
+
+/// The offsets of an output list of `n` rows: `push_row(row)` appends the row's items and
+/// returns how many items have been appended in total.
+fn list_offsets(
+    n: usize,
+    function: &str,
+    mut push_row: impl FnMut(usize) -> usize,
+) -> Result<OffsetBuffer<i32>> {
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    for row in 0..n {
+        let total = push_row(row);
+        offsets.push(i32::try_from(total).map_err(|_| {
+            datafusion::error::DataFusionError::Execution(format!(
+                "{function}: too many items in one batch"
+            ))
+        })?);
+    }
+    Ok(OffsetBuffer::new(offsets.into()))
 }
 
 static STEP_DOWNSTREAMS: LazyLock<ScalarUDF> =
@@ -215,34 +249,22 @@ impl ScalarUDFImpl for StepDownstreams {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        match arg_types.first() {
-            Some(DataType::List(_) | DataType::Null) => Ok(DataType::List(Self::item())),
-            other => exec_err!("step_downstreams: steps must be a list, got {other:?}"),
-        }
+        list_of_steps_type(arg_types, self.name(), Self::item())
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        use datafusion::arrow::array::{ListArray, StructArray};
-        use datafusion::arrow::buffer::OffsetBuffer;
         let n = args.number_rows;
-        let [steps] = args.args.as_slice() else {
-            return exec_err!("step_downstreams takes (steps)");
-        };
-        let steps = steps.to_array(n)?;
         let mut step_out = StringBuilder::new();
         let mut service_out = StringBuilder::new();
-        let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
-        offsets.push(0);
-        if steps.data_type() != &DataType::Null {
-            let list = steps.as_list::<i32>();
-            let cols = StepColumns::new(list, "step_downstreams")?;
-            let list_offsets = list.value_offsets();
-            // Per row: (name, best step) in order of first appearance.
-            let mut best: Vec<(&str, (bool, i64, usize))> = Vec::new();
-            for row in 0..n {
-                best.clear();
-                if list.is_valid(row) {
-                    for i in list_offsets[row] as usize..list_offsets[row + 1] as usize {
+        let offsets = match steps_list(&args, self.name())? {
+            None => list_offsets(n, self.name(), |_| 0)?,
+            Some(list) => {
+                let cols = StepColumns::new(&list, self.name())?;
+                // Per row: (name, best step) in order of first appearance.
+                let mut best: Vec<(&str, (bool, i64, usize))> = Vec::new();
+                list_offsets(n, self.name(), |row| {
+                    best.clear();
+                    for i in list_range(&list, row) {
                         if cols.names.is_null(i) {
                             continue;
                         }
@@ -253,22 +275,16 @@ impl ScalarUDFImpl for StepDownstreams {
                             None => best.push((name, key)),
                         }
                     }
-                }
-                for (name, (_, _, i)) in &best {
-                    if let Some(service) = cols.service(*i) {
-                        step_out.append_value(name);
-                        service_out.append_value(service);
+                    for (name, (_, _, i)) in &best {
+                        if let Some(service) = cols.service(*i) {
+                            step_out.append_value(name);
+                            service_out.append_value(service);
+                        }
                     }
-                }
-                offsets.push(i32::try_from(step_out.len()).map_err(|_| {
-                    datafusion::error::DataFusionError::Execution(
-                        "step_downstreams: too many steps in one batch".into(),
-                    )
-                })?);
+                    step_out.len()
+                })?
             }
-        } else {
-            offsets.resize(n + 1, 0);
-        }
+        };
         let entries = StructArray::new(
             Self::entry_fields(),
             vec![
@@ -279,7 +295,7 @@ impl ScalarUDFImpl for StepDownstreams {
         );
         Ok(ColumnarValue::Array(Arc::new(ListArray::new(
             Self::item(),
-            OffsetBuffer::new(offsets.into()),
+            offsets,
             Arc::new(entries),
             None,
         ))))

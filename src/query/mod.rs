@@ -153,15 +153,13 @@ impl QueryEngine {
         }
     }
 
-    /// A session whose only table is `events` = `events` (one or a few sources of the
-    /// events table), with waylog's functions and `memory_limit` bytes of query memory: what
-    /// per-source summaries run on.
-    pub fn events_context(
+    /// A runtime with `memory_limit` bytes of query memory, no spilling, and the engine's
+    /// shared Parquet metadata cache.
+    fn runtime(
         &self,
-        events: Arc<TableSnapshot>,
         memory_limit: usize,
-    ) -> Result<SessionContext, DataFusionError> {
-        let runtime = RuntimeEnvBuilder::new()
+    ) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, DataFusionError> {
+        RuntimeEnvBuilder::new()
             .with_memory_limit(memory_limit, 1.0)
             .with_disk_manager_builder(
                 DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
@@ -170,7 +168,18 @@ impl QueryEngine {
                 CacheManagerConfig::default()
                     .with_file_metadata_cache(Some(self.metadata_cache.clone())),
             )
-            .build_arc()?;
+            .build_arc()
+    }
+
+    /// A session whose only table is `events` = `events` (one or a few sources of the
+    /// events table), with waylog's functions and `memory_limit` bytes of query memory: what
+    /// per-source summaries run on.
+    pub fn events_context(
+        &self,
+        events: Arc<TableSnapshot>,
+        memory_limit: usize,
+    ) -> Result<SessionContext, DataFusionError> {
+        let runtime = self.runtime(memory_limit)?;
         let mut config = SessionConfig::new().with_target_partitions(self.target_partitions);
         {
             let opts = config.options_mut();
@@ -215,16 +224,7 @@ impl QueryEngine {
         memory_limit: usize,
         repartition_joins: bool,
     ) -> Result<SessionContext, DataFusionError> {
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_limit(memory_limit, 1.0)
-            .with_disk_manager_builder(
-                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-            )
-            .with_cache_manager(
-                CacheManagerConfig::default()
-                    .with_file_metadata_cache(Some(self.metadata_cache.clone())),
-            )
-            .build_arc()?;
+        let runtime = self.runtime(memory_limit)?;
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(self.target_partitions)

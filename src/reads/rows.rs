@@ -414,6 +414,20 @@ pub struct TraceRow {
     pub step_span_ids: Vec<String>,
 }
 
+/// The items of the `List<Utf8>` column `name`.
+fn string_items(list: &ListArray, name: &str) -> Result<StringArray> {
+    Ok(list
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| RowError::WrongType {
+            name: name.into(),
+            found: list.values().data_type().clone(),
+            expected: DataType::Utf8,
+        })?
+        .clone())
+}
+
 /// The columns of one `trace_events` batch that origin resolution reads, for borrowed rows
 /// ([`TraceRowRef`]): the rollup resolves ~50 k traces without copying each event's strings.
 #[derive(Debug)]
@@ -444,16 +458,7 @@ impl TraceEventColumns {
             }
         };
         let span_ids = cols.list("step_span_ids")?;
-        let span_values = span_ids
-            .values()
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| RowError::WrongType {
-                name: "step_span_ids".into(),
-                found: span_ids.values().data_type().clone(),
-                expected: DataType::Utf8,
-            })?
-            .clone();
+        let span_values = string_items(&span_ids, "step_span_ids")?;
         Ok(TraceEventColumns {
             trace_id: required("trace_id")?,
             event_id: required("event_id")?,
@@ -553,16 +558,7 @@ pub fn batch_to_trace_rows(batch: &RecordBatch) -> Result<Vec<TraceRow>> {
     let user_id = cols.strings("user_id")?;
     let user_tier = cols.strings("user_tier")?;
     let span_ids = cols.list("step_span_ids")?;
-    let span_values = span_ids
-        .values()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| RowError::WrongType {
-            name: "step_span_ids".into(),
-            found: span_ids.values().data_type().clone(),
-            expected: DataType::Utf8,
-        })?
-        .clone();
+    let span_values = string_items(&span_ids, "step_span_ids")?;
     let span_offsets = span_ids.value_offsets();
     (0..batch.num_rows())
         .map(|row| {
