@@ -237,6 +237,12 @@ impl QueryEngine {
             opts.execution.parquet.bloom_filter_on_read = true;
             opts.sql_parser.enable_ident_normalization = true;
             opts.optimizer.repartition_joins = repartition_joins;
+            if !repartition_joins {
+                // Read models group intermediate results that often barely reduce (one failed
+                // event per (family, trace)): decide after 8 Ki rows instead of 100 Ki whether
+                // the partial aggregation is worth it.
+                opts.execution.skip_partial_aggregation_probe_rows_threshold = 8192;
+            }
         }
         let cold = self.storage.cold();
         if let Some(events) = snapshot.get(&TableId::Events) {

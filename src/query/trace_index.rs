@@ -631,18 +631,31 @@ pub struct TraceContext {
 
 /// Register `traced_events` on `ctx` for the join with the trace set `traces`: the indexed
 /// provider for large sets on a storage-backed session, else `events` itself.
-pub async fn register_traced_events<S: AsRef<str>>(
+pub async fn register_traced_events<'a>(
     ctx: &datafusion::prelude::SessionContext,
-    traces: &[S],
+    traces: impl IntoIterator<Item = &'a str>,
 ) -> Result<()> {
+    // Parsed straight from the caller's strings (duplicates allowed); ids that are not 32
+    // hex digits only count towards the size (their files are unindexable, scanned whole).
+    let mut ids = Vec::new();
+    let mut other: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for t in traces {
+        match parse_trace_id(t) {
+            Some(id) => ids.push(id),
+            None => {
+                other.insert(t);
+            }
+        }
+    }
+    let set = TraceSet::new(ids);
     let trace_ctx = ctx.state().config().get_extension::<TraceContext>();
     let provider: Arc<dyn TableProvider> = match trace_ctx {
-        Some(t) if traces.len() > MIN_INDEXED_TRACES => Arc::new(TracedEvents::new(
+        Some(t) if set.len() + other.len() > MIN_INDEXED_TRACES => Arc::new(TracedEvents::new(
             t.snapshot.clone(),
             t.cold_url.clone(),
             t.readers.clone(),
             t.cache.clone(),
-            traces,
+            Arc::new(set),
         )),
         _ => ctx.table_provider("events").await?,
     };
@@ -663,22 +676,18 @@ pub struct TracedEvents {
 }
 
 impl TracedEvents {
-    pub fn new<S: AsRef<str>>(
+    pub fn new(
         snapshot: Arc<TableSnapshot>,
         cold_url: ObjectStoreUrl,
         readers: Readers,
         cache: Arc<TraceIndexCache>,
-        traces: &[S],
+        traces: Arc<TraceSet>,
     ) -> Self {
-        let ids: Vec<u128> = traces
-            .iter()
-            .filter_map(|t| parse_trace_id(t.as_ref()))
-            .collect();
         TracedEvents {
             events: SnapshotTable::new(snapshot, cold_url),
             readers,
             cache,
-            traces: Arc::new(TraceSet::new(ids)),
+            traces,
         }
     }
 }

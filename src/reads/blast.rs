@@ -123,7 +123,7 @@ pub async fn read(ctx: &SessionContext, q: &BlastQuery) -> Result<BlastResponse,
         ],
     )
     .await?;
-    crate::query::trace_index::register_traced_events(ctx, &sql::trace_ids(&matched)?).await?;
+    sql::register_traced_events_of(ctx, &matched).await?;
     sql::materialize(
         ctx,
         ReadQuery::BlastExtent,

@@ -82,8 +82,7 @@ pub async fn read(ctx: &SessionContext, q: &ErrorsQuery) -> Result<ErrorsRespons
         ],
     )
     .await?;
-    crate::query::trace_index::register_traced_events(ctx, &sql::trace_ids(&family_traces)?)
-        .await?;
+    sql::register_traced_events_of(ctx, &family_traces).await?;
     let batches = sql::collect(
         ctx,
         ReadQuery::ErrorFamilies,

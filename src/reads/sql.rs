@@ -187,22 +187,26 @@ pub async fn register_sel(ctx: &SessionContext, trace_ids: &[String]) -> Result<
     let array: StringArray = ids.iter().map(|s| Some(*s)).collect();
     let batch = RecordBatch::try_new(SEL_SCHEMA.clone(), vec![Arc::new(array)])?;
     register_batches(ctx, "sel", SEL_SCHEMA.clone(), vec![batch])?;
-    crate::query::trace_index::register_traced_events(ctx, &ids).await
+    crate::query::trace_index::register_traced_events(ctx, ids).await
 }
 
-/// The distinct values of the Utf8 column `trace_id` of `batches`.
-pub fn trace_ids(batches: &[RecordBatch]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
+/// Register `traced_events` for the trace ids in the Utf8 column `trace_id` of `batches`
+/// (a materialized intermediate result), read in place.
+pub async fn register_traced_events_of(
+    ctx: &SessionContext,
+    batches: &[RecordBatch],
+) -> Result<()> {
+    let mut columns = Vec::with_capacity(batches.len());
     for b in batches {
         let col = b
             .column_by_name("trace_id")
             .ok_or_else(|| DataFusionError::Internal("no trace_id column".into()))?;
-        let col = datafusion::arrow::compute::cast(col, &DataType::Utf8)?;
-        out.extend(col.as_string::<i32>().iter().flatten().map(str::to_owned));
+        columns.push(datafusion::arrow::compute::cast(col, &DataType::Utf8)?);
     }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    let ids = columns
+        .iter()
+        .flat_map(|c| c.as_string::<i32>().iter().flatten());
+    crate::query::trace_index::register_traced_events(ctx, ids).await
 }
 
 /// Register `batches` as the in-memory table `name` (replacing an earlier one).
