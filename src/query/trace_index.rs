@@ -400,6 +400,20 @@ async fn build_cold(
         .build()?
         .try_collect()
         .await?;
+    // Sorting ~1 M ids and encoding the kept columns is CPU work: off the async workers.
+    let schema = schema.clone();
+    tokio::task::spawn_blocking(move || index_batches(&batches, &schema, meta))
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?
+}
+
+/// The index of a cold file from its `trace_id` and [`RESIDENT`] columns (`batches`, in row
+/// order); `meta` is the file's footer.
+fn index_batches(
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+    meta: ArrowReaderMetadata,
+) -> Result<Option<Arc<TraceIndex>>> {
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let column = |name: &str| -> Result<Option<ArrayRef>> {
         let parts: Vec<&dyn Array> = batches
