@@ -825,6 +825,7 @@ pub async fn run(
         tokio::time::interval_at(tokio::time::Instant::now() + JANITOR_PERIOD, JANITOR_PERIOD);
     let mut warm = tokio::time::interval(WARM_PERIOD);
     warm.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warm_failing = false;
     enum Wake {
         Tick,
         Janitor,
@@ -842,12 +843,21 @@ pub async fn run(
             Wake::Stop => return,
             Wake::Warm => {
                 match engine.warm_summaries(&query, clock.now_ns(), memory).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(sources = n, "dimension summaries computed"),
-                    Err(e) => tracing::warn!(
-                        error = %e,
-                        "dimension summaries failed; builds compute them on use"
-                    ),
+                    Ok(n) => {
+                        warm_failing = false;
+                        if n > 0 {
+                            tracing::debug!(sources = n, "dimension summaries computed");
+                        }
+                    }
+                    // Once per run of failures, not every second.
+                    Err(e) if !warm_failing => {
+                        warm_failing = true;
+                        tracing::warn!(
+                            error = %e,
+                            "dimension summaries failed; builds compute them on use"
+                        )
+                    }
+                    Err(e) => tracing::debug!(error = %e, "dimension summaries still failing"),
                 }
                 continue;
             }

@@ -133,22 +133,30 @@ impl QueryEngine {
     pub async fn run_index_warmer(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
             match self.warm_trace_indexes().await {
-                Ok(w) if w != trace_index::Warmed::default() => tracing::debug!(
-                    cold_files = w.cold_files,
-                    hot_batches = w.hot_batches,
-                    cache_bytes = self.trace_index.bytes(),
-                    "trace indexes built"
-                ),
-                Ok(_) => {}
-                Err(e) => {
+                Ok(w) => {
+                    failing = false;
+                    if w != trace_index::Warmed::default() {
+                        tracing::debug!(
+                            cold_files = w.cold_files,
+                            hot_batches = w.hot_batches,
+                            cache_bytes = self.trace_index.bytes(),
+                            "trace indexes built"
+                        );
+                    }
+                }
+                // Once per run of failures (e.g. an unreachable cold store), not every second.
+                Err(e) if !failing => {
+                    failing = true;
                     tracing::warn!(error = %e, "trace index warm-up failed; read models build on use")
                 }
+                Err(e) => tracing::debug!(error = %e, "trace index warm-up still failing"),
             }
         }
     }
