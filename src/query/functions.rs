@@ -367,14 +367,9 @@ impl ScalarUDFImpl for StepDownstream {
         let list = steps.as_list::<i32>();
         let cols = StepColumns::new(list, "step_downstream")?;
         let mut out = StringBuilder::with_capacity(n, n * 8);
-        let offsets = list.value_offsets();
         for row in 0..n {
-            if list.is_null(row) {
-                out.append_null();
-                continue;
-            }
             let mut best: Option<(bool, i64, usize)> = None;
-            for i in offsets[row] as usize..offsets[row + 1] as usize {
+            for i in list_range(list, row) {
                 if cols.names.is_null(i) || cols.names.value(i) != name {
                     continue;
                 }

@@ -102,6 +102,11 @@ impl QueryEngine {
         &self.storage
     }
 
+    /// Files whose footer is in the engine's Parquet metadata cache.
+    pub fn cached_footers(&self) -> usize {
+        self.metadata_cache.len()
+    }
+
     /// Cold files whose trace index is cached (see [`trace_index`]).
     pub fn trace_index_files(&self) -> usize {
         self.trace_index.files()
@@ -117,7 +122,12 @@ impl QueryEngine {
         let readers = trace_index::Readers::new(self.storage.cold().store.clone());
         let warmed = trace_index::warm(&snapshot, &readers, &self.trace_index).await?;
         if warmed.cold_files > 0 {
-            let ctx = self.context(WARM_QUERY_MEMORY).await?;
+            // Over the cold files only: the hot tier has no footers to load.
+            let cold = Arc::new(TableSnapshot {
+                hot: Vec::new(),
+                ..(*snapshot).clone()
+            });
+            let ctx = self.events_context(cold, WARM_QUERY_MEMORY)?;
             let sql = format!(
                 "SELECT count(*) FROM events WHERE trace_id = '{}'",
                 "0".repeat(32)
@@ -179,6 +189,18 @@ impl QueryEngine {
             .build_arc()
     }
 
+    /// Every session's partitions and Parquet reading: filters pushed into the scan and
+    /// reordered, page indexes and bloom filters used.
+    fn session_config(&self) -> SessionConfig {
+        let mut config = SessionConfig::new().with_target_partitions(self.target_partitions);
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.pushdown_filters = true;
+        parquet.reorder_filters = true;
+        parquet.enable_page_index = true;
+        parquet.bloom_filter_on_read = true;
+        config
+    }
+
     /// A session whose only table is `events` = `events` (one or a few sources of the
     /// events table), with waylog's functions and `memory_limit` bytes of query memory: what
     /// per-source summaries run on.
@@ -188,13 +210,7 @@ impl QueryEngine {
         memory_limit: usize,
     ) -> Result<SessionContext, DataFusionError> {
         let runtime = self.runtime(memory_limit)?;
-        let mut config = SessionConfig::new().with_target_partitions(self.target_partitions);
-        {
-            let opts = config.options_mut();
-            opts.execution.parquet.pushdown_filters = true;
-            opts.execution.parquet.enable_page_index = true;
-        }
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let ctx = SessionContext::new_with_config_rt(self.session_config(), runtime);
         let cold = self.storage.cold();
         ctx.register_object_store(cold.url.as_ref(), cold.store.clone());
         ctx.register_table(
@@ -233,16 +249,12 @@ impl QueryEngine {
         repartition_joins: bool,
     ) -> Result<SessionContext, DataFusionError> {
         let runtime = self.runtime(memory_limit)?;
-        let mut config = SessionConfig::new()
+        let mut config = self
+            .session_config()
             .with_information_schema(true)
-            .with_target_partitions(self.target_partitions)
             .with_default_catalog_and_schema("waylog", "public");
         {
             let opts = config.options_mut();
-            opts.execution.parquet.pushdown_filters = true;
-            opts.execution.parquet.reorder_filters = true;
-            opts.execution.parquet.enable_page_index = true;
-            opts.execution.parquet.bloom_filter_on_read = true;
             opts.sql_parser.enable_ident_normalization = true;
             opts.optimizer.repartition_joins = repartition_joins;
             if !repartition_joins {
