@@ -16,6 +16,7 @@ use datafusion::datasource::TableProvider;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
@@ -226,12 +227,20 @@ impl TableProvider for SnapshotTable {
             .filter(|f| f.max_ts >= lo && f.min_ts <= hi)
             .collect();
         if !files.is_empty() {
-            let mut source = ParquetSource::new(schema.clone()).with_table_parquet_options(
-                TableParquetOptions {
+            // Footers and page indexes come from the runtime's metadata cache (shared by the
+            // query engine's sessions), parsed once per file instead of once per query.
+            let runtime = state.runtime_env();
+            let store = runtime.object_store(&self.cold_url)?;
+            let readers = CachedParquetFileReaderFactory::new(
+                store,
+                runtime.cache_manager.get_file_metadata_cache(),
+            );
+            let mut source = ParquetSource::new(schema.clone())
+                .with_table_parquet_options(TableParquetOptions {
                     global: state.config_options().execution.parquet.clone(),
                     ..Default::default()
-                },
-            );
+                })
+                .with_parquet_file_reader_factory(Arc::new(readers));
             if let Some(pred) = conjunction(filters.to_vec()) {
                 let df_schema = DFSchema::try_from(schema.clone())?;
                 let phys = state.create_physical_expr(pred, &df_schema)?;

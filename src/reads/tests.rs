@@ -787,9 +787,15 @@ async fn indexed_trace_reads_answer_the_same_as_the_hot_tier() {
     // The warmer builds the indexes of new files before any read: after one more flush,
     // a pass builds exactly the new file's, and the answers stay the same.
     h.flush().await;
+    let footers = engine.cached_footers();
     let warmed = engine.warm_trace_indexes().await.unwrap();
     assert_eq!(warmed.cold_files, 1);
     assert_eq!(engine.trace_index_files(), 3);
+    assert_eq!(
+        engine.cached_footers(),
+        footers + 1,
+        "the new file's footer is loaded"
+    );
     assert_eq!(
         engine.warm_trace_indexes().await.unwrap(),
         Default::default()
