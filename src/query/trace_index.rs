@@ -114,20 +114,41 @@ impl TraceIndex {
     }
 
     /// `(row, trace)` of every row whose trace is in `wanted`, by row.
+    ///
+    /// Both id lists are sorted. A set that is sparse for this index (more than
+    /// [`GALLOP_MIN_GAP`] index entries per wanted id) is merged in with galloping: from the
+    /// previous match, probe 1, 2, 4, ... entries ahead, then binary-search the last step, so
+    /// a wanted id costs ~2·log2(gap) comparisons near the cursor and most of the index is
+    /// never read. A dense set makes one streamed pass over the index instead, each id checked
+    /// against the set's bitmap (a few hundred KiB, cache resident) and only the hits
+    /// confirmed, by a cursor into the set that only moves forward.
     pub fn rows_of(&self, wanted: &TraceSet) -> Vec<(u32, u128)> {
         let mut out = Vec::new();
-        // A binary search costs ~log2(n) cache misses, the pass one streamed read per row.
-        if wanted.len().saturating_mul(1024) < self.ids.len() {
-            // Few ids: binary search each.
+        if wanted.len().saturating_mul(GALLOP_MIN_GAP) < self.ids.len() {
+            let mut at = 0usize;
             for id in &wanted.ids {
-                let start = self.ids.partition_point(|x| x < id);
-                let end = start + self.ids[start..].partition_point(|x| x == id);
-                out.extend(self.rows[start..end].iter().map(|r| (*r, *id)));
+                let rest = &self.ids[at..];
+                let Some(first) = rest.first() else { break };
+                let start = if first >= id {
+                    0
+                } else {
+                    // rest[step / 2] < id; the first entry >= id lies in (step / 2, step].
+                    let mut step = 1;
+                    while step < rest.len() && rest[step] < *id {
+                        step *= 2;
+                    }
+                    let lo = step / 2;
+                    let hi = rest.len().min(step + 1);
+                    lo + rest[lo..hi].partition_point(|x| x < id)
+                };
+                // A trace's rows are few: walk them (a binary search here would jump across
+                // the whole rest of the index).
+                let len = rest[start..].iter().take_while(|x| *x == id).count();
+                let (from, to) = (at + start, at + start + len);
+                out.extend(self.rows[from..to].iter().map(|r| (*r, *id)));
+                at = to;
             }
         } else {
-            // Many ids: one pass over the index, each id checked against the set's bitmap
-            // (a few hundred KiB, cache resident) and only the hits confirmed exactly, by a
-            // cursor into the sorted set that only moves forward (both lists are sorted).
             let mut j = 0;
             for (k, id) in self.ids.iter().enumerate() {
                 if !wanted.may_contain(*id) {
@@ -187,8 +208,13 @@ impl TraceIndex {
     }
 }
 
-/// A set of trace ids to look up in many indexes: the ids sorted, plus a bitmap of their
-/// hashes (~64 bits per id) that rejects almost every other id with one memory access.
+/// Index entries per wanted id above which [`TraceIndex::rows_of`] gallops instead of
+/// streaming the whole index.
+const GALLOP_MIN_GAP: usize = 32;
+
+/// A set of trace ids to look up in many indexes: the ids sorted and distinct, plus a bitmap
+/// of their hashes (~64 bits per id) that rejects almost every other id with one memory
+/// access.
 #[derive(Debug, Default)]
 pub struct TraceSet {
     ids: Vec<u128>,
@@ -772,20 +798,9 @@ impl TableProvider for TracedEvents {
                 })
             })
             .collect();
-        let mut unindexed = Vec::new();
-        // Selected rows of indexed cold files and hot batches.
-        let mut cold_batches = Vec::new();
-        for task in tasks {
-            match task
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??
-            {
-                Ok(batches) => cold_batches.extend(batches),
-                Err(file) => unindexed.push(file),
-            }
-        }
-        // Hot batches: the selected rows by the batch's own index, built off the async
-        // threads (one blocking task per batch) the first time.
+        // Hot batches: the selected rows by the batch's own index, built off the async threads
+        // (one blocking task per batch) the first time; started before the cold tasks are
+        // awaited, so both tiers are selected at once.
         let hot_tasks: Vec<_> = snapshot
             .hot
             .iter()
@@ -809,6 +824,18 @@ impl TableProvider for TracedEvents {
                 })
             })
             .collect();
+        let mut unindexed = Vec::new();
+        // Selected rows of indexed cold files and hot batches.
+        let mut cold_batches = Vec::new();
+        for task in tasks {
+            match task
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??
+            {
+                Ok(batches) => cold_batches.extend(batches),
+                Err(file) => unindexed.push(file),
+            }
+        }
         let mut unindexed_hot = Vec::new();
         for task in hot_tasks {
             match task
@@ -965,7 +992,7 @@ mod tests {
     }
 
     #[test]
-    fn bitmap_pass_finds_exactly_the_rows_of_the_wanted_traces() {
+    fn gallop_and_bitmap_pass_find_exactly_the_rows_of_the_wanted_traces() {
         // Pseudo-random 128-bit ids, 3 rows per trace, and ids with a zero high half.
         let mut x: u128 = 0x2545_F491_4F6C_DD1D;
         let mut next = || {
@@ -993,8 +1020,8 @@ mod tests {
             .collect();
         assert_eq!(got.len(), 3000);
         assert_eq!(got, want);
-        // Few wanted ids take the binary-search path: the same rows.
-        let few = [traces[0], traces[5], next()];
+        // A sparse set takes the galloping merge (including an id past the index's end).
+        let few = [traces[0], traces[5], next(), u128::MAX];
         let got = index.rows_of(&TraceSet::new(few.to_vec()));
         let want: Vec<(u32, u128)> = column
             .iter()
@@ -1005,6 +1032,20 @@ mod tests {
             })
             .collect();
         assert_eq!(got.len(), 6);
+        assert_eq!(got, want);
+        // Every 40th trace plus absent ids (gaps of ~25 entries): gallops with many hits.
+        let mut some: Vec<u128> = traces.iter().step_by(40).copied().collect();
+        some.extend((0..200).map(|_| next()));
+        let got = index.rows_of(&TraceSet::new(some.clone()));
+        let want: Vec<(u32, u128)> = column
+            .iter()
+            .enumerate()
+            .filter_map(|(r, s)| {
+                let t = parse_trace_id(s).unwrap();
+                some.contains(&t).then_some((r as u32, t))
+            })
+            .collect();
+        assert_eq!(got.len(), 75 * 3);
         assert_eq!(got, want);
     }
 

@@ -71,7 +71,7 @@ pub async fn read(ctx: &SessionContext, q: &ErrorsQuery) -> Result<ErrorsRespons
         None => (NO_CURSOR_COUNT, String::new(), String::new(), String::new()),
     };
     let statuses = q.statuses.as_ref().map(|s| s.join(","));
-    let family_traces = sql::materialize(
+    sql::materialize(
         ctx,
         ReadQuery::ErrorFamilyTraces,
         vec![
@@ -82,19 +82,25 @@ pub async fn read(ctx: &SessionContext, q: &ErrorsQuery) -> Result<ErrorsRespons
         ],
     )
     .await?;
-    sql::register_traced_events_of(ctx, &family_traces).await?;
-    let batches = sql::collect(
+    sql::materialize(
         ctx,
-        ReadQuery::ErrorFamilies,
+        ReadQuery::ErrorFamilyPage,
         vec![
-            Param::Timestamp(lo),
-            Param::Timestamp(hi),
             Param::Int64(c),
             Param::str(s),
             Param::str(p),
             Param::str(e),
             Param::rows(q.limit + 1),
         ],
+    )
+    .await?;
+    // The users of the page's families only: `traced_events` holds their traces' events.
+    let page_traces = sql::materialize(ctx, ReadQuery::ErrorFamilyPageTraces, vec![]).await?;
+    sql::register_traced_events_of(ctx, &page_traces).await?;
+    let batches = sql::collect(
+        ctx,
+        ReadQuery::ErrorFamilies,
+        vec![Param::Timestamp(lo), Param::Timestamp(hi)],
     )
     .await?;
     let mut rows = Vec::new();
