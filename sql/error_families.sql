@@ -26,11 +26,17 @@ samples AS (
     WHERE rn <= 3
     GROUP BY service, step, error_code
 ),
+-- Each trace's distinct users first (a trace has ~4 events and mostly one user), so the join
+-- yields about one row per (family, trace) instead of one per event.
+trace_users AS (
+    SELECT DISTINCT trace_id, user_id
+    FROM traced_events
+    WHERE ts_start BETWEEN $1 AND $2 AND user_id IS NOT NULL
+),
 users AS (
-    SELECT pt.service, pt.step, pt.error_code, count(DISTINCT e.user_id) AS affected_users
+    SELECT pt.service, pt.step, pt.error_code, count(DISTINCT tu.user_id) AS affected_users
     FROM page_traces pt
-    JOIN traced_events e ON e.trace_id = pt.trace_id
-    WHERE e.ts_start BETWEEN $1 AND $2
+    JOIN trace_users tu ON tu.trace_id = pt.trace_id
     GROUP BY pt.service, pt.step, pt.error_code
 )
 SELECT page.service, page.step, page.error_code, page.count, page.affected_traces,

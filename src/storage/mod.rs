@@ -26,7 +26,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray, UInt8Array};
 use datafusion::arrow::compute::{
     SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
 };
@@ -332,24 +332,21 @@ fn replay_wal(dir: &Path, manifest: &Manifest, repair: bool) -> Result<Replayed>
 }
 
 /// `batch` in the table's sort order (`TableId::sort_columns`, e.g. service then ts_start),
-/// and how many of its leading rows may hold a failed status. Events first put the rows of
-/// the batch's failed traces (a trace with a failed event in the batch, and any failed row)
-/// before the others, so the read models that load every event of the failed traces touch a
-/// small part of each file (see `TableId::sort_columns`), and a failure scan of a merged hot
-/// batch reads only that prefix ([`HotBatch::failed_rows`]).
+/// and how many of its leading rows may hold a failed status. Events lead with a tier: the
+/// failed rows (tier 0), then the other rows of the batch's failed traces (tier 1), then the
+/// rest, so a failure scan reads one contiguous run (a merged hot batch only that prefix,
+/// [`HotBatch::failed_rows`]; a cold file its first pages) and the read models that load every
+/// event of the failed traces touch a small part of each file (see `TableId::sort_columns`).
 fn sort_by_table_key(batch: &RecordBatch, t: TableId) -> Result<(RecordBatch, usize)> {
     let mut sort_cols: Vec<SortColumn> = Vec::new();
     let mut failed_rows = batch.num_rows();
     if t == TableId::Events
-        && let Some(in_failed) = failed_trace_rows(batch)
+        && let Some((tiers, failed)) = failure_tiers(batch)
     {
-        failed_rows = in_failed.true_count();
+        failed_rows = failed;
         sort_cols.push(SortColumn {
-            values: Arc::new(in_failed),
-            options: Some(datafusion::arrow::compute::SortOptions {
-                descending: true,
-                nulls_first: false,
-            }),
+            values: Arc::new(tiers),
+            options: None,
         });
     }
     sort_cols.extend(
@@ -365,9 +362,10 @@ fn sort_by_table_key(batch: &RecordBatch, t: TableId) -> Result<(RecordBatch, us
     Ok((take_record_batch(batch, &idx)?, failed_rows))
 }
 
-/// Per row of an events batch: whether it is failed or its trace has a failed event in the
-/// batch (`None` without `status` and `trace_id` string columns).
-fn failed_trace_rows(batch: &RecordBatch) -> Option<BooleanArray> {
+/// Per row of an events batch its failure tier: 0 when its status is failed, 1 when another
+/// event of its trace in the batch is, else 2; and the number of tier-0 rows (`None` without
+/// `status` and `trace_id` string columns).
+fn failure_tiers(batch: &RecordBatch) -> Option<(UInt8Array, usize)> {
     let status =
         datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("status")?)?;
     let trace =
@@ -378,11 +376,20 @@ fn failed_trace_rows(batch: &RecordBatch) -> Option<BooleanArray> {
         .filter(|&i| own(i) && trace.is_valid(i))
         .map(|i| trace.value(i))
         .collect();
-    Some(
-        (0..batch.num_rows())
-            .map(|i| Some(own(i) || (trace.is_valid(i) && failed.contains(trace.value(i)))))
-            .collect(),
-    )
+    let mut own_failed = 0;
+    let tiers = (0..batch.num_rows())
+        .map(|i| {
+            if own(i) {
+                own_failed += 1;
+                0u8
+            } else if trace.is_valid(i) && failed.contains(trace.value(i)) {
+                1
+            } else {
+                2
+            }
+        })
+        .collect();
+    Some((tiers, own_failed))
 }
 
 /// One hot batch with the rows of `batches`, in the table's sort order like a cold file: a
@@ -1372,24 +1379,29 @@ mod tests {
             .filter(|&i| status.value(i) == "timeout")
             .map(|i| trace.value(i))
             .collect();
-        // (trace has a failed event first, status, service, ts_start).
-        let keys: Vec<(bool, &str, &str, i64)> = (0..18)
+        // (tier: failed row, other row of a failed trace, other; status, service, ts_start).
+        let keys: Vec<(u8, &str, &str, i64)> = (0..18)
             .map(|i| {
-                let in_failed = failed.contains(trace.value(i));
-                (!in_failed, status.value(i), service.value(i), ts.value(i))
+                let tier = match (status.value(i), failed.contains(trace.value(i))) {
+                    ("timeout", _) => 0,
+                    (_, true) => 1,
+                    _ => 2,
+                };
+                (tier, status.value(i), service.value(i), ts.value(i))
             })
             .collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
-        // Failed traces: 5 timeouts (n = 0, 4, 12, 20, 24) and their 5 `ok` hops.
-        assert_eq!(keys.iter().filter(|k| !k.0).count(), 10);
+        // Failed traces: 5 timeouts (n = 0, 4, 12, 20, 24), then their 5 `ok` hops.
+        assert_eq!(keys.iter().filter(|k| k.0 == 0).count(), 5);
+        assert_eq!(keys.iter().filter(|k| k.0 == 1).count(), 5);
         assert_eq!(
-            merged.failed_rows, 10,
-            "failure scans read the first 10 rows"
+            merged.failed_rows, 5,
+            "failure scans read the first 5 rows"
         );
-        assert_eq!(keys[0], (false, "ok", "api", 1_000 - 21));
-        assert_eq!(keys[9].1, "timeout");
-        assert_eq!(keys[10], (true, "ok", "api", 1_000 - 14));
+        assert_eq!(keys[0].1, "timeout");
+        assert_eq!(keys[5], (1, "ok", "api", 1_000 - 21));
+        assert_eq!(keys[10], (2, "ok", "api", 1_000 - 14));
     }
 }

@@ -39,7 +39,7 @@ pub struct HotBatch {
     /// once by the incident engine; lives and dies with the batch.
     pub dimension_summary: std::sync::OnceLock<Arc<Vec<RecordBatch>>>,
     /// How many leading rows may hold a failed status (`error`, `timeout`, `partial`,
-    /// `aborted`): a merged events batch is sorted failed traces first, so a failure scan
+    /// `aborted`): a merged events batch is sorted failed rows first, so a failure scan
     /// reads only this prefix; every row for any other batch.
     pub failed_rows: usize,
 }
