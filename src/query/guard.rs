@@ -11,6 +11,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -148,10 +149,16 @@ pub async fn run_user_sql(
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| QueryError::NotAllowed(e.strip_backtrace()))?;
+        // The row cap is an outer limit, except over EXPLAIN, whose plan must stay the root
+        // (its few rows are capped below like any result).
+        let capped = !matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
         let df = ctx.execute_logical_plan(plan).await.map_err(classify)?;
-        let df = df
-            .limit(0, Some(opts.limit.saturating_add(1)))
-            .map_err(classify)?;
+        let df = if capped {
+            df.limit(0, Some(opts.limit.saturating_add(1)))
+                .map_err(classify)?
+        } else {
+            df
+        };
         let schema = df.schema().inner().clone();
         let batches = df.collect().await.map_err(classify)?;
         Ok::<_, QueryError>((schema, batches))

@@ -690,17 +690,35 @@ pub async fn register_traced_events<'a>(
     let set = TraceSet::new(ids);
     let trace_ctx = ctx.state().config().get_extension::<TraceContext>();
     let provider: Arc<dyn TableProvider> = match trace_ctx {
-        Some(t) if set.len() + other.len() > MIN_INDEXED_TRACES => Arc::new(TracedEvents::new(
-            t.snapshot.clone(),
-            t.cold_url.clone(),
-            t.readers.clone(),
-            t.cache.clone(),
-            Arc::new(set),
-        )),
+        Some(t) if set.len() + other.len() > MIN_INDEXED_TRACES => {
+            Arc::new(TracedEvents::new(&t, Arc::new(set), true))
+        }
         _ => ctx.table_provider("events").await?,
     };
     ctx.deregister_table("traced_events")?;
     ctx.register_table("traced_events", provider)?;
+    Ok(())
+}
+
+/// Register `trace_lookup` on `ctx`: the events of the one trace `trace_id` (read as
+/// `WHERE trace_id = …`), from the trace indexes that already exist (no index is built for a
+/// lookup) and by scanning, with the bloom filters, every source without one. A separate name
+/// from `traced_events`, so a lookup in the middle of a read never replaces that read's set.
+pub async fn register_trace_lookup(
+    ctx: &datafusion::prelude::SessionContext,
+    trace_id: &str,
+) -> Result<()> {
+    let trace_ctx = ctx.state().config().get_extension::<TraceContext>();
+    let provider: Arc<dyn TableProvider> = match (trace_ctx, parse_trace_id(trace_id)) {
+        (Some(t), Some(id)) => Arc::new(TracedEvents::new(
+            &t,
+            Arc::new(TraceSet::new(vec![id])),
+            false,
+        )),
+        _ => ctx.table_provider("events").await?,
+    };
+    ctx.deregister_table("trace_lookup")?;
+    ctx.register_table("trace_lookup", provider)?;
     Ok(())
 }
 
@@ -713,21 +731,18 @@ pub struct TracedEvents {
     readers: Readers,
     cache: Arc<TraceIndexCache>,
     traces: Arc<TraceSet>,
+    /// Build the indexes of sources that have none; else scan those sources like `events`.
+    build: bool,
 }
 
 impl TracedEvents {
-    pub fn new(
-        snapshot: Arc<TableSnapshot>,
-        cold_url: ObjectStoreUrl,
-        readers: Readers,
-        cache: Arc<TraceIndexCache>,
-        traces: Arc<TraceSet>,
-    ) -> Self {
+    pub fn new(t: &TraceContext, traces: Arc<TraceSet>, build: bool) -> Self {
         TracedEvents {
-            events: SnapshotTable::new(snapshot, cold_url),
-            readers,
-            cache,
+            events: SnapshotTable::new(t.snapshot.clone(), t.cold_url.clone()),
+            readers: t.readers.clone(),
+            cache: t.cache.clone(),
             traces,
+            build,
         }
     }
 }
@@ -768,10 +783,21 @@ impl TableProvider for TracedEvents {
         // scanned whole like `events`.
         // One task per file (index lookup or build, then the selected rows), so building the
         // indexes of new files and reading rows use both cores.
-        let tasks: Vec<_> = snapshot
+        let mut unindexed = Vec::new();
+        let in_range = snapshot
             .cold
             .iter()
-            .filter(|f| f.max_ts >= lo && f.min_ts <= hi)
+            .filter(|f| f.max_ts >= lo && f.min_ts <= hi);
+        let indexed: Vec<&Arc<ColdFile>> = if self.build {
+            in_range.collect()
+        } else {
+            let (indexed, rest): (Vec<&Arc<ColdFile>>, Vec<&Arc<ColdFile>>) =
+                in_range.partition(|f| self.cache.contains(f));
+            unindexed.extend(rest.into_iter().cloned());
+            indexed
+        };
+        let tasks: Vec<_> = indexed
+            .into_iter()
             .map(|f| {
                 let (cache, readers, traces) = (
                     self.cache.clone(),
@@ -801,10 +827,18 @@ impl TableProvider for TracedEvents {
         // Hot batches: the selected rows by the batch's own index, built off the async threads
         // (one blocking task per batch) the first time; started before the cold tasks are
         // awaited, so both tiers are selected at once.
+        let mut unindexed_hot = Vec::new();
         let hot_tasks: Vec<_> = snapshot
             .hot
             .iter()
             .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
+            .filter(|h| {
+                let keep = self.build || h.trace_index.get().is_some();
+                if !keep {
+                    unindexed_hot.push((*h).clone());
+                }
+                keep
+            })
             .map(|h| {
                 let (h, traces, projection) = (h.clone(), self.traces.clone(), projection.clone());
                 tokio::task::spawn_blocking(move || {
@@ -824,7 +858,6 @@ impl TableProvider for TracedEvents {
                 })
             })
             .collect();
-        let mut unindexed = Vec::new();
         // Selected rows of indexed cold files and hot batches.
         let mut cold_batches = Vec::new();
         for task in tasks {
@@ -836,7 +869,6 @@ impl TableProvider for TracedEvents {
                 Err(file) => unindexed.push(file),
             }
         }
-        let mut unindexed_hot = Vec::new();
         for task in hot_tasks {
             match task
                 .await

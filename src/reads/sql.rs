@@ -406,6 +406,9 @@ mod tests {
         crate::query::functions::register(&ctx);
         crate::query::register_views(&ctx).await.unwrap();
         register_sel(&ctx, &["a".to_string()]).await.unwrap();
+        crate::query::trace_index::register_trace_lookup(&ctx, "a")
+            .await
+            .unwrap();
         crate::incidents::dimensions::register_unsummarized(&ctx)
             .await
             .unwrap();

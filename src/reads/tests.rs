@@ -731,12 +731,16 @@ async fn reads_answer_the_same_before_and_after_flush() {
 async fn indexed_trace_reads_answer_the_same_as_the_hot_tier() {
     use crate::query::trace_index::MIN_INDEXED_TRACES;
     let events = cascades(3 * MIN_INDEXED_TRACES as u64, false, false);
+    // Trace 150 has one event in each cold file and one hot, trace 100 one in each file:
+    // the stories read them through `trace_lookup` (existing indexes, bloom scans otherwise).
     let uris = [
-        "/v1/errors",
-        "/v1/errors?limit=1",
-        "/v1/rollups/root_cause",
-        "/v1/blast_radius?error_code=PMT_502",
-        "/v1/blast_radius?service=checkout&step=payment.charge&error_code=PMT_502",
+        "/v1/errors".to_string(),
+        "/v1/errors?limit=1".to_string(),
+        "/v1/rollups/root_cause".to_string(),
+        "/v1/blast_radius?error_code=PMT_502".to_string(),
+        "/v1/blast_radius?service=checkout&step=payment.charge&error_code=PMT_502".to_string(),
+        format!("/v1/traces/story?trace_id={}", trace_id(150)),
+        format!("/v1/traces/{}", trace_id(100)),
     ];
     // Expected answers from the plain join: one event whose trace id is not 32 hex digits
     // (an unrelated healthy trace) makes the only hot batch unindexable.
@@ -750,9 +754,10 @@ async fn indexed_trace_reads_answer_the_same_as_the_hot_tier() {
     plain.push(odd);
     hot.ingest(&plain).await;
     let mut expected = Vec::new();
-    for u in uris {
+    for u in &uris {
         expected.push(hot.ok(u).await);
     }
+    assert_eq!(expected[6]["events"].as_array().map(Vec::len), Some(3));
     assert!(
         expected[0]["rows"][0]["affected_users"]
             .as_i64()
@@ -785,16 +790,21 @@ async fn indexed_trace_reads_answer_the_same_as_the_hot_tier() {
     );
 
     // The warmer builds the indexes of new files before any read: after one more flush,
-    // a pass builds exactly the new file's, and the answers stay the same.
+    // a pass builds exactly the new file's, and the answers stay the same. Before it, a
+    // story reads the new (unindexed) file by scanning it and builds no index.
     h.flush().await;
     let footers = engine.cached_footers();
+    for (u, want) in uris.iter().zip(&expected).skip(5) {
+        assert_eq!(&h.ok(u).await, want, "{u} before the warm-up");
+    }
+    assert_eq!(engine.trace_index_files(), 2, "a lookup builds no index");
     let warmed = engine.warm_trace_indexes().await.unwrap();
     assert_eq!(warmed.cold_files, 1);
     assert_eq!(engine.trace_index_files(), 3);
     assert_eq!(
         engine.cached_footers(),
         footers + 1,
-        "the new file's footer is loaded"
+        "the new file's footer is loaded (by the stories' scan or the warm-up)"
     );
     assert_eq!(
         engine.warm_trace_indexes().await.unwrap(),

@@ -27,6 +27,7 @@ use crate::server::error::ApiError;
 /// Every retained event of `trace_id`, in identity order.
 pub async fn load_trace(ctx: &SessionContext, trace_id: &str) -> Result<Vec<Event>, ReadError> {
     let mut events = Vec::new();
+    crate::query::trace_index::register_trace_lookup(ctx, trace_id).await?;
     for batch in sql::collect(ctx, ReadQuery::TraceById, vec![Param::str(trace_id)]).await? {
         events.extend(batch_to_events(&batch)?);
     }

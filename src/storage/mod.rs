@@ -26,7 +26,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray, UInt8Array};
+use datafusion::arrow::array::{
+    Array, BooleanArray, RecordBatch, TimestampNanosecondArray, UInt8Array,
+};
 use datafusion::arrow::compute::{
     SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
 };
@@ -1396,10 +1398,7 @@ mod tests {
         // Failed traces: 5 timeouts (n = 0, 4, 12, 20, 24), then their 5 `ok` hops.
         assert_eq!(keys.iter().filter(|k| k.0 == 0).count(), 5);
         assert_eq!(keys.iter().filter(|k| k.0 == 1).count(), 5);
-        assert_eq!(
-            merged.failed_rows, 5,
-            "failure scans read the first 5 rows"
-        );
+        assert_eq!(merged.failed_rows, 5, "failure scans read the first 5 rows");
         assert_eq!(keys[0].1, "timeout");
         assert_eq!(keys[5], (1, "ok", "api", 1_000 - 21));
         assert_eq!(keys[10], (2, "ok", "api", 1_000 - 14));

@@ -160,6 +160,22 @@ fn query_api_applies_body_rules_caps_and_error_classes() {
     let r = post_query(&server, &json!({"sql": "DESCRIBE events"}), &auth);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["truncated"], json!(true), "25 columns, limit 5");
+    // EXPLAIN [ANALYZE] of a query (the row cap applies to the plan rows, not as a plan node:
+    // an analyzed plan must stay the root).
+    for sql in [
+        "EXPLAIN SELECT count(*) FROM events WHERE status = 'ok'",
+        "EXPLAIN ANALYZE SELECT service, count(*) FROM events GROUP BY service",
+    ] {
+        let r = post_query(&server, &json!({"sql": sql}), &auth);
+        assert_eq!(r.status, 200, "{sql}: {}", r.body);
+        assert_eq!(
+            r.json()["columns"][0]["name"],
+            json!("plan_type"),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("DataSourceExec"), "{sql}: {}", r.body);
+    }
     let r = post_query(
         &server,
         &json!({"sql": "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'anchor_error_code'"}),
