@@ -18,6 +18,8 @@
 --   $5  Utf8       family step
 --   $6  Utf8       family error code
 --   $7  Int64      1 = also count the current-window baseline (BC), 0 = only F from C
+--   $8  Timestamp  a: the first whole minute in the baseline windows (>= now - 4W)
+--   $9  Timestamp  b: the end of the last whole minute (<= now - W); a <= b
 --
 -- Output: baseline Utf8 ('baseline_windows' | 'current_window'), failing_events Int64 (|F|),
 --         baseline_events Int64 (|B|), dimension Utf8, value Utf8, failing_count Int64,
@@ -25,11 +27,14 @@
 --         value = '', counts 0); then one row per (dimension, value) seen in F.
 -- Order: dimension, value (unique per row; the totals row's '' sorts first).
 --
--- Sources: F (and BC) come from `events` in C. The baseline windows are split by source:
--- `dim_values` holds the summaries (incident_dimension_summary.sql) of the cold files and hot
--- batches wholly inside [now - 4W, now - W); `dim_edge_events` is every other source that
--- overlaps it, read row by row. Rust registers both (src/incidents/dimensions.rs) and runs the
--- query with $7 = 0 first: with failures sorted first, C costs a scan of the failed rows only;
+-- Sources: F (and BC) come from `events` in C. The baseline windows [now - 4W, now - W) are
+-- split by minute and source: `dim_values` holds the per-minute summaries
+-- (incident_dimension_summary.sql) of the cold files and hot batches that overlap them, of
+-- which the minutes in [a, b) count; `dim_partial_events` is those sources again, read row by
+-- row only in the partial minutes [now - 4W, a) and [b, now - W); `dim_edge_events` is every
+-- overlapping source without a summary (small hot batches), read row by row over the whole
+-- range. Rust registers all three (src/incidents/dimensions.rs) and runs the query with $7 = 0
+-- first: with failures sorted first, C costs a scan of the failed rows only;
 -- only when that finds no baseline-window event does it run again with $7 = 1.
 --
 -- Cost: the edge sources' events of the service (the downstream step is picked by
@@ -51,6 +56,12 @@ WITH ev AS (
            step_downstream(steps, $5) AS downstream_service, 'BW' AS part
     FROM dim_edge_events
     WHERE service = $4 AND status <> 'suppressed' AND ts_start >= $3 AND ts_start < $2
+    UNION ALL
+    SELECT env, version, http_route, http_method, user_tier, user_region,
+           step_downstream(steps, $5) AS downstream_service, 'BW' AS part
+    FROM dim_partial_events
+    WHERE service = $4 AND status <> 'suppressed' AND ts_start >= $3 AND ts_start < $2
+      AND (ts_start < $8 OR ts_start >= $9)
 ),
 combos AS (
     SELECT env, version, http_route, http_method, user_tier, user_region, downstream_service,
@@ -78,6 +89,7 @@ pairs AS (
     SELECT dimension, value, CAST(0 AS BIGINT) AS f, events AS bw, CAST(0 AS BIGINT) AS bc
     FROM dim_values
     WHERE service = $4 AND (step = '' OR (dimension = 'downstream_service' AND step = $5))
+      AND bucket >= $8 AND bucket < $9
     UNION ALL
     SELECT '' AS dimension, '' AS value, CAST(0 AS BIGINT) AS f, CAST(0 AS BIGINT) AS bw,
            CAST(0 AS BIGINT) AS bc

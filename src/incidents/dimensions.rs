@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
@@ -35,8 +35,9 @@ pub const DIMENSIONS: [&str; 7] = [
 pub const TOP: usize = 5;
 const MIN_SCORE: f64 = 0.2;
 
-/// `$1..$7`: now, now − W, now − 4W, the family's service, step, error code, and whether the
-/// current-window baseline is counted too (see [`suspect_dimension_rows`]).
+/// `$1..$9`: now, now − W, now − 4W, the family's service, step, error code, whether the
+/// current-window baseline is counted too (see [`suspect_dimension_rows`]), and the whole
+/// minutes `[a, b)` of the baseline windows ([`whole_minutes`]).
 pub fn dimension_params(
     now: i64,
     window_ns: i64,
@@ -44,6 +45,7 @@ pub fn dimension_params(
     current_baseline: bool,
 ) -> Vec<Param> {
     let w = window_ns.max(0);
+    let (a, b) = whole_minutes(baseline_bounds(now, window_ns));
     vec![
         Param::Timestamp(now),
         Param::Timestamp(now.saturating_sub(w)),
@@ -52,6 +54,8 @@ pub fn dimension_params(
         Param::str(family.step.as_str()),
         Param::str(family.error_code.as_str()),
         Param::Int64(i64::from(current_baseline)),
+        Param::Timestamp(a),
+        Param::Timestamp(b),
     ]
 }
 
@@ -62,6 +66,21 @@ pub fn baseline_bounds(now: i64, window_ns: i64) -> (i64, i64) {
         now.saturating_sub(w.saturating_mul(4)),
         now.saturating_sub(w),
     )
+}
+
+const MINUTE_NS: i64 = 60_000_000_000;
+
+/// The whole minutes `[a, b)` (from the epoch, like the summaries' `bucket`) inside
+/// `[lo, hi)`, with `lo <= a <= b <= hi`: the summaries count the minutes in `[a, b)`, the
+/// rows in `[lo, a)` and `[b, hi)` are read one by one (all of them when no whole minute fits).
+pub fn whole_minutes((lo, hi): (i64, i64)) -> (i64, i64) {
+    let ceil = lo
+        .div_euclid(MINUTE_NS)
+        .saturating_add(i64::from(lo.rem_euclid(MINUTE_NS) != 0))
+        .saturating_mul(MINUTE_NS);
+    let floor = hi.div_euclid(MINUTE_NS).saturating_mul(MINUTE_NS);
+    let a = ceil.min(hi).max(lo);
+    (a, floor.max(a))
 }
 
 /// The counts of the dimensions query for `family` on a session where [`register_sources`]
@@ -106,6 +125,11 @@ pub static SUMMARY_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("step", DataType::Utf8, true),
         Field::new("dimension", DataType::Utf8, true),
         Field::new("value", DataType::Utf8, true),
+        Field::new(
+            "bucket",
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            true,
+        ),
         Field::new("events", DataType::Int64, true),
     ]))
 });
@@ -232,17 +256,21 @@ impl SummaryCache {
 /// How [`register_sources`] split the sources of the baseline windows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SourceSplit {
-    /// Sources wholly inside the baseline windows, counted from their summaries.
+    /// Sources overlapping the baseline windows counted from their summaries (whole minutes).
     pub summarized: usize,
-    /// Other sources that overlap them, read row by row.
+    /// Of those, the ones also read row by row in the partial edge minutes.
+    pub partial: usize,
+    /// Other sources that overlap the windows (too small to summarize), read row by row.
     pub edge: usize,
 }
 
-/// Register `dim_values` and `dim_edge_events` on `ctx` (a read-model session over one
-/// snapshot) for the baseline windows `[lo, hi)`: the sources wholly inside them (cold files,
-/// and hot batches that have a summary or are large enough to get one) by their summaries
-/// (computed now when missing), every other overlapping source as events. A session without
-/// a storage snapshot (tests) gets [`register_unsummarized`].
+/// Register `dim_values`, `dim_partial_events` and `dim_edge_events` on `ctx` (a read-model
+/// session over one snapshot) for the baseline windows `[lo, hi)`: the sources that overlap
+/// them (cold files, and hot batches that have a summary or are large enough to get one) by
+/// their per-minute summaries (computed now when missing) plus, for those overlapping the
+/// partial minutes at the edges ([`whole_minutes`]), their rows there; every other
+/// overlapping source as events. A session without a storage snapshot (tests) gets
+/// [`register_unsummarized`].
 pub async fn register_sources(
     ctx: &SessionContext,
     engine: &QueryEngine,
@@ -256,49 +284,67 @@ pub async fn register_sources(
     };
     let snapshot = trace_ctx.snapshot.clone();
     cache.retain(&snapshot);
-    let inside = |min: i64, max: i64| min >= lo && max < hi;
-    let overlaps = |min: i64, max: i64| max >= lo && min < hi;
+    let (a, b) = whole_minutes((lo, hi));
+    let overlaps = |min: i64, max: i64, lo: i64, hi: i64| lo < hi && max >= lo && min < hi;
+    let in_partial = |min: i64, max: i64| overlaps(min, max, lo, a) || overlaps(min, max, b, hi);
     let mut summaries = Vec::new();
-    let (mut edge_hot, mut edge_cold) = (Vec::new(), Vec::new());
+    let (mut partial_hot, mut partial_cold) = (Vec::new(), Vec::new());
+    let mut edge_hot = Vec::new();
     for f in &snapshot.cold {
-        if inside(f.min_ts, f.max_ts) {
+        if overlaps(f.min_ts, f.max_ts, lo, hi) {
             summaries.push(cache.cold(engine, &snapshot, f, memory).await?);
-        } else if overlaps(f.min_ts, f.max_ts) {
-            edge_cold.push(f.clone());
+            if in_partial(f.min_ts, f.max_ts) {
+                partial_cold.push(f.clone());
+            }
         }
     }
     for h in &snapshot.hot {
+        if !overlaps(h.min_ts, h.max_ts, lo, hi) {
+            continue;
+        }
         let summarizable =
             h.dimension_summary.get().is_some() || h.batch.num_rows() >= WARM_MIN_HOT_ROWS;
-        if inside(h.min_ts, h.max_ts) && summarizable {
+        if summarizable {
             summaries.push(cache.hot(engine, &snapshot, h, memory).await?);
-        } else if overlaps(h.min_ts, h.max_ts) {
+            if in_partial(h.min_ts, h.max_ts) {
+                partial_hot.push(h.clone());
+            }
+        } else {
             edge_hot.push(h.clone());
         }
     }
     let split = SourceSplit {
         summarized: summaries.len(),
-        edge: edge_hot.len() + edge_cold.len(),
+        partial: partial_hot.len() + partial_cold.len(),
+        edge: edge_hot.len(),
     };
     let values: Vec<RecordBatch> = summaries.iter().flat_map(|s| s.iter().cloned()).collect();
     sql::register_batches(ctx, "dim_values", SUMMARY_SCHEMA.clone(), values)?;
-    let edge = sources(&snapshot, edge_hot, edge_cold);
-    ctx.deregister_table("dim_edge_events")?;
-    ctx.register_table(
-        "dim_edge_events",
-        Arc::new(crate::query::provider::SnapshotTable::new(
-            edge,
-            trace_ctx.cold_url.clone(),
-        )),
-    )?;
+    for (name, source) in [
+        (
+            "dim_partial_events",
+            sources(&snapshot, partial_hot, partial_cold),
+        ),
+        ("dim_edge_events", sources(&snapshot, edge_hot, Vec::new())),
+    ] {
+        ctx.deregister_table(name)?;
+        ctx.register_table(
+            name,
+            Arc::new(crate::query::provider::SnapshotTable::new(
+                source,
+                trace_ctx.cold_url.clone(),
+            )),
+        )?;
+    }
     Ok(split)
 }
 
-/// Register `dim_values` empty and `dim_edge_events` as `events` itself: every baseline
-/// event is read row by row.
+/// Register `dim_values` and `dim_partial_events` empty and `dim_edge_events` as `events`
+/// itself: every baseline event is read row by row.
 pub async fn register_unsummarized(ctx: &SessionContext) -> Result<(), DataFusionError> {
     sql::register_batches(ctx, "dim_values", SUMMARY_SCHEMA.clone(), vec![])?;
     let events = ctx.table_provider("events").await?;
+    sql::register_batches(ctx, "dim_partial_events", events.schema(), vec![])?;
     ctx.deregister_table("dim_edge_events")?;
     ctx.register_table("dim_edge_events", events)?;
     Ok(())

@@ -256,6 +256,7 @@ impl IncidentEngine {
             match register_sources(&ctx, engine, &self.summaries, bounds, memory).await {
                 Ok(split) => tracing::debug!(
                     summarized = split.summarized,
+                    partial = split.partial,
                     edge = split.edge,
                     "dimension sources"
                 ),

@@ -16,7 +16,7 @@ use super::detect::{
 };
 use super::dimensions::{
     DimensionCountRow, SUMMARY_SCHEMA, baseline_bounds, rank, register_unsummarized,
-    suspect_dimension_rows,
+    suspect_dimension_rows, whole_minutes,
 };
 use super::model::{CaptureStatus, ErrorFamily};
 use crate::model::{Anchor, Event, Step};
@@ -70,20 +70,32 @@ async fn run(
     sql::collect(&events_ctx(events), q, params).await.unwrap()
 }
 
-/// The dimension counts of `f` over `events`, computed twice: every baseline event read row by
-/// row, and with the events cut into sources of two (in the given order) whose summaries stand
-/// in for the sources wholly inside the baseline windows. Both must agree.
+/// The dimension counts of `f` over `events` at NOW, computed twice: every baseline event read
+/// row by row, and with the events cut into sources of two (in the given order) of which two
+/// in three stand in by their per-minute summaries (plus their rows in the partial edge
+/// minutes) and every third is read row by row. Both must agree, at NOW (whole-minute window
+/// edges) and 17 s later (partial minutes at both edges).
 async fn dimension_counts(events: &[Event], f: &ErrorFamily) -> Vec<DimensionCountRow> {
-    let ctx = events_ctx(events);
-    register_unsummarized(&ctx).await.unwrap();
-    let plain = suspect_dimension_rows(&ctx, NOW, W, f).await.unwrap();
+    let mut at_now = Vec::new();
+    for now in [NOW, NOW + 17_000_000_000] {
+        let ctx = events_ctx(events);
+        register_unsummarized(&ctx).await.unwrap();
+        let plain = suspect_dimension_rows(&ctx, now, W, f).await.unwrap();
 
-    let (lo, hi) = baseline_bounds(NOW, W);
-    let (mut values, mut edge) = (Vec::new(), Vec::new());
-    for source in events.chunks(2) {
-        let min = source.iter().map(|e| e.ts_start_ns).min().unwrap();
-        let max = source.iter().map(|e| e.ts_start_ns).max().unwrap();
-        if min >= lo && max < hi {
+        let (lo, hi) = baseline_bounds(now, W);
+        let (a, b) = whole_minutes((lo, hi));
+        let overlaps = |min: i64, max: i64, lo: i64, hi: i64| lo < hi && max >= lo && min < hi;
+        let (mut values, mut partial, mut edge) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, source) in events.chunks(2).enumerate() {
+            let min = source.iter().map(|e| e.ts_start_ns).min().unwrap();
+            let max = source.iter().map(|e| e.ts_start_ns).max().unwrap();
+            if !overlaps(min, max, lo, hi) {
+                continue;
+            }
+            if i % 3 == 2 {
+                edge.extend_from_slice(source);
+                continue;
+            }
             let summary = sql::collect(
                 &events_ctx(source),
                 sql::ReadQuery::IncidentDimensionSummary,
@@ -96,17 +108,38 @@ async fn dimension_counts(events: &[Event], f: &ErrorFamily) -> Vec<DimensionCou
                     RecordBatch::try_new(SUMMARY_SCHEMA.clone(), b.columns().to_vec()).unwrap(),
                 );
             }
-        } else {
-            edge.extend_from_slice(source);
+            if overlaps(min, max, lo, a) || overlaps(min, max, b, hi) {
+                partial.extend_from_slice(source);
+            }
+        }
+        sql::register_batches(&ctx, "dim_values", SUMMARY_SCHEMA.clone(), values).unwrap();
+        for (name, rows) in [("dim_partial_events", &partial), ("dim_edge_events", &edge)] {
+            ctx.deregister_table(name).unwrap();
+            ctx.register_table(name, events_table(rows)).unwrap();
+        }
+        let summarized = suspect_dimension_rows(&ctx, now, W, f).await.unwrap();
+        assert_eq!(
+            summarized, plain,
+            "summarized sources count the same at {now}"
+        );
+        if now == NOW {
+            at_now = plain;
         }
     }
-    sql::register_batches(&ctx, "dim_values", SUMMARY_SCHEMA.clone(), values).unwrap();
-    ctx.deregister_table("dim_edge_events").unwrap();
-    ctx.register_table("dim_edge_events", events_table(&edge))
-        .unwrap();
-    let summarized = suspect_dimension_rows(&ctx, NOW, W, f).await.unwrap();
-    assert_eq!(summarized, plain, "summarized sources count the same");
-    plain
+    at_now
+}
+
+#[test]
+fn whole_minutes_lie_inside_the_bounds() {
+    const M: i64 = 60_000_000_000;
+    assert_eq!(whole_minutes((10 * M, 50 * M)), (10 * M, 50 * M));
+    assert_eq!(whole_minutes((10 * M + 1, 50 * M - 1)), (11 * M, 49 * M));
+    // No whole minute: everything is read row by row ([lo, a) ∪ [b, hi) = [lo, hi)).
+    assert_eq!(
+        whole_minutes((10 * M + 5, 10 * M + 9)),
+        (10 * M + 9, 10 * M + 9)
+    );
+    assert_eq!(whole_minutes((-M - 1, M + 1)), (-M, M));
 }
 
 #[tokio::test]

@@ -138,7 +138,7 @@ read_queries! {
         [Timestamp, Timestamp, Timestamp, Timestamp, Timestamp, Int64, Float64, Float64],
     IncidentDimensionSummary => "incident_dimension_summary": [],
     IncidentSuspectDimensions => "incident_suspect_dimensions":
-        [Timestamp, Timestamp, Timestamp, Utf8, Utf8, Utf8, Int64],
+        [Timestamp, Timestamp, Timestamp, Utf8, Utf8, Utf8, Int64, Timestamp, Timestamp],
     IncidentFailingEvents => "incident_failing_events":
         [Timestamp, Timestamp, Utf8, Utf8, Utf8],
     IncidentSignals => "incident_signals": [Timestamp, Timestamp],

@@ -688,12 +688,41 @@ async fn suspect_dimensions_from_source_summaries_match_a_full_scan() {
     let split = register_sources(&ctx, &rig.query, &cache, baseline_bounds(T0, w), 512 << 20)
         .await
         .unwrap();
-    // Summarized: the inside file and the big batch; edge: the straddling file and the small
-    // batch (the current window's batch is not in the baseline windows at all).
-    assert_eq!((split.summarized, split.edge), (2, 2), "{split:?}");
-    assert_eq!(cache.cold_files(), 1);
+    // Summarized by minute: both files (the straddling one's minutes before T0 − 40m do not
+    // count) and the big batch; read row by row: the small batch (the current window's batch
+    // is not in the baseline windows at all). T0 is a whole minute: no partial minutes.
+    assert_eq!(
+        (split.summarized, split.partial, split.edge),
+        (3, 0, 1),
+        "{split:?}"
+    );
+    assert_eq!(cache.cold_files(), 2);
     let summarized = suspect_dimension_rows(&ctx, T0, w, &family).await.unwrap();
     assert_eq!(summarized, plain);
+    // 17 s later both window edges cut a minute: the straddling file's rows in the partial
+    // minute after T0 − 40m + 17 s are read row by row (no source overlaps the other one).
+    let later = T0 + 17_000_000_000;
+    let plain_ctx = rig.query.context(512 << 20).await.unwrap();
+    register_unsummarized(&plain_ctx).await.unwrap();
+    let plain_later = suspect_dimension_rows(&plain_ctx, later, w, &family)
+        .await
+        .unwrap();
+    let ctx = rig.query.context(512 << 20).await.unwrap();
+    let split = register_sources(
+        &ctx,
+        &rig.query,
+        &cache,
+        baseline_bounds(later, w),
+        512 << 20,
+    )
+    .await
+    .unwrap();
+    assert_eq!(split.partial, 1, "the straddling file: {split:?}");
+    let summarized = suspect_dimension_rows(&ctx, later, w, &family)
+        .await
+        .unwrap();
+    assert_eq!(summarized, plain_later);
+    assert_ne!(plain_later[0].baseline_events, 0);
     // The edge file's events before T0 − 40m are not in B.
     let in_b = 300
         + 33_000
