@@ -1,8 +1,8 @@
 -- incident_dimension_summary: the suspect-dimension value counts (spec triage §2.10) of one
 -- immutable source of `events` (a cold file or a merged hot batch), per service, for every
--- step name at once, per minute of ts_start. Cached per source and summed by
--- incident_suspect_dimensions.sql (table `dim_values`) over the whole minutes inside the
--- baseline windows, so a build reads row by row only the events of the two partial minutes at
+-- step name at once, per 15 s bucket of ts_start. Cached per source and summed by
+-- incident_suspect_dimensions.sql (table `dim_values`) over the whole buckets inside the
+-- baseline windows, so a build reads row by row only the events of the two partial buckets at
 -- the window edges (and of sources too small to summarize), not every event of the service
 -- over 4W.
 --
@@ -13,11 +13,11 @@
 -- Parameters: none.
 --
 -- Output: service Utf8, step Utf8, dimension Utf8 ('' = the totals row, value ''), value Utf8,
---         bucket Timestamp (the minute of ts_start, from the epoch), events Int64
+--         bucket Timestamp (ts_start binned to 15 s from the epoch), events Int64
 -- Order: service, step, dimension, value, bucket (unique per row).
 WITH ev AS (
     SELECT service, env, version, http_route, http_method, user_tier, user_region, steps,
-           date_bin(INTERVAL '1 minute', ts_start) AS bucket
+           date_bin(INTERVAL '15 seconds', ts_start) AS bucket
     FROM events
     WHERE status <> 'suppressed'
 ),

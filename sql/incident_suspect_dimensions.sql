@@ -18,8 +18,8 @@
 --   $5  Utf8       family step
 --   $6  Utf8       family error code
 --   $7  Int64      1 = also count the current-window baseline (BC), 0 = only F from C
---   $8  Timestamp  a: the first whole minute in the baseline windows (>= now - 4W)
---   $9  Timestamp  b: the end of the last whole minute (<= now - W); a <= b
+--   $8  Timestamp  a: the start of the first whole 15 s bucket in the baseline windows (>= now - 4W)
+--   $9  Timestamp  b: the end of the last whole bucket (<= now - W); a <= b
 --
 -- Output: baseline Utf8 ('baseline_windows' | 'current_window'), failing_events Int64 (|F|),
 --         baseline_events Int64 (|B|), dimension Utf8, value Utf8, failing_count Int64,
@@ -28,10 +28,10 @@
 -- Order: dimension, value (unique per row; the totals row's '' sorts first).
 --
 -- Sources: F (and BC) come from `events` in C. The baseline windows [now - 4W, now - W) are
--- split by minute and source: `dim_values` holds the per-minute summaries
+-- split by 15 s bucket and source: `dim_values` holds the per-bucket summaries
 -- (incident_dimension_summary.sql) of the cold files and hot batches that overlap them, of
--- which the minutes in [a, b) count; `dim_partial_events` is those sources again, read row by
--- row only in the partial minutes [now - 4W, a) and [b, now - W); `dim_edge_events` is every
+-- which the buckets in [a, b) count; `dim_partial_events` is those sources again, read row by
+-- row only in the partial buckets [now - 4W, a) and [b, now - W); `dim_edge_events` is every
 -- overlapping source without a summary (small hot batches), read row by row over the whole
 -- range. Rust registers all three (src/incidents/dimensions.rs) and runs the query with $7 = 0
 -- first: with failures sorted first, C costs a scan of the failed rows only;

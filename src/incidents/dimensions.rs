@@ -37,7 +37,7 @@ const MIN_SCORE: f64 = 0.2;
 
 /// `$1..$9`: now, now − W, now − 4W, the family's service, step, error code, whether the
 /// current-window baseline is counted too (see [`suspect_dimension_rows`]), and the whole
-/// minutes `[a, b)` of the baseline windows ([`whole_minutes`]).
+/// buckets `[a, b)` of the baseline windows ([`whole_buckets`]).
 pub fn dimension_params(
     now: i64,
     window_ns: i64,
@@ -45,7 +45,7 @@ pub fn dimension_params(
     current_baseline: bool,
 ) -> Vec<Param> {
     let w = window_ns.max(0);
-    let (a, b) = whole_minutes(baseline_bounds(now, window_ns));
+    let (a, b) = whole_buckets(baseline_bounds(now, window_ns));
     vec![
         Param::Timestamp(now),
         Param::Timestamp(now.saturating_sub(w)),
@@ -68,17 +68,23 @@ pub fn baseline_bounds(now: i64, window_ns: i64) -> (i64, i64) {
     )
 }
 
-const MINUTE_NS: i64 = 60_000_000_000;
+/// The width of a summary bucket of `ts_start` (`sql/incident_dimension_summary.sql` bins by
+/// `INTERVAL '15 seconds'` from the epoch): a build reads at most about one bucket of the
+/// service's events row by row (the partial buckets at the two window edges); a source's
+/// summary has one set of rows per bucket it spans.
+pub const SUMMARY_BUCKET_NS: i64 = 15_000_000_000;
 
-/// The whole minutes `[a, b)` (from the epoch, like the summaries' `bucket`) inside
-/// `[lo, hi)`, with `lo <= a <= b <= hi`: the summaries count the minutes in `[a, b)`, the
-/// rows in `[lo, a)` and `[b, hi)` are read one by one (all of them when no whole minute fits).
-pub fn whole_minutes((lo, hi): (i64, i64)) -> (i64, i64) {
+/// The whole buckets `[a, b)` (from the epoch, like the summaries' `bucket`) inside
+/// `[lo, hi)`, with `lo <= a <= b <= hi`: the summaries count the buckets in `[a, b)`, the
+/// rows in `[lo, a)` and `[b, hi)` are read one by one (all of them when no whole bucket fits).
+pub fn whole_buckets((lo, hi): (i64, i64)) -> (i64, i64) {
     let ceil = lo
-        .div_euclid(MINUTE_NS)
-        .saturating_add(i64::from(lo.rem_euclid(MINUTE_NS) != 0))
-        .saturating_mul(MINUTE_NS);
-    let floor = hi.div_euclid(MINUTE_NS).saturating_mul(MINUTE_NS);
+        .div_euclid(SUMMARY_BUCKET_NS)
+        .saturating_add(i64::from(lo.rem_euclid(SUMMARY_BUCKET_NS) != 0))
+        .saturating_mul(SUMMARY_BUCKET_NS);
+    let floor = hi
+        .div_euclid(SUMMARY_BUCKET_NS)
+        .saturating_mul(SUMMARY_BUCKET_NS);
     let a = ceil.min(hi).max(lo);
     (a, floor.max(a))
 }
@@ -256,9 +262,9 @@ impl SummaryCache {
 /// How [`register_sources`] split the sources of the baseline windows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SourceSplit {
-    /// Sources overlapping the baseline windows counted from their summaries (whole minutes).
+    /// Sources overlapping the baseline windows counted from their summaries (whole buckets).
     pub summarized: usize,
-    /// Of those, the ones also read row by row in the partial edge minutes.
+    /// Of those, the ones also read row by row in the partial edge buckets.
     pub partial: usize,
     /// Other sources that overlap the windows (too small to summarize), read row by row.
     pub edge: usize,
@@ -267,8 +273,8 @@ pub struct SourceSplit {
 /// Register `dim_values`, `dim_partial_events` and `dim_edge_events` on `ctx` (a read-model
 /// session over one snapshot) for the baseline windows `[lo, hi)`: the sources that overlap
 /// them (cold files, and hot batches that have a summary or are large enough to get one) by
-/// their per-minute summaries (computed now when missing) plus, for those overlapping the
-/// partial minutes at the edges ([`whole_minutes`]), their rows there; every other
+/// their per-bucket summaries (computed now when missing) plus, for those overlapping the
+/// partial buckets at the edges ([`whole_buckets`]), their rows there; every other
 /// overlapping source as events. A session without a storage snapshot (tests) gets
 /// [`register_unsummarized`].
 pub async fn register_sources(
@@ -284,7 +290,7 @@ pub async fn register_sources(
     };
     let snapshot = trace_ctx.snapshot.clone();
     cache.retain(&snapshot);
-    let (a, b) = whole_minutes((lo, hi));
+    let (a, b) = whole_buckets((lo, hi));
     let overlaps = |min: i64, max: i64, lo: i64, hi: i64| lo < hi && max >= lo && min < hi;
     let in_partial = |min: i64, max: i64| overlaps(min, max, lo, a) || overlaps(min, max, b, hi);
     let mut summaries = Vec::new();

@@ -15,8 +15,8 @@ use super::detect::{
     CANDIDATES_QUERY, Thresholds, candidate_params, candidate_rows, candidates_in_memory,
 };
 use super::dimensions::{
-    DimensionCountRow, SUMMARY_SCHEMA, baseline_bounds, rank, register_unsummarized,
-    suspect_dimension_rows, whole_minutes,
+    DimensionCountRow, SUMMARY_BUCKET_NS, SUMMARY_SCHEMA, baseline_bounds, rank,
+    register_unsummarized, suspect_dimension_rows, whole_buckets,
 };
 use super::model::{CaptureStatus, ErrorFamily};
 use crate::model::{Anchor, Event, Step};
@@ -72,9 +72,9 @@ async fn run(
 
 /// The dimension counts of `f` over `events` at NOW, computed twice: every baseline event read
 /// row by row, and with the events cut into sources of two (in the given order) of which two
-/// in three stand in by their per-minute summaries (plus their rows in the partial edge
-/// minutes) and every third is read row by row. Both must agree, at NOW (whole-minute window
-/// edges) and 17 s later (partial minutes at both edges).
+/// in three stand in by their per-bucket summaries (plus their rows in the partial edge
+/// buckets) and every third is read row by row. Both must agree, at NOW (whole-bucket window
+/// edges) and 17 s later (partial buckets at both edges).
 async fn dimension_counts(events: &[Event], f: &ErrorFamily) -> Vec<DimensionCountRow> {
     let mut at_now = Vec::new();
     for now in [NOW, NOW + 17_000_000_000] {
@@ -83,7 +83,7 @@ async fn dimension_counts(events: &[Event], f: &ErrorFamily) -> Vec<DimensionCou
         let plain = suspect_dimension_rows(&ctx, now, W, f).await.unwrap();
 
         let (lo, hi) = baseline_bounds(now, W);
-        let (a, b) = whole_minutes((lo, hi));
+        let (a, b) = whole_buckets((lo, hi));
         let overlaps = |min: i64, max: i64, lo: i64, hi: i64| lo < hi && max >= lo && min < hi;
         let (mut values, mut partial, mut edge) = (Vec::new(), Vec::new(), Vec::new());
         for (i, source) in events.chunks(2).enumerate() {
@@ -130,16 +130,23 @@ async fn dimension_counts(events: &[Event], f: &ErrorFamily) -> Vec<DimensionCou
 }
 
 #[test]
-fn whole_minutes_lie_inside_the_bounds() {
-    const M: i64 = 60_000_000_000;
-    assert_eq!(whole_minutes((10 * M, 50 * M)), (10 * M, 50 * M));
-    assert_eq!(whole_minutes((10 * M + 1, 50 * M - 1)), (11 * M, 49 * M));
-    // No whole minute: everything is read row by row ([lo, a) ∪ [b, hi) = [lo, hi)).
+fn whole_buckets_lie_inside_the_bounds() {
+    const B: i64 = SUMMARY_BUCKET_NS;
+    assert_eq!(whole_buckets((10 * B, 50 * B)), (10 * B, 50 * B));
+    assert_eq!(whole_buckets((10 * B + 1, 50 * B - 1)), (11 * B, 49 * B));
+    // No whole bucket: everything is read row by row ([lo, a) ∪ [b, hi) = [lo, hi)).
     assert_eq!(
-        whole_minutes((10 * M + 5, 10 * M + 9)),
-        (10 * M + 9, 10 * M + 9)
+        whole_buckets((10 * B + 5, 10 * B + 9)),
+        (10 * B + 9, 10 * B + 9)
     );
-    assert_eq!(whole_minutes((-M - 1, M + 1)), (-M, M));
+    assert_eq!(whole_buckets((-B - 1, B + 1)), (-B, B));
+    // The SQL bins by the same width.
+    assert!(
+        sql::ReadQuery::IncidentDimensionSummary
+            .text()
+            .contains("date_bin(INTERVAL '15 seconds', ts_start)")
+    );
+    assert_eq!(SUMMARY_BUCKET_NS, 15_000_000_000);
 }
 
 #[tokio::test]

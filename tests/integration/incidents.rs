@@ -688,9 +688,9 @@ async fn suspect_dimensions_from_source_summaries_match_a_full_scan() {
     let split = register_sources(&ctx, &rig.query, &cache, baseline_bounds(T0, w), 512 << 20)
         .await
         .unwrap();
-    // Summarized by minute: both files (the straddling one's minutes before T0 − 40m do not
+    // Summarized by bucket: both files (the straddling one's buckets before T0 − 40m do not
     // count) and the big batch; read row by row: the small batch (the current window's batch
-    // is not in the baseline windows at all). T0 is a whole minute: no partial minutes.
+    // is not in the baseline windows at all). T0 is a whole bucket: no partial buckets.
     assert_eq!(
         (split.summarized, split.partial, split.edge),
         (3, 0, 1),
@@ -699,8 +699,8 @@ async fn suspect_dimensions_from_source_summaries_match_a_full_scan() {
     assert_eq!(cache.cold_files(), 2);
     let summarized = suspect_dimension_rows(&ctx, T0, w, &family).await.unwrap();
     assert_eq!(summarized, plain);
-    // 17 s later both window edges cut a minute: the straddling file's rows in the partial
-    // minute after T0 − 40m + 17 s are read row by row (no source overlaps the other one).
+    // 17 s later both window edges cut a bucket: the straddling file's rows in the partial
+    // bucket after T0 − 40m + 17 s are read row by row (no source overlaps the other one).
     let later = T0 + 17_000_000_000;
     let plain_ctx = rig.query.context(512 << 20).await.unwrap();
     register_unsummarized(&plain_ctx).await.unwrap();
