@@ -1038,47 +1038,30 @@ mod tests {
             .collect();
         let column: Vec<String> = (0..9000).map(|r| id(traces[(r * 7) % 3000])).collect();
         let index = TraceIndex::build(column.iter().map(|s| Some(s.as_str()))).unwrap();
+        // The rows of `wanted` by brute force, and what `rows_of` finds.
+        let check = |wanted: &[u128]| {
+            let want: Vec<(u32, u128)> = column
+                .iter()
+                .enumerate()
+                .filter_map(|(r, s)| {
+                    let t = parse_trace_id(s).unwrap();
+                    wanted.contains(&t).then_some((r as u32, t))
+                })
+                .collect();
+            let got = index.rows_of(&TraceSet::new(wanted.to_vec()));
+            assert_eq!(got, want);
+            got.len()
+        };
+        // A dense set takes the bitmap pass.
         let mut wanted: Vec<u128> = traces.iter().step_by(3).copied().collect();
         wanted.extend((0..500).map(|_| next()));
-        let set = TraceSet::new(wanted.clone());
-        let got = index.rows_of(&set);
-        let want: Vec<(u32, u128)> = column
-            .iter()
-            .enumerate()
-            .filter_map(|(r, s)| {
-                let t = parse_trace_id(s).unwrap();
-                wanted.contains(&t).then_some((r as u32, t))
-            })
-            .collect();
-        assert_eq!(got.len(), 3000);
-        assert_eq!(got, want);
+        assert_eq!(check(&wanted), 3000);
         // A sparse set takes the galloping merge (including an id past the index's end).
-        let few = [traces[0], traces[5], next(), u128::MAX];
-        let got = index.rows_of(&TraceSet::new(few.to_vec()));
-        let want: Vec<(u32, u128)> = column
-            .iter()
-            .enumerate()
-            .filter_map(|(r, s)| {
-                let t = parse_trace_id(s).unwrap();
-                few.contains(&t).then_some((r as u32, t))
-            })
-            .collect();
-        assert_eq!(got.len(), 6);
-        assert_eq!(got, want);
+        assert_eq!(check(&[traces[0], traces[5], next(), u128::MAX]), 6);
         // Every 40th trace plus absent ids (gaps of ~25 entries): gallops with many hits.
         let mut some: Vec<u128> = traces.iter().step_by(40).copied().collect();
         some.extend((0..200).map(|_| next()));
-        let got = index.rows_of(&TraceSet::new(some.clone()));
-        let want: Vec<(u32, u128)> = column
-            .iter()
-            .enumerate()
-            .filter_map(|(r, s)| {
-                let t = parse_trace_id(s).unwrap();
-                some.contains(&t).then_some((r as u32, t))
-            })
-            .collect();
-        assert_eq!(got.len(), 75 * 3);
-        assert_eq!(got, want);
+        assert_eq!(check(&some), 75 * 3);
     }
 
     #[test]
