@@ -45,7 +45,7 @@ use object_store::ObjectStore;
 use parking_lot::Mutex;
 
 use super::provider::{SnapshotTable, time_bounds};
-use crate::storage::table::{ColdFile, TableSnapshot};
+use crate::storage::table::{ColdFile, HotBatch, TableSnapshot};
 
 /// Memory the cached indexes may use (20 bytes per indexed cold row: ~25 M rows).
 pub const INDEX_CACHE_BYTES: usize = 512 << 20;
@@ -827,18 +827,14 @@ impl TableProvider for TracedEvents {
         // Hot batches: the selected rows by the batch's own index, built off the async threads
         // (one blocking task per batch) the first time; started before the cold tasks are
         // awaited, so both tiers are selected at once.
-        let mut unindexed_hot = Vec::new();
-        let hot_tasks: Vec<_> = snapshot
+        let (indexed_hot, rest): (Vec<&Arc<HotBatch>>, Vec<&Arc<HotBatch>>) = snapshot
             .hot
             .iter()
             .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
-            .filter(|h| {
-                let keep = self.build || h.trace_index.get().is_some();
-                if !keep {
-                    unindexed_hot.push((*h).clone());
-                }
-                keep
-            })
+            .partition(|h| self.build || h.trace_index.get().is_some());
+        let mut unindexed_hot: Vec<Arc<HotBatch>> = rest.into_iter().cloned().collect();
+        let hot_tasks: Vec<_> = indexed_hot
+            .into_iter()
             .map(|h| {
                 let (h, traces, projection) = (h.clone(), self.traces.clone(), projection.clone());
                 tokio::task::spawn_blocking(move || {

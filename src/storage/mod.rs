@@ -372,17 +372,17 @@ fn failure_tiers(batch: &RecordBatch) -> Option<(UInt8Array, usize)> {
         datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("status")?)?;
     let trace =
         datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("trace_id")?)?;
-    let own =
-        |i: usize| status.is_valid(i) && crate::model::event::is_failed_status(status.value(i));
+    // Each row's status is checked once.
+    let own: Vec<bool> = (0..batch.num_rows())
+        .map(|i| status.is_valid(i) && crate::model::event::is_failed_status(status.value(i)))
+        .collect();
     let failed: std::collections::HashSet<&str> = (0..batch.num_rows())
-        .filter(|&i| own(i) && trace.is_valid(i))
+        .filter(|&i| own[i] && trace.is_valid(i))
         .map(|i| trace.value(i))
         .collect();
-    let mut own_failed = 0;
     let tiers = (0..batch.num_rows())
         .map(|i| {
-            if own(i) {
-                own_failed += 1;
+            if own[i] {
                 0u8
             } else if trace.is_valid(i) && failed.contains(trace.value(i)) {
                 1
@@ -391,7 +391,7 @@ fn failure_tiers(batch: &RecordBatch) -> Option<(UInt8Array, usize)> {
             }
         })
         .collect();
-    Some((tiers, own_failed))
+    Some((tiers, own.iter().filter(|o| **o).count()))
 }
 
 /// One hot batch with the rows of `batches`, in the table's sort order like a cold file: a
