@@ -29,6 +29,6 @@ pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod reads;
-pub mod server;
+pub mod api;
 pub mod storage;
 pub mod wal;

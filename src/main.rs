@@ -54,7 +54,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(cli::EXIT_SERVER as u8);
                 }
             };
-            match rt.block_on(waylog::server::serve(
+            match rt.block_on(waylog::api::serve(
                 config,
                 Arc::new(waylog::clock::SystemClock),
             )) {

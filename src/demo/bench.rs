@@ -405,9 +405,9 @@ pub async fn bench_reads(
 
     let config = crate::config::Config::for_data_dir(dir);
     let (storage, load_secs) = load_half_cold(&config, rows, 50 * 60 * 1_000_000_000, 7).await?;
-    let state = crate::server::AppState::new(config, Arc::new(SystemClock));
+    let state = crate::api::AppState::new(config, Arc::new(SystemClock));
     state.set_storage(storage.clone());
-    let app = crate::server::router(state.clone());
+    let app = crate::api::router(state.clone());
     let engine = state.engine().expect("storage installed").clone();
     // What `waylog serve`'s index warmer has done by the time the load is over.
     let warm = Instant::now();

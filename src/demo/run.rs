@@ -34,7 +34,7 @@ use super::traffic::ndjson;
 use crate::cli::{CliError, EXIT_CLIENT, EXIT_SERVER, EXIT_TRANSPORT, EXIT_USAGE, normalize_url};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::server::{AppState, router, start_storage};
+use crate::api::{AppState, router, start_storage};
 use crate::storage::error_chain;
 
 /// `waylog demo` flags (the global `--addr` targets a running server instead).
@@ -264,7 +264,7 @@ pub fn run(
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 tokio::select! {
-                    _ = crate::server::shutdown_signal() => {}
+                    _ = crate::api::shutdown_signal() => {}
                     _ = exit_rx.wait_for(|v| *v) => {}
                 }
                 sig_state.begin_shutdown();

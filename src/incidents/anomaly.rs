@@ -21,8 +21,8 @@ use super::detect::{mark_seen, median3, severity, window_bounds, window_index};
 use super::identity::open_incident_id;
 use super::inputs::{DeploymentRow, SignalRow};
 use super::model::{ErrorFamily, Evidence, EvidenceKind, Fields, Incident};
-use crate::reads::rows::{Columns, RowError};
-use crate::reads::sql::{Param, ReadQuery};
+use crate::query::rows::{Columns, RowError};
+use crate::query::sql::{Param, ReadQuery};
 
 /// The SQL this module's contract describes.
 pub const STATS_QUERY: ReadQuery = ReadQuery::IncidentServiceStats;

@@ -8,8 +8,8 @@
 
 use super::inputs::{FailingEvent, is_failed_status};
 use super::model::{ErrorFamily, Incident, Status};
-use crate::reads::rows::{Columns, RowError};
-use crate::reads::sql::{Param, ReadQuery};
+use crate::query::rows::{Columns, RowError};
+use crate::query::sql::{Param, ReadQuery};
 use datafusion::arrow::array::{Array, RecordBatch};
 
 /// The SQL this module's contract describes.

@@ -1,11 +1,15 @@
-//! The incident engine's pure rules (spec triage §2-§5, §7.4): detection contract and its SQL,
-//! the opt-in traffic and latency anomaly detectors (§2.11), identity, severity, lifecycle,
-//! sample traces, suspect dimensions, cause classification, next checks, alert matching and the
-//! snapshot text.
-//!
-//! Invariant: nothing here does I/O or reads a clock. Callers (the tick, the alert intake, the
-//! read API) run the SQL, fill the input rows of [`inputs`] and pass `now` explicitly, so every
-//! rule is a deterministic function of its arguments and never panics on bad data.
+//! The incident engine (spec triage §2-§5, §7.4, §7.6). Two halves:
+//! - the rules, pure functions of their inputs: detection contract, the opt-in traffic and
+//!   latency anomaly detectors (§2.11), identity, severity, lifecycle, sample traces, suspect
+//!   dimensions, cause classification, next checks, alert matching and the snapshot text
+//!   ([`detect`], [`anomaly`], [`identity`], [`build`], [`classify`], [`next_checks`],
+//!   [`alert_match`], [`snapshot`]). They do no I/O and read no clock: `now` and the input
+//!   rows of [`inputs`] are passed in, so every rule is deterministic and never panics on bad
+//!   data;
+//! - the I/O around them: the tick ([`engine`]: runs the SQL over hot + cold, applies the
+//!   rules, appends changed incidents as `incident_versions` rows through the WAL), the
+//!   stored incidents ([`store`]), their reads ([`read`]), the dimension summaries
+//!   ([`dimensions`]) and the intake match of new alerts ([`intake`]).
 
 pub mod alert_match;
 pub mod anomaly;
@@ -16,9 +20,11 @@ pub mod detect;
 pub mod dimensions;
 pub mod engine;
 pub mod identity;
+pub mod intake;
 pub mod inputs;
 pub mod model;
 pub mod next_checks;
+pub mod read;
 pub mod snapshot;
 pub mod store;
 

@@ -20,7 +20,7 @@ use super::dimensions::{
 };
 use super::model::{CaptureStatus, ErrorFamily};
 use crate::model::{Anchor, Event, Step};
-use crate::reads::sql;
+use crate::query::sql;
 use crate::storage::schema::{EVENTS_SCHEMA, events_to_batch};
 use datafusion::arrow::array::RecordBatch;
 

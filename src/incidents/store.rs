@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::model::{Cause, Confidence, ErrorFamily, Incident, Status};
-use crate::reads::rows::{Columns, RowError};
+use crate::query::rows::{Columns, RowError};
 use crate::storage::schema::INCIDENT_VERSIONS_SCHEMA;
 
 /// One stored version of an incident.

@@ -14,13 +14,12 @@
 //! - Positions are 0-based in payload order: `alerts[]` for Alertmanager and unified Grafana,
 //!   `evalMatches[]` for legacy Grafana, `0` for everything else.
 
-use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::reads::params::percent_decode_path;
-use crate::server::error::ApiError;
+use crate::model::rejection::{ErrorClass, Rejection};
 
 /// The payload format found by §7.1; `as_str` is the `alerts.format` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +89,7 @@ impl AlertRejection {
 
     /// §7.3: the mapped signal failed §1.2 validation (`validate_signal`); the signal error's
     /// detail is kept.
-    pub fn invalid_alert(position: usize, signal_error: &ApiError) -> Self {
+    pub fn invalid_alert(position: usize, signal_error: &Rejection) -> Self {
         AlertRejection {
             position,
             code: MISSING_FIELDS,
@@ -100,9 +99,9 @@ impl AlertRejection {
     }
 
     /// The request error when nothing was accepted ("the first rejection is the error").
-    pub fn into_api_error(self) -> ApiError {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
+    pub fn into_rejection(self) -> Rejection {
+        Rejection::new(
+            ErrorClass::BadRequest,
             self.code,
             self.message,
             self.detail,
@@ -110,9 +109,9 @@ impl AlertRejection {
     }
 }
 
-fn invalid_json(detail: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
+fn invalid_json(detail: impl Into<String>) -> Rejection {
+    Rejection::new(
+        ErrorClass::BadRequest,
         "INVALID_JSON",
         "invalid json",
         detail,
@@ -123,7 +122,7 @@ fn invalid_json(detail: impl Into<String>) -> ApiError {
 /// name is `400 INVALID_JSON` with detail `unknown query parameter: <name>`. Values are
 /// percent-decoded (`+` is a space) and trimmed; an empty value is absent; when a name repeats,
 /// its first non-empty value wins.
-pub fn parse_alert_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
+pub fn parse_alert_query(raw: Option<&str>) -> Result<AlertQuery, Rejection> {
     let decode = |s: &str| {
         percent_decode_path(&s.replace('+', "%20"))
             .ok_or_else(|| invalid_json("invalid query string"))
@@ -148,7 +147,7 @@ pub fn parse_alert_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
 
 /// Parse a request body for [`map_alerts`]; a parse error is `400 INVALID_JSON` with the
 /// parser's message as detail.
-pub fn parse_alert_body(body: &[u8]) -> Result<Value, ApiError> {
+pub fn parse_alert_body(body: &[u8]) -> Result<Value, Rejection> {
     serde_json::from_slice(body).map_err(|e| invalid_json(e.to_string()))
 }
 
@@ -185,7 +184,7 @@ pub fn map_alerts(
     body: &Value,
     q: &AlertQuery,
     now_ns: i64,
-) -> Result<Vec<Result<MappedAlert, AlertRejection>>, ApiError> {
+) -> Result<Vec<Result<MappedAlert, AlertRejection>>, Rejection> {
     if !body.is_object() {
         return Err(invalid_json("expected a JSON object"));
     }
@@ -195,8 +194,8 @@ pub fn map_alerts(
         Detected::Alertmanager => (AlertFormat::Alertmanager, alertmanager(body)?),
         Detected::PagerDuty => (AlertFormat::PagerDuty, vec![pagerduty(body)]),
         Detected::Unsupported => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(Rejection::new(
+                ErrorClass::BadRequest,
                 "UNSUPPORTED_ALERT",
                 "unsupported alert",
                 "expected waylog, alertmanager, grafana, or pagerduty payload",
@@ -451,16 +450,16 @@ fn alerts_of(root: &Value) -> Option<&[Value]> {
     }
 }
 
-fn alerts_empty() -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
+fn alerts_empty() -> Rejection {
+    Rejection::new(
+        ErrorClass::BadRequest,
         MISSING_FIELDS,
         "missing required fields",
         "alerts[] is empty",
     )
 }
 
-fn alertmanager(root: &Value) -> Result<Vec<Draft>, ApiError> {
+fn alertmanager(root: &Value) -> Result<Vec<Draft>, Rejection> {
     let alerts = alerts_of(root).unwrap_or(&[]);
     if alerts.is_empty() {
         return Err(alerts_empty());
@@ -513,7 +512,7 @@ fn is_resolved(status: Option<&str>) -> bool {
 /// Unified Grafana: one signal per `alerts[]` element. Without `alerts`: legacy (root
 /// `evalMatches`) gives one signal per match, else one signal from the root; for these
 /// root signals the root object plays the role of `a`.
-fn grafana(root: &Value) -> Result<Vec<Draft>, ApiError> {
+fn grafana(root: &Value) -> Result<Vec<Draft>, Rejection> {
     let tags = root.get("tags");
     if let Some(alerts) = alerts_of(root) {
         if alerts.is_empty() {
@@ -700,8 +699,9 @@ mod tests {
 
     fn map_err(body: &str) -> (u16, String, String, String) {
         let e = map_alerts(&parse(body), &AlertQuery::default(), now()).unwrap_err();
+        assert_eq!(e.class, ErrorClass::BadRequest);
         (
-            e.status.as_u16(),
+            400,
             e.error.code.to_string(),
             e.error.message,
             e.error.detail,
@@ -906,10 +906,10 @@ mod tests {
     fn fixture_pagerduty_v3_without_env_is_rejected() {
         let all = map(PAGERDUTY_V3, &AlertQuery::default());
         assert_eq!(all, vec![Err(AlertRejection::missing_fields(0))]);
-        let e = all[0].clone().unwrap_err().into_api_error();
+        let e = all[0].clone().unwrap_err().into_rejection();
         assert_eq!(
-            (e.status.as_u16(), e.error.code, e.error.message.as_str()),
-            (400, "MISSING_FIELDS", "missing required fields")
+            (e.class, e.error.code, e.error.message.as_str()),
+            (ErrorClass::BadRequest, "MISSING_FIELDS", "missing required fields")
         );
         assert_eq!(e.error.detail, "service, env, and reason are required");
     }
@@ -1308,8 +1308,8 @@ mod tests {
         ] {
             let e = parse_alert_query(Some(raw)).unwrap_err();
             assert_eq!(
-                (e.status.as_u16(), e.error.code, e.error.message.as_str()),
-                (400, "INVALID_JSON", "invalid json")
+                (e.class, e.error.code, e.error.message.as_str()),
+                (ErrorClass::BadRequest, "INVALID_JSON", "invalid json")
             );
             assert_eq!(e.error.detail, format!("unknown query parameter: {name}"));
         }

@@ -13,9 +13,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
 use datafusion::arrow::array::{
     ArrayRef, AsArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array,
 };
@@ -23,16 +20,14 @@ use datafusion::arrow::datatypes::UInt64Type;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{BodyError, content_encoding, read_body};
 use crate::duration::parse_duration;
 use crate::model::Event;
 use crate::model::validate::format_rfc3339_ns;
 use crate::query::QueryEngine;
-use crate::reads::params::Params;
-use crate::reads::rows::{Columns, RowError, cell};
-use crate::reads::sql::{self, Param, ReadQuery};
-use crate::server::error::{ApiError, json_response};
-use crate::server::{AppState, RequestId, SharedState, auth};
+use crate::clock::SharedClock;
+use crate::model::rejection::{ErrorClass, Rejection};
+use crate::query::rows::{Columns, RowError, cell};
+use crate::query::sql::{self, Param, ReadQuery};
 use crate::storage::schema::{DEPLOYMENT_VERSIONS_SCHEMA, TableId};
 use crate::storage::{Storage, WriteError};
 
@@ -65,9 +60,9 @@ pub struct DeploymentInput {
     pub commit_author: String,
 }
 
-fn invalid_json(detail: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
+pub fn invalid_json(detail: impl Into<String>) -> Rejection {
+    Rejection::new(
+        ErrorClass::BadRequest,
         "INVALID_JSON",
         "invalid json",
         detail,
@@ -76,12 +71,12 @@ fn invalid_json(detail: impl Into<String>) -> ApiError {
 
 /// Parse a `POST /v1/deployments` body: one JSON object, members of the right types,
 /// `id`/`service`/`env` non-empty. Undefined members are ignored; `null` counts as absent.
-pub fn parse_deployment(body: &[u8]) -> Result<DeploymentInput, ApiError> {
+pub fn parse_deployment(body: &[u8]) -> Result<DeploymentInput, Rejection> {
     let value: Value = serde_json::from_slice(body).map_err(|e| invalid_json(e.to_string()))?;
     let Value::Object(obj) = value else {
         return Err(invalid_json("body must be a JSON object"));
     };
-    let string = |key: &str| -> Result<String, ApiError> {
+    let string = |key: &str| -> Result<String, Rejection> {
         match obj.get(key) {
             None | Some(Value::Null) => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
@@ -117,8 +112,8 @@ pub fn parse_deployment(body: &[u8]) -> Result<DeploymentInput, ApiError> {
         .iter()
         .any(|s| s.trim().is_empty())
     {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+        return Err(Rejection::new(
+            ErrorClass::BadRequest,
             "MISSING_FIELDS",
             "missing required fields",
             "id, service, and env are required",
@@ -134,7 +129,7 @@ pub fn merge(
     existing: Option<&Deployment>,
     input: DeploymentInput,
     now_ns: i64,
-) -> Result<Deployment, ApiError> {
+) -> Result<Deployment, Rejection> {
     let Some(old) = existing else {
         return Ok(Deployment {
             id: input.id,
@@ -151,8 +146,8 @@ pub fn merge(
         });
     };
     if old.env != input.env {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Rejection::new(
+            ErrorClass::Conflict,
             "ENV_CONFLICT",
             "env conflict",
             format!(
@@ -186,7 +181,7 @@ fn metadata_json(m: &BTreeMap<String, String>) -> Option<String> {
 }
 
 /// One `deployment_versions` row per deployment state.
-pub fn deployments_to_batch(rows: &[Deployment]) -> Result<RecordBatch, ApiError> {
+pub fn deployments_to_batch(rows: &[Deployment]) -> Result<RecordBatch, Rejection> {
     let opt = |f: fn(&Deployment) -> &String| -> ArrayRef {
         Arc::new(
             rows.iter()
@@ -232,13 +227,19 @@ pub fn deployments_to_batch(rows: &[Deployment]) -> Result<RecordBatch, ApiError
     })
 }
 
-fn upsert_failed() -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "UPSERT_FAILED",
-        "upsert failed",
-        "",
-    )
+fn upsert_failed() -> Rejection {
+    Rejection::new(ErrorClass::Internal, "UPSERT_FAILED", "upsert failed", "")
+}
+
+/// Why an upsert was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    /// The spec's answer: invalid body, missing fields, `ENV_CONFLICT`, `UPSERT_FAILED`.
+    #[error("{0}")]
+    Rejected(#[from] Rejection),
+    /// The append was not made durable.
+    #[error(transparent)]
+    Write(WriteError),
 }
 
 /// Latest deployment states, loaded from `deployment_versions` on first use, plus the OTLP
@@ -259,7 +260,7 @@ impl Registry {
         engine: &QueryEngine,
         input: DeploymentInput,
         now_ns: i64,
-    ) -> Result<Deployment, ApiError> {
+    ) -> Result<Deployment, DeploymentError> {
         let mut latest = self.latest.lock().await;
         if latest.is_none() {
             *latest = Some(load_latest(engine).await.map_err(|e| {
@@ -270,25 +271,12 @@ impl Registry {
         let map = latest.as_mut().expect("loaded above");
         let next = merge(map.get(&input.id), input, now_ns)?;
         let batch = deployments_to_batch(std::slice::from_ref(&next))?;
-        match storage.append(TableId::DeploymentVersions, batch).await {
-            Ok(_) => {
-                map.insert(next.id.clone(), next.clone());
-                Ok(next)
-            }
-            Err(WriteError::Durability(e)) => {
-                tracing::error!(error = %e, "deployment durability failure");
-                Err(ApiError::unavailable(
-                    "durability_unavailable",
-                    "write-ahead log unavailable",
-                    5,
-                ))
-            }
-            Err(WriteError::Stopped) => Err(ApiError::unavailable(
-                "ingest_unavailable",
-                "ingest unavailable",
-                1,
-            )),
-        }
+        storage
+            .append(TableId::DeploymentVersions, batch)
+            .await
+            .map_err(DeploymentError::Write)?;
+        map.insert(next.id.clone(), next.clone());
+        Ok(next)
     }
 
     /// §5.3: the upserts that the versions in `events` imply, in request order. The first
@@ -329,23 +317,24 @@ impl Registry {
 
 /// Spawn the upserts for the OTLP events of one export (§5.3); failures are logged only and
 /// the caller never waits.
-pub fn register_from_otlp(state: &AppState, events: &[Event]) {
-    let inputs = state.deployments.observe(events);
+pub fn register_from_otlp(
+    registry: &Arc<Registry>,
+    storage: Arc<Storage>,
+    engine: QueryEngine,
+    clock: SharedClock,
+    events: &[Event],
+) {
+    let inputs = registry.observe(events);
     if inputs.is_empty() {
         return;
     }
-    let (Some(storage), Some(engine)) = (state.storage().cloned(), state.engine().cloned()) else {
-        return;
-    };
-    let registry = state.deployments.clone();
-    let clock = state.clock.clone();
+    let registry = registry.clone();
     tokio::spawn(async move {
         for input in inputs {
             let id = input.id.clone();
             let now = clock.now_ns();
             if let Err(e) = registry.upsert(&storage, &engine, input, now).await {
-                tracing::warn!(id, error = %e.error.message, detail = %e.error.detail,
-                    "automatic deployment registration failed");
+                tracing::warn!(id, error = %e, "automatic deployment registration failed");
             }
         }
     });
@@ -413,61 +402,10 @@ async fn load_latest(
     Ok(map)
 }
 
-/// `/v1/deployments`: `OPTIONS` (no auth), `POST`, `GET`; other methods `405`.
-pub async fn deployments_route(State(state): State<SharedState>, req: Request) -> Response {
-    let resp = match *req.method() {
-        Method::OPTIONS => StatusCode::NO_CONTENT.into_response(),
-        Method::POST => deployments_post(&state, req).await,
-        Method::GET => deployments_get(&state, req).await,
-        _ => ApiError::method_not_allowed("GET, POST, OPTIONS").into_response(),
-    };
-    crate::server::with_cors(&state, "GET, POST, OPTIONS", resp)
-}
-
-async fn deployments_post(state: &SharedState, req: Request) -> Response {
-    if let Err(e) = auth::gate(state, &req, auth::Scope::Write) {
-        return e.into_response();
-    }
-    let headers = req.headers().clone();
-    let encoding = match content_encoding(&headers, true) {
-        Ok(e) => e,
-        Err(detail) => return invalid_json(detail).into_response(),
-    };
-    let max = state.config.max_body_bytes;
-    let body = match read_body(req.into_body(), encoding, max).await {
-        Ok(b) => b,
-        Err(BodyError::Oversize(_)) => {
-            return ApiError::body_oversize(format!("request body exceeds {max} bytes"))
-                .into_response();
-        }
-        Err(BodyError::Corrupt(detail)) => return invalid_json(detail).into_response(),
-    };
-    let input = match parse_deployment(&body) {
-        Ok(i) => i,
-        Err(e) => return e.into_response(),
-    };
-    let (Some(storage), Some(engine)) = (
-        state
-            .storage()
-            .filter(|_| state.is_ready() && !state.is_shutting_down()),
-        state.engine(),
-    ) else {
-        return ApiError::unavailable("ingest_unavailable", "ingest unavailable", 1)
-            .into_response();
-    };
-    if let Some(retry) = storage.overloaded() {
-        return ApiError::unavailable("overloaded", "server overloaded", retry).into_response();
-    }
-    let now = state.clock.now_ns();
-    match state.deployments.upsert(storage, engine, input, now).await {
-        Ok(d) => json_response(StatusCode::CREATED, &serde_json::json!({ "id": d.id })),
-        Err(e) => e.into_response(),
-    }
-}
-
+/// The `GET /v1/deployments` answer (a struct, not `json!`: members keep their order).
 #[derive(Debug, Serialize)]
-struct Listing {
-    deployments: Vec<ListedDeployment>,
+pub struct Listing {
+    pub deployments: Vec<ListedDeployment>,
 }
 
 /// One listed deployment (§5.2), members in the specified order.
@@ -538,40 +476,6 @@ pub fn listing_window(raw: Option<&str>, retention: Duration) -> Duration {
     w.min(retention)
 }
 
-async fn deployments_get(state: &SharedState, req: Request) -> Response {
-    if let Err(e) = auth::gate(state, &req, auth::Scope::Read) {
-        return e.into_response();
-    }
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    // Other parameters are ignored (§5.2), so no strict name check here.
-    let params = Params::parse_lenient(req.uri().query());
-    let window = listing_window(params.get("window"), state.config.retention);
-    let service = params.get("service").unwrap_or("").to_string();
-    let Some(engine) = state.engine() else {
-        return ApiError::unavailable("unavailable", "storage unavailable", 1).into_response();
-    };
-    let now = state.clock.now_ns();
-    let lo = now.saturating_sub(i64::try_from(window.as_nanos()).unwrap_or(i64::MAX));
-    match list_deployments(engine, state.config.query_memory_bytes, lo, now, &service).await {
-        // A struct, not `json!`: the members keep their specified order.
-        Ok(deployments) => json_response(StatusCode::OK, &Listing { deployments }),
-        Err(e) => {
-            tracing::error!(error = %e, request_id, "listing deployments");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "QUERY_FAILED",
-                "query failed",
-                "",
-            )
-            .into_response()
-        }
-    }
-}
-
 /// Deployments with `first_seen` in `[lo, hi]` (and of `service` when non-empty), newest
 /// first, with their error-rate comparison.
 pub async fn list_deployments(
@@ -633,7 +537,7 @@ pub async fn list_deployments(
 
 fn rate_counts(
     batches: &[RecordBatch],
-) -> Result<HashMap<String, RateCounts>, crate::reads::rows::RowError> {
+) -> Result<HashMap<String, RateCounts>, crate::query::rows::RowError> {
     let mut m = HashMap::new();
     for b in batches {
         let c = Columns::new(b);
@@ -718,7 +622,7 @@ mod tests {
         assert_eq!((second.first_seen_ns, second.last_seen_ns), (100, 200));
         assert_eq!(second.revision, 2);
         let err = merge(Some(&second), input("d1", "staging", ""), 300).unwrap_err();
-        assert_eq!((err.status.as_u16(), err.error.code), (409, "ENV_CONFLICT"));
+        assert_eq!((err.class, err.error.code), (ErrorClass::Conflict, "ENV_CONFLICT"));
     }
 
     #[test]

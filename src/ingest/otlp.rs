@@ -13,11 +13,10 @@
 //!   validator rejects (`schema_validation_failed`).
 //! - `event_id` is a pure function of (trace id, span id) (§4.6): a re-exported span is a
 //!   duplicate, never a second row.
-//! - Transports (`otlp_http`, `otlp_grpc`) call [`admit`] before reading the payload, so an
-//!   `overloaded` or not-ready refusal stores nothing, then [`prepare`] (CPU, blocking thread)
-//!   and [`commit`] (WAL, async).
+//! - Transports (`crate::api::otlp_http`, `crate::api::otlp_grpc`) check readiness and
+//!   backpressure before reading the payload, so an `overloaded` or not-ready refusal stores
+//!   nothing, then call [`prepare`] (CPU, blocking thread) and [`commit`] (WAL, async).
 
-use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -34,9 +33,8 @@ use sha2::{Digest, Sha256};
 
 use crate::model::validate::format_rfc3339_ns;
 use crate::model::{Event, ItemReject, validate_item_owned};
-use crate::server::AppState;
 use crate::storage::schema::{TableId, events_to_batch};
-use crate::storage::{AppendOutcome, Storage, WriteError};
+use crate::storage::{Storage, WriteError};
 
 /// How far a converted `ts_start` may lie after now (spec events §1.2, §4.4); exactly this passes.
 const FUTURE_GUARD_NS: i128 = 300 * 1_000_000_000;
@@ -633,58 +631,6 @@ fn fields(
 // ---------------------------------------------------------------------------------------------
 // The shared export pipeline (§4.4 steps 2-3, §3.1, §3.4).
 
-/// Why an export was refused or failed after admission; transports map it to their statuses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ExportFailure {
-    /// HTTP 503 / gRPC `UNAVAILABLE`, with a retry hint in seconds.
-    Unavailable {
-        code: &'static str,
-        message: &'static str,
-        retry_after_secs: u64,
-    },
-    /// HTTP 500 / gRPC `INTERNAL`; the cause was logged, never sent.
-    Internal,
-}
-
-impl ExportFailure {
-    pub(crate) fn ingest_unavailable() -> Self {
-        ExportFailure::Unavailable {
-            code: "ingest_unavailable",
-            message: "ingest unavailable",
-            retry_after_secs: 1,
-        }
-    }
-
-    fn overloaded(retry_after_secs: u64) -> Self {
-        ExportFailure::Unavailable {
-            code: "overloaded",
-            message: "ingest saturated",
-            retry_after_secs,
-        }
-    }
-
-    fn durability_unavailable() -> Self {
-        ExportFailure::Unavailable {
-            code: "durability_unavailable",
-            message: "write-ahead log unavailable",
-            retry_after_secs: 5,
-        }
-    }
-}
-
-/// Ready, not shutting down, and storage can take more (§2.2 checks 8-9): decided once per
-/// request before any span is processed.
-pub(crate) fn admit(state: &AppState) -> Result<Arc<Storage>, ExportFailure> {
-    let storage = match state.storage() {
-        Some(s) if state.is_ready() && !state.is_shutting_down() => s.clone(),
-        _ => return Err(ExportFailure::ingest_unavailable()),
-    };
-    if let Some(retry) = storage.overloaded() {
-        return Err(ExportFailure::overloaded(retry));
-    }
-    Ok(storage)
-}
-
 /// A converted request ready to be written.
 #[derive(Debug)]
 pub(crate) struct Prepared {
@@ -696,43 +642,36 @@ pub(crate) struct Prepared {
 pub(crate) fn prepare(
     req: &ExportTraceServiceRequest,
     now_ns: i64,
-    request_id: &str,
-) -> Result<Prepared, ExportFailure> {
+) -> Result<Prepared, datafusion::arrow::error::ArrowError> {
     let conversion = convert_request(req, now_ns);
     let batch = if conversion.events.is_empty() {
         None
     } else {
-        Some(events_to_batch(&conversion.events).map_err(|e| {
-            tracing::error!(error = %e, request_id, "arrow conversion failed");
-            ExportFailure::Internal
-        })?)
+        Some(events_to_batch(&conversion.events)?)
     };
     Ok(Prepared { conversion, batch })
 }
 
-/// Dedup + WAL (§2.4 stages 6-8), the deployment hook (§4.4 step 3), and the response.
-pub(crate) async fn commit(
-    state: &AppState,
-    storage: &Storage,
-    prepared: Prepared,
-    request_id: &str,
-) -> Result<(ExportTraceServiceResponse, AppendOutcome), ExportFailure> {
-    let outcome = match prepared.batch {
-        Some(batch) => match storage.append(TableId::Events, batch).await {
-            Ok(o) => o,
-            Err(WriteError::Durability(e)) => {
-                tracing::error!(error = %e, request_id, "durability failure");
-                return Err(ExportFailure::durability_unavailable());
-            }
-            Err(WriteError::Stopped) => return Err(ExportFailure::ingest_unavailable()),
-        },
-        None => AppendOutcome::default(),
-    };
-    super::deployments::register_from_otlp(state, &prepared.conversion.events);
+/// What a committed export answers, and the events it stored (for the deployment hook of
+/// §4.4 step 3, which the caller runs after a successful commit).
+#[derive(Debug)]
+pub(crate) struct Committed {
+    pub response: ExportTraceServiceResponse,
+    pub events: Vec<Event>,
+}
+
+/// Dedup + WAL (§2.4 stages 6-8) and the response.
+pub(crate) async fn commit(storage: &Storage, prepared: Prepared) -> Result<Committed, WriteError> {
+    if let Some(batch) = prepared.batch {
+        storage.append(TableId::Events, batch).await?;
+    }
     let response = ExportTraceServiceResponse {
         partial_success: prepared.conversion.partial_success(),
     };
-    Ok((response, outcome))
+    Ok(Committed {
+        response,
+        events: prepared.conversion.events,
+    })
 }
 
 #[cfg(test)]

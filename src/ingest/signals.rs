@@ -1,4 +1,4 @@
-//! `POST /v1/signals` (spec triage §1.1-§1.4): validation in the specified order, server-owned
+//! Signals (spec triage §1.1-§1.4): validation of a `POST /v1/signals` body in the specified order, server-owned
 //! `signal_id` / `received_at`, unknown top-level keys preserved verbatim, one row of the
 //! `signals` table written through the WAL / hot / cold path.
 //!
@@ -8,18 +8,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampNanosecondArray};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
-use crate::server::error::ApiError;
-use crate::server::{RequestId, SharedState, auth};
-use crate::storage::WriteError;
-use crate::storage::schema::{SIGNAL_META_KEYS, SIGNALS_SCHEMA, TableId};
+use crate::model::rejection::{ErrorClass, Rejection};
+use crate::storage::schema::{SIGNAL_META_KEYS, SIGNALS_SCHEMA};
 
 /// Fixed body limit of `/v1/signals`.
 pub const MAX_SIGNAL_BODY: usize = 1 << 20;
@@ -57,17 +52,8 @@ pub struct Signal {
     pub received_at_ns: i64,
 }
 
-fn invalid(
-    status: StatusCode,
-    code: &'static str,
-    message: &str,
-    detail: impl Into<String>,
-) -> ApiError {
-    ApiError::new(status, code, message, detail)
-}
-
-fn field_error(code: &'static str, detail: String) -> ApiError {
-    invalid(StatusCode::BAD_REQUEST, code, "invalid signal", detail)
+fn field_error(code: &'static str, detail: String) -> Rejection {
+    Rejection::new(ErrorClass::BadRequest, code, "invalid signal", detail)
 }
 
 /// Compact JSON text without changing key order or number text: drop whitespace outside
@@ -97,9 +83,9 @@ pub fn compact_json(raw: &str) -> String {
 }
 
 /// Validate a body (spec triage §1.2 steps 3-6) at server time `now_ns`.
-pub fn validate_signal(body: &[u8], now_ns: i64) -> Result<Signal, ApiError> {
+pub fn validate_signal(body: &[u8], now_ns: i64) -> Result<Signal, Rejection> {
     let invalid_json =
-        |d: String| invalid(StatusCode::BAD_REQUEST, "invalid_json", "invalid json", d);
+        |d: String| Rejection::new(ErrorClass::BadRequest, "invalid_json", "invalid json", d);
     let map: BTreeMap<String, Box<RawValue>> =
         serde_json::from_slice(body).map_err(|e| invalid_json(e.to_string()))?;
     let parse =
@@ -276,9 +262,9 @@ pub fn signals_to_batch(
 }
 
 /// Signals back from `signals` rows (the columns of `sql/signals_list.sql`).
-pub fn batch_to_signals(batch: &RecordBatch) -> Result<Vec<Signal>, crate::reads::rows::RowError> {
+pub fn batch_to_signals(batch: &RecordBatch) -> Result<Vec<Signal>, crate::query::rows::RowError> {
     use datafusion::arrow::array::Array;
-    let c = crate::reads::rows::Columns::new(batch);
+    let c = crate::query::rows::Columns::new(batch);
     let names = [
         "signal_id",
         "type",
@@ -366,99 +352,6 @@ pub fn signal_json(x: &Signal) -> String {
     format!("{{{}}}", body.join(","))
 }
 
-/// `/v1/signals`: `POST` stores a signal, `GET` lists them, other methods `405`.
-pub async fn signals_route(State(state): State<SharedState>, req: Request) -> Response {
-    if req.method() == Method::GET {
-        return crate::reads::handlers::signals_list(state, req).await;
-    }
-    signals_ingest(state, req).await
-}
-
-/// `POST /v1/signals`.
-async fn signals_ingest(state: SharedState, req: Request) -> Response {
-    if req.method() != Method::POST {
-        return ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "unsupported_method",
-            "method not allowed",
-            "",
-        )
-        .with_header(header::ALLOW, "GET, POST")
-        .into_response();
-    }
-    if let Err(e) = auth::gate(&state, &req, auth::Scope::Write) {
-        return e.into_response();
-    }
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let body = match axum::body::to_bytes(req.into_body(), MAX_SIGNAL_BODY).await {
-        Ok(b) => b,
-        Err(e) => {
-            let too_big = crate::storage::error_chain(&e).contains("length limit");
-            return if too_big {
-                invalid(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_oversize",
-                    "body too large",
-                    "request body exceeds 1 MB",
-                )
-                .into_response()
-            } else {
-                invalid(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    "invalid body",
-                    e.to_string(),
-                )
-                .into_response()
-            };
-        }
-    };
-    let signal = match validate_signal(&body, state.clock.now_ns()) {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
-    };
-    let Some(storage) = state
-        .storage()
-        .filter(|_| state.is_ready() && !state.is_shutting_down())
-    else {
-        return ApiError::unavailable("ingest_unavailable", "ingest unavailable", 1)
-            .into_response();
-    };
-    if let Some(retry) = storage.overloaded() {
-        return ApiError::unavailable("overloaded", "server overloaded", retry).into_response();
-    }
-    let batch = match signals_to_batch(std::slice::from_ref(&signal)) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, request_id, "signal conversion failed");
-            return ApiError::internal(&request_id).into_response();
-        }
-    };
-    match storage.append(TableId::Signals, batch).await {
-        Ok(_) => {
-            let body = format!("{{\"signal\":{}}}", signal_json(&signal));
-            let mut resp = (StatusCode::CREATED, body).into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            );
-            resp
-        }
-        Err(WriteError::Durability(e)) => {
-            tracing::error!(error = %e, request_id, "signal durability failure");
-            ApiError::unavailable("durability_unavailable", "write-ahead log unavailable", 5)
-                .into_response()
-        }
-        Err(WriteError::Stopped) => {
-            ApiError::unavailable("ingest_unavailable", "ingest unavailable", 1).into_response()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,8 +371,9 @@ mod tests {
 
     fn check(m: &serde_json::Map<String, Value>) -> Result<Signal, (u16, String, String)> {
         validate_signal(Value::Object(m.clone()).to_string().as_bytes(), NOW).map_err(|e| {
+            assert_eq!(e.class, ErrorClass::BadRequest);
             (
-                e.status.as_u16(),
+                400,
                 e.error.code.to_string(),
                 e.error.detail.clone(),
             )

@@ -4,6 +4,7 @@
 //! reaches the writer has passed [`validate::validate_item`].
 
 pub mod event;
+pub mod rejection;
 pub mod validate;
 
 pub use event::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError};

@@ -10,6 +10,8 @@ pub mod functions;
 pub mod guard;
 pub mod output;
 pub mod provider;
+pub mod rows;
+pub mod sql;
 pub mod trace_index;
 
 use std::collections::BTreeMap;

@@ -10,10 +10,10 @@ use serde::Serialize;
 use super::ReadError;
 use super::family::ErrorFamily;
 use super::params::{Params, TimeWindow};
-use super::rows::Columns;
-use super::sql::{self, Param, ReadQuery};
+use crate::query::rows::Columns;
+use crate::query::sql::{self, Param, ReadQuery};
 use crate::config::Config;
-use crate::server::error::ApiError;
+use crate::model::rejection::Rejection;
 
 pub const PARAMS: &[&str] = &[
     "service",
@@ -37,12 +37,12 @@ pub enum BlastKey {
 
 impl BlastKey {
     /// The key rules of §4.5, first matching rule wins.
-    pub fn parse(p: &Params) -> Result<BlastKey, ApiError> {
-        let invalid = || ApiError::bad_request("invalid error family key");
+    pub fn parse(p: &Params) -> Result<BlastKey, Rejection> {
+        let invalid = || Rejection::bad_request("invalid error family key");
         let (service, step, code) = (p.get("service"), p.get("step"), p.get("error_code"));
         if let Some(text) = p.get("error_family") {
             if service.is_some() || step.is_some() || code.is_some() {
-                return Err(ApiError::bad_request(
+                return Err(Rejection::bad_request(
                     "use either error_family or service, step and error_code",
                 ));
             }
@@ -60,7 +60,7 @@ impl BlastKey {
             Some(c) => Ok(BlastKey::Code {
                 error_code: c.to_owned(),
             }),
-            None => Err(ApiError::bad_request(
+            None => Err(Rejection::bad_request(
                 "error_family, service+step+error_code, or error_code is required",
             )),
         }
@@ -89,7 +89,7 @@ pub struct BlastQuery {
 }
 
 impl BlastQuery {
-    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, ApiError> {
+    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, Rejection> {
         let key = BlastKey::parse(p)?;
         let window = TimeWindow::resolve(p, now_ns, config.retention, DEFAULT_WINDOW)?;
         Ok(BlastQuery { key, window })

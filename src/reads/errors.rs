@@ -11,10 +11,10 @@ use super::family::ErrorFamily;
 use super::params::{
     ErrorsCursor, Params, TimeWindow, parse_cursor, parse_failed_status_list, parse_limit,
 };
-use super::rows::Columns;
-use super::sql::{self, NO_CURSOR_COUNT, Param, ReadQuery};
+use crate::query::rows::Columns;
+use crate::query::sql::{self, NO_CURSOR_COUNT, Param, ReadQuery};
 use crate::config::Config;
-use crate::server::error::ApiError;
+use crate::model::rejection::Rejection;
 
 pub const PARAMS: &[&str] = &[
     "service", "status", "since", "until", "window", "cursor", "limit",
@@ -32,7 +32,7 @@ pub struct ErrorsQuery {
 }
 
 impl ErrorsQuery {
-    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, ApiError> {
+    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, Rejection> {
         let statuses = parse_failed_status_list(p.get("status"))?;
         let window = TimeWindow::resolve(p, now_ns, config.retention, DEFAULT_WINDOW)?;
         let cursor = parse_cursor(p.get("cursor"), ErrorsCursor::decode)?;

@@ -11,12 +11,12 @@ use super::params::{
     EventCursor, Params, TimeWindow, parse_cursor, parse_include_suppressed, parse_limit,
     parse_status_list, status_filter,
 };
-use super::rows::batch_to_events;
-use super::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
+use crate::query::rows::batch_to_events;
+use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 use super::traces::load_event;
 use crate::config::Config;
 use crate::model::Event;
-use crate::server::error::ApiError;
+use crate::model::rejection::Rejection;
 
 pub const SEARCH_PARAMS: &[&str] = &[
     "service",
@@ -44,7 +44,7 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
-    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, ApiError> {
+    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, Rejection> {
         let list = parse_status_list(p.get("status"))?;
         let window = TimeWindow::resolve(p, now_ns, config.retention, DEFAULT_WINDOW)?;
         let include_suppressed = parse_include_suppressed(p.get("include_suppressed"))?;
@@ -122,6 +122,6 @@ pub struct EventResponse {
 pub async fn event_read(ctx: &SessionContext, event_id: &str) -> Result<EventResponse, ReadError> {
     match load_event(ctx, event_id).await? {
         Some(event) => Ok(EventResponse { event }),
-        None => Err(ReadError::Api(ApiError::not_found("event not found"))),
+        None => Err(ReadError::Rejected(Rejection::not_found("event not found"))),
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::rows::TraceRow;
+use super::trace_rows::TraceRow;
 use crate::model::Event;
 use crate::model::event::is_failed_status;
 

@@ -1,6 +1,6 @@
 //! Query parameters of the read API (spec reads §1.2-§1.5): strict names, limits, time
 //! windows and keyset cursors. Pure functions: every failure is the spec's `400` as an
-//! [`ApiError`], ready to be returned.
+//! [`Rejection`].
 //!
 //! Invariants:
 //! - Unknown names are reported before duplicates, duplicates before any value check, and the
@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::duration::{format_duration, parse_duration};
 use crate::model::validate::parse_rfc3339_ns;
-use crate::server::error::ApiError;
+use crate::model::rejection::Rejection;
 
 /// The statuses an event may carry (spec events), in spec order.
 pub const STATUSES: [&str; 6] = ["ok", "error", "timeout", "partial", "aborted", "suppressed"];
@@ -39,7 +39,7 @@ pub struct Params {
 
 impl Params {
     /// Parse a raw query string (without `?`) against the endpoint's parameter set.
-    pub fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
+    pub fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Params, Rejection> {
         let mut pairs = Vec::new();
         for piece in query.unwrap_or("").split('&') {
             if piece.is_empty() {
@@ -47,22 +47,22 @@ impl Params {
             }
             let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
             let name = percent_decode(raw_name, true)
-                .ok_or_else(|| ApiError::bad_request("invalid query string"))?;
+                .ok_or_else(|| Rejection::bad_request("invalid query string"))?;
             // `+` is a literal in timestamps (`+02:00`); a space is never valid there, so
             // `since`/`until` keep it even when the client did not percent-encode it.
             let plus_is_space = !matches!(name.as_str(), "since" | "until");
             let value = percent_decode(raw_value, plus_is_space)
-                .ok_or_else(|| ApiError::bad_request("invalid query string"))?;
+                .ok_or_else(|| Rejection::bad_request("invalid query string"))?;
             pairs.push((name, value));
         }
         if let Some((name, _)) = pairs.iter().find(|(n, _)| !allowed.contains(&n.as_str())) {
-            return Err(ApiError::bad_request(format!(
+            return Err(Rejection::bad_request(format!(
                 "unknown query parameter: {name}"
             )));
         }
         for (i, (name, _)) in pairs.iter().enumerate() {
             if pairs[..i].iter().any(|(n, _)| n == name) {
-                return Err(ApiError::bad_request(format!(
+                return Err(Rejection::bad_request(format!(
                     "duplicate query parameter: {name}"
                 )));
             }
@@ -132,11 +132,11 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
 
 /// `limit` (§1.3): absent → 50; not a base-10 integer or `< 1` → `invalid limit`; `> 200` →
 /// `over_limit`.
-pub fn parse_limit(value: Option<&str>) -> Result<usize, ApiError> {
+pub fn parse_limit(value: Option<&str>) -> Result<usize, Rejection> {
     let Some(v) = value else {
         return Ok(DEFAULT_LIMIT);
     };
-    let invalid = || ApiError::bad_request("invalid limit");
+    let invalid = || Rejection::bad_request("invalid limit");
     let (negative, digits) = match v.as_bytes().first() {
         Some(b'-') => (true, &v[1..]),
         Some(b'+') => (false, &v[1..]),
@@ -152,7 +152,7 @@ pub fn parse_limit(value: Option<&str>) -> Result<usize, ApiError> {
     // Any integer too long to parse is certainly above the cap.
     match significant.parse::<usize>() {
         Ok(n) if n <= MAX_LIMIT => Ok(n),
-        _ => Err(ApiError::over_limit(
+        _ => Err(Rejection::over_limit(
             "limit exceeds maximum",
             format!("limit must be <= {MAX_LIMIT}"),
         )),
@@ -161,7 +161,7 @@ pub fn parse_limit(value: Option<&str>) -> Result<usize, ApiError> {
 
 /// `status` (§1.2.3): a comma-separated list of event statuses; `None` when absent. Items are
 /// returned in request order, deduplicated.
-pub fn parse_status_list(value: Option<&str>) -> Result<Option<Vec<&'static str>>, ApiError> {
+pub fn parse_status_list(value: Option<&str>) -> Result<Option<Vec<&'static str>>, Rejection> {
     let Some(v) = value else {
         return Ok(None);
     };
@@ -169,7 +169,7 @@ pub fn parse_status_list(value: Option<&str>) -> Result<Option<Vec<&'static str>
     for item in v.split(',') {
         let item = item.trim();
         let Some(known) = STATUSES.iter().find(|s| **s == item) else {
-            return Err(ApiError::bad_request("invalid status"));
+            return Err(Rejection::bad_request("invalid status"));
         };
         if !out.contains(known) {
             out.push(known);
@@ -181,12 +181,12 @@ pub fn parse_status_list(value: Option<&str>) -> Result<Option<Vec<&'static str>
 /// `status` of `/v1/errors` (§2.2): a valid list of failed statuses only.
 pub fn parse_failed_status_list(
     value: Option<&str>,
-) -> Result<Option<Vec<&'static str>>, ApiError> {
+) -> Result<Option<Vec<&'static str>>, Rejection> {
     let list = parse_status_list(value)?;
     if let Some(list) = &list
         && list.iter().any(|s| !FAILED_STATUSES.contains(s))
     {
-        return Err(ApiError::bad_request(
+        return Err(Rejection::bad_request(
             "status must be one of error, timeout, partial, aborted",
         ));
     }
@@ -194,12 +194,12 @@ pub fn parse_failed_status_list(
 }
 
 /// `include_suppressed` (§1.2.4); absent → false.
-pub fn parse_include_suppressed(value: Option<&str>) -> Result<bool, ApiError> {
+pub fn parse_include_suppressed(value: Option<&str>) -> Result<bool, Rejection> {
     match value {
         None => Ok(false),
         Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(true),
         Some("0" | "f" | "F" | "FALSE" | "false" | "False") => Ok(false),
-        Some(_) => Err(ApiError::bad_request("invalid include_suppressed")),
+        Some(_) => Err(Rejection::bad_request("invalid include_suppressed")),
     }
 }
 
@@ -239,7 +239,7 @@ impl TimeWindow {
         now_ns: i64,
         retention: Duration,
         default_window: Duration,
-    ) -> Result<TimeWindow, ApiError> {
+    ) -> Result<TimeWindow, Rejection> {
         let r_ns = duration_ns(retention);
         let oldest = now_ns.saturating_sub(r_ns);
         let since = params.get("since");
@@ -247,18 +247,18 @@ impl TimeWindow {
         if since.is_some() || until.is_some() {
             let since_ns = match since {
                 Some(s) => {
-                    parse_rfc3339_ns(s).ok_or_else(|| ApiError::bad_request("invalid since"))?
+                    parse_rfc3339_ns(s).ok_or_else(|| Rejection::bad_request("invalid since"))?
                 }
                 None => oldest,
             };
             let until_ns = match until {
                 Some(s) => {
-                    parse_rfc3339_ns(s).ok_or_else(|| ApiError::bad_request("invalid until"))?
+                    parse_rfc3339_ns(s).ok_or_else(|| Rejection::bad_request("invalid until"))?
                 }
                 None => now_ns,
             };
             if since_ns < oldest {
-                return Err(ApiError::over_limit(
+                return Err(Rejection::over_limit(
                     "time window exceeds maximum",
                     format!(
                         "since is older than retention ({})",
@@ -267,7 +267,7 @@ impl TimeWindow {
                 ));
             }
             if since_ns > until_ns {
-                return Err(ApiError::bad_request("since must not be after until"));
+                return Err(Rejection::bad_request("since must not be after until"));
             }
             return Ok(TimeWindow { since_ns, until_ns });
         }
@@ -275,11 +275,11 @@ impl TimeWindow {
             None => default_window.min(retention),
             Some(w) => match parse_duration(w) {
                 Some(d) if !d.is_zero() => d,
-                _ => return Err(ApiError::bad_request("invalid window")),
+                _ => return Err(Rejection::bad_request("invalid window")),
             },
         };
         if window > retention {
-            return Err(ApiError::over_limit(
+            return Err(Rejection::over_limit(
                 "time window exceeds maximum",
                 format!("window exceeds retention ({})", format_duration(retention)),
             ));
@@ -324,12 +324,12 @@ fn encode_cursor<T: Serialize>(cursor: &T) -> String {
     CURSOR_ENGINE.encode(json)
 }
 
-fn invalid_cursor() -> ApiError {
-    ApiError::bad_request("invalid cursor")
+fn invalid_cursor() -> Rejection {
+    Rejection::bad_request("invalid cursor")
 }
 
 /// The decoded JSON object of a cursor.
-fn cursor_object(text: &str) -> Result<Map<String, Value>, ApiError> {
+fn cursor_object(text: &str) -> Result<Map<String, Value>, Rejection> {
     let bytes = CURSOR_ENGINE
         .decode(text.as_bytes())
         .map_err(|_| invalid_cursor())?;
@@ -340,7 +340,7 @@ fn cursor_object(text: &str) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// A non-negative integer member (`t`, counts).
-fn cursor_int(map: &Map<String, Value>, key: &str) -> Result<i64, ApiError> {
+fn cursor_int(map: &Map<String, Value>, key: &str) -> Result<i64, Rejection> {
     map.get(key)
         .and_then(Value::as_i64)
         .filter(|n| *n >= 0)
@@ -348,7 +348,7 @@ fn cursor_int(map: &Map<String, Value>, key: &str) -> Result<i64, ApiError> {
 }
 
 /// A non-empty string member (ids, family parts).
-fn cursor_id(map: &Map<String, Value>, key: &str) -> Result<String, ApiError> {
+fn cursor_id(map: &Map<String, Value>, key: &str) -> Result<String, Rejection> {
     match map.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         _ => Err(invalid_cursor()),
@@ -378,7 +378,7 @@ pub struct SignalCursor {
 }
 
 impl SignalCursor {
-    pub fn decode(text: &str) -> Result<Self, ApiError> {
+    pub fn decode(text: &str) -> Result<Self, Rejection> {
         let m = cursor_object(text)?;
         Ok(SignalCursor {
             t: cursor_int(&m, "t")?,
@@ -408,7 +408,7 @@ pub struct RollupCursor {
 }
 
 impl EventCursor {
-    pub fn decode(text: &str) -> Result<Self, ApiError> {
+    pub fn decode(text: &str) -> Result<Self, Rejection> {
         let m = cursor_object(text)?;
         Ok(EventCursor {
             t: cursor_int(&m, "t")?,
@@ -421,7 +421,7 @@ impl EventCursor {
 }
 
 impl TraceCursor {
-    pub fn decode(text: &str) -> Result<Self, ApiError> {
+    pub fn decode(text: &str) -> Result<Self, Rejection> {
         let m = cursor_object(text)?;
         Ok(TraceCursor {
             t: cursor_int(&m, "t")?,
@@ -434,7 +434,7 @@ impl TraceCursor {
 }
 
 impl ErrorsCursor {
-    pub fn decode(text: &str) -> Result<Self, ApiError> {
+    pub fn decode(text: &str) -> Result<Self, Rejection> {
         let m = cursor_object(text)?;
         Ok(ErrorsCursor {
             c: cursor_int(&m, "c")?,
@@ -449,7 +449,7 @@ impl ErrorsCursor {
 }
 
 impl RollupCursor {
-    pub fn decode(text: &str) -> Result<Self, ApiError> {
+    pub fn decode(text: &str) -> Result<Self, Rejection> {
         let m = cursor_object(text)?;
         Ok(RollupCursor {
             r: cursor_int(&m, "r")?,
@@ -465,36 +465,36 @@ impl RollupCursor {
 /// Decode an optional cursor parameter with `decode`.
 pub fn parse_cursor<T>(
     value: Option<&str>,
-    decode: impl FnOnce(&str) -> Result<T, ApiError>,
-) -> Result<Option<T>, ApiError> {
+    decode: impl FnOnce(&str) -> Result<T, Rejection>,
+) -> Result<Option<T>, Rejection> {
     value.map(decode).transpose()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::StatusCode;
+    use crate::model::rejection::ErrorClass;
 
     const NOW: i64 = 1_777_888_800_000_000_000; // 2026-05-04T10:00:00Z
     const HOUR: Duration = Duration::from_secs(3600);
     const WEEK: Duration = Duration::from_secs(7 * 86_400);
 
-    fn detail(e: ApiError) -> (StatusCode, &'static str, String, String) {
-        (e.status, e.error.code, e.error.message, e.error.detail)
+    fn detail(e: Rejection) -> (ErrorClass, &'static str, String, String) {
+        (e.class, e.error.code, e.error.message, e.error.detail)
     }
 
-    fn bad(detail_text: &str) -> (StatusCode, &'static str, String, String) {
+    fn bad(detail_text: &str) -> (ErrorClass, &'static str, String, String) {
         (
-            StatusCode::BAD_REQUEST,
+            ErrorClass::BadRequest,
             "bad_request",
             "bad request".into(),
             detail_text.into(),
         )
     }
 
-    fn over(message: &str, detail_text: &str) -> (StatusCode, &'static str, String, String) {
+    fn over(message: &str, detail_text: &str) -> (ErrorClass, &'static str, String, String) {
         (
-            StatusCode::BAD_REQUEST,
+            ErrorClass::BadRequest,
             "over_limit",
             message.into(),
             detail_text.into(),
@@ -538,9 +538,9 @@ mod tests {
     #[test]
     fn params_reject_malformed_escape() {
         let e = Params::parse(Some("service=%zz"), ALLOWED).unwrap_err();
-        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.class, ErrorClass::BadRequest);
         let e = Params::parse(Some("service=%ff"), ALLOWED).unwrap_err();
-        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.class, ErrorClass::BadRequest);
     }
 
     #[test]
@@ -626,7 +626,7 @@ mod tests {
         assert_eq!(status_filter(Some(&["ok"]), true), vec!["ok"]);
     }
 
-    fn window(q: &str) -> Result<TimeWindow, ApiError> {
+    fn window(q: &str) -> Result<TimeWindow, Rejection> {
         let p = Params::parse(Some(q), &["since", "until", "window"]).unwrap();
         TimeWindow::resolve(&p, NOW, WEEK, HOUR)
     }

@@ -15,11 +15,11 @@ use serde::Serialize;
 
 use super::origin::resolve_origin;
 use super::params::{Params, RollupCursor, TimeWindow, parse_cursor, parse_limit};
-use super::rows::Columns;
-use super::sql::{self, Param, ReadQuery};
+use crate::query::rows::Columns;
+use crate::query::sql::{self, Param, ReadQuery};
 use super::{ReadError, load_traces};
 use crate::config::Config;
-use crate::server::error::ApiError;
+use crate::model::rejection::Rejection;
 
 pub const PARAMS: &[&str] = &["since", "until", "window", "cursor", "limit"];
 const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
@@ -35,7 +35,7 @@ pub struct RollupQuery {
 }
 
 impl RollupQuery {
-    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, ApiError> {
+    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, Rejection> {
         let window = TimeWindow::resolve(p, now_ns, config.retention, DEFAULT_WINDOW)?;
         let cursor = parse_cursor(p.get("cursor"), RollupCursor::decode)?;
         let limit = parse_limit(p.get("limit"))?;

@@ -9,10 +9,10 @@ use serde_json::value::RawValue;
 
 use super::ReadError;
 use super::params::{Params, SignalCursor, TimeWindow, parse_cursor, parse_limit};
-use super::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
+use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 use crate::config::Config;
 use crate::ingest::signals::{SEVERITIES, TYPES, batch_to_signals, signal_json};
-use crate::server::error::ApiError;
+use crate::model::rejection::Rejection;
 
 pub const PARAMS: &[&str] = &[
     "service", "env", "type", "source", "reason", "severity", "since", "until", "window", "cursor",
@@ -34,7 +34,7 @@ pub struct SignalsQuery {
 }
 
 /// A comma-separated list whose trimmed items must all be in `allowed`.
-fn enum_list(value: Option<&str>, allowed: &[&str], what: &str) -> Result<Vec<String>, ApiError> {
+fn enum_list(value: Option<&str>, allowed: &[&str], what: &str) -> Result<Vec<String>, Rejection> {
     let Some(v) = value else {
         return Ok(Vec::new());
     };
@@ -44,13 +44,13 @@ fn enum_list(value: Option<&str>, allowed: &[&str], what: &str) -> Result<Vec<St
             allowed
                 .contains(&item)
                 .then(|| item.to_string())
-                .ok_or_else(|| ApiError::bad_request(format!("invalid {what}")))
+                .ok_or_else(|| Rejection::bad_request(format!("invalid {what}")))
         })
         .collect()
 }
 
 impl SignalsQuery {
-    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, ApiError> {
+    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, Rejection> {
         let types = enum_list(p.get("type"), &TYPES, "type")?;
         let severities = enum_list(p.get("severity"), &SEVERITIES, "severity")?;
         let window = TimeWindow::resolve(p, now_ns, config.signal_retention, DEFAULT_WINDOW)?;

@@ -13,13 +13,14 @@ use super::params::{
     Params, TimeWindow, TraceCursor, parse_cursor, parse_include_suppressed, parse_limit,
     parse_status_list, status_filter,
 };
-use super::rows::{Columns, TraceRow, batch_to_events};
-use super::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
+use super::trace_rows::TraceRow;
+use crate::query::rows::{Columns, batch_to_events};
+use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 use super::{ReadError, for_each_trace};
 use crate::config::Config;
 use crate::model::Event;
 use crate::model::validate::format_rfc3339_ns;
-use crate::server::error::ApiError;
+use crate::model::rejection::Rejection;
 
 // ---------------------------------------------------------------------------------------------
 // Loading events.
@@ -55,11 +56,11 @@ pub enum StoryQuery {
 }
 
 impl StoryQuery {
-    pub fn parse(p: &Params) -> Result<Self, ApiError> {
+    pub fn parse(p: &Params) -> Result<Self, Rejection> {
         match (p.get("event_id"), p.get("trace_id")) {
             (Some(e), None) => Ok(StoryQuery::Event(e.to_owned())),
             (None, Some(t)) => Ok(StoryQuery::Trace(t.to_owned())),
-            _ => Err(ApiError::bad_request(
+            _ => Err(Rejection::bad_request(
                 "exactly one of event_id or trace_id is required",
             )),
         }
@@ -222,7 +223,7 @@ pub fn build_story(e: &Event, linkage: Linkage) -> Story {
 }
 
 fn story_not_found() -> ReadError {
-    ReadError::Api(ApiError::not_found("trace story not found"))
+    ReadError::Rejected(Rejection::not_found("trace story not found"))
 }
 
 pub async fn story_read(ctx: &SessionContext, q: &StoryQuery) -> Result<Story, ReadError> {
@@ -252,7 +253,7 @@ pub struct TraceResponse {
 pub async fn trace_read(ctx: &SessionContext, trace_id: &str) -> Result<TraceResponse, ReadError> {
     let events = load_trace(ctx, trace_id).await?;
     if events.is_empty() {
-        return Err(ReadError::Api(ApiError::not_found("trace not found")));
+        return Err(ReadError::Rejected(Rejection::not_found("trace not found")));
     }
     let (order, linkage) = trace_order(&events);
     let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
@@ -291,7 +292,7 @@ pub struct RecentQuery {
 }
 
 impl RecentQuery {
-    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, ApiError> {
+    pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, Rejection> {
         let list = parse_status_list(p.get("status"))?;
         let window = TimeWindow::resolve(p, now_ns, config.retention, RECENT_DEFAULT_WINDOW)?;
         let include_suppressed = parse_include_suppressed(p.get("include_suppressed"))?;

@@ -15,7 +15,7 @@ use waylog::incidents::model::{
 };
 use waylog::incidents::snapshot::{SnapshotBody, snapshot_text};
 use waylog::incidents::store::{StoredIncident, incidents_to_batch};
-use waylog::reads::incidents::{ActiveBody, IncidentBody};
+use waylog::incidents::read::{ActiveBody, IncidentBody};
 
 use crate::harness::*;
 

@@ -147,11 +147,11 @@ pub enum Scope {
 /// Rate limit, then credentials, for `scope` (the order of spec events §2.1): `429
 /// rate_limited` or `401 unauthorized`, else `Ok`.
 pub fn gate(
-    state: &crate::server::AppState,
+    state: &crate::api::AppState,
     req: &axum::extract::Request,
     scope: Scope,
-) -> Result<(), crate::server::error::ApiError> {
-    use crate::server::error::ApiError;
+) -> Result<(), crate::api::error::ApiError> {
+    use crate::api::error::ApiError;
     let headers = req.headers();
     let peer = req
         .extensions()

@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{ApiError, json_response};
-use super::{RequestId, SharedState, auth};
+use super::body::media_type;
+use super::{SharedState, auth};
 use crate::query::output::{ColumnInfo, columns_of, rows_to_csv, rows_to_json};
-use crate::query::{QueryError, QueryOptions, run_user_sql};
+use crate::query::{QueryOptions, run_user_sql};
 
 /// Body limit of `/v1/query`.
 pub const MAX_QUERY_BODY: usize = 1 << 20;
@@ -112,106 +113,51 @@ struct JsonOut<'a> {
     elapsed_ms: u64,
 }
 
-pub fn query_error_response(e: &QueryError, request_id: &str) -> Response {
-    let detail = e.to_string();
-    match e {
-        QueryError::NotAllowed(_) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "statement_not_allowed",
-            "statement not allowed",
-            detail,
-        ),
-        QueryError::InvalidSql(_) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_sql",
-            "invalid sql",
-            detail,
-        ),
-        QueryError::Execution(_) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "execution_error",
-            "query execution failed",
-            detail,
-        ),
-        QueryError::ResourcesExhausted(_) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "resources_exhausted",
-            "query exceeded memory limit",
-            detail,
-        ),
-        QueryError::Timeout => ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            "query timed out",
-            "",
-        ),
-        QueryError::Unavailable(_) => {
-            ApiError::unavailable("unavailable", "storage unavailable", 5)
-        }
-        QueryError::Internal(msg) => {
-            tracing::error!(error = %msg, request_id, "query internal error");
-            ApiError::internal(request_id)
-        }
-    }
-    .into_response()
-}
-
-pub async fn query_run(State(state): State<SharedState>, req: Request) -> Response {
-    if let Err(e) = auth::gate(&state, &req, auth::Scope::Read) {
-        return e.into_response();
-    }
-    let headers = req.headers().clone();
+pub async fn query_run(
+    State(state): State<SharedState>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    auth::gate(&state, &req, auth::Scope::Read)?;
     if req.method() != Method::POST {
-        return ApiError::method_not_allowed("POST").into_response();
+        return Err(ApiError::method_not_allowed("POST"));
     }
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    if let Some(ct) = headers.get(header::CONTENT_TYPE)
-        && crate::ingest::media_type(ct.to_str().unwrap_or("")).as_deref()
-            != Some("application/json")
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE)
+        && media_type(ct.to_str().unwrap_or("")).as_deref() != Some("application/json")
     {
-        return ApiError::bad_request("Content-Type must be application/json").into_response();
+        return Err(ApiError::bad_request(
+            "Content-Type must be application/json",
+        ));
     }
-    let body = match axum::body::to_bytes(req.into_body(), MAX_QUERY_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return ApiError::body_oversize(format!("limit {MAX_QUERY_BODY} bytes"))
-                .into_response();
-        }
-    };
-    let q = match parse_request(
+    let body = axum::body::to_bytes(req.into_body(), MAX_QUERY_BODY)
+        .await
+        .map_err(|_| ApiError::body_oversize(format!("limit {MAX_QUERY_BODY} bytes")))?;
+    let q = parse_request(
         &body,
         state.config.query_max_rows,
         state.config.query_timeout,
-    ) {
-        Ok(q) => q,
-        Err(e) => return e.into_response(),
-    };
-    let Some(engine) = state.engine() else {
-        return ApiError::unavailable("unavailable", "storage unavailable", 1).into_response();
-    };
+    )?;
+    let engine = state
+        .engine()
+        .ok_or_else(|| ApiError::storage_unavailable(1))?;
     let Ok(_permit) = state.query_slots.try_acquire() else {
-        return ApiError::unavailable("overloaded", "too many concurrent queries", 1)
-            .into_response();
+        return Err(ApiError::unavailable(
+            "overloaded",
+            "too many concurrent queries",
+            1,
+        ));
     };
     let opts = QueryOptions {
         limit: q.limit,
         timeout: Some(Duration::from_millis(q.timeout_ms)),
         memory_bytes: state.config.query_memory_bytes,
     };
-    let result = match run_user_sql(engine, &q.sql, &opts).await {
-        Ok(r) => r,
-        Err(e) => return query_error_response(&e, &request_id),
-    };
+    let result = run_user_sql(engine, &q.sql, &opts).await?;
     render(&result, q.format)
 }
 
-fn render(result: &crate::query::QueryResult, format: Format) -> Response {
+fn render(result: &crate::query::QueryResult, format: Format) -> Result<Response, ApiError> {
     let columns: Vec<ColumnInfo> = columns_of(&result.schema);
-    match format {
+    Ok(match format {
         Format::Json => {
             let rows = rows_to_json(&result.batches, result.row_count);
             json_response(
@@ -255,7 +201,7 @@ fn render(result: &crate::query::QueryResult, format: Format) -> Response {
             })();
             if let Err(e) = written {
                 tracing::error!(error = %e, "arrow ipc encode failed");
-                return ApiError::internal("").into_response();
+                return Err(ApiError::internal());
             }
             with_count_headers(
                 (StatusCode::OK, buf).into_response(),
@@ -263,7 +209,7 @@ fn render(result: &crate::query::QueryResult, format: Format) -> Response {
                 result,
             )
         }
-    }
+    })
 }
 
 fn with_count_headers(

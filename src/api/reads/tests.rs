@@ -13,7 +13,7 @@ use tower::ServiceExt;
 use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::model::{Event, validate_item};
-use crate::server::{AppState, SharedState, router, start_storage};
+use crate::api::{AppState, SharedState, router, start_storage};
 use crate::storage::Storage;
 use crate::storage::schema::{TableId, events_to_batch};
 

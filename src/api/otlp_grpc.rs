@@ -33,8 +33,8 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::transport::server::{TcpConnectInfo, TcpIncoming};
 use tonic::{Code, Status};
 
-use super::otlp::{self, ExportFailure};
-use crate::server::{SharedState, auth};
+use super::error::{ApiError, ErrorClass, WriteRoute, grpc_code_of};
+use super::{SharedState, auth};
 use crate::storage::Storage;
 
 pub(crate) const SERVICE_NAME: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
@@ -170,11 +170,7 @@ fn admit(
     peer: Option<SocketAddr>,
 ) -> Result<Arc<Storage>, Status> {
     if !state.write_limiter.check(&auth::limiter_key(headers, peer)) {
-        return Err(with_retry_info(
-            Code::ResourceExhausted,
-            "rate limit exceeded",
-            1,
-        ));
+        return Err(grpc_status(&ApiError::rate_limited()));
     }
     if !auth::authorized(
         &state.config.write_keys,
@@ -182,17 +178,23 @@ fn admit(
     ) {
         return Err(Status::unauthenticated("unauthorized"));
     }
-    otlp::admit(state).map_err(failure_status)
+    state
+        .writable(WriteRoute::Events)
+        .map_err(|e| grpc_status(&e))
 }
 
-fn failure_status(failure: ExportFailure) -> Status {
-    match failure {
-        ExportFailure::Unavailable {
-            message,
-            retry_after_secs,
-            ..
-        } => with_retry_info(Code::Unavailable, message, retry_after_secs),
-        ExportFailure::Internal => Status::internal("internal error"),
+/// The gRPC answer of an error: the class's code and the message; a retry hint (HTTP
+/// `Retry-After`) travels as `google.rpc.RetryInfo`.
+fn grpc_status(e: &ApiError) -> Status {
+    let code = grpc_code_of(e.class);
+    let retry = e
+        .headers
+        .iter()
+        .find(|(name, _)| name == http::header::RETRY_AFTER)
+        .and_then(|(_, v)| v.parse::<u64>().ok());
+    match retry {
+        Some(secs) => with_retry_info(code, &e.error.message, secs),
+        None => Status::new(code, e.error.message.clone()),
     }
 }
 
@@ -210,26 +212,16 @@ impl UnaryService<Bytes> for ExportMethod {
         let state = self.state.clone();
         let storage = self.storage.clone();
         Box::pin(async move {
-            let request_id = format!("grpc_{:016x}", rand::random::<u64>());
             let body = request.into_inner();
-            let now = state.clock.now_ns();
-            let rid = request_id.clone();
-            let work = tokio::task::spawn_blocking(move || {
-                let export = ExportTraceServiceRequest::decode(body)
-                    .map_err(|e| Status::invalid_argument(format!("undecodable message: {e}")))?;
-                otlp::prepare(&export, now, &rid).map_err(failure_status)
+            // An undecodable message is INVALID_ARGUMENT with the decoder's words.
+            let response = super::otlp_http::export(&state, &storage, move || {
+                ExportTraceServiceRequest::decode(body).map_err(|e| {
+                    let message = format!("undecodable message: {e}");
+                    ApiError::new(ErrorClass::BadRequest, "invalid_body", message, "")
+                })
             })
-            .await;
-            let prepared = match work {
-                Ok(r) => r?,
-                Err(e) => {
-                    tracing::error!(error = %e, request_id, "otlp worker failed");
-                    return Err(Status::internal("internal error"));
-                }
-            };
-            let (response, _) = otlp::commit(&state, &storage, prepared, &request_id)
-                .await
-                .map_err(failure_status)?;
+            .await
+            .map_err(|e| grpc_status(&e))?;
             Ok(tonic::Response::new(response))
         })
     }
@@ -338,14 +330,14 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::config::Config;
     use crate::model::validate::parse_rfc3339_ns;
-    use crate::server::{AppState, start_storage};
+    use crate::api::{AppState, start_storage};
     use bytes::BufMut;
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
     use tonic::transport::Channel;
 
     const FIXTURE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/otlp/trace-request.json"
+        "/tests/fixtures/otlp/trace-request.json"
     );
 
     /// A real storage and the gRPC server on a free port.
@@ -594,13 +586,11 @@ mod tests {
     }
 
     #[test]
-    fn failure_status_maps_unavailable_and_internal() {
-        let s = failure_status(ExportFailure::ingest_unavailable());
+    fn grpc_status_maps_unavailable_and_internal() {
+        let s = grpc_status(&WriteRoute::Events.not_ready());
         assert_eq!(s.code(), Code::Unavailable);
-        assert!(!s.details().is_empty());
-        assert_eq!(
-            failure_status(ExportFailure::Internal).code(),
-            Code::Internal
-        );
+        assert_eq!(retry_secs(&s), 1);
+        assert_eq!(grpc_status(&ApiError::internal()).code(), Code::Internal);
+        assert_eq!(grpc_status(&ApiError::internal()).message(), "internal error");
     }
 }

@@ -1,13 +1,26 @@
-//! HTTP server: router, shared state, health, request ids, graceful shutdown.
+//! The transport edge: every HTTP route and the OTLP/gRPC service, with the shared state,
+//! auth and rate limits, request ids, CORS, the error → status mapping ([`error`]), health and
+//! graceful shutdown. One file per API (`events`, `otlp_http`, `otlp_grpc`, `signals`,
+//! `alerts`, `deployments`, `query`, `reads`); each handler checks the request, calls a domain
+//! function with plain parameters and returns `Result<Response, ApiError>`. Nothing below this
+//! module sees axum, tonic or `http` types, and nothing below imports it.
 //!
 //! Start-up order: bind the listener (so `/healthz` answers and the bound address is logged
 //! at once), recover storage in the background, then flip `ready`. Until then write routes
 //! answer 503 `ingest_unavailable` and `/readyz` 503. Shutdown: stop accepting, let in-flight
 //! requests finish, stop the writer after it drained, sync the WAL.
 
+pub mod alerts;
 pub mod auth;
+pub mod body;
+pub mod deployments;
 pub mod error;
+pub mod events;
+pub mod otlp_grpc;
+pub mod otlp_http;
 pub mod query;
+pub mod reads;
+pub mod signals;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,10 +37,12 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::model::Event;
 use crate::query::QueryEngine;
 use crate::storage::{Storage, StorageConfig, error_chain};
 use auth::RateLimiter;
-use error::{ApiError, json_response};
+use error::{ApiError, WriteRoute, json_response};
+use tracing::Instrument;
 
 /// Everything a handler can reach.
 pub struct AppState {
@@ -103,6 +118,33 @@ impl AppState {
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
     }
+
+    /// Storage that takes writes now (spec events §2.2 checks 8-9): recovered, not shutting
+    /// down, not over its hot-tier cap. Decided once per request, before its body is read.
+    pub fn writable(&self, route: WriteRoute) -> Result<Arc<Storage>, ApiError> {
+        let storage = match self.storage() {
+            Some(s) if self.is_ready() && !self.is_shutting_down() => s.clone(),
+            _ => return Err(route.not_ready()),
+        };
+        if let Some(retry) = storage.overloaded() {
+            return Err(route.overloaded(retry));
+        }
+        Ok(storage)
+    }
+
+    /// Register the new `service.version`s of stored OTLP events as deployments (spec events
+    /// §5.3), in the background.
+    pub fn observe_deployments(&self, events: &[Event]) {
+        if let (Some(storage), Some(engine)) = (self.storage(), self.engine()) {
+            crate::ingest::deployments::register_from_otlp(
+                &self.deployments,
+                storage.clone(),
+                engine.clone(),
+                self.clock.clone(),
+                events,
+            );
+        }
+    }
 }
 
 /// The request id of a request (set by the middleware).
@@ -122,7 +164,10 @@ async fn request_id_layer(mut req: Request, next: Next) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| format!("req_{:016x}", rand::random::<u64>()));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = next.run(req).await;
+    // Every log line of the request carries its id; a 5xx body gets it too.
+    let span = tracing::info_span!("request", request_id = %id);
+    let resp = next.run(req).instrument(span).await;
+    let mut resp = error::fill_request_id(resp, &id);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
@@ -148,14 +193,8 @@ async fn not_found() -> Response {
 pub fn router(state: SharedState) -> Router {
     let otlp = if state.config.otlp_enabled {
         Router::new()
-            .route(
-                "/v1/otlp/v1/traces",
-                any(crate::ingest::otlp_http::otlp_traces_ingest),
-            )
-            .route(
-                "/v1/traces",
-                any(crate::ingest::otlp_http::otlp_traces_ingest),
-            )
+            .route("/v1/otlp/v1/traces", any(otlp_http::otlp_traces_ingest))
+            .route("/v1/traces", any(otlp_http::otlp_traces_ingest))
     } else {
         Router::new()
     };
@@ -163,16 +202,13 @@ pub fn router(state: SharedState) -> Router {
         .route("/healthz", get(healthz))
         .route("/livez", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/v1/events", any(crate::ingest::events_ingest))
-        .route("/v1/events/validate", any(crate::ingest::events_validate))
-        .route("/v1/signals", any(crate::ingest::signals::signals_route))
-        .route("/v1/alerts", any(crate::ingest::alerts_http::alerts_ingest))
-        .route(
-            "/v1/deployments",
-            any(crate::ingest::deployments::deployments_route),
-        )
+        .route("/v1/events", any(events::events_ingest))
+        .route("/v1/events/validate", any(events::events_validate))
+        .route("/v1/signals", any(signals::signals_route))
+        .route("/v1/alerts", any(alerts::alerts_ingest))
+        .route("/v1/deployments", any(deployments::deployments_route))
         .route("/v1/query", any(query::query_run))
-        .merge(crate::reads::routes())
+        .merge(reads::routes())
         .merge(otlp)
         .fallback(not_found)
         .layer(middleware::from_fn(request_id_layer))
@@ -274,7 +310,7 @@ pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
         }
     };
     // OTLP/gRPC starts once storage is ready; it prints its own address line.
-    let otlp_grpc = match crate::ingest::otlp_grpc::start(&state, stop_rx.clone()).await {
+    let otlp_grpc = match otlp_grpc::start(&state, stop_rx.clone()).await {
         Ok(task) => task,
         Err(e) => {
             server.abort();

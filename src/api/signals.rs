@@ -1,0 +1,71 @@
+//! `/v1/signals` (spec triage §1): `POST` validates and stores one signal, `GET` lists them
+//! (a read route, [`super::reads::signals_list`]); other methods `405 unsupported_method`.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ApiError, ErrorClass, WriteRoute};
+use super::{AppState, SharedState, auth};
+use crate::ingest::signals::{MAX_SIGNAL_BODY, signal_json, signals_to_batch, validate_signal};
+use crate::storage::schema::TableId;
+
+pub async fn signals_route(
+    State(state): State<SharedState>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    if req.method() == Method::GET {
+        return super::reads::signals_list(&state, req).await;
+    }
+    signals_ingest(&state, req).await
+}
+
+/// `POST /v1/signals`.
+async fn signals_ingest(state: &AppState, req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::new(
+            ErrorClass::MethodNotAllowed,
+            "unsupported_method",
+            "method not allowed",
+            "",
+        )
+        .with_header(header::ALLOW, "GET, POST"));
+    }
+    auth::gate(state, &req, auth::Scope::Write)?;
+    let body = axum::body::to_bytes(req.into_body(), MAX_SIGNAL_BODY)
+        .await
+        .map_err(|e| {
+            if crate::storage::error_chain(&e).contains("length limit") {
+                ApiError::new(
+                    ErrorClass::PayloadTooLarge,
+                    "body_oversize",
+                    "body too large",
+                    "request body exceeds 1 MB",
+                )
+            } else {
+                ApiError::new(
+                    ErrorClass::BadRequest,
+                    "invalid_body",
+                    "invalid body",
+                    e.to_string(),
+                )
+            }
+        })?;
+    let signal = validate_signal(&body, state.clock.now_ns())?;
+    let storage = state.writable(WriteRoute::Context)?;
+    let batch = signals_to_batch(std::slice::from_ref(&signal)).map_err(|e| {
+        tracing::error!(error = %e, "signal conversion failed");
+        ApiError::internal()
+    })?;
+    storage
+        .append(TableId::Signals, batch)
+        .await
+        .map_err(|e| WriteRoute::Context.write_failed(&e))?;
+    let body = format!("{{\"signal\":{}}}", signal_json(&signal));
+    let mut resp = (StatusCode::CREATED, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,203 @@
+//! The `/v1/events` pipeline (spec events §2.3-§2.4) without its transport: decompress a body
+//! ([`decode_body`], checks 11-12), frame and validate its items ([`prepare`], check 13 and
+//! stages 1-5), make the valid ones durable through dedup + WAL ([`commit`], stages 6-8). The
+//! request checks on headers (1-10) are the edge's (`crate::api::events`).
+//!
+//! Invariants: [`prepare`] stores nothing, so a request refused by it (batch oversize) loses
+//! nothing; rejected items are reported by index and never reach the writer.
+
+use std::io::Read;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::error::ArrowError;
+use serde::Serialize;
+
+use super::framing::{Framing, split_items};
+use crate::model::rejection::ErrorObject;
+use crate::model::{Event, ItemReject, validate_item_owned};
+use crate::storage::schema::{TableId, events_to_batch};
+use crate::storage::{Storage, WriteError};
+
+/// One rejected item of a request (spec events §2.5).
+#[derive(Debug, Serialize)]
+pub struct RejectedItem {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// The response envelope of `/v1/events` and `/v1/events/validate` (spec events §2.5, §2.7).
+#[derive(Debug, Serialize)]
+pub struct Envelope {
+    pub accepted: usize,
+    pub duplicate: usize,
+    pub rejected: Vec<RejectedItem>,
+    pub deprecations: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorObject>,
+}
+
+impl Envelope {
+    /// The envelope of a framing error (§2.7): nothing accepted, one rejected entry at index 0
+    /// with the error's code and detail.
+    pub fn framing_error(error: ErrorObject) -> Self {
+        Envelope {
+            accepted: 0,
+            duplicate: 0,
+            rejected: vec![RejectedItem {
+                index: 0,
+                event_id: None,
+                reason: error.code,
+                detail: error.detail.clone(),
+            }],
+            deprecations: Default::default(),
+            error: Some(error),
+        }
+    }
+}
+
+/// A body's `Content-Encoding` (§2.2 check 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Zstd,
+}
+
+/// Why a body could not be decoded (checks 11-12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Larger than the limit; the size seen (raw or decompressed, possibly a lower bound).
+    Oversize(u64),
+    /// The compressed stream is corrupt.
+    Corrupt(String),
+}
+
+/// Decompress `raw` by `encoding`, refusing anything that decompresses past `max` bytes
+/// without decompressing further (a zip bomb costs at most `max + 1` bytes).
+pub fn decode_body(raw: bytes::Bytes, encoding: Encoding, max: usize) -> Result<bytes::Bytes, BodyError> {
+    let limit = max as u64 + 1;
+    let decoded = match encoding {
+        Encoding::Identity => return Ok(raw),
+        Encoding::Gzip => {
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(&raw[..])
+                .take(limit)
+                .read_to_end(&mut out)
+                .map_err(|e| BodyError::Corrupt(format!("gzip: {e}")))?;
+            out
+        }
+        Encoding::Zstd => {
+            let mut out = Vec::new();
+            zstd::stream::read::Decoder::new(&raw[..])
+                .map_err(|e| BodyError::Corrupt(format!("zstd: {e}")))?
+                .take(limit)
+                .read_to_end(&mut out)
+                .map_err(|e| BodyError::Corrupt(format!("zstd: {e}")))?;
+            out
+        }
+    };
+    if decoded.len() > max {
+        return Err(BodyError::Oversize(decoded.len() as u64));
+    }
+    Ok(bytes::Bytes::from(decoded))
+}
+
+/// A framed and validated request, ready to be committed.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Valid items.
+    pub valid: usize,
+    pub rejected: Vec<RejectedItem>,
+    /// The valid items as one `events` batch (`None` when validating only or none is valid).
+    pub batch: Option<Result<RecordBatch, ArrowError>>,
+}
+
+/// More items than the batch limit (check 13): the item count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOversize(pub usize);
+
+/// Frame `body` and validate every item at `now_ns` (CPU work: call it on a blocking thread).
+/// NDJSON items are counted before any is parsed, so an oversized batch costs no parsing.
+pub fn prepare(
+    body: &[u8],
+    framing: Framing,
+    now_ns: i64,
+    max_items: usize,
+    validate_only: bool,
+) -> Result<Prepared, BatchOversize> {
+    if framing == Framing::Ndjson {
+        let lines = body
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(body)
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.trim_ascii().is_empty())
+            .count();
+        if lines > max_items {
+            return Err(BatchOversize(lines));
+        }
+    }
+    let items = split_items(body, framing);
+    if items.len() > max_items {
+        return Err(BatchOversize(items.len()));
+    }
+    let mut events: Vec<Event> = Vec::with_capacity(items.len());
+    let mut rejected = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match item.and_then(|v| validate_item_owned(v, now_ns)) {
+            Ok(e) => events.push(e),
+            Err(ItemReject {
+                reason,
+                detail,
+                event_id,
+            }) => rejected.push(RejectedItem {
+                index,
+                event_id,
+                reason: reason.as_str(),
+                detail,
+            }),
+        }
+    }
+    let batch = if validate_only || events.is_empty() {
+        None
+    } else {
+        Some(events_to_batch(&events))
+    };
+    Ok(Prepared {
+        valid: events.len(),
+        rejected,
+        batch,
+    })
+}
+
+/// Why a prepared request was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("arrow conversion failed")]
+    Arrow(#[source] ArrowError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Dedup + WAL + hot tier for the valid items (stages 6-8); `storage = None` validates only.
+/// The envelope counts what was accepted and what was a duplicate.
+pub async fn commit(storage: Option<&Storage>, prepared: Prepared) -> Result<Envelope, CommitError> {
+    let (accepted, duplicate) = match (storage, prepared.batch) {
+        (Some(storage), Some(Ok(batch))) => {
+            let o = storage.append(TableId::Events, batch).await?;
+            (o.accepted, o.duplicate)
+        }
+        (_, Some(Err(e))) => return Err(CommitError::Arrow(e)),
+        _ => (prepared.valid, 0),
+    };
+    Ok(Envelope {
+        accepted,
+        duplicate,
+        rejected: prepared.rejected,
+        deprecations: Default::default(),
+        error: None,
+    })
+}
