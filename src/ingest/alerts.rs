@@ -644,17 +644,30 @@ mod tests {
     use crate::ingest::signals::validate_signal;
     use serde_json::json;
 
-    const AM_FIRING: &str =
-        include_str!("../../../shared/fixtures/alerts/alertmanager-firing.json");
-    const AM_RESOLVED: &str =
-        include_str!("../../../shared/fixtures/alerts/alertmanager-resolved.json");
-    const GRAFANA_UNIFIED: &str =
-        include_str!("../../../shared/fixtures/alerts/grafana-unified.json");
-    const GRAFANA_LEGACY: &str =
-        include_str!("../../../shared/fixtures/alerts/grafana-legacy.json");
-    const PAGERDUTY_V3: &str =
-        include_str!("../../../shared/fixtures/alerts/pagerduty-v3-incident-triggered.json");
-    const WAYLOG_NATIVE: &str = include_str!("../../../shared/fixtures/alerts/waylog-native.json");
+    const AM_FIRING: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/alerts/alertmanager-firing.json"
+    ));
+    const AM_RESOLVED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/alerts/alertmanager-resolved.json"
+    ));
+    const GRAFANA_UNIFIED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/alerts/grafana-unified.json"
+    ));
+    const GRAFANA_LEGACY: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/alerts/grafana-legacy.json"
+    ));
+    const PAGERDUTY_V3: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/alerts/pagerduty-v3-incident-triggered.json"
+    ));
+    const WAYLOG_NATIVE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/alerts/waylog-native.json"
+    ));
 
     // §7.5 examples.
     const EX_NATIVE: &str = r#"{"source": "waylog", "alert_id": "alert_pmt_502_1777896240", "service": "checkout", "env": "prod", "severity": "critical", "reason": "PMT_502 spike",

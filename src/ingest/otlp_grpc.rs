@@ -345,7 +345,7 @@ mod tests {
 
     const FIXTURE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/otlp/trace-request.json"
+        "/tests/fixtures/otlp/trace-request.json"
     );
 
     /// A real storage and the gRPC server on a free port.

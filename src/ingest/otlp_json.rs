@@ -376,10 +376,10 @@ mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
     use prost::Message;
 
-    /// The shared fixtures folder sits beside the repository (locally and in CI).
+    /// The OTLP/JSON fixture in the repository (`tests/fixtures/otlp`).
     const FIXTURE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/otlp/trace-request.json"
+        "/tests/fixtures/otlp/trace-request.json"
     );
 
     #[test]
