@@ -345,7 +345,7 @@ fn otlp_sdk_grpc_trace_links_services_and_dedups() {
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/otlp/trace-request.json"
+    "/tests/fixtures/otlp/trace-request.json"
 );
 const FIXTURE_TRACE: &str = "5a7ca07b0eb80baa1556752b15915d83";
 

@@ -7,7 +7,7 @@ usage: otel_trace.py --exporter http|grpc --endpoint URL [--write-key KEY] [--se
   http: URL is the full traces URL (http://127.0.0.1:8080/v1/traces); OTLP/HTTP protobuf.
   grpc: URL is the gRPC listener (http://127.0.0.1:4317), plaintext.
 
-The trace is a failed purchase (spec/events.md §4; the shape of shared/fixtures/otlp):
+The trace is a failed purchase (spec/events.md §4; the shape of tests/fixtures/otlp):
 
   gateway  SERVER POST /purchase                 502, ERROR
   checkout SERVER POST /checkout  (parent: gateway)       502, ERROR
