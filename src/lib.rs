@@ -27,6 +27,7 @@ pub mod duration;
 pub mod incidents;
 pub mod ingest;
 pub mod model;
+pub mod percent;
 pub mod query;
 pub mod reads;
 pub mod api;

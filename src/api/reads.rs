@@ -28,7 +28,8 @@ use super::error::{ApiError, json_response, storage_failure};
 use super::{AppState, SharedState, auth, with_cors};
 use crate::incidents::snapshot::{SnapshotBody, snapshot_text};
 use crate::model::rejection::Rejection;
-use crate::reads::params::{Params, percent_decode_path};
+use crate::percent::decode_path as percent_decode_path;
+use crate::reads::params::Params;
 use crate::incidents::read as incidents;
 use crate::reads::{ReadError, blast, capabilities, errors, events, rollup, signals, traces};
 

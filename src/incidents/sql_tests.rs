@@ -478,3 +478,41 @@ async fn service_stats_sql_agrees_with_the_rust_contract() {
     assert_eq!(c.px[1], Some(16));
     assert_eq!((c.px[2], c.px[3]), (Some(42), None));
 }
+
+/// Every read model of the registry plans and runs against the tables' schemas (here, not
+/// in `query::sql`, because some read models read the incident engine's dimension tables).
+#[tokio::test]
+async fn read_queries_plan_against_events_schema() {
+    let ctx = SessionContext::new();
+    for t in crate::storage::schema::TableId::ALL {
+        let table = MemTable::try_new(t.schema(), vec![vec![]]).unwrap();
+        ctx.register_table(t.name(), Arc::new(table)).unwrap();
+    }
+    crate::query::functions::register(&ctx);
+    crate::query::register_views(&ctx).await.unwrap();
+    crate::query::sql::register_sel(&ctx, &["a".to_string()]).await.unwrap();
+    crate::query::trace_index::register_trace_lookup(&ctx, "a")
+        .await
+        .unwrap();
+    register_unsummarized(&ctx)
+        .await
+        .unwrap();
+    for q in crate::query::sql::ReadQuery::ALL {
+        let params = q.params().iter().map(|t| crate::query::sql::tests::dummy(*t)).collect();
+        let df = crate::query::sql::prepare(&ctx, *q, params)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
+        df.clone()
+            .create_physical_plan()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
+        df.collect()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
+        if q.materialized_as().is_some() {
+            let params = q.params().iter().map(|t| crate::query::sql::tests::dummy(*t)).collect();
+            crate::query::sql::materialize(&ctx, *q, params).await.unwrap();
+        }
+    }
+}
+

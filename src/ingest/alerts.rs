@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
-use crate::reads::params::percent_decode_path;
+use crate::percent::decode_path as percent_decode_path;
 use crate::model::rejection::{ErrorClass, Rejection};
 
 /// The payload format found by §7.1; `as_str` is the `alerts.format` column.

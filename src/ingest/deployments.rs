@@ -629,13 +629,16 @@ mod tests {
     fn otlp_observation_registers_only_changes_after_the_first_sighting() {
         let reg = Registry::default();
         let ev = |service: &str, version: Option<&str>| {
-            let mut e = crate::demo::traffic::TrafficGen::new(1)
-                .events(1, 0, 0)
-                .remove(0);
-            e.service = service.into();
-            e.env = "prod".into();
-            e.version = version.map(Into::into);
-            e
+            let mut item = serde_json::json!({
+                "schema_version": "2.0", "event_id": "e-1", "kind": "http",
+                "ts_start": "2026-05-04T12:00:00Z", "ts_end": "2026-05-04T12:00:00.010Z",
+                "service": service, "env": "prod", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                "status": "ok"
+            });
+            if let Some(v) = version {
+                item["version"] = v.into();
+            }
+            crate::model::validate_item(&item, 1_777_896_000_000_000_000).unwrap()
         };
         assert!(reg.observe(&[ev("payment", Some("1.0"))]).is_empty());
         assert!(

@@ -46,12 +46,16 @@ impl Params {
                 continue;
             }
             let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
-            let name = percent_decode(raw_name, true)
+            let name = crate::percent::decode_query(raw_name)
                 .ok_or_else(|| Rejection::bad_request("invalid query string"))?;
             // `+` is a literal in timestamps (`+02:00`); a space is never valid there, so
             // `since`/`until` keep it even when the client did not percent-encode it.
             let plus_is_space = !matches!(name.as_str(), "since" | "until");
-            let value = percent_decode(raw_value, plus_is_space)
+            let value = if plus_is_space {
+                crate::percent::decode_query(raw_value)
+            } else {
+                crate::percent::decode_path(raw_value)
+            }
                 .ok_or_else(|| Rejection::bad_request("invalid query string"))?;
             pairs.push((name, value));
         }
@@ -77,8 +81,8 @@ impl Params {
         for piece in query.unwrap_or("").split('&') {
             let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
             let (Some(name), Some(value)) = (
-                percent_decode(raw_name, true),
-                percent_decode(raw_value, true),
+                crate::percent::decode_query(raw_name),
+                crate::percent::decode_query(raw_value),
             ) else {
                 continue;
             };
@@ -97,37 +101,6 @@ impl Params {
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     }
-}
-
-/// Percent-decode a path segment (`+` is literal there); `None` when malformed.
-pub fn percent_decode_path(s: &str) -> Option<String> {
-    percent_decode(s, false)
-}
-
-/// Percent-decode one query component; `None` on a malformed escape or invalid UTF-8.
-fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hi = (*b.get(i + 1)? as char).to_digit(16)?;
-                let lo = (*b.get(i + 2)? as char).to_digit(16)?;
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// `limit` (§1.3): absent → 50; not a base-10 integer or `< 1` → `invalid limit`; `> 200` →
