@@ -19,6 +19,7 @@
 //! - [`cli`]: the `waylog` command line
 //! - [`demo`]: synthetic realistic traffic and the benchmark drivers
 
+pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -30,6 +31,5 @@ pub mod model;
 pub mod percent;
 pub mod query;
 pub mod reads;
-pub mod api;
 pub mod storage;
 pub mod wal;

@@ -33,7 +33,10 @@ fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     } else {
         b
     };
-    percent_decode(text).decode_utf8().ok().map(|c| c.into_owned())
+    percent_decode(text)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 #[cfg(test)]

@@ -40,7 +40,12 @@ pub async fn alerts_ingest(
             } else {
                 e.to_string()
             };
-            ApiError::new(ErrorClass::BadRequest, "INVALID_JSON", "invalid body", detail)
+            ApiError::new(
+                ErrorClass::BadRequest,
+                "INVALID_JSON",
+                "invalid body",
+                detail,
+            )
         })?;
     let now = state.clock.now_ns();
     let (mut accepted, rejected) = alert_intake::accept(&body, query.as_deref(), now)?;

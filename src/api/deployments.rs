@@ -40,7 +40,9 @@ async fn deployments_post(state: &AppState, req: Request) -> Result<Response, Ap
         })?;
     let input = parse_deployment(&body)?;
     let storage = state.writable(WriteRoute::Context)?;
-    let engine = state.engine().ok_or_else(|| WriteRoute::Context.not_ready())?;
+    let engine = state
+        .engine()
+        .ok_or_else(|| WriteRoute::Context.not_ready())?;
     let now = state.clock.now_ns();
     let d = state
         .deployments
@@ -62,7 +64,9 @@ async fn deployments_get(state: &AppState, req: Request) -> Result<Response, Api
     let params = Params::parse_lenient(req.uri().query());
     let window = listing_window(params.get("window"), state.config.retention);
     let service = params.get("service").unwrap_or("").to_string();
-    let engine = state.engine().ok_or_else(|| ApiError::storage_unavailable(1))?;
+    let engine = state
+        .engine()
+        .ok_or_else(|| ApiError::storage_unavailable(1))?;
     let now = state.clock.now_ns();
     let lo = now.saturating_sub(i64::try_from(window.as_nanos()).unwrap_or(i64::MAX));
     let deployments = list_deployments(engine, state.config.query_memory_bytes, lo, now, &service)

@@ -50,9 +50,9 @@ pub fn grpc_code_of(class: ErrorClass) -> tonic::Code {
         ErrorClass::NotFound => Code::NotFound,
         ErrorClass::MethodNotAllowed => Code::Unimplemented,
         ErrorClass::Conflict => Code::AlreadyExists,
-        ErrorClass::PayloadTooLarge
-        | ErrorClass::ResourcesExhausted
-        | ErrorClass::RateLimited => Code::ResourceExhausted,
+        ErrorClass::PayloadTooLarge | ErrorClass::ResourcesExhausted | ErrorClass::RateLimited => {
+            Code::ResourceExhausted
+        }
         ErrorClass::Internal => Code::Internal,
         ErrorClass::Unavailable => Code::Unavailable,
         ErrorClass::Timeout => Code::DeadlineExceeded,
@@ -204,15 +204,21 @@ impl From<QueryError> for ApiError {
         let detail = e.to_string();
         let code = e.code();
         match e {
-            QueryError::NotAllowed(_) => {
-                ApiError::new(ErrorClass::BadRequest, code, "statement not allowed", detail)
-            }
+            QueryError::NotAllowed(_) => ApiError::new(
+                ErrorClass::BadRequest,
+                code,
+                "statement not allowed",
+                detail,
+            ),
             QueryError::InvalidSql(_) => {
                 ApiError::new(ErrorClass::BadRequest, code, "invalid sql", detail)
             }
-            QueryError::Execution(_) => {
-                ApiError::new(ErrorClass::BadRequest, code, "query execution failed", detail)
-            }
+            QueryError::Execution(_) => ApiError::new(
+                ErrorClass::BadRequest,
+                code,
+                "query execution failed",
+                detail,
+            ),
             QueryError::ResourcesExhausted(detail) => ApiError::memory_exceeded(detail),
             QueryError::Timeout => ApiError::timeout(),
             QueryError::Unavailable(detail) => {
@@ -260,7 +266,12 @@ impl From<ReadError> for ApiError {
 pub fn storage_failure(e: ReadError, detail: &'static str) -> ApiError {
     let failed = |error: &dyn std::fmt::Display| {
         tracing::error!(error = %error, "read: {detail}");
-        ApiError::new(ErrorClass::Internal, "internal_error", "internal error", detail)
+        ApiError::new(
+            ErrorClass::Internal,
+            "internal_error",
+            "internal error",
+            detail,
+        )
     };
     match e {
         ReadError::Query(e) => match crate::query::guard::classify(e) {
@@ -299,7 +310,9 @@ impl WriteRoute {
     /// Backpressure: the hot tier is over its cap.
     pub fn overloaded(self, retry_after: u64) -> ApiError {
         match self {
-            WriteRoute::Events => ApiError::unavailable("overloaded", "ingest saturated", retry_after),
+            WriteRoute::Events => {
+                ApiError::unavailable("overloaded", "ingest saturated", retry_after)
+            }
             WriteRoute::Context => {
                 ApiError::unavailable("overloaded", "server overloaded", retry_after)
             }

@@ -327,10 +327,10 @@ fn with_retry_info(code: Code, message: &str, secs: u64) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{AppState, start_storage};
     use crate::clock::ManualClock;
     use crate::config::Config;
     use crate::model::validate::parse_rfc3339_ns;
-    use crate::api::{AppState, start_storage};
     use bytes::BufMut;
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
     use tonic::transport::Channel;
@@ -591,6 +591,9 @@ mod tests {
         assert_eq!(s.code(), Code::Unavailable);
         assert_eq!(retry_secs(&s), 1);
         assert_eq!(grpc_status(&ApiError::internal()).code(), Code::Internal);
-        assert_eq!(grpc_status(&ApiError::internal()).message(), "internal error");
+        assert_eq!(
+            grpc_status(&ApiError::internal()).message(),
+            "internal error"
+        );
     }
 }

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::{ApiError, json_response};
 use super::body::media_type;
+use super::error::{ApiError, json_response};
 use super::{SharedState, auth};
 use crate::query::output::{ColumnInfo, columns_of, rows_to_csv, rows_to_json};
 use crate::query::{QueryOptions, run_user_sql};

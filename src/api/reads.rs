@@ -26,11 +26,11 @@ use serde::Serialize;
 
 use super::error::{ApiError, json_response, storage_failure};
 use super::{AppState, SharedState, auth, with_cors};
+use crate::incidents::read as incidents;
 use crate::incidents::snapshot::{SnapshotBody, snapshot_text};
 use crate::model::rejection::Rejection;
 use crate::percent::decode_path as percent_decode_path;
 use crate::reads::params::Params;
-use crate::incidents::read as incidents;
 use crate::reads::{ReadError, blast, capabilities, errors, events, rollup, signals, traces};
 
 /// `Allow` of the incident routes' 405 and their `Access-Control-Allow-Methods`.
@@ -255,8 +255,7 @@ async fn incidents_list_answer(state: &AppState, req: Request) -> Result<Respons
     if req.method() == Method::OPTIONS {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let r =
-        ReadRequest::begin_allowing(state, &req, incidents::ACTIVE_PARAMS, INCIDENT_METHODS)?;
+    let r = ReadRequest::begin_allowing(state, &req, incidents::ACTIVE_PARAMS, INCIDENT_METHODS)?;
     let env = incidents::active_env(&r.params);
     let read = |ctx| async move { incidents::active_read(&ctx, env.as_deref()).await };
     let body = r
@@ -327,7 +326,6 @@ impl Target {
     }
 }
 
-
 /// True when an `Accept` header asks for JSON (any value containing `application/json`,
 /// case-insensitively: media types are case-insensitive).
 pub fn wants_json(headers: &HeaderMap) -> bool {
@@ -336,7 +334,6 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
             .is_ok_and(|v| v.to_ascii_lowercase().contains("application/json"))
     })
 }
-
 
 /// `200 text/plain; charset=utf-8` with the snapshot text.
 pub fn text_response(text: String) -> Response {
@@ -347,7 +344,6 @@ pub fn text_response(text: String) -> Response {
     );
     resp
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -31,10 +31,10 @@ use tokio::sync::watch;
 
 use super::scenario::{Burst, DemoGen, PMT_502_FAMILY, Scenario};
 use super::traffic::ndjson;
+use crate::api::{AppState, router, start_storage};
 use crate::cli::{CliError, EXIT_CLIENT, EXIT_SERVER, EXIT_TRANSPORT, EXIT_USAGE, normalize_url};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::api::{AppState, router, start_storage};
 use crate::storage::error_chain;
 
 /// `waylog demo` flags (the global `--addr` targets a running server instead).

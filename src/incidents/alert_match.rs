@@ -11,7 +11,7 @@
 //! Lookups the rule needs (does an incident id exist, what is a trace's story family) are
 //! supplied by the caller, which resolves them from storage beforehand.
 
-use super::inputs::{SignalRow, env_compatible};
+use super::inputs::{Signal, env_compatible};
 use super::model::{ErrorFamily, Incident, MatchStrategy, MatchedAlert};
 
 /// What the rule reads about the alert's surroundings.
@@ -44,7 +44,7 @@ where
 }
 
 /// Step 1 alone: `Some(id)` when the alert names an existing incident (exclusive), else `None`.
-pub fn named_incident<'a>(alert: &'a SignalRow, lookup: &impl MatchLookup) -> Option<&'a str> {
+pub fn named_incident<'a>(alert: &'a Signal, lookup: &impl MatchLookup) -> Option<&'a str> {
     let id = alert.meta.incident_id.as_str();
     (!id.is_empty() && lookup.incident_exists(id)).then_some(id)
 }
@@ -57,7 +57,7 @@ fn in_window(ts: i64, started_at: i64, t_hi: i64, amw_ns: i64) -> bool {
 
 /// Steps 2 and 3 (the alert names no existing incident).
 fn match_by_evidence(
-    alert: &SignalRow,
+    alert: &Signal,
     inc: &Incident,
     t_hi: i64,
     amw_ns: i64,
@@ -82,7 +82,7 @@ fn match_by_evidence(
 
 /// `matches(alert, inc, t_hi)` of §7.4: the strategy that matched, or `None`.
 pub fn matches(
-    alert: &SignalRow,
+    alert: &Signal,
     inc: &Incident,
     t_hi: i64,
     amw_ns: i64,
@@ -98,7 +98,7 @@ pub fn matches(
 /// (`/v1/incidents/active` order, `t_hi = inc.updated_at`); first match wins. Returns the
 /// matched incident id and the strategy (`none` with no id when nothing matched).
 pub fn intake_match(
-    alert: &SignalRow,
+    alert: &Signal,
     active: &[Incident],
     amw_ns: i64,
     lookup: &impl MatchLookup,
@@ -116,12 +116,12 @@ pub fn intake_match(
 }
 
 /// The `MatchedAlert` of an attached alert.
-pub fn matched_alert(alert: &SignalRow, strategy: MatchStrategy) -> MatchedAlert {
+pub fn matched_alert(alert: &Signal, strategy: MatchStrategy) -> MatchedAlert {
     MatchedAlert {
         signal_id: alert.signal_id.clone(),
         alert_id: alert.meta.alert_id.clone(),
         source: alert.source.clone(),
-        severity: alert.severity.clone(),
+        severity: alert.severity.as_str().to_string(),
         reason: alert.reason.clone(),
         provider_url: alert.meta.provider_url.clone(),
         evidence_ids: vec![alert.signal_id.clone()],

@@ -19,7 +19,7 @@ use super::build::{
 use super::classify::{ClassifyInput, ServiceFacts};
 use super::detect::{mark_seen, median3, severity, window_bounds, window_index};
 use super::identity::open_incident_id;
-use super::inputs::{DeploymentRow, SignalRow};
+use super::inputs::{DeploymentRow, Signal};
 use super::model::{ErrorFamily, Evidence, EvidenceKind, Fields, Incident};
 use crate::query::rows::{Columns, RowError};
 use crate::query::sql::{Param, ReadQuery};
@@ -458,12 +458,12 @@ impl Counters {
 pub struct AnomalyBuildInput<'a> {
     pub anomaly: &'a Anomaly,
     pub existing: Option<&'a Incident>,
-    pub signals: &'a [SignalRow],
+    pub signals: &'a [Signal],
     pub deployments: &'a [DeploymentRow],
     /// A, newest first.
     pub alerts: &'a [AttachedAlert],
     /// R (sorted here into the §2.9 order).
-    pub runtime: &'a [SignalRow],
+    pub runtime: &'a [Signal],
     pub now: i64,
 }
 
@@ -504,7 +504,7 @@ pub fn build_anomaly_incident(
     sort_runtime(&mut runtime);
     record_context(&mut inc, existing, input.alerts, &runtime, now);
 
-    let alert_signals: Vec<SignalRow> = input.alerts.iter().map(|a| a.signal.clone()).collect();
+    let alert_signals: Vec<Signal> = input.alerts.iter().map(|a| a.signal.clone()).collect();
     let ci = ClassifyInput {
         family: &inc.error_family,
         env: &inc.env,

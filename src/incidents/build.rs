@@ -7,7 +7,7 @@ use super::alert_match::matched_alert;
 use super::classify::{Classification, ClassifyInput, classify};
 use super::detect::{CandidateRow, mark_seen, sample_traces, severity};
 use super::identity::open_incident_id;
-use super::inputs::{DeploymentRow, FailingEvent, SignalRow, severity_rank};
+use super::inputs::{DeploymentRow, FailingEvent, Signal};
 use super::model::{
     AlertsCapture, BlastCapture, CaptureStatus, DimensionsCapture, Evidence, Incident,
     MatchStrategy, PathEntry, PropagationCapture, RawJson, RuntimeMatch, RuntimeSnapshot, Snapshot,
@@ -29,7 +29,7 @@ pub struct BlastRead {
 /// An alert signal attached by §7.6 with the strategy that matched it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachedAlert {
-    pub signal: SignalRow,
+    pub signal: Signal,
     pub strategy: MatchStrategy,
 }
 
@@ -45,12 +45,12 @@ pub struct ErrorBuildInput<'a> {
     pub blast: Option<&'a BlastRead>,
     pub story: Option<&'a Story>,
     pub dimensions: Option<&'a DimensionsCapture>,
-    pub signals: &'a [SignalRow],
+    pub signals: &'a [Signal],
     pub deployments: &'a [DeploymentRow],
     /// A, newest first.
     pub alerts: &'a [AttachedAlert],
     /// R (sorted here into the §2.9 order).
-    pub runtime: &'a [SignalRow],
+    pub runtime: &'a [Signal],
     pub sample_limit: usize,
     pub now: i64,
 }
@@ -63,10 +63,10 @@ pub struct Built {
 }
 
 /// §2.9 order of R: severity rank desc, `timestamp` asc, `signal_id` asc.
-pub fn sort_runtime(runtime: &mut [SignalRow]) {
+pub fn sort_runtime(runtime: &mut [Signal]) {
     runtime.sort_by(|a, b| {
-        severity_rank(&b.severity)
-            .cmp(&severity_rank(&a.severity))
+        b.severity
+            .cmp(&a.severity)
             .then_with(|| a.timestamp_ns.cmp(&b.timestamp_ns))
             .then_with(|| a.signal_id.cmp(&b.signal_id))
     });
@@ -141,16 +141,16 @@ pub fn propagation_capture(
 }
 
 /// The §2.9 `RuntimeMatch` of one signal of R captured at `now`.
-pub fn runtime_match(s: &SignalRow, now: i64) -> RuntimeMatch {
+pub fn runtime_match(s: &Signal, now: i64) -> RuntimeMatch {
     RuntimeMatch {
         subtype: s.meta.subtype.clone(),
         service: s.service.clone(),
         reason: s.reason.clone(),
-        severity: s.severity.clone(),
+        severity: s.severity.as_str().to_string(),
         source: s.source.clone(),
         signal_id: s.signal_id.clone(),
         occurred_at: s.timestamp_ns,
-        metadata: s.metadata_json.clone().map(RawJson),
+        metadata: s.metadata.clone().map(RawJson),
         captured_at: now,
         capture_status: CaptureStatus::Ok,
     }
@@ -179,7 +179,7 @@ pub fn record_context(
     inc: &mut Incident,
     existing: Option<&Incident>,
     alerts: &[AttachedAlert],
-    runtime: &[SignalRow],
+    runtime: &[Signal],
     now: i64,
 ) {
     inc.alerts = Some(Snapshot::record(
@@ -284,7 +284,7 @@ pub fn build_error_incident(
         dims,
     ));
 
-    let alert_signals: Vec<SignalRow> = input.alerts.iter().map(|a| a.signal.clone()).collect();
+    let alert_signals: Vec<Signal> = input.alerts.iter().map(|a| a.signal.clone()).collect();
     let ci = ClassifyInput {
         family: &inc.error_family,
         env: &inc.env,

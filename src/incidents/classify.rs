@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use super::inputs::{DeploymentRow, FailingEvent, SignalRow, env_compatible};
+use super::inputs::{DeploymentRow, FailingEvent, Signal, SignalType, env_compatible};
 use super::model::{Cause, Confidence, ErrorFamily, Evidence, EvidenceKind, Fields};
 
 /// Evidence rows kept by the cap of §3.6 (runtime and deployment rows always stay).
@@ -33,13 +33,13 @@ pub struct ClassifyInput<'a> {
     /// E, newest first (empty for anomaly incidents).
     pub events: &'a [FailingEvent],
     /// S, newest first.
-    pub signals: &'a [SignalRow],
+    pub signals: &'a [Signal],
     /// D, `first_seen` desc, `id` asc.
     pub deployments: &'a [DeploymentRow],
     /// A: the alert signals attached by §7.6, newest first.
-    pub alerts: &'a [SignalRow],
+    pub alerts: &'a [Signal],
     /// R: runtime / healthcheck signals, §2.9 order.
-    pub runtime: &'a [SignalRow],
+    pub runtime: &'a [Signal],
     /// `Some` for traffic / latency anomaly incidents (§2.11).
     pub anomaly: Option<ServiceFacts>,
 }
@@ -49,9 +49,9 @@ pub struct ClassifyInput<'a> {
 pub struct Facts {
     pub downstream: String,
     pub version: String,
-    pub dep_sig: Option<SignalRow>,
+    pub dep_sig: Option<Signal>,
     pub deployment: Option<DeploymentRow>,
-    pub deploy_sig: Option<SignalRow>,
+    pub deploy_sig: Option<Signal>,
 }
 
 /// The outcome of [`classify`].
@@ -102,7 +102,7 @@ pub fn derive_facts(input: &ClassifyInput<'_>) -> Facts {
             input
                 .signals
                 .iter()
-                .find(|s| s.kind == "dependency" && s.service == downstream)
+                .find(|s| s.kind == SignalType::Dependency && s.service == downstream)
         })
         .flatten()
         .cloned();
@@ -118,7 +118,7 @@ pub fn derive_facts(input: &ClassifyInput<'_>) -> Facts {
             .signals
             .iter()
             .find(|s| {
-                s.kind == "deploy"
+                s.kind == SignalType::Deploy
                     && s.service == input.family.service
                     && versions_compatible(&version, &s.meta.version)
             })
@@ -143,7 +143,12 @@ pub fn warnings(input: &ClassifyInput<'_>, facts: &Facts) -> Vec<String> {
         ),
     };
     let mut out = Vec::new();
-    if !facts.downstream.is_empty() && !input.signals.iter().any(|s| s.kind == "dependency") {
+    if !facts.downstream.is_empty()
+        && !input
+            .signals
+            .iter()
+            .any(|s| s.kind == SignalType::Dependency)
+    {
         out.push("missing_dependency_signal".to_owned());
     }
     if !any_version {
@@ -162,7 +167,7 @@ fn or<'a>(value: &'a str, fallback: &'a str) -> &'a str {
 }
 
 /// The §3.2 signal row of `sig` with `title`.
-pub fn signal_evidence(sig: &SignalRow, title: String) -> Evidence {
+pub fn signal_evidence(sig: &Signal, title: String) -> Evidence {
     let mut e = Evidence::new(EvidenceKind::Signal, title, sig.timestamp_ns);
     e.service = sig.service.clone();
     e.signal_id = sig.signal_id.clone();
@@ -176,7 +181,7 @@ pub fn signal_evidence(sig: &SignalRow, title: String) -> Evidence {
 }
 
 /// The §3.2 runtime row of a runtime / healthcheck signal.
-pub fn runtime_evidence(sig: &SignalRow) -> Evidence {
+pub fn runtime_evidence(sig: &Signal) -> Evidence {
     let mut title = format!(
         "Runtime {}: {}",
         sig.service,
@@ -214,7 +219,7 @@ pub fn evidence_rows(input: &ClassifyInput<'_>, facts: &Facts) -> Vec<Evidence> 
     for a in input.alerts {
         let title = format!(
             "{}: {} ({})",
-            or(&a.severity, "info"),
+            a.severity.as_str(),
             or(&a.reason, "external alert"),
             or(&a.source, "alert")
         );

@@ -12,9 +12,9 @@ use datafusion::prelude::SessionContext;
 
 use super::model::{CaptureStatus, DimensionsCapture, ErrorFamily, SuspectDimension};
 use crate::query::QueryEngine;
-use crate::query::trace_index::{TraceContext, WARM_MIN_HOT_ROWS};
 use crate::query::rows::{Columns, RowError};
 use crate::query::sql::{self, Param, ReadQuery};
+use crate::query::trace_index::{TraceContext, WARM_MIN_HOT_ROWS};
 use crate::storage::table::{ColdFile, HotBatch, TableSnapshot};
 
 /// The SQL whose rows [`rank`] reads.

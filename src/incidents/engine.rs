@@ -34,17 +34,15 @@ use super::dimensions::{
     SummaryCache, baseline_bounds, rank, register_sources, suspect_dimension_rows,
 };
 use super::identity::open_incident_id;
-use super::inputs::{
-    DeploymentRow, EventStep, FailingEvent, SignalMeta, SignalRow, env_compatible,
-};
+use super::inputs::{DeploymentRow, EventStep, FailingEvent, Signal, SignalType, env_compatible};
 use super::model::{ErrorFamily, Incident, Status};
 use super::store::{StoredIncident, batch_to_incidents, incidents_to_batch};
 use crate::model::Event;
 use crate::query::QueryEngine;
-use crate::reads::blast::{self, BlastKey, BlastQuery};
-use crate::reads::params::TimeWindow;
 use crate::query::rows::{Columns, RowError, batch_to_events};
 use crate::query::sql::{self, Param, ReadQuery};
+use crate::reads::blast::{self, BlastKey, BlastQuery};
+use crate::reads::params::TimeWindow;
 use crate::reads::traces::{StoryQuery, story_read};
 use crate::storage::schema::TableId;
 use crate::storage::{Storage, WriteError};
@@ -511,18 +509,17 @@ impl IncidentEngine {
             )
             .await?,
         )?;
-        let in_dcw = |s: &SignalRow| {
-            s.timestamp_ns >= started_at.saturating_sub(dcw) && s.timestamp_ns <= now
-        };
-        let signals: Vec<SignalRow> = all_signals
+        let in_dcw =
+            |s: &Signal| s.timestamp_ns >= started_at.saturating_sub(dcw) && s.timestamp_ns <= now;
+        let signals: Vec<Signal> = all_signals
             .iter()
             .filter(|s| s.env == env && in_dcw(s))
             .cloned()
             .collect();
-        let runtime: Vec<SignalRow> = all_signals
+        let runtime: Vec<Signal> = all_signals
             .iter()
             .filter(|s| {
-                matches!(s.kind.as_str(), "runtime" | "healthcheck")
+                matches!(s.kind, SignalType::Runtime | SignalType::Healthcheck)
                     && s.service == f.service
                     && env_compatible(&s.env, env)
                     && in_dcw(s)
@@ -544,8 +541,10 @@ impl IncidentEngine {
 
         // Alerts (spec triage §7.6 engine attachment): every alert signal matching this
         // incident at `now`; stories of alert traces are read first (the rule is sync).
-        let alert_signals: Vec<&SignalRow> =
-            all_signals.iter().filter(|s| s.kind == "alert").collect();
+        let alert_signals: Vec<&Signal> = all_signals
+            .iter()
+            .filter(|s| s.kind == SignalType::Alert)
+            .collect();
         let mut story_families: HashMap<String, Option<ErrorFamily>> = HashMap::new();
         for a in &alert_signals {
             let t = &a.meta.trace_id;
@@ -611,9 +610,9 @@ impl IncidentEngine {
 /// S, R, D and A of one build.
 struct Correlation {
     /// S, newest first.
-    signals: Vec<SignalRow>,
+    signals: Vec<Signal>,
     /// R (unsorted; the build sorts it).
-    runtime: Vec<SignalRow>,
+    runtime: Vec<Signal>,
     /// D, `first_seen` desc, `id` asc.
     deployments: Vec<DeploymentRow>,
     /// A, newest first.
@@ -662,54 +661,13 @@ pub fn failing_event(e: Event) -> FailingEvent {
     }
 }
 
-/// Signal rows of `sql/incident_signals.sql` (the stored signal columns).
-pub fn signal_rows(batches: &[RecordBatch]) -> Result<Vec<SignalRow>, RowError> {
+/// Signals of `sql/incident_signals.sql` (the stored signal columns).
+pub fn signal_rows(batches: &[RecordBatch]) -> Result<Vec<Signal>, RowError> {
     let mut out = Vec::new();
     for b in batches {
-        out.extend(
-            crate::ingest::signals::batch_to_signals(b)?
-                .iter()
-                .map(signal_row),
-        );
+        out.extend(crate::ingest::signals::batch_to_signals(b)?);
     }
     Ok(out)
-}
-
-/// The engine's view of a validated signal (its `meta_*` values from `metadata`).
-pub fn signal_row(s: &crate::ingest::signals::Signal) -> SignalRow {
-    let meta: serde_json::Map<String, serde_json::Value> = s
-        .metadata
-        .as_deref()
-        .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or_default();
-    let m = |k: &str| {
-        meta.get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
-    SignalRow {
-        signal_id: s.signal_id.clone(),
-        kind: s.kind.clone(),
-        source: s.source.clone(),
-        service: s.service.clone(),
-        env: s.env.clone(),
-        severity: s.severity.clone(),
-        reason: s.reason.clone(),
-        timestamp_ns: s.timestamp_ns,
-        meta: SignalMeta {
-            version: m("version"),
-            subtype: m("subtype"),
-            error_code: m("error_code"),
-            step: m("step"),
-            downstream: m("downstream"),
-            incident_id: m("incident_id"),
-            trace_id: m("trace_id"),
-            alert_id: m("alert_id"),
-            provider_url: m("provider_url"),
-        },
-        metadata_json: s.metadata.clone(),
-    }
 }
 
 /// The family of the story of `trace_id` (`None` without a story or an anchor).

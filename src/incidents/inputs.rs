@@ -27,36 +27,7 @@ pub struct FailingEvent {
     pub steps: Vec<EventStep>,
 }
 
-/// The `meta_<key>` columns of `signals` (§1.6): `""` unless a non-empty string.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SignalMeta {
-    pub version: String,
-    pub subtype: String,
-    pub error_code: String,
-    pub step: String,
-    pub downstream: String,
-    pub incident_id: String,
-    pub trace_id: String,
-    pub alert_id: String,
-    pub provider_url: String,
-}
-
-/// One row of `signals` (§1.6) as the engine reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SignalRow {
-    pub signal_id: String,
-    /// The `type` column.
-    pub kind: String,
-    pub source: String,
-    pub service: String,
-    pub env: String,
-    pub severity: String,
-    pub reason: String,
-    pub timestamp_ns: i64,
-    pub meta: SignalMeta,
-    /// The stored compact `metadata` JSON, `None` when absent.
-    pub metadata_json: Option<String>,
-}
+pub use crate::model::signal::{Severity, Signal, SignalMeta, SignalType};
 
 /// One row of `deployments` (§2.5 step 5).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -76,16 +47,6 @@ pub fn env_compatible(a: &str, b: &str) -> bool {
     a.is_empty() || b.is_empty() || a == b
 }
 
-/// §2.9 severity rank: `critical` 3, `warning` 2, `info` 1, anything else 0.
-pub fn severity_rank(severity: &str) -> u8 {
-    match severity {
-        "critical" => 3,
-        "warning" => 2,
-        "info" => 1,
-        _ => 0,
-    }
-}
-
 /// §0 failed statuses; `ok` and `suppressed` never count.
 pub fn is_failed_status(status: &str) -> bool {
     matches!(status, "error" | "timeout" | "partial" | "aborted")
@@ -102,13 +63,6 @@ mod tests {
         assert!(env_compatible("", "prod"));
         assert!(env_compatible("prod", "prod"));
         assert!(!env_compatible("prod", "demo"));
-    }
-
-    #[test]
-    fn severity_rank_orders_known_values() {
-        assert!(severity_rank("critical") > severity_rank("warning"));
-        assert!(severity_rank("warning") > severity_rank("info"));
-        assert_eq!(severity_rank("bogus"), 0);
     }
 
     #[test]

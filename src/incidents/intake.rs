@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use datafusion::prelude::SessionContext;
 
 use super::alert_match::{FnLookup, intake_match as rule};
-use super::engine::{signal_row, story_family};
+use super::engine::story_family;
 use super::model::Incident;
 use crate::ingest::alert_intake::AlertMatch;
 use crate::ingest::signals::Signal;
@@ -22,9 +22,8 @@ pub async fn intake_match(
     ids: &HashSet<String>,
     amw_ns: i64,
 ) -> Vec<AlertMatch> {
-    let rows: Vec<_> = alerts.iter().map(signal_row).collect();
     let mut stories = HashMap::new();
-    for r in &rows {
+    for r in alerts {
         let t = &r.meta.trace_id;
         if !t.is_empty() && !stories.contains_key(t) {
             stories.insert(t.clone(), story_family(ctx, t).await);
@@ -34,7 +33,8 @@ pub async fn intake_match(
         exists: |id: &str| ids.contains(id),
         story: |t: &str| stories.get(t).cloned().flatten(),
     };
-    rows.iter()
+    alerts
+        .iter()
         .map(|r| match rule(r, active, amw_ns, &lookup) {
             (Some(id), strategy) => AlertMatch {
                 matched: true,
@@ -45,4 +45,3 @@ pub async fn intake_match(
         })
         .collect()
 }
-

@@ -4,7 +4,7 @@
 //! empty placeholder.
 
 use super::classify::{Classification, ClassifyInput};
-use super::inputs::{SignalRow, severity_rank};
+use super::inputs::Signal;
 use super::model::{Cause, short, text_time};
 
 /// R[0] as the runtime lines read it.
@@ -51,13 +51,9 @@ pub struct CheckValues {
 
 /// The alert of A with the highest severity rank, ties → latest `timestamp`, then greater
 /// `signal_id`.
-pub fn top_alert(alerts: &[SignalRow]) -> Option<&SignalRow> {
+pub fn top_alert(alerts: &[Signal]) -> Option<&Signal> {
     alerts.iter().max_by(|a, b| {
-        (severity_rank(&a.severity), a.timestamp_ns, &a.signal_id).cmp(&(
-            severity_rank(&b.severity),
-            b.timestamp_ns,
-            &b.signal_id,
-        ))
+        (a.severity, a.timestamp_ns, &a.signal_id).cmp(&(b.severity, b.timestamp_ns, &b.signal_id))
     })
 }
 

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use super::model::Incident;
 use super::store::batch_to_incidents;
+use crate::model::rejection::Rejection;
+use crate::query::sql::{self, Param, ReadQuery};
 use crate::reads::ReadError;
 use crate::reads::params::Params;
-use crate::query::sql::{self, Param, ReadQuery};
-use crate::model::rejection::Rejection;
 
 /// The parameters of `GET /v1/incidents/active`.
 pub const ACTIVE_PARAMS: &[&str] = &["env"];

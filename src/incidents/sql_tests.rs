@@ -490,15 +490,19 @@ async fn read_queries_plan_against_events_schema() {
     }
     crate::query::functions::register(&ctx);
     crate::query::register_views(&ctx).await.unwrap();
-    crate::query::sql::register_sel(&ctx, &["a".to_string()]).await.unwrap();
+    crate::query::sql::register_sel(&ctx, &["a".to_string()])
+        .await
+        .unwrap();
     crate::query::trace_index::register_trace_lookup(&ctx, "a")
         .await
         .unwrap();
-    register_unsummarized(&ctx)
-        .await
-        .unwrap();
+    register_unsummarized(&ctx).await.unwrap();
     for q in crate::query::sql::ReadQuery::ALL {
-        let params = q.params().iter().map(|t| crate::query::sql::tests::dummy(*t)).collect();
+        let params = q
+            .params()
+            .iter()
+            .map(|t| crate::query::sql::tests::dummy(*t))
+            .collect();
         let df = crate::query::sql::prepare(&ctx, *q, params)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
@@ -510,9 +514,14 @@ async fn read_queries_plan_against_events_schema() {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", q.name()));
         if q.materialized_as().is_some() {
-            let params = q.params().iter().map(|t| crate::query::sql::tests::dummy(*t)).collect();
-            crate::query::sql::materialize(&ctx, *q, params).await.unwrap();
+            let params = q
+                .params()
+                .iter()
+                .map(|t| crate::query::sql::tests::dummy(*t))
+                .collect();
+            crate::query::sql::materialize(&ctx, *q, params)
+                .await
+                .unwrap();
         }
     }
 }
-

@@ -201,7 +201,10 @@ mod tests {
     fn accept_with_nothing_valid_answers_the_first_rejection() {
         let body = br#"{"receiver":"waylog","alerts":[{"labels":{"alertname":"A"}}]}"#;
         let e = accept(body, None, now()).unwrap_err();
-        assert_eq!((e.class, e.error.code), (ErrorClass::BadRequest, "MISSING_FIELDS"));
+        assert_eq!(
+            (e.class, e.error.code),
+            (ErrorClass::BadRequest, "MISSING_FIELDS")
+        );
         assert_eq!(e.error.detail, "service, env, and reason are required");
         let e = accept(br#"{"receiver":"x","alerts":[]}"#, None, now()).unwrap_err();
         assert_eq!(e.error.detail, "alerts[] is empty");

@@ -17,9 +17,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::model::rejection::{ErrorClass, Rejection};
 use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::percent::decode_path as percent_decode_path;
-use crate::model::rejection::{ErrorClass, Rejection};
 
 /// The payload format found by §7.1; `as_str` is the `alerts.format` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,12 +100,7 @@ impl AlertRejection {
 
     /// The request error when nothing was accepted ("the first rejection is the error").
     pub fn into_rejection(self) -> Rejection {
-        Rejection::new(
-            ErrorClass::BadRequest,
-            self.code,
-            self.message,
-            self.detail,
-        )
+        Rejection::new(ErrorClass::BadRequest, self.code, self.message, self.detail)
     }
 }
 

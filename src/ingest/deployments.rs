@@ -20,12 +20,12 @@ use datafusion::arrow::datatypes::UInt64Type;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::clock::SharedClock;
 use crate::duration::parse_duration;
 use crate::model::Event;
+use crate::model::rejection::{ErrorClass, Rejection};
 use crate::model::validate::format_rfc3339_ns;
 use crate::query::QueryEngine;
-use crate::clock::SharedClock;
-use crate::model::rejection::{ErrorClass, Rejection};
 use crate::query::rows::{Columns, RowError, cell};
 use crate::query::sql::{self, Param, ReadQuery};
 use crate::storage::schema::{DEPLOYMENT_VERSIONS_SCHEMA, TableId};
@@ -622,7 +622,10 @@ mod tests {
         assert_eq!((second.first_seen_ns, second.last_seen_ns), (100, 200));
         assert_eq!(second.revision, 2);
         let err = merge(Some(&second), input("d1", "staging", ""), 300).unwrap_err();
-        assert_eq!((err.class, err.error.code), (ErrorClass::Conflict, "ENV_CONFLICT"));
+        assert_eq!(
+            (err.class, err.error.code),
+            (ErrorClass::Conflict, "ENV_CONFLICT")
+        );
     }
 
     #[test]

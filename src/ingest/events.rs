@@ -78,7 +78,11 @@ pub enum BodyError {
 
 /// Decompress `raw` by `encoding`, refusing anything that decompresses past `max` bytes
 /// without decompressing further (a zip bomb costs at most `max + 1` bytes).
-pub fn decode_body(raw: bytes::Bytes, encoding: Encoding, max: usize) -> Result<bytes::Bytes, BodyError> {
+pub fn decode_body(
+    raw: bytes::Bytes,
+    encoding: Encoding,
+    max: usize,
+) -> Result<bytes::Bytes, BodyError> {
     let limit = max as u64 + 1;
     let decoded = match encoding {
         Encoding::Identity => return Ok(raw),
@@ -184,7 +188,10 @@ pub enum CommitError {
 
 /// Dedup + WAL + hot tier for the valid items (stages 6-8); `storage = None` validates only.
 /// The envelope counts what was accepted and what was a duplicate.
-pub async fn commit(storage: Option<&Storage>, prepared: Prepared) -> Result<Envelope, CommitError> {
+pub async fn commit(
+    storage: Option<&Storage>,
+    prepared: Prepared,
+) -> Result<Envelope, CommitError> {
     let (accepted, duplicate) = match (storage, prepared.batch) {
         (Some(storage), Some(Ok(batch))) => {
             let o = storage.append(TableId::Events, batch).await?;

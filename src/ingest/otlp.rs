@@ -17,7 +17,6 @@
 //!   backpressure before reading the payload, so an `overloaded` or not-ready refusal stores
 //!   nothing, then call [`prepare`] (CPU, blocking thread) and [`commit`] (WAL, async).
 
-
 use datafusion::arrow::array::RecordBatch;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,

@@ -12,45 +12,18 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampNano
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::model::rejection::{ErrorClass, Rejection};
-use crate::storage::schema::{SIGNAL_META_KEYS, SIGNALS_SCHEMA};
+pub use crate::model::signal::{Severity, Signal, SignalMeta, SignalType};
+use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
+use crate::query::rows::RowError;
+use crate::storage::schema::SIGNALS_SCHEMA;
 
 /// Fixed body limit of `/v1/signals`.
 pub const MAX_SIGNAL_BODY: usize = 1 << 20;
 const FUTURE_NS: i64 = 300 * 1_000_000_000;
-pub const TYPES: [&str; 6] = [
-    "deploy",
-    "runtime",
-    "healthcheck",
-    "dependency",
-    "config",
-    "alert",
-];
-pub const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
 const STRING_FIELDS: [&str; 7] = [
     "type", "source", "service", "env", "severity", "reason", "message",
 ];
-
-/// One validated signal, ready to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Signal {
-    pub signal_id: String,
-    pub kind: String,
-    pub source: String,
-    pub service: String,
-    pub env: String,
-    pub severity: String,
-    pub reason: String,
-    pub message: Option<String>,
-    /// Compact JSON text, `None` when absent, null or `{}`.
-    pub resource: Option<String>,
-    pub metadata: Option<String>,
-    /// Unknown top-level keys with their compact JSON text, sorted by key.
-    pub extra: BTreeMap<String, String>,
-    pub timestamp_ns: i64,
-    pub received_at_ns: i64,
-}
 
 fn field_error(code: &'static str, detail: String) -> Rejection {
     Rejection::new(ErrorClass::BadRequest, code, "invalid signal", detail)
@@ -146,13 +119,13 @@ pub fn validate_signal(body: &[u8], now_ns: i64) -> Result<Signal, Rejection> {
                 format!("{k}: {k} is required"),
             ));
         };
-        if k == "type" && !TYPES.contains(&v.as_str()) {
+        if k == "type" && SignalType::parse(&v).is_none() {
             return Err(field_error(
                 "unknown_type",
                 format!("type: unknown type {v:?}"),
             ));
         }
-        if k == "severity" && !SEVERITIES.contains(&v.as_str()) {
+        if k == "severity" && Severity::parse(&v).is_none() {
             return Err(field_error(
                 "unknown_severity",
                 format!("severity: unknown severity {v:?}"),
@@ -185,20 +158,22 @@ pub fn validate_signal(body: &[u8], now_ns: i64) -> Result<Signal, Rejection> {
         .filter(|(k, _)| !known(k))
         .map(|(k, v)| (k.clone(), compact_json(v.get())))
         .collect();
+    let metadata = nested.remove("metadata").flatten();
     Ok(Signal {
         signal_id: new_signal_id(),
-        kind: req.remove("type").expect("checked"),
+        kind: SignalType::parse(&req["type"]).expect("checked"),
         source: req.remove("source").expect("checked"),
         service: req.remove("service").expect("checked"),
         env: req.remove("env").expect("checked"),
-        severity: req.remove("severity").expect("checked"),
+        severity: Severity::parse(&req["severity"]).expect("checked"),
         reason: req.remove("reason").expect("checked"),
         message: strings
             .remove("message")
             .flatten()
             .filter(|m| !m.is_empty()),
         resource: nested.remove("resource").flatten(),
-        metadata: nested.remove("metadata").flatten(),
+        meta: SignalMeta::from_metadata(metadata.as_deref()),
+        metadata,
         extra,
         timestamp_ns,
         received_at_ns: now_ns,
@@ -213,14 +188,6 @@ pub fn new_signal_id() -> String {
     format!("sig_{v:032x}")
 }
 
-fn meta_value(metadata: Option<&str>, key: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(metadata?).ok()?;
-    v.get(key)?
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
 /// One `signals` record batch from validated signals.
 pub fn signals_to_batch(
     signals: &[Signal],
@@ -230,11 +197,11 @@ pub fn signals_to_batch(
     };
     let mut cols: Vec<ArrayRef> = vec![
         s(&|x| Some(x.signal_id.clone())),
-        s(&|x| Some(x.kind.clone())),
+        s(&|x| Some(x.kind.as_str().to_string())),
         s(&|x| Some(x.source.clone())),
         s(&|x| Some(x.service.clone())),
         s(&|x| Some(x.env.clone())),
-        s(&|x| Some(x.severity.clone())),
+        s(&|x| Some(x.severity.as_str().to_string())),
         s(&|x| Some(x.reason.clone())),
         s(&|x| x.message.clone()),
         s(&|x| x.resource.clone()),
@@ -250,8 +217,10 @@ pub fn signals_to_batch(
             })
         }),
     ];
-    for key in SIGNAL_META_KEYS {
-        cols.push(s(&|x| meta_value(x.metadata.as_deref(), key)));
+    for key in SignalMeta::KEYS {
+        cols.push(s(&|x| {
+            Some(x.meta.get(key).to_string()).filter(|v| !v.is_empty())
+        }));
     }
     for f in [|x: &Signal| x.timestamp_ns, |x: &Signal| x.received_at_ns] {
         cols.push(Arc::new(
@@ -262,7 +231,7 @@ pub fn signals_to_batch(
 }
 
 /// Signals back from `signals` rows (the columns of `sql/signals_list.sql`).
-pub fn batch_to_signals(batch: &RecordBatch) -> Result<Vec<Signal>, crate::query::rows::RowError> {
+pub fn batch_to_signals(batch: &RecordBatch) -> Result<Vec<Signal>, RowError> {
     use datafusion::arrow::array::Array;
     let c = crate::query::rows::Columns::new(batch);
     let names = [
@@ -298,17 +267,30 @@ pub fn batch_to_signals(batch: &RecordBatch) -> Result<Vec<Signal>, crate::query
                     .collect()
             })
             .unwrap_or_default();
+        let unknown = |i: usize, name: &str| RowError::UnknownValue {
+            name: name.to_string(),
+            row,
+            value: get(i).unwrap_or_default(),
+        };
+        let metadata = get(9);
         out.push(Signal {
             signal_id: get(0).unwrap_or_default(),
-            kind: get(1).unwrap_or_default(),
+            kind: get(1)
+                .as_deref()
+                .and_then(SignalType::parse)
+                .ok_or_else(|| unknown(1, "type"))?,
             source: get(2).unwrap_or_default(),
             service: get(3).unwrap_or_default(),
             env: get(4).unwrap_or_default(),
-            severity: get(5).unwrap_or_default(),
+            severity: get(5)
+                .as_deref()
+                .and_then(Severity::parse)
+                .ok_or_else(|| unknown(5, "severity"))?,
             reason: get(6).unwrap_or_default(),
             message: get(7),
             resource: get(8),
-            metadata: get(9),
+            meta: SignalMeta::from_metadata(metadata.as_deref()),
+            metadata,
             extra,
             timestamp_ns: ts.value(row),
             received_at_ns: received.value(row),
@@ -323,11 +305,11 @@ pub fn signal_json(x: &Signal) -> String {
     let q = |s: &str| Value::String(s.to_string()).to_string();
     for (k, v) in [
         ("signal_id", q(&x.signal_id)),
-        ("type", q(&x.kind)),
+        ("type", q(x.kind.as_str())),
         ("source", q(&x.source)),
         ("service", q(&x.service)),
         ("env", q(&x.env)),
-        ("severity", q(&x.severity)),
+        ("severity", q(x.severity.as_str())),
         ("reason", q(&x.reason)),
         ("timestamp", q(&format_rfc3339_ns(x.timestamp_ns))),
         ("received_at", q(&format_rfc3339_ns(x.received_at_ns))),
@@ -372,11 +354,7 @@ mod tests {
     fn check(m: &serde_json::Map<String, Value>) -> Result<Signal, (u16, String, String)> {
         validate_signal(Value::Object(m.clone()).to_string().as_bytes(), NOW).map_err(|e| {
             assert_eq!(e.class, ErrorClass::BadRequest);
-            (
-                400,
-                e.error.code.to_string(),
-                e.error.detail.clone(),
-            )
+            (400, e.error.code.to_string(), e.error.detail.clone())
         })
     }
 
@@ -392,7 +370,7 @@ mod tests {
     #[test]
     fn validate_signal_accepts_spec_example_and_normalizes() {
         let s = check(&body()).unwrap();
-        assert_eq!(s.kind, "dependency");
+        assert_eq!(s.kind, SignalType::Dependency);
         assert_eq!(format_rfc3339_ns(s.timestamp_ns), "2026-05-04T09:58:00Z");
         assert!(s.signal_id.starts_with("sig_") && s.signal_id.len() == 36);
         // body() goes through a sorted map, so the text arrives sorted here; client order is

@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod rejection;
+pub mod signal;
 pub mod validate;
 
 pub use event::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError};

@@ -37,6 +37,12 @@ pub enum RowError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("column {name} holds {value:?} in row {row}, not one of its values")]
+    UnknownValue {
+        name: String,
+        row: usize,
+        value: String,
+    },
 }
 
 pub type Result<T, E = RowError> = std::result::Result<T, E>;
@@ -469,7 +475,6 @@ pub(crate) mod tests {
         let reordered = batch.project(&idx).unwrap();
         assert_eq!(batch_to_events(&reordered).unwrap(), events);
     }
-
 
     #[test]
     fn rows_report_a_missing_column() {

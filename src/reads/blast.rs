@@ -10,10 +10,10 @@ use serde::Serialize;
 use super::ReadError;
 use super::family::ErrorFamily;
 use super::params::{Params, TimeWindow};
-use crate::query::rows::Columns;
-use crate::query::sql::{self, Param, ReadQuery};
 use crate::config::Config;
 use crate::model::rejection::Rejection;
+use crate::query::rows::Columns;
+use crate::query::sql::{self, Param, ReadQuery};
 
 pub const PARAMS: &[&str] = &[
     "service",

@@ -11,10 +11,10 @@ use super::family::ErrorFamily;
 use super::params::{
     ErrorsCursor, Params, TimeWindow, parse_cursor, parse_failed_status_list, parse_limit,
 };
-use crate::query::rows::Columns;
-use crate::query::sql::{self, NO_CURSOR_COUNT, Param, ReadQuery};
 use crate::config::Config;
 use crate::model::rejection::Rejection;
+use crate::query::rows::Columns;
+use crate::query::sql::{self, NO_CURSOR_COUNT, Param, ReadQuery};
 
 pub const PARAMS: &[&str] = &[
     "service", "status", "since", "until", "window", "cursor", "limit",

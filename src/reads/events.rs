@@ -11,12 +11,12 @@ use super::params::{
     EventCursor, Params, TimeWindow, parse_cursor, parse_include_suppressed, parse_limit,
     parse_status_list, status_filter,
 };
-use crate::query::rows::batch_to_events;
-use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 use super::traces::load_event;
 use crate::config::Config;
 use crate::model::Event;
 use crate::model::rejection::Rejection;
+use crate::query::rows::batch_to_events;
+use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 
 pub const SEARCH_PARAMS: &[&str] = &[
     "service",

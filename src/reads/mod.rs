@@ -31,8 +31,8 @@ use futures::StreamExt;
 
 use crate::model::rejection::Rejection;
 use crate::query::rows::RowError;
-use trace_rows::{TraceRow, batch_to_trace_rows};
 use crate::query::sql::{self as sql, Param, ReadQuery};
+use trace_rows::{TraceRow, batch_to_trace_rows};
 
 /// Why a read failed after its parameters were accepted.
 #[derive(Debug, thiserror::Error)]

@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::duration::{format_duration, parse_duration};
-use crate::model::validate::parse_rfc3339_ns;
 use crate::model::rejection::Rejection;
+use crate::model::validate::parse_rfc3339_ns;
 
 /// The statuses an event may carry (spec events), in spec order.
 pub const STATUSES: [&str; 6] = ["ok", "error", "timeout", "partial", "aborted", "suppressed"];
@@ -56,7 +56,7 @@ impl Params {
             } else {
                 crate::percent::decode_path(raw_value)
             }
-                .ok_or_else(|| Rejection::bad_request("invalid query string"))?;
+            .ok_or_else(|| Rejection::bad_request("invalid query string"))?;
             pairs.push((name, value));
         }
         if let Some((name, _)) = pairs.iter().find(|(n, _)| !allowed.contains(&n.as_str())) {

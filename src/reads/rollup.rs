@@ -15,11 +15,11 @@ use serde::Serialize;
 
 use super::origin::resolve_origin;
 use super::params::{Params, RollupCursor, TimeWindow, parse_cursor, parse_limit};
-use crate::query::rows::Columns;
-use crate::query::sql::{self, Param, ReadQuery};
 use super::{ReadError, load_traces};
 use crate::config::Config;
 use crate::model::rejection::Rejection;
+use crate::query::rows::Columns;
+use crate::query::sql::{self, Param, ReadQuery};
 
 pub const PARAMS: &[&str] = &["since", "until", "window", "cursor", "limit"];
 const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);

@@ -9,10 +9,11 @@ use serde_json::value::RawValue;
 
 use super::ReadError;
 use super::params::{Params, SignalCursor, TimeWindow, parse_cursor, parse_limit};
-use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 use crate::config::Config;
-use crate::ingest::signals::{SEVERITIES, TYPES, batch_to_signals, signal_json};
+use crate::ingest::signals::{batch_to_signals, signal_json};
 use crate::model::rejection::Rejection;
+use crate::model::signal::{Severity, SignalType};
+use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 
 pub const PARAMS: &[&str] = &[
     "service", "env", "type", "source", "reason", "severity", "since", "until", "window", "cursor",
@@ -33,17 +34,21 @@ pub struct SignalsQuery {
     pub limit: usize,
 }
 
-/// A comma-separated list whose trimmed items must all be in `allowed`.
-fn enum_list(value: Option<&str>, allowed: &[&str], what: &str) -> Result<Vec<String>, Rejection> {
+/// A comma-separated list whose trimmed items must all `parse`; kept as their wire strings
+/// (the SQL's list parameter).
+fn enum_list<T>(
+    value: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<Vec<String>, Rejection> {
     let Some(v) = value else {
         return Ok(Vec::new());
     };
     v.split(',')
         .map(str::trim)
         .map(|item| {
-            allowed
-                .contains(&item)
-                .then(|| item.to_string())
+            parse(item)
+                .map(|_| item.to_string())
                 .ok_or_else(|| Rejection::bad_request(format!("invalid {what}")))
         })
         .collect()
@@ -51,8 +56,8 @@ fn enum_list(value: Option<&str>, allowed: &[&str], what: &str) -> Result<Vec<St
 
 impl SignalsQuery {
     pub fn parse(p: &Params, now_ns: i64, config: &Config) -> Result<Self, Rejection> {
-        let types = enum_list(p.get("type"), &TYPES, "type")?;
-        let severities = enum_list(p.get("severity"), &SEVERITIES, "severity")?;
+        let types = enum_list(p.get("type"), SignalType::parse, "type")?;
+        let severities = enum_list(p.get("severity"), Severity::parse, "severity")?;
         let window = TimeWindow::resolve(p, now_ns, config.signal_retention, DEFAULT_WINDOW)?;
         let cursor = parse_cursor(p.get("cursor"), SignalCursor::decode)?;
         let limit = parse_limit(p.get("limit"))?;

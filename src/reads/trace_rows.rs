@@ -2,7 +2,9 @@
 //! resolution and the trace summaries need of an event, owned ([`TraceRow`]) or borrowed from
 //! the loaded batches ([`TraceRowRef`]).
 
-use datafusion::arrow::array::{Array, ListArray, RecordBatch, StringArray, TimestampNanosecondArray};
+use datafusion::arrow::array::{
+    Array, ListArray, RecordBatch, StringArray, TimestampNanosecondArray,
+};
 use datafusion::arrow::datatypes::DataType;
 
 use crate::query::rows::{Columns, Result, RowError, opt_str, req_str};

@@ -14,13 +14,13 @@ use super::params::{
     parse_status_list, status_filter,
 };
 use super::trace_rows::TraceRow;
-use crate::query::rows::{Columns, batch_to_events};
-use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 use super::{ReadError, for_each_trace};
 use crate::config::Config;
 use crate::model::Event;
-use crate::model::validate::format_rfc3339_ns;
 use crate::model::rejection::Rejection;
+use crate::model::validate::format_rfc3339_ns;
+use crate::query::rows::{Columns, batch_to_events};
+use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 
 // ---------------------------------------------------------------------------------------------
 // Loading events.

@@ -246,19 +246,6 @@ pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// Metadata keys promoted to `meta_<key>` columns of `signals` (spec triage §1.6).
-pub const SIGNAL_META_KEYS: [&str; 9] = [
-    "version",
-    "subtype",
-    "error_code",
-    "step",
-    "downstream",
-    "incident_id",
-    "trace_id",
-    "alert_id",
-    "provider_url",
-];
-
 pub static SIGNALS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut fields = vec![
         utf8("signal_id", false),
@@ -274,7 +261,7 @@ pub static SIGNALS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         utf8("extra", true),
     ];
     fields.extend(
-        SIGNAL_META_KEYS
+        crate::model::signal::SignalMeta::KEYS
             .iter()
             .map(|k| utf8(&format!("meta_{k}"), true)),
     );

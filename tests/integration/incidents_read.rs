@@ -13,9 +13,9 @@ use waylog::incidents::model::{
     BlastCapture, CaptureStatus, Cause, Confidence, ErrorFamily, Evidence, EvidenceKind, Incident,
     PathEntry, PropagationCapture, Snapshot, Status,
 };
+use waylog::incidents::read::{ActiveBody, IncidentBody};
 use waylog::incidents::snapshot::{SnapshotBody, snapshot_text};
 use waylog::incidents::store::{StoredIncident, incidents_to_batch};
-use waylog::incidents::read::{ActiveBody, IncidentBody};
 
 use crate::harness::*;
 

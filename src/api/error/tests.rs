@@ -58,13 +58,19 @@ fn write_failures_are_worded_per_route() {
         // The cause never reaches the body.
         assert!(!e.error.detail.contains("disk"));
         let e = route.write_failed(&WriteError::Stopped);
-        assert_eq!((e.status().as_u16(), e.error.code), (503, "ingest_unavailable"));
+        assert_eq!(
+            (e.status().as_u16(), e.error.code),
+            (503, "ingest_unavailable")
+        );
         assert_eq!(header(&e, header::RETRY_AFTER), Some("1"));
     }
     let e = WriteRoute::Alerts.write_failed(&durability);
     assert_eq!((e.status().as_u16(), e.error.code), (500, "INTERNAL"));
     let e = WriteRoute::Alerts.write_failed(&WriteError::Stopped);
-    assert_eq!((e.status().as_u16(), e.error.code), (503, "INGEST_UNAVAILABLE"));
+    assert_eq!(
+        (e.status().as_u16(), e.error.code),
+        (503, "INGEST_UNAVAILABLE")
+    );
     let overloaded = |r: WriteRoute| {
         let e = r.overloaded(7);
         assert_eq!(header(&e, header::RETRY_AFTER), Some("7"));
@@ -87,10 +93,18 @@ fn write_failures_are_worded_per_route() {
 #[test]
 fn query_errors_map_by_kind() {
     let cases = [
-        (QueryError::NotAllowed("DROP".into()), 400, "statement_not_allowed"),
+        (
+            QueryError::NotAllowed("DROP".into()),
+            400,
+            "statement_not_allowed",
+        ),
         (QueryError::InvalidSql("x".into()), 400, "invalid_sql"),
         (QueryError::Execution("x".into()), 400, "execution_error"),
-        (QueryError::ResourcesExhausted("pool".into()), 422, "resources_exhausted"),
+        (
+            QueryError::ResourcesExhausted("pool".into()),
+            422,
+            "resources_exhausted",
+        ),
         (QueryError::Timeout, 504, "timeout"),
         (QueryError::Unavailable("s3".into()), 503, "unavailable"),
         (QueryError::Internal("bug".into()), 500, "internal_error"),
@@ -102,7 +116,9 @@ fn query_errors_map_by_kind() {
     let a = ApiError::from(QueryError::InvalidSql("no such table".into()));
     assert_eq!(a.error.detail, "no such table");
     assert_eq!(
-        ApiError::from(QueryError::Internal("secret".into())).error.detail,
+        ApiError::from(QueryError::Internal("secret".into()))
+            .error
+            .detail,
         ""
     );
 }
@@ -110,7 +126,10 @@ fn query_errors_map_by_kind() {
 #[test]
 fn read_errors_keep_spec_answers_and_hide_engine_failures() {
     let e = ApiError::from(ReadError::Rejected(Rejection::not_found("trace not found")));
-    assert_eq!((e.status().as_u16(), e.error.message.as_str()), (404, "trace not found"));
+    assert_eq!(
+        (e.status().as_u16(), e.error.message.as_str()),
+        (404, "trace not found")
+    );
     assert_eq!(ApiError::from(ReadError::Timeout).status().as_u16(), 504);
     let e = ApiError::from(ReadError::Query(DataFusionError::Plan("broken".into())));
     assert_eq!((e.status().as_u16(), e.error.code), (500, "internal_error"));
@@ -147,5 +166,8 @@ async fn rejections_keep_retry_hints_and_custom_bodies() {
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(resp.headers()[header::RETRY_AFTER], "3");
     let e = ApiError::bad_request("x").with_body(&serde_json::json!({"accepted": 0}));
-    assert_eq!(body_of(e.into_response()).await, serde_json::json!({"accepted": 0}));
+    assert_eq!(
+        body_of(e.into_response()).await,
+        serde_json::json!({"accepted": 0})
+    );
 }

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::api::{AppState, SharedState, router, start_storage};
 use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::model::{Event, validate_item};
-use crate::api::{AppState, SharedState, router, start_storage};
 use crate::storage::Storage;
 use crate::storage::schema::{TableId, events_to_batch};
 

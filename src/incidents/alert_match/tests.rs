@@ -12,8 +12,8 @@ fn inc(id: &str) -> Incident {
     Incident::skeleton(id.into(), "prod".into(), fam(), START, START + 5 * MIN)
 }
 
-fn alert(ts: i64) -> SignalRow {
-    let mut a = SignalRow {
+fn alert(ts: i64) -> Signal {
+    let mut a = Signal {
         signal_id: "sig_a".into(),
         kind: "alert".into(),
         source: "alertmanager".into(),
@@ -22,7 +22,7 @@ fn alert(ts: i64) -> SignalRow {
         severity: "critical".into(),
         reason: "PMT_502 spike".into(),
         timestamp_ns: ts,
-        ..SignalRow::default()
+        ..Signal::default()
     };
     a.meta.error_code = "PMT_502".into();
     a
@@ -60,7 +60,7 @@ fn family_match_inside_window_bounds() {
 fn family_match_needs_service_code_step_and_env() {
     let l = lookup(&[]);
     let i = inc("inc_1");
-    let check = |a: &SignalRow| matches(a, &i, START, AMW, &l);
+    let check = |a: &Signal| matches(a, &i, START, AMW, &l);
     let mut a = alert(START);
     a.meta.step = "payment.charge".into();
     assert_eq!(check(&a), Some(MatchStrategy::Family));

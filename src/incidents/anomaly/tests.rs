@@ -1,6 +1,5 @@
 use super::*;
 use crate::incidents::identity::incident_id;
-use crate::incidents::inputs::SignalMeta;
 use crate::incidents::model::{CaptureStatus, Cause, Confidence, MatchStrategy, Status};
 
 const S: i64 = 1_000_000_000;
@@ -550,8 +549,8 @@ fn build_latency_lead_severity_and_surge_title() {
     );
 }
 
-fn signal(id: &str, kind: &str, severity: &str, at: i64) -> SignalRow {
-    SignalRow {
+fn signal(id: &str, kind: &str, severity: &str, at: i64) -> Signal {
+    Signal {
         signal_id: id.into(),
         kind: kind.into(),
         source: "k8s".into(),
@@ -560,8 +559,7 @@ fn signal(id: &str, kind: &str, severity: &str, at: i64) -> SignalRow {
         severity: severity.into(),
         reason: format!("{kind}_reason"),
         timestamp_ns: at,
-        meta: SignalMeta::default(),
-        metadata_json: None,
+        ..Signal::default()
     }
 }
 

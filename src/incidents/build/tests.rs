@@ -77,8 +77,8 @@ fn blast() -> BlastRead {
     }
 }
 
-fn dep_signal() -> SignalRow {
-    SignalRow {
+fn dep_signal() -> Signal {
+    Signal {
         signal_id: "sig_dep".into(),
         kind: "dependency".into(),
         source: "waylog-demo".into(),
@@ -87,7 +87,7 @@ fn dep_signal() -> SignalRow {
         severity: "critical".into(),
         reason: "payment_gateway_5xx".into(),
         timestamp_ns: NOW - 200 * S,
-        ..SignalRow::default()
+        ..Signal::default()
     }
 }
 
@@ -239,11 +239,11 @@ fn build_opening_reissues_a_taken_id() {
 
 #[test]
 fn runtime_order_and_partial_propagation() {
-    let sig = |id: &str, sev: &str, ts: i64| SignalRow {
+    let sig = |id: &str, sev: &str, ts: i64| Signal {
         signal_id: id.into(),
         severity: sev.into(),
         timestamp_ns: ts,
-        ..SignalRow::default()
+        ..Signal::default()
     };
     let mut r = vec![
         sig("b", "info", 1),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::incidents::inputs::{EventStep, SignalMeta};
+use crate::incidents::inputs::EventStep;
 
 const S: i64 = 1_000_000_000;
 const ONSET: i64 = 1_777_896_180_000_000_000; // 2026-05-04T12:03:00Z
@@ -41,8 +41,8 @@ fn calling_payment(version: &str) -> Vec<FailingEvent> {
     )]
 }
 
-fn sig(id: &str, kind: &str, service: &str, at: i64) -> SignalRow {
-    SignalRow {
+fn sig(id: &str, kind: &str, service: &str, at: i64) -> Signal {
+    Signal {
         signal_id: id.into(),
         kind: kind.into(),
         source: "k8s".into(),
@@ -51,8 +51,7 @@ fn sig(id: &str, kind: &str, service: &str, at: i64) -> SignalRow {
         severity: "critical".into(),
         reason: format!("{kind}_reason"),
         timestamp_ns: at,
-        meta: SignalMeta::default(),
-        metadata_json: None,
+        ..Signal::default()
     }
 }
 
@@ -71,10 +70,10 @@ struct Case {
     family: ErrorFamily,
     samples: Vec<String>,
     events: Vec<FailingEvent>,
-    signals: Vec<SignalRow>,
+    signals: Vec<Signal>,
     deployments: Vec<DeploymentRow>,
-    alerts: Vec<SignalRow>,
-    runtime: Vec<SignalRow>,
+    alerts: Vec<Signal>,
+    runtime: Vec<Signal>,
     anomaly: Option<ServiceFacts>,
 }
 
@@ -383,7 +382,7 @@ fn alerts_never_change_the_cause() {
         "{\"type\":\"alert\",\"severity\":\"critical\",\"source\":\"alertmanager\",\
          \"alert_id\":\"fp1\",\"provider_url\":\"http://am\"}"
     );
-    c.alerts[0].severity.clear();
+    c.alerts[0].severity = crate::model::signal::Severity::Info;
     c.alerts[0].reason.clear();
     c.alerts[0].source.clear();
     assert_eq!(c.run().evidence[0].title, "info: external alert (alert)");

@@ -224,11 +224,11 @@ fn fallback_when_nothing_applies() {
 
 #[test]
 fn top_alert_prefers_severity_then_time_then_signal_id() {
-    let a = |id: &str, sev: &str, ts: i64| SignalRow {
+    let a = |id: &str, sev: &str, ts: i64| Signal {
         signal_id: id.into(),
         severity: sev.into(),
         timestamp_ns: ts,
-        ..SignalRow::default()
+        ..Signal::default()
     };
     let alerts = [
         a("sig_1", "warning", 9),

@@ -99,7 +99,7 @@ fn check(
     );
     let v = validate_signal(&serde_json::to_vec(&m.signal).unwrap(), now())
         .unwrap_or_else(|e| panic!("{:?}", e.error));
-    assert_eq!(v.kind, "alert");
+    assert_eq!(v.kind, crate::model::signal::SignalType::Alert);
     assert_eq!(Some(v.severity.as_str()), signal["severity"].as_str());
     assert_eq!(
         v.timestamp_ns,
@@ -281,7 +281,11 @@ fn fixture_pagerduty_v3_without_env_is_rejected() {
     let e = all[0].clone().unwrap_err().into_rejection();
     assert_eq!(
         (e.class, e.error.code, e.error.message.as_str()),
-        (ErrorClass::BadRequest, "MISSING_FIELDS", "missing required fields")
+        (
+            ErrorClass::BadRequest,
+            "MISSING_FIELDS",
+            "missing required fields"
+        )
     );
     assert_eq!(e.error.detail, "service, env, and reason are required");
 }
