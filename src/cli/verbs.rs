@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::table::render_table;
 use super::{CliError, Client, Globals, api_error};
-use crate::reads::family::display_family;
+use crate::model::family::display_family;
 
 /// The read verbs, flattened into [`super::Command`].
 #[derive(Debug, Subcommand)]

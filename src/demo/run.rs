@@ -544,7 +544,7 @@ fn wait_for_incident(http: &Http, secs: u64) -> Result<Option<Value>, CliError> 
             list.iter()
                 .find(|i| {
                     let f = &i["error_family"];
-                    crate::reads::family::display_family(
+                    crate::model::family::display_family(
                         f["service"].as_str().unwrap_or(""),
                         f["step"].as_str().unwrap_or(""),
                         f["error_code"].as_str().unwrap_or(""),

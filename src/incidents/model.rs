@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
-pub use crate::reads::family::ErrorFamily;
+pub use crate::model::family::ErrorFamily;
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 

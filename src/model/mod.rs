@@ -4,6 +4,7 @@
 //! reaches the writer has passed [`validate::validate_item`].
 
 pub mod event;
+pub mod family;
 pub mod rejection;
 pub mod signal;
 pub mod validate;

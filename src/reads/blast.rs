@@ -8,7 +8,7 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::ReadError;
-use super::family::ErrorFamily;
+use crate::model::family::ErrorFamily;
 use super::params::{Params, TimeWindow};
 use crate::config::Config;
 use crate::model::rejection::Rejection;

@@ -7,7 +7,7 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::ReadError;
-use super::family::ErrorFamily;
+use crate::model::family::ErrorFamily;
 use super::params::{
     ErrorsCursor, Params, TimeWindow, parse_cursor, parse_failed_status_list, parse_limit,
 };

@@ -16,7 +16,6 @@ pub mod blast;
 pub mod capabilities;
 pub mod errors;
 pub mod events;
-pub mod family;
 pub mod origin;
 pub mod params;
 pub mod rollup;

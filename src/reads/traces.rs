@@ -7,7 +7,7 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::family::display_family;
+use crate::model::family::display_family;
 use super::origin::{Linkage, TraceGraph, resolve_origin, resolve_with, trace_order};
 use super::params::{
     Params, TimeWindow, TraceCursor, parse_cursor, parse_include_suppressed, parse_limit,

@@ -1,5 +1,6 @@
-//! Error families and their display form `service:step:error_code` (spec reads §2.1). This is
-//! the one escape/parse pair the API, CLI, tools and incidents share.
+//! Error families and their display form `service:step:error_code` (spec reads §2.1): the
+//! (service, step, error code) a failure is counted under by the read API, the CLI, the demo
+//! and the incident engine. This is the one escape/parse pair they all share.
 
 use serde::{Deserialize, Serialize};
 
