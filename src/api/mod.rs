@@ -12,6 +12,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod background;
 pub mod body;
 pub mod deployments;
 pub mod error;
@@ -44,6 +45,9 @@ use auth::RateLimiter;
 use error::{ApiError, WriteRoute, json_response};
 use tracing::Instrument;
 
+/// How long each background task may take to stop at shutdown.
+pub const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Everything a handler can reach.
 pub struct AppState {
     pub config: Config,
@@ -59,6 +63,8 @@ pub struct AppState {
     pub deployments: Arc<crate::ingest::deployments::Registry>,
     /// The incident engine (its cache of open incidents; ticks run when enabled).
     pub incidents: Arc<crate::incidents::engine::IncidentEngine>,
+    /// Maintenance, the index warmer and the engine loop, once storage is recovered.
+    pub background: background::Background,
 }
 
 impl std::fmt::Debug for AppState {
@@ -88,6 +94,7 @@ impl AppState {
             shutting_down: AtomicBool::new(false),
             deployments: Arc::default(),
             incidents,
+            background: background::Background::default(),
         })
     }
 
@@ -178,11 +185,19 @@ async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
+/// Ready: storage recovered, not shutting down, and every background task alive (a dead
+/// flusher or engine must not look healthy).
 async fn readyz(State(state): State<SharedState>) -> Response {
-    if state.is_ready() && !state.is_shutting_down() {
-        json_response(StatusCode::OK, &json!({"status": "ready"}))
-    } else {
-        ApiError::unavailable("unavailable", "not ready", 1).into_response()
+    if !state.is_ready() || state.is_shutting_down() {
+        return ApiError::unavailable("unavailable", "not ready", 1).into_response();
+    }
+    match state.background.dead() {
+        None => json_response(StatusCode::OK, &json!({"status": "ready"})),
+        Some(task) => {
+            let mut e = ApiError::unavailable("unavailable", "not ready", 1);
+            e.error.detail = format!("background task {task} stopped");
+            e.into_response()
+        }
     }
 }
 
@@ -249,10 +264,14 @@ pub async fn start_storage(
         cold_store = %storage.cold().location,
         "recovered"
     );
-    tokio::spawn(storage.clone().run_maintenance(shutdown.clone()));
+    let bg = &state.background;
+    bg.spawn(
+        "maintenance",
+        storage.clone().run_maintenance(shutdown.clone()),
+    );
     state.set_storage(storage.clone());
     if let Some(engine) = state.engine().cloned() {
-        tokio::spawn(engine.run_index_warmer(shutdown.clone()));
+        bg.spawn("index warmer", engine.run_index_warmer(shutdown.clone()));
     }
     let incidents = &state.config.incidents;
     if incidents.rebuild_requested {
@@ -263,14 +282,17 @@ pub async fn start_storage(
     if incidents.enabled
         && let Some(engine) = state.engine().cloned()
     {
-        tokio::spawn(crate::incidents::engine::run(
-            state.incidents.clone(),
-            storage.clone(),
-            engine,
-            state.clock.clone(),
-            state.config.query_memory_bytes,
-            shutdown,
-        ));
+        bg.spawn(
+            "incident engine",
+            crate::incidents::engine::run(
+                state.incidents.clone(),
+                storage.clone(),
+                engine,
+                state.clock.clone(),
+                state.config.query_memory_bytes,
+                shutdown,
+            ),
+        );
     }
     Ok(storage)
 }
@@ -328,6 +350,7 @@ pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
     if let Some(task) = otlp_grpc {
         let _ = task.await;
     }
+    state.background.join(BACKGROUND_GRACE).await;
     tokio::task::spawn_blocking(move || storage.close()).await??;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -311,6 +311,7 @@ pub fn run(
     }
     let served = rt.block_on(server);
     let _ = stop_tx.send(true);
+    rt.block_on(state.background.join(crate::api::BACKGROUND_GRACE));
     let closed = rt.block_on(rt.spawn_blocking(move || storage.close()));
     result?;
     match served {

@@ -8,9 +8,9 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::ReadError;
-use crate::model::family::ErrorFamily;
 use super::params::{Params, TimeWindow};
 use crate::config::Config;
+use crate::model::family::ErrorFamily;
 use crate::model::rejection::Rejection;
 use crate::query::rows::Columns;
 use crate::query::sql::{self, Param, ReadQuery};

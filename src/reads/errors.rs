@@ -7,11 +7,11 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::ReadError;
-use crate::model::family::ErrorFamily;
 use super::params::{
     ErrorsCursor, Params, TimeWindow, parse_cursor, parse_failed_status_list, parse_limit,
 };
 use crate::config::Config;
+use crate::model::family::ErrorFamily;
 use crate::model::rejection::Rejection;
 use crate::query::rows::Columns;
 use crate::query::sql::{self, NO_CURSOR_COUNT, Param, ReadQuery};

@@ -7,7 +7,6 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::family::display_family;
 use super::origin::{Linkage, TraceGraph, resolve_origin, resolve_with, trace_order};
 use super::params::{
     Params, TimeWindow, TraceCursor, parse_cursor, parse_include_suppressed, parse_limit,
@@ -17,6 +16,7 @@ use super::trace_rows::TraceRow;
 use super::{ReadError, for_each_trace};
 use crate::config::Config;
 use crate::model::Event;
+use crate::model::family::display_family;
 use crate::model::rejection::Rejection;
 use crate::model::validate::format_rfc3339_ns;
 use crate::query::rows::{Columns, batch_to_events};

@@ -1316,3 +1316,27 @@ async fn incident_reads_answer_503_before_storage_and_check_parameters_first() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["error"]["detail"], "unknown query parameter: env");
 }
+
+#[tokio::test]
+async fn readyz_reports_a_dead_background_task() {
+    let h = harness().await;
+    assert_eq!(h.get("/readyz").await.status, StatusCode::OK);
+    assert_eq!(
+        h.state.background.names(),
+        ["maintenance", "index warmer", "incident engine"]
+    );
+    h.state.background.spawn("flusher stand-in", async {});
+    let mut r = h.get("/readyz").await;
+    for _ in 0..100 {
+        if r.status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        r = h.get("/readyz").await;
+    }
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        r.body["error"]["detail"],
+        "background task flusher stand-in stopped"
+    );
+}

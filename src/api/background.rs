@@ -1,0 +1,100 @@
+//! The server's background tasks (storage maintenance, the trace-index warmer, the incident
+//! engine), owned in one place: started by [`crate::api::start_storage`], watched by
+//! `/readyz`, and joined in order at shutdown.
+//!
+//! Invariants:
+//! - A task that ends before shutdown began (returned early or panicked) is a failure: `/readyz`
+//!   answers `503` naming it ([`Background::dead`]) instead of the process staying "ready"
+//!   with, say, no flushing.
+//! - [`Background::join`] joins in reverse start order: the tasks started last read through the
+//!   ones started first (the engine ticks over the storage the maintenance task flushes), so
+//!   they stop first. Each join is bounded; a task still running after it is aborted and
+//!   reported.
+
+use std::future::Future;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::task::JoinHandle;
+
+/// Named, owned background tasks.
+#[derive(Debug, Default)]
+pub struct Background {
+    tasks: Mutex<Vec<(&'static str, JoinHandle<()>)>>,
+}
+
+impl Background {
+    /// Start `task` as `name`.
+    pub fn spawn(&self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.lock().push((name, tokio::spawn(task)));
+    }
+
+    /// The first task (in start order) that has ended.
+    pub fn dead(&self) -> Option<&'static str> {
+        self.tasks
+            .lock()
+            .iter()
+            .find(|(_, t)| t.is_finished())
+            .map(|(name, _)| *name)
+    }
+
+    /// The tasks' names, in start order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tasks.lock().iter().map(|(name, _)| *name).collect()
+    }
+
+    /// Join every task, last started first, each within `grace` (then aborted). Call after the
+    /// stop signal was sent. Returns the names in the order they were joined.
+    pub async fn join(&self, grace: Duration) -> Vec<&'static str> {
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        let mut joined = Vec::with_capacity(tasks.len());
+        for (name, mut task) in tasks.into_iter().rev() {
+            match tokio::time::timeout(grace, &mut task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(task = name, error = %e, "background task failed"),
+                Err(_) => {
+                    tracing::warn!(task = name, "background task did not stop in time; aborted");
+                    task.abort();
+                }
+            }
+            joined.push(name);
+        }
+        joined
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dead_names_the_first_ended_task_and_join_goes_last_first() {
+        let bg = Background::default();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let waiter = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        bg.spawn("maintenance", waiter(rx.clone()));
+        bg.spawn("warmer", waiter(rx.clone()));
+        assert_eq!(bg.dead(), None);
+        bg.spawn("engine", async { panic!("tick bug") });
+        for _ in 0..100 {
+            if bg.dead().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(bg.dead(), Some("engine"));
+        tx.send(true).unwrap();
+        let order = bg.join(Duration::from_secs(5)).await;
+        assert_eq!(order, ["engine", "warmer", "maintenance"]);
+        assert!(bg.names().is_empty());
+    }
+
+    #[tokio::test]
+    async fn join_aborts_a_task_that_ignores_the_stop_signal() {
+        let bg = Background::default();
+        bg.spawn("stuck", std::future::pending());
+        assert_eq!(bg.join(Duration::from_millis(20)).await, ["stuck"]);
+    }
+}
