@@ -9,7 +9,6 @@
 use std::fmt;
 
 use serde::de::{self, MapAccess, Visitor};
-use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -186,11 +185,14 @@ string_enum!(
     }
 );
 
-/// One value of `Evidence.fields`: a string or a number.
-#[derive(Debug, Clone, PartialEq)]
+/// One value of `Evidence.fields`: a string or a number, written bare (untagged); a `Num` that
+/// is integral is written as an integer (`number_serde`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum FieldValue {
     Str(String),
     Int(i64),
+    #[serde(serialize_with = "number_serde::serialize")]
     Num(f64),
 }
 
@@ -215,16 +217,6 @@ impl From<i64> for FieldValue {
 impl From<f64> for FieldValue {
     fn from(x: f64) -> Self {
         FieldValue::Num(x)
-    }
-}
-
-impl Serialize for FieldValue {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            FieldValue::Str(v) => s.serialize_str(v),
-            FieldValue::Int(v) => s.serialize_i64(*v),
-            FieldValue::Num(v) => number_serde::serialize(v, s),
-        }
     }
 }
 
@@ -254,8 +246,14 @@ impl<'de> Deserialize<'de> for FieldValue {
 }
 
 /// `Evidence.fields`: an object whose key order is insertion order.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Fields(pub Vec<(String, FieldValue)>);
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(transparent)]
+pub struct Fields(#[serde(serialize_with = "pairs_as_map")] pub Vec<(String, FieldValue)>);
+
+/// serde adapter: key/value pairs written as a JSON object in their order.
+fn pairs_as_map<S: Serializer>(pairs: &[(String, FieldValue)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
 
 impl Fields {
     pub fn new() -> Self {
@@ -283,16 +281,6 @@ impl Fields {
 
     pub fn get(&self, key: &str) -> Option<&FieldValue> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-}
-
-impl Serialize for Fields {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
     }
 }
 

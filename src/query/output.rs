@@ -14,6 +14,9 @@
 //!   form), so the JSON matches what the SQL console shows.
 //! - Dictionary and run-end encoded values take the form of their value type: encoding is an
 //!   implementation detail, not a type the client sees.
+//!
+//! The CSV body is written here, not by arrow's `csv::Writer`: that writer refuses nested types,
+//! writes null and `""` alike (a lone empty field always quoted) and cannot print §1.8 timestamps.
 
 use std::fmt::Write as _;
 

@@ -938,134 +938,88 @@ impl Storage {
         let _guard = self.maintenance.lock().await;
         let state = self.table(t).clone();
         let snap = state.snapshot();
-        let mut removed = 0u64;
-        // Hot: filter in place (same sequence range, fewer rows).
-        let mut hot_changes: Vec<(Arc<HotBatch>, Option<HotBatch>)> = Vec::new();
-        for h in &snap.hot {
-            if !hot_may_match(&h.batch) {
-                continue;
-            }
-            let mask = keep(&h.batch)?;
-            let kept = filter_record_batch(&h.batch, &mask)?;
-            if kept.num_rows() == h.batch.num_rows() {
-                continue;
-            }
-            removed += (h.batch.num_rows() - kept.num_rows()) as u64;
-            let replacement = (kept.num_rows() > 0).then(|| {
-                HotBatch::new(
-                    h.first_seq,
-                    h.last_seq,
-                    h.commit_ns,
-                    h.oldest_commit_ns,
-                    kept,
-                    t,
-                )
-            });
-            hot_changes.push((h.clone(), replacement));
-        }
-        // Cold: drop whole files, rewrite partially expired ones.
-        let mut dropped: Vec<Arc<ColdFile>> = Vec::new();
-        let mut rewritten: Vec<(Arc<ColdFile>, Option<ColdFile>)> = Vec::new();
-        for f in &snap.cold {
-            let action = file_action(f);
-            if action == FileAction::Drop {
-                dropped.push(f.clone());
-                removed += f.rows;
-            } else if action == FileAction::Inspect {
-                let bytes = self.cold.get(&f.path).await?;
-                let file = f.clone();
-                let now = self.clock.now_ns();
-                let keep = keep.clone();
-                let out = tokio::task::spawn_blocking(
-                    move || -> Result<(Option<(Bytes, ColdFile)>, u64)> {
-                        let batches = cold::decode_parquet(bytes)?;
-                        let schema = t.schema();
-                        let batches: Vec<RecordBatch> = batches
-                            .into_iter()
-                            .map(|b| adapt_to_schema(b, t))
-                            .collect::<Result<_, _>>()?;
-                        let all = concat_batches(&schema, &batches)?;
-                        let mask = keep(&all)?;
-                        let kept = filter_record_batch(&all, &mask)?;
-                        let gone = (all.num_rows() - kept.num_rows()) as u64;
-                        if gone == 0 {
-                            return Ok((Some((Bytes::new(), (*file).clone())), 0));
-                        }
-                        if kept.num_rows() == 0 {
-                            return Ok((None, gone));
-                        }
-                        let path = file.path.replace(".parquet", &format!("-r{now}.parquet"));
-                        let (bytes, meta) =
-                            cold::encode_parquet(t, &kept, path, file.first_seq, file.last_seq)?;
-                        Ok((Some((bytes, meta)), gone))
-                    },
-                )
-                .await
-                .map_err(|e| Error::Join(e.to_string()))??;
-                if out.1 == 0 {
-                    // Nothing to remove in this file: leave it as it is.
-                    continue;
-                }
-                removed += out.1;
-                if let Some((bytes, meta)) = &out.0 {
-                    self.cold.put(&meta.path, bytes.clone()).await?;
-                }
-                rewritten.push((f.clone(), out.0.map(|(_, m)| m)));
-            }
-        }
-        if hot_changes.is_empty() && dropped.is_empty() && rewritten.is_empty() {
+        let (hot, hot_removed) = filter_hot(t, &snap.hot, &keep, hot_may_match)?;
+        let (cold, cold_removed) = self.filter_cold(t, &snap.cold, &keep, file_action).await?;
+        if hot.is_empty() && cold.is_empty() {
             return Ok(0);
         }
-        if !dropped.is_empty() || !rewritten.is_empty() {
-            let mut manifest = self.manifest.lock().await;
-            let mut next = manifest.clone();
-            let tm = next.table_mut(t);
-            tm.files.retain(|f| {
-                !dropped.iter().any(|d| d.path == f.path)
-                    && !rewritten.iter().any(|(o, _)| o.path == f.path)
-            });
-            tm.files
-                .extend(rewritten.iter().filter_map(|(_, n)| n.clone()));
-            self.cold.commit_manifest(&mut next).await?;
-            *manifest = next;
+        let removed = hot_removed + cold_removed;
+        if !cold.is_empty() {
+            self.commit_cold_removal(t, &cold).await?;
         }
-        state.update(|s| {
-            for (old, new) in &hot_changes {
-                if let Some(pos) = s.hot.iter().position(|h| Arc::ptr_eq(h, old)) {
-                    match new {
-                        Some(n) => {
-                            s.hot[pos] = Arc::new(HotBatch::new(
-                                n.first_seq,
-                                n.last_seq,
-                                n.commit_ns,
-                                n.oldest_commit_ns,
-                                n.batch.clone(),
-                                t,
-                            ))
-                        }
-                        None => {
-                            s.hot.remove(pos);
-                        }
-                    }
-                }
-            }
-            s.cold.retain(|f| {
-                !dropped.iter().any(|d| d.path == f.path)
-                    && !rewritten.iter().any(|(o, _)| o.path == f.path)
-            });
-            s.cold.extend(
-                rewritten
-                    .iter()
-                    .filter_map(|(_, n)| n.clone().map(Arc::new)),
-            );
-        });
-        for f in dropped.iter().chain(rewritten.iter().map(|(o, _)| o)) {
+        state.update(|s| publish_removal(s, hot, &cold));
+        for f in cold.old_files() {
             self.cold.delete(&f.path).await?;
         }
         self.stats
             .retention_removed_rows
             .fetch_add(removed, Ordering::Relaxed);
         Ok(removed)
+    }
+
+    /// [`Storage::remove_rows`], cold side: pick the files to drop whole and rewrite the
+    /// partially matching ones without the removed rows. The rewrites are written to the cold
+    /// store but not yet listed in the manifest. Returns the changes and the rows removed.
+    async fn filter_cold(
+        &self,
+        t: TableId,
+        files: &[Arc<ColdFile>],
+        keep: &KeepFn,
+        file_action: impl Fn(&ColdFile) -> FileAction,
+    ) -> Result<(ColdRemoval, u64)> {
+        let mut changes = ColdRemoval::default();
+        let mut removed = 0u64;
+        for f in files {
+            match file_action(f) {
+                FileAction::Keep => {}
+                FileAction::Drop => {
+                    changes.dropped.push(f.clone());
+                    removed += f.rows;
+                }
+                FileAction::Inspect => {
+                    let bytes = self.cold.get(&f.path).await?;
+                    let file = f.clone();
+                    let now = self.clock.now_ns();
+                    let keep = keep.clone();
+                    let rewrite = tokio::task::spawn_blocking(move || {
+                        rewrite_cold_file(t, bytes, &file, now, &keep)
+                    })
+                    .await
+                    .map_err(|e| Error::Join(e.to_string()))??;
+                    match rewrite {
+                        // Nothing to remove in this file: leave it as it is.
+                        Rewrite::Unchanged => {}
+                        Rewrite::Emptied { removed: gone } => {
+                            removed += gone;
+                            changes.rewritten.push((f.clone(), None));
+                        }
+                        Rewrite::Replaced {
+                            bytes,
+                            file,
+                            removed: gone,
+                        } => {
+                            removed += gone;
+                            self.cold.put(&file.path, bytes).await?;
+                            changes.rewritten.push((f.clone(), Some(file)));
+                        }
+                    }
+                }
+            }
+        }
+        Ok((changes, removed))
+    }
+
+    /// [`Storage::remove_rows`], commit: one manifest commit that drops the replaced cold
+    /// files and lists their rewrites.
+    async fn commit_cold_removal(&self, t: TableId, cold: &ColdRemoval) -> Result<()> {
+        let mut manifest = self.manifest.lock().await;
+        let mut next = manifest.clone();
+        let tm = next.table_mut(t);
+        tm.files.retain(|f| !cold.replaces(&f.path));
+        tm.files.extend(cold.new_files().cloned());
+        self.cold.commit_manifest(&mut next).await?;
+        *manifest = next;
+        Ok(())
     }
 
     /// Background loop: hot compaction, flush by age/bytes, retention. Ends on `shutdown`.
@@ -1107,6 +1061,141 @@ impl Storage {
             }
         }
     }
+}
+
+/// One hot batch [`Storage::remove_rows`] changes, with its filtered replacement (`None` when
+/// no row is left).
+type HotChange = (Arc<HotBatch>, Option<HotBatch>);
+
+/// [`Storage::remove_rows`], hot side: filter the batches `hot_may_match` selects in memory
+/// (same sequence range, fewer rows). Returns the changed batches and the rows removed.
+fn filter_hot(
+    t: TableId,
+    hot: &[Arc<HotBatch>],
+    keep: &KeepFn,
+    hot_may_match: impl Fn(&RecordBatch) -> bool,
+) -> Result<(Vec<HotChange>, u64)> {
+    let mut changes = Vec::new();
+    let mut removed = 0u64;
+    for h in hot {
+        if !hot_may_match(&h.batch) {
+            continue;
+        }
+        let mask = keep(&h.batch)?;
+        let kept = filter_record_batch(&h.batch, &mask)?;
+        if kept.num_rows() == h.batch.num_rows() {
+            continue;
+        }
+        removed += (h.batch.num_rows() - kept.num_rows()) as u64;
+        let replacement = (kept.num_rows() > 0).then(|| {
+            HotBatch::new(
+                h.first_seq,
+                h.last_seq,
+                h.commit_ns,
+                h.oldest_commit_ns,
+                kept,
+                t,
+            )
+        });
+        changes.push((h.clone(), replacement));
+    }
+    Ok((changes, removed))
+}
+
+/// The cold files one [`Storage::remove_rows`] replaces: dropped whole, or rewritten without
+/// the removed rows (`None`: no row left, no replacement).
+#[derive(Default)]
+struct ColdRemoval {
+    dropped: Vec<Arc<ColdFile>>,
+    rewritten: Vec<(Arc<ColdFile>, Option<ColdFile>)>,
+}
+
+impl ColdRemoval {
+    fn is_empty(&self) -> bool {
+        self.dropped.is_empty() && self.rewritten.is_empty()
+    }
+
+    /// Whether the file at `path` is dropped or rewritten.
+    fn replaces(&self, path: &str) -> bool {
+        self.dropped.iter().any(|d| d.path == path)
+            || self.rewritten.iter().any(|(o, _)| o.path == path)
+    }
+
+    /// The rewrites that take the place of their old files.
+    fn new_files(&self) -> impl Iterator<Item = &ColdFile> {
+        self.rewritten.iter().filter_map(|(_, n)| n.as_ref())
+    }
+
+    /// The replaced files (dropped, then rewritten), to delete once nothing lists them.
+    fn old_files(&self) -> impl Iterator<Item = &ColdFile> {
+        let dropped = self.dropped.iter().map(|f| f.as_ref());
+        dropped.chain(self.rewritten.iter().map(|(o, _)| o.as_ref()))
+    }
+}
+
+/// What rewriting one cold file without the removed rows gives.
+enum Rewrite {
+    /// No row of the file is removed: it stays as it is.
+    Unchanged,
+    /// Every row is removed: the file goes with no replacement.
+    Emptied { removed: u64 },
+    /// The kept rows as a new file (encoded, not yet written).
+    Replaced {
+        bytes: Bytes,
+        file: ColdFile,
+        removed: u64,
+    },
+}
+
+/// Decode the cold file `file` (its content `bytes`), filter it with `keep` and encode the kept
+/// rows as `<path>-r<now>.parquet`. CPU-bound: runs on the blocking pool.
+fn rewrite_cold_file(
+    t: TableId,
+    bytes: Bytes,
+    file: &ColdFile,
+    now: i64,
+    keep: &KeepFn,
+) -> Result<Rewrite> {
+    let batches = cold::decode_parquet(bytes)?;
+    let schema = t.schema();
+    let batches: Vec<RecordBatch> = batches
+        .into_iter()
+        .map(|b| adapt_to_schema(b, t))
+        .collect::<Result<_, _>>()?;
+    let all = concat_batches(&schema, &batches)?;
+    let mask = keep(&all)?;
+    let kept = filter_record_batch(&all, &mask)?;
+    let removed = (all.num_rows() - kept.num_rows()) as u64;
+    if removed == 0 {
+        return Ok(Rewrite::Unchanged);
+    }
+    if kept.num_rows() == 0 {
+        return Ok(Rewrite::Emptied { removed });
+    }
+    let path = file.path.replace(".parquet", &format!("-r{now}.parquet"));
+    let (bytes, file) = cold::encode_parquet(t, &kept, path, file.first_seq, file.last_seq)?;
+    Ok(Rewrite::Replaced {
+        bytes,
+        file,
+        removed,
+    })
+}
+
+/// [`Storage::remove_rows`], publish: swap the changed hot batches for their replacements and
+/// the replaced cold files for their rewrites, in one table update.
+fn publish_removal(s: &mut TableSnapshot, hot: Vec<HotChange>, cold: &ColdRemoval) {
+    for (old, new) in hot {
+        if let Some(pos) = s.hot.iter().position(|h| Arc::ptr_eq(h, &old)) {
+            match new {
+                Some(n) => s.hot[pos] = Arc::new(n),
+                None => {
+                    s.hot.remove(pos);
+                }
+            }
+        }
+    }
+    s.cold.retain(|f| !cold.replaces(&f.path));
+    s.cold.extend(cold.new_files().cloned().map(Arc::new));
 }
 
 /// Render an error with its sources: `a: b: c`.

@@ -165,6 +165,21 @@ fn evidence_omits_empty_members_and_keeps_field_order() {
 }
 
 #[test]
+fn field_values_are_written_bare_with_integral_numbers_as_integers() {
+    let f = Fields::new()
+        .with("s", "x")
+        .with("i", -3i64)
+        .with("whole", 12.0)
+        .with("frac", 0.25)
+        .with("big", 1e300);
+    assert_eq!(
+        serde_json::to_string(&f).unwrap(),
+        "{\"s\":\"x\",\"i\":-3,\"whole\":12,\"frac\":0.25,\"big\":1e+300}"
+    );
+    assert_eq!(serde_json::to_string(&Fields::new()).unwrap(), "{}");
+}
+
+#[test]
 fn matched_alert_json_shape() {
     let m = MatchedAlert {
         signal_id: "sig_a".into(),
