@@ -6,12 +6,12 @@
 //! events of one trace over the whole file. A read model that needs every event of ~50 k
 //! failed traces would decompress and hash the `trace_id` column of every cold row. With the
 //! index, `traced_events` reads only the selected rows of the other projected columns (a
-//! Parquet row selection) and rebuilds `trace_id` from the index. Hot batches carry their own
-//! index (built on first use, dropped with the batch) and give their selected rows by `take`.
-//! Cold files are immutable
-//! (a rewrite gets a new path), so an index never goes stale; the cache is bounded by
-//! [`INDEX_CACHE_BYTES`] and evicts the least recently used. Hot batches are scanned as in
-//! `events`. The SQL keeps its `trace_id` join, so the answer is exactly the plain join's.
+//! Parquet row selection) and rebuilds `trace_id` from the index. Hot batches have an index
+//! too (built on first use, cached by [`HotBatchId`] and dropped once the batch has left the
+//! snapshot) and give their selected rows by `take`. Cold files are immutable (a rewrite gets
+//! a new path), so an index never goes stale; the cold cache is bounded by
+//! [`INDEX_CACHE_BYTES`] and evicts the least recently used. The SQL keeps its `trace_id`
+//! join, so the answer is exactly the plain join's.
 //!
 //! Trace ids are 32 lower-case hex digits (spec events), stored here as `u128`. A file holding
 //! any other id is marked unindexable and `traced_events` scans it like `events`.
@@ -45,7 +45,7 @@ use object_store::ObjectStore;
 use parking_lot::Mutex;
 
 use super::provider::{SnapshotTable, time_bounds};
-use crate::storage::table::{ColdFile, HotBatch, TableSnapshot};
+use crate::storage::table::{ColdFile, HotBatch, HotBatchId, TableSnapshot};
 
 /// Memory the cached indexes may use (20 bytes per indexed cold row: ~25 M rows).
 pub const INDEX_CACHE_BYTES: usize = 512 << 20;
@@ -294,11 +294,18 @@ struct Entry {
     last_used: u64,
 }
 
-/// The cached indexes of cold files, by (path, size). Concurrent requests for the same file
-/// (a read model and the background warmer) build it once.
+/// A hot batch's index once built; `None` inside: the batch has no `trace_id` column or an id
+/// the index cannot represent.
+type HotSlot = Arc<std::sync::OnceLock<Option<Arc<TraceIndex>>>>;
+
+/// The cached indexes of cold files, by (path, size), and of hot batches, by [`HotBatchId`].
+/// Concurrent requests for the same source (a read model and the background warmer) build
+/// it once. Hot entries are not counted against [`INDEX_CACHE_BYTES`] (the hot tier is bounded
+/// by the flush); they are dropped once their batch has left the table ([`Self::retain_hot`]).
 #[derive(Default)]
 pub struct TraceIndexCache {
     inner: Mutex<CacheInner>,
+    hot: Mutex<HashMap<HotBatchId, HotSlot>>,
 }
 
 #[derive(Default)]
@@ -314,6 +321,7 @@ impl std::fmt::Debug for TraceIndexCache {
         f.debug_struct("TraceIndexCache")
             .field("files", &inner.map.len())
             .field("bytes", &inner.bytes)
+            .field("hot_batches", &self.hot.lock().len())
             .finish()
     }
 }
@@ -337,6 +345,41 @@ impl TraceIndexCache {
             .map
             .get(&(file.path.clone(), file.size))
             .is_some_and(|e| e.slot.initialized())
+    }
+
+    /// Hot batches with an entry (built or being built).
+    pub fn hot_batches(&self) -> usize {
+        self.hot.lock().len()
+    }
+
+    /// `h`'s slot, created empty when it has none.
+    fn hot_slot(&self, h: &HotBatch) -> HotSlot {
+        self.hot.lock().entry(h.id()).or_default().clone()
+    }
+
+    /// `h`'s slot when its index is built.
+    fn built_hot_slot(&self, h: &HotBatch) -> Option<HotSlot> {
+        let hot = self.hot.lock();
+        hot.get(&h.id()).filter(|s| s.get().is_some()).cloned()
+    }
+
+    /// The index of hot batch `h`, built on first use (CPU work: call off the async workers).
+    pub fn get_hot(&self, h: &HotBatch) -> Option<Arc<TraceIndex>> {
+        self.hot_slot(h).get_or_init(|| hot_index(&h.batch)).clone()
+    }
+
+    /// Drop the hot entries of batches no longer in the table's current snapshot, which
+    /// `current` reads after the map is locked: an entry created for a batch of that snapshot
+    /// (however recent) is kept, one for a batch flushed or merged away is dropped. A reader
+    /// of an older snapshot may still add an entry for a gone batch; the next pass drops it.
+    pub fn retain_hot(&self, current: impl FnOnce() -> Arc<TableSnapshot>) {
+        let mut hot = self.hot.lock();
+        if hot.is_empty() {
+            return;
+        }
+        let live: std::collections::HashSet<HotBatchId> =
+            current().hot.iter().map(|h| h.id()).collect();
+        hot.retain(|id, _| live.contains(id));
     }
 
     fn slot(&self, key: &(String, u64)) -> Slot {
@@ -527,12 +570,12 @@ pub async fn warm(
         done.cold_files += 1;
     }
     for h in &snapshot.hot {
-        if h.batch.num_rows() < WARM_MIN_HOT_ROWS || h.trace_index.get().is_some() {
+        if h.batch.num_rows() < WARM_MIN_HOT_ROWS || cache.built_hot_slot(h).is_some() {
             continue;
         }
-        let h = h.clone();
+        let (h, slot) = (h.clone(), cache.hot_slot(h));
         tokio::task::spawn_blocking(move || {
-            h.trace_index.get_or_init(|| hot_index(&h.batch));
+            slot.get_or_init(|| hot_index(&h.batch));
         })
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -827,19 +870,29 @@ impl TableProvider for TracedEvents {
         // Hot batches: the selected rows by the batch's own index, built off the async threads
         // (one blocking task per batch) the first time; started before the cold tasks are
         // awaited, so both tiers are selected at once.
-        let (indexed_hot, rest): (Vec<&Arc<HotBatch>>, Vec<&Arc<HotBatch>>) = snapshot
+        let mut indexed_hot = Vec::new();
+        let mut unindexed_hot: Vec<Arc<HotBatch>> = Vec::new();
+        for h in snapshot
             .hot
             .iter()
             .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
-            .partition(|h| self.build || h.trace_index.get().is_some());
-        let mut unindexed_hot: Vec<Arc<HotBatch>> = rest.into_iter().cloned().collect();
+        {
+            let slot = if self.build {
+                Some(self.cache.hot_slot(h))
+            } else {
+                self.cache.built_hot_slot(h)
+            };
+            match slot {
+                Some(slot) => indexed_hot.push((h.clone(), slot)),
+                None => unindexed_hot.push(h.clone()),
+            }
+        }
         let hot_tasks: Vec<_> = indexed_hot
             .into_iter()
-            .map(|h| {
-                let (h, traces, projection) = (h.clone(), self.traces.clone(), projection.clone());
+            .map(|(h, slot)| {
+                let (traces, projection) = (self.traces.clone(), projection.clone());
                 tokio::task::spawn_blocking(move || {
-                    let Some(index) = h.trace_index.get_or_init(|| hot_index(&h.batch)).clone()
-                    else {
+                    let Some(index) = slot.get_or_init(|| hot_index(&h.batch)).clone() else {
                         return Ok::<_, DataFusionError>(Err(h));
                     };
                     let rows: Vec<u32> = index.rows_of(&traces).iter().map(|r| r.0).collect();

@@ -162,3 +162,137 @@ fn selection_selects_exactly_the_rows() {
         ]
     );
 }
+
+/// A hot `events` batch of the traces `ns` (rows in that order) covering `seqs`.
+fn hot_batch(seqs: (u64, u64), ns: &[usize]) -> HotBatch {
+    use crate::model::event::test_event;
+    use crate::storage::schema::{TableId, events_to_batch};
+    let events: Vec<_> = ns
+        .iter()
+        .map(|n| test_event(*n, "api", "ok", 1_000 + *n as i64))
+        .collect();
+    let batch = events_to_batch(&events).unwrap();
+    HotBatch::new(seqs.0, seqs.1, 0, 0, batch, TableId::Events)
+}
+
+#[test]
+fn a_hot_index_is_built_once_per_batch_identity() {
+    let h = hot_batch((7, 9), &[1, 2, 3, 4, 5, 6]);
+    let cache = TraceIndexCache::default();
+    // Concurrent readers of one batch share one build.
+    let built: Vec<Arc<TraceIndex>> = std::thread::scope(|s| {
+        let readers: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| cache.get_hot(&h).unwrap()))
+            .collect();
+        readers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert!(built.iter().all(|i| Arc::ptr_eq(i, &built[0])));
+    assert!(Arc::ptr_eq(&cache.get_hot(&h).unwrap(), &built[0]));
+    assert_eq!(cache.hot_batches(), 1);
+    // A retention filter keeps the sequence range with fewer rows: another batch, its own
+    // index.
+    let filtered = Arc::new(HotBatch::new(7, 9, 0, 0, h.batch.slice(0, 3), h.table));
+    let index = cache.get_hot(&filtered).unwrap();
+    assert!(!Arc::ptr_eq(&index, &built[0]));
+    assert_eq!(index.rows_of(&TraceSet::new(vec![2, 5])), vec![(1, 2)]);
+    assert_eq!(cache.hot_batches(), 2);
+    // Only the batches of the current snapshot keep their entries.
+    let snapshot = Arc::new(TableSnapshot {
+        table: h.table,
+        schema: h.table.schema(),
+        hot: vec![filtered.clone()],
+        cold: Vec::new(),
+    });
+    cache.retain_hot(|| snapshot.clone());
+    assert_eq!(cache.hot_batches(), 1);
+    assert!(Arc::ptr_eq(&cache.get_hot(&filtered).unwrap(), &index));
+}
+
+/// Hot batches read through `traced_events` keep their indexes across reads; the entries
+/// of batches merged or flushed away are dropped by the warmer's next pass.
+#[tokio::test]
+async fn hot_indexes_are_reused_and_leave_with_their_batches() {
+    use crate::model::event::test_event;
+    use crate::query::QueryEngine;
+    use crate::storage::Storage;
+    use crate::storage::schema::{TableId, events_to_batch};
+    const NOW: i64 = 1_777_888_800_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::config::Config::for_data_dir(dir.path());
+    config.wal_sync = false;
+    let clock = Arc::new(crate::clock::ManualClock::new(NOW));
+    let (storage, _) = Storage::open((&config).into(), clock).await.unwrap();
+    // 17 hot batches (one more than compaction waits for) of 4 traces each.
+    for b in 0..17 {
+        let events: Vec<_> = (0..4)
+            .map(|i| test_event(b * 4 + i, "api", "error", NOW - 1_000 + i as i64))
+            .collect();
+        let batch = events_to_batch(&events).unwrap();
+        storage.append(TableId::Events, batch).await.unwrap();
+    }
+    let engine = QueryEngine::new(storage.clone());
+    let traces: Vec<String> = (0..68).map(|n| format!("{n:032x}")).collect();
+    let read = || async {
+        let ctx = engine.context(64 << 20).await.unwrap();
+        register_traced_events(&ctx, traces.iter().map(String::as_str))
+            .await
+            .unwrap();
+        let out = ctx
+            .sql("SELECT count(event_id) AS n FROM traced_events")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let n = out[0]
+            .column(0)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        n.value(0)
+    };
+    let indexes = |snapshot: &TableSnapshot| -> Vec<Arc<TraceIndex>> {
+        let hot = engine.trace_index.hot.lock();
+        snapshot
+            .hot
+            .iter()
+            .map(|h| hot[&h.id()].get().cloned().flatten().unwrap())
+            .collect()
+    };
+    assert_eq!(read().await, 68);
+    let parts = storage.table(TableId::Events).snapshot();
+    let first = indexes(&parts);
+    assert_eq!(first.len(), 17);
+    assert_eq!(read().await, 68);
+    let again = indexes(&parts);
+    assert!(first.iter().zip(&again).all(|(a, b)| Arc::ptr_eq(a, b)));
+    engine.warm_trace_indexes().await.unwrap();
+    assert_eq!(
+        engine.trace_index_hot_batches(),
+        17,
+        "all still in the snapshot"
+    );
+
+    // A merge: one batch over the parts' whole range, indexed on the next read.
+    storage.compact_hot(TableId::Events).await.unwrap();
+    let merged = storage.table(TableId::Events).snapshot();
+    assert_eq!(merged.hot.len(), 1);
+    assert_eq!(
+        (merged.hot[0].first_seq, merged.hot[0].last_seq),
+        (parts.hot[0].first_seq, parts.hot[16].last_seq)
+    );
+    assert_eq!(read().await, 68);
+    assert_eq!(engine.trace_index_hot_batches(), 18);
+    engine.warm_trace_indexes().await.unwrap();
+    assert_eq!(
+        engine.trace_index_hot_batches(),
+        1,
+        "the parts' entries are dropped"
+    );
+    assert_eq!(indexes(&merged).len(), 1);
+
+    // A flush: the batch leaves the hot tier.
+    storage.flush(TableId::Events).await.unwrap();
+    engine.warm_trace_indexes().await.unwrap();
+    assert_eq!(engine.trace_index_hot_batches(), 0);
+    assert_eq!(read().await, 68);
+    storage.close().unwrap();
+}
