@@ -816,16 +816,54 @@ impl TableProvider for TracedEvents {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let started = std::time::Instant::now();
         let snapshot = self.events.snapshot();
-        let schema = snapshot.schema.clone();
-        let (lo, hi) = time_bounds(filters, snapshot.table.time_column());
+        let bounds = time_bounds(filters, snapshot.table.time_column());
         let projection: Vec<usize> = match projection {
             Some(p) => p.clone(),
-            None => (0..schema.fields().len()).collect(),
+            None => (0..snapshot.schema.fields().len()).collect(),
         };
-        // Cold files in range: indexed ones contribute their selected rows, the others are
-        // scanned whole like `events`.
-        // One task per file (index lookup or build, then the selected rows), so building the
-        // indexes of new files and reading rows use both cores.
+        // Both tiers' tasks start before any is awaited, so both are selected at once.
+        let (cold_tasks, mut unindexed) = self.select_cold(snapshot, bounds, &projection);
+        let (hot_tasks, mut unindexed_hot) = self.select_hot(snapshot, bounds, &projection);
+        let selected =
+            collect_selected(cold_tasks, hot_tasks, &mut unindexed, &mut unindexed_hot).await?;
+        tracing::debug!(
+            traces = self.traces.len(),
+            columns = projection.len(),
+            selected_rows = selected.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            unindexed = unindexed.len() + unindexed_hot.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "traced_events rows selected"
+        );
+        let rest = TableSnapshot {
+            table: snapshot.table,
+            schema: snapshot.schema.clone(),
+            hot: unindexed_hot,
+            cold: unindexed,
+        };
+        self.plan(state, rest, &projection, filters, selected).await
+    }
+}
+
+/// A task selecting the rows of one indexed cold file: its batches, or the file back when it
+/// turned out unindexable.
+type ColdTask =
+    tokio::task::JoinHandle<Result<std::result::Result<Vec<RecordBatch>, Arc<ColdFile>>>>;
+/// A task selecting the rows of one hot batch: its batch of them (`None`: no row), or the
+/// batch back when it is unindexable.
+type HotTask =
+    tokio::task::JoinHandle<Result<std::result::Result<Option<RecordBatch>, Arc<HotBatch>>>>;
+
+impl TracedEvents {
+    /// Start selecting the rows of the cold files in `[lo, hi]`: one task per indexed file
+    /// (index lookup or build, then the selected rows), so building the indexes of new files
+    /// and reading rows use both cores. Returns the tasks and the files to scan whole like
+    /// `events` (those without an index when no index is built).
+    fn select_cold(
+        &self,
+        snapshot: &TableSnapshot,
+        (lo, hi): (i64, i64),
+        projection: &[usize],
+    ) -> (Vec<ColdTask>, Vec<Arc<ColdFile>>) {
         let mut unindexed = Vec::new();
         let in_range = snapshot
             .cold
@@ -839,7 +877,7 @@ impl TableProvider for TracedEvents {
             unindexed.extend(rest.into_iter().cloned());
             indexed
         };
-        let tasks: Vec<_> = indexed
+        let tasks = indexed
             .into_iter()
             .map(|f| {
                 let (cache, readers, traces) = (
@@ -847,7 +885,8 @@ impl TableProvider for TracedEvents {
                     self.readers.clone(),
                     self.traces.clone(),
                 );
-                let (f, schema, projection) = (f.clone(), schema.clone(), projection.clone());
+                let (f, schema, projection) =
+                    (f.clone(), snapshot.schema.clone(), projection.to_vec());
                 tokio::spawn(async move {
                     let Some(index) = cache.get(&readers, &schema, &f).await? else {
                         return Ok::<_, DataFusionError>(Err(f));
@@ -867,9 +906,19 @@ impl TableProvider for TracedEvents {
                 })
             })
             .collect();
-        // Hot batches: the selected rows by the batch's own index, built off the async threads
-        // (one blocking task per batch) the first time; started before the cold tasks are
-        // awaited, so both tiers are selected at once.
+        (tasks, unindexed)
+    }
+
+    /// Start selecting the rows of the hot batches in `[lo, hi]` by each batch's own index,
+    /// built off the async threads (one blocking task per batch) the first time. Returns the
+    /// tasks and the batches to scan like `events` (those without an index when no index is
+    /// built).
+    fn select_hot(
+        &self,
+        snapshot: &TableSnapshot,
+        (lo, hi): (i64, i64),
+        projection: &[usize],
+    ) -> (Vec<HotTask>, Vec<Arc<HotBatch>>) {
         let mut indexed_hot = Vec::new();
         let mut unindexed_hot: Vec<Arc<HotBatch>> = Vec::new();
         for h in snapshot
@@ -887,10 +936,10 @@ impl TableProvider for TracedEvents {
                 None => unindexed_hot.push(h.clone()),
             }
         }
-        let hot_tasks: Vec<_> = indexed_hot
+        let tasks = indexed_hot
             .into_iter()
             .map(|(h, slot)| {
-                let (traces, projection) = (self.traces.clone(), projection.clone());
+                let (traces, projection) = (self.traces.clone(), projection.to_vec());
                 tokio::task::spawn_blocking(move || {
                     let Some(index) = slot.get_or_init(|| hot_index(&h.batch)).clone() else {
                         return Ok::<_, DataFusionError>(Err(h));
@@ -907,53 +956,29 @@ impl TableProvider for TracedEvents {
                 })
             })
             .collect();
-        // Selected rows of indexed cold files and hot batches.
-        let mut cold_batches = Vec::new();
-        for task in tasks {
-            match task
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??
-            {
-                Ok(batches) => cold_batches.extend(batches),
-                Err(file) => unindexed.push(file),
-            }
-        }
-        for task in hot_tasks {
-            match task
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??
-            {
-                Ok(Some(batch)) => cold_batches.push(batch),
-                Ok(None) => {}
-                Err(h) => unindexed_hot.push(h),
-            }
-        }
-        tracing::debug!(
-            traces = self.traces.len(),
-            columns = projection.len(),
-            selected_rows = cold_batches
-                .iter()
-                .map(RecordBatch::num_rows)
-                .sum::<usize>(),
-            unindexed = unindexed.len() + unindexed_hot.len(),
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "traced_events rows selected"
-        );
+        (tasks, unindexed_hot)
+    }
+
+    /// The plan over the selected rows (`selected`, already projected) and `rest`, the sources
+    /// scanned like `events`.
+    async fn plan(
+        &self,
+        state: &dyn Session,
+        rest: TableSnapshot,
+        projection: &Vec<usize>,
+        filters: &[Expr],
+        selected: Vec<RecordBatch>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = rest.schema.clone();
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
-        let rest = TableSnapshot {
-            table: snapshot.table,
-            schema: schema.clone(),
-            hot: unindexed_hot,
-            cold: unindexed,
-        };
         plans.push(
             SnapshotTable::new(Arc::new(rest), self.events.cold_url().clone())
-                .scan(state, Some(&projection), filters, None)
+                .scan(state, Some(projection), filters, None)
                 .await?,
         );
-        if !cold_batches.is_empty() {
-            let out_schema = Arc::new(schema.project(&projection)?);
-            let mem = MemorySourceConfig::try_new(&[cold_batches], out_schema, None)?;
+        if !selected.is_empty() {
+            let out_schema = Arc::new(schema.project(projection)?);
+            let mem = MemorySourceConfig::try_new(&[selected], out_schema, None)?;
             plans.push(DataSourceExec::from_data_source(mem));
         }
         match plans.len() {
@@ -961,6 +986,37 @@ impl TableProvider for TracedEvents {
             _ => datafusion::physical_plan::union::UnionExec::try_new(plans),
         }
     }
+}
+
+/// The selected rows of the indexed cold files then hot batches, in task order; the sources
+/// that turned out unindexable are added to `unindexed` / `unindexed_hot`.
+async fn collect_selected(
+    cold_tasks: Vec<ColdTask>,
+    hot_tasks: Vec<HotTask>,
+    unindexed: &mut Vec<Arc<ColdFile>>,
+    unindexed_hot: &mut Vec<Arc<HotBatch>>,
+) -> Result<Vec<RecordBatch>> {
+    let mut selected = Vec::new();
+    for task in cold_tasks {
+        match task
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??
+        {
+            Ok(batches) => selected.extend(batches),
+            Err(file) => unindexed.push(file),
+        }
+    }
+    for task in hot_tasks {
+        match task
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??
+        {
+            Ok(Some(batch)) => selected.push(batch),
+            Ok(None) => {}
+            Err(h) => unindexed_hot.push(h),
+        }
+    }
+    Ok(selected)
 }
 
 #[cfg(test)]
