@@ -15,7 +15,7 @@ use crate::query::QueryEngine;
 use crate::query::rows::{Columns, RowError};
 use crate::query::sql::{self, Param, ReadQuery};
 use crate::query::trace_index::{TraceContext, WARM_MIN_HOT_ROWS};
-use crate::storage::table::{ColdFile, HotBatch, TableSnapshot};
+use crate::storage::table::{ColdFile, HotBatch, HotBatchId, TableSnapshot};
 
 /// The SQL whose rows [`rank`] reads.
 pub const DIMENSIONS_QUERY: ReadQuery = ReadQuery::IncidentSuspectDimensions;
@@ -140,13 +140,18 @@ pub static SUMMARY_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// The summaries of cold files by (path, size); a hot batch keeps its own
-/// ([`HotBatch::dimension_summary`]). Sources are immutable, so a summary never goes stale;
-/// entries of files that left the table are dropped at the next registration.
+/// The summaries of cold files by (path, size) and of hot batches by [`HotBatchId`]. Sources
+/// are immutable, so a summary never goes stale; entries of sources that left the table
+/// (files rewritten or dropped, batches flushed or merged) are dropped at the next warm-up or
+/// registration. A hot batch's summary is computed once even when requested concurrently.
 #[derive(Debug, Default)]
 pub struct SummaryCache {
     cold: parking_lot::Mutex<HashMap<(String, u64), Summary>>,
+    hot: parking_lot::Mutex<HashMap<HotBatchId, HotSummary>>,
 }
+
+/// A hot batch's summary once computed.
+type HotSummary = Arc<tokio::sync::OnceCell<Summary>>;
 
 /// One source's summary batches (schema [`SUMMARY_SCHEMA`]).
 pub type Summary = Arc<Vec<RecordBatch>>;
@@ -188,6 +193,19 @@ impl SummaryCache {
         self.cold.lock().len()
     }
 
+    /// Hot batches with a cached summary (computed or being computed).
+    pub fn hot_batches(&self) -> usize {
+        self.hot.lock().len()
+    }
+
+    /// Whether `h`'s summary is computed.
+    fn has_hot(&self, h: &HotBatch) -> bool {
+        self.hot
+            .lock()
+            .get(&h.id())
+            .is_some_and(|s| s.initialized())
+    }
+
     async fn hot(
         &self,
         engine: &QueryEngine,
@@ -195,11 +213,11 @@ impl SummaryCache {
         h: &Arc<HotBatch>,
         memory: usize,
     ) -> Result<Summary, DataFusionError> {
-        if let Some(s) = h.dimension_summary.get() {
-            return Ok(s.clone());
-        }
-        let s = summarize(engine, sources(base, vec![h.clone()], vec![]), memory).await?;
-        Ok(h.dimension_summary.get_or_init(|| s).clone())
+        let cell = self.hot.lock().entry(h.id()).or_default().clone();
+        let s = cell
+            .get_or_try_init(|| summarize(engine, sources(base, vec![h.clone()], vec![]), memory))
+            .await?;
+        Ok(s.clone())
     }
 
     async fn cold(
@@ -218,7 +236,7 @@ impl SummaryCache {
         Ok(s)
     }
 
-    /// Drop the summaries of files no longer in `snapshot`.
+    /// Drop the summaries of files and hot batches no longer in `snapshot`.
     fn retain(&self, snapshot: &TableSnapshot) {
         let live: std::collections::HashSet<(&str, u64)> = snapshot
             .cold
@@ -228,6 +246,9 @@ impl SummaryCache {
         self.cold
             .lock()
             .retain(|(path, size), _| live.contains(&(path.as_str(), *size)));
+        let live_hot: std::collections::HashSet<HotBatchId> =
+            snapshot.hot.iter().map(|h| h.id()).collect();
+        self.hot.lock().retain(|id, _| live_hot.contains(id));
     }
 
     /// Summarize, ahead of the builds, the sources of `snapshot` with events at or after
@@ -250,7 +271,7 @@ impl SummaryCache {
             }
         }
         for h in snapshot.hot.iter().filter(|h| h.max_ts >= since) {
-            if h.batch.num_rows() >= WARM_MIN_HOT_ROWS && h.dimension_summary.get().is_none() {
+            if h.batch.num_rows() >= WARM_MIN_HOT_ROWS && !self.has_hot(h) {
                 self.hot(engine, snapshot, h, memory).await?;
                 computed += 1;
             }
@@ -308,8 +329,7 @@ pub async fn register_sources(
         if !overlaps(h.min_ts, h.max_ts, lo, hi) {
             continue;
         }
-        let summarizable =
-            h.dimension_summary.get().is_some() || h.batch.num_rows() >= WARM_MIN_HOT_ROWS;
+        let summarizable = h.batch.num_rows() >= WARM_MIN_HOT_ROWS || cache.has_hot(h);
         if summarizable {
             summaries.push(cache.hot(engine, &snapshot, h, memory).await?);
             if in_partial(h.min_ts, h.max_ts) {
@@ -501,6 +521,70 @@ mod tests {
             baseline_count: bc,
             ..t.clone()
         }
+    }
+
+    /// A hot batch's summary is computed once and reused; the summaries of batches merged or
+    /// flushed away are dropped at the next warm-up.
+    #[tokio::test]
+    async fn hot_summaries_are_reused_and_leave_with_their_batches() {
+        use crate::model::event::test_event;
+        use crate::storage::Storage;
+        use crate::storage::schema::{TableId, events_to_batch};
+        const NOW: i64 = 1_777_888_800_000_000_000;
+        const MEMORY: usize = 64 << 20;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::for_data_dir(dir.path());
+        config.wal_sync = false;
+        let clock = Arc::new(crate::clock::ManualClock::new(NOW));
+        let (storage, _) = Storage::open((&config).into(), clock).await.unwrap();
+        // 17 hot batches: one more than compaction waits for.
+        for b in 0..17 {
+            let events: Vec<_> = (0..4)
+                .map(|i| test_event(b * 4 + i, "api", "error", NOW - 1_000 + i as i64))
+                .collect();
+            let batch = events_to_batch(&events).unwrap();
+            storage.append(TableId::Events, batch).await.unwrap();
+        }
+        let engine = QueryEngine::new(storage.clone());
+        let cache = SummaryCache::default();
+        let parts = storage.table(TableId::Events).snapshot();
+        let h = &parts.hot[0];
+        let (a, b) = tokio::join!(
+            cache.hot(&engine, &parts, h, MEMORY),
+            cache.hot(&engine, &parts, h, MEMORY)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "concurrent requests share one computation"
+        );
+        let again = cache.hot(&engine, &parts, h, MEMORY).await.unwrap();
+        assert!(Arc::ptr_eq(&a, &again));
+        assert!(cache.has_hot(h));
+        for h in &parts.hot {
+            cache.hot(&engine, &parts, h, MEMORY).await.unwrap();
+        }
+        assert_eq!(cache.hot_batches(), 17);
+        cache.warm(&engine, &parts, 0, MEMORY).await.unwrap();
+        assert_eq!(cache.hot_batches(), 17, "all still in the snapshot");
+
+        storage.compact_hot(TableId::Events).await.unwrap();
+        let merged = storage.table(TableId::Events).snapshot();
+        assert_eq!(merged.hot.len(), 1);
+        // Too small to warm: the parts' summaries are dropped, none computed.
+        assert_eq!(cache.warm(&engine, &merged, 0, MEMORY).await.unwrap(), 0);
+        assert_eq!(cache.hot_batches(), 0);
+        cache
+            .hot(&engine, &merged, &merged.hot[0], MEMORY)
+            .await
+            .unwrap();
+        assert_eq!(cache.hot_batches(), 1);
+
+        storage.flush(TableId::Events).await.unwrap();
+        let flushed = storage.table(TableId::Events).snapshot();
+        assert_eq!(cache.warm(&engine, &flushed, 0, MEMORY).await.unwrap(), 1);
+        assert_eq!((cache.hot_batches(), cache.cold_files()), (0, 1));
+        storage.close().unwrap();
     }
 
     #[test]

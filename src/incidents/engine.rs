@@ -222,6 +222,9 @@ impl IncidentEngine {
         result
     }
 
+    /// The steps of one tick (spec triage §2.4), each in its own function; the cache lock is
+    /// held throughout, and any failure before the write leaves the cache and counters as
+    /// they were.
     async fn tick_inner(
         &self,
         storage: &Storage,
@@ -232,86 +235,150 @@ impl IncidentEngine {
         let ctx = engine.context(memory).await?;
         let mut state = self.state.lock().await;
         self.ensure_loaded(&mut state, &ctx).await?;
-        let t = &self.config.thresholds;
-        let mut candidates = Vec::new();
-        for b in sql::collect(
-            &ctx,
-            ReadQuery::IncidentCandidates,
-            candidate_params(now, t),
-        )
-        .await?
-        {
-            candidates.extend(candidate_rows(&b)?);
-        }
+        let candidates = self.candidates(&ctx, now).await?;
         let mut report = TickReport {
             candidates: candidates.len(),
             ..TickReport::default()
         };
         if !candidates.is_empty() {
-            // The baseline-window sources for every build of this tick (§2.10). A failure
-            // leaves the tables unregistered: the dimension captures are then `missing`.
-            let bounds = baseline_bounds(now, t.window_ns);
-            match register_sources(&ctx, engine, &self.summaries, bounds, memory).await {
-                Ok(split) => tracing::debug!(
-                    summarized = split.summarized,
-                    partial = split.partial,
-                    edge = split.edge,
-                    "dimension sources"
-                ),
-                Err(e) => tracing::warn!(error = %e, "dimension sources unavailable"),
-            }
+            self.register_dimension_sources(&ctx, engine, memory, now)
+                .await;
         }
-        // Ids taken during this tick count as existing for the next opening.
-        let mut taken: HashSet<String> = HashSet::new();
-        let mut produced: Vec<(Incident, bool)> = Vec::new();
+        // Step 2: one build per candidate, in query order.
+        let mut produced = Produced::default();
         for r in &candidates {
             let existing = state.cache.get(&r.family).map(|s| &s.incident);
             let built = self
-                .build_one(&ctx, r, existing, &state.ids, &taken, now)
+                .build_one(&ctx, r, existing, &state.ids, &produced.taken, now)
                 .await?;
-            if built.1 {
-                self.metrics.ids_reissued.fetch_add(1, Ordering::Relaxed);
-            }
-            taken.insert(built.0.incident_id.clone());
-            produced.push((built.0, existing.is_some()));
+            self.record(&mut produced, built, existing.is_some());
         }
-        // Spec step 3: the opt-in anomaly detectors. Their counters advance only with a completed
-        // tick: they are committed together with the cache below.
-        let mut next_counters = None;
-        if self.config.traffic.enabled || self.config.latency.enabled {
-            let mut stats = Vec::new();
-            for b in sql::collect(
-                &ctx,
-                ReadQuery::IncidentServiceStats,
-                stats_params(now, t.window_ns, self.config.latency.percentile),
-            )
-            .await?
+        let next_counters = self
+            .anomalies(&ctx, &state, &mut produced, &mut report, now)
+            .await?;
+        let transitions = self.transitions(&state, &produced.incidents, now);
+        produced.incidents.extend(transitions);
+        if !produced.incidents.is_empty() {
+            let rows = self
+                .write_versions(storage, &state, &produced.incidents, now)
+                .await?;
+            self.apply_written(&mut state, rows, &produced.incidents, &mut report);
+        }
+        // The anomaly counters advance only with a completed tick, with the cache.
+        if let Some(c) = next_counters {
+            state.counters = c;
+        }
+        Ok(report)
+    }
+
+    /// Spec step 1: the error-family candidates at `now`.
+    async fn candidates(
+        &self,
+        ctx: &SessionContext,
+        now: i64,
+    ) -> Result<Vec<CandidateRow>, TickError> {
+        let mut candidates = Vec::new();
+        for b in sql::collect(
+            ctx,
+            ReadQuery::IncidentCandidates,
+            candidate_params(now, &self.config.thresholds),
+        )
+        .await?
+        {
+            candidates.extend(candidate_rows(&b)?);
+        }
+        Ok(candidates)
+    }
+
+    /// Register the baseline-window sources for every build of this tick (§2.10). A failure
+    /// leaves the tables unregistered: the dimension captures are then `missing`.
+    async fn register_dimension_sources(
+        &self,
+        ctx: &SessionContext,
+        engine: &QueryEngine,
+        memory: usize,
+        now: i64,
+    ) {
+        let bounds = baseline_bounds(now, self.config.thresholds.window_ns);
+        match register_sources(ctx, engine, &self.summaries, bounds, memory).await {
+            Ok(split) => tracing::debug!(
+                summarized = split.summarized,
+                partial = split.partial,
+                edge = split.edge,
+                "dimension sources"
+            ),
+            Err(e) => tracing::warn!(error = %e, "dimension sources unavailable"),
+        }
+    }
+
+    /// Count a built incident (`(incident, id reissued)`) as produced by this tick; `known`:
+    /// the family had a cached incident.
+    fn record(&self, produced: &mut Produced, built: (Incident, bool), known: bool) {
+        if built.1 {
+            self.metrics.ids_reissued.fetch_add(1, Ordering::Relaxed);
+        }
+        produced.taken.insert(built.0.incident_id.clone());
+        produced.incidents.push((built.0, known));
+    }
+
+    /// Spec step 3: the opt-in anomaly detectors; their incidents are added to `produced`.
+    /// Returns the counters to commit with the tick (`None` when both detectors are off).
+    async fn anomalies(
+        &self,
+        ctx: &SessionContext,
+        state: &EngineState,
+        produced: &mut Produced,
+        report: &mut TickReport,
+        now: i64,
+    ) -> Result<Option<Counters>, TickError> {
+        if !(self.config.traffic.enabled || self.config.latency.enabled) {
+            return Ok(None);
+        }
+        let mut stats = Vec::new();
+        for b in sql::collect(
+            ctx,
+            ReadQuery::IncidentServiceStats,
+            stats_params(
+                now,
+                self.config.thresholds.window_ns,
+                self.config.latency.percentile,
+            ),
+        )
+        .await?
+        {
+            stats.extend(stats_rows(&b)?);
+        }
+        let (counters, anomalies) =
+            state
+                .counters
+                .step(&stats, &self.config.traffic, &self.config.latency);
+        report.anomalies = anomalies.len();
+        for a in &anomalies {
+            let family = a.family();
+            // One row per family and tick, even if an error candidate took the family.
+            if produced
+                .incidents
+                .iter()
+                .any(|(i, _)| i.error_family == family)
             {
-                stats.extend(stats_rows(&b)?);
+                continue;
             }
-            let (counters, anomalies) =
-                state
-                    .counters
-                    .step(&stats, &self.config.traffic, &self.config.latency);
-            next_counters = Some(counters);
-            report.anomalies = anomalies.len();
-            for a in &anomalies {
-                let family = a.family();
-                // One row per family and tick, even if an error candidate took the family.
-                if produced.iter().any(|(i, _)| i.error_family == family) {
-                    continue;
-                }
-                let existing = state.cache.get(&family).map(|s| &s.incident);
-                let built = self
-                    .build_anomaly(&ctx, a, existing, &state.ids, &taken, now)
-                    .await?;
-                if built.1 {
-                    self.metrics.ids_reissued.fetch_add(1, Ordering::Relaxed);
-                }
-                taken.insert(built.0.incident_id.clone());
-                produced.push((built.0, existing.is_some()));
-            }
+            let existing = state.cache.get(&family).map(|s| &s.incident);
+            let built = self
+                .build_anomaly(ctx, a, existing, &state.ids, &produced.taken, now)
+                .await?;
+            self.record(produced, built, existing.is_some());
         }
+        Ok(Some(counters))
+    }
+
+    /// Spec step 4: the lifecycle transitions of the cached incidents not in `produced`.
+    fn transitions(
+        &self,
+        state: &EngineState,
+        produced: &[(Incident, bool)],
+        now: i64,
+    ) -> Vec<(Incident, bool)> {
         let seen: HashSet<&str> = produced
             .iter()
             .map(|(i, _)| i.incident_id.as_str())
@@ -325,13 +392,18 @@ impl IncidentEngine {
                 transitions.push((next, true));
             }
         }
-        produced.extend(transitions);
-        if produced.is_empty() {
-            if let Some(c) = next_counters {
-                state.counters = c;
-            }
-            return Ok(report);
-        }
+        transitions
+    }
+
+    /// Spec step 5: write `produced` as the next version of each incident, in one WAL commit;
+    /// returns the rows written (in `produced` order).
+    async fn write_versions(
+        &self,
+        storage: &Storage,
+        state: &EngineState,
+        produced: &[(Incident, bool)],
+        now: i64,
+    ) -> Result<Vec<StoredIncident>, TickError> {
         let versions: HashMap<&str, u64> = state
             .cache
             .values()
@@ -348,7 +420,19 @@ impl IncidentEngine {
         storage
             .append(TableId::IncidentVersions, incidents_to_batch(&rows)?)
             .await?;
-        for (row, (_, known)) in rows.into_iter().zip(&produced) {
+        Ok(rows)
+    }
+
+    /// Spec step 6: apply the written `rows` (of `produced`, in order) to the cache, the report
+    /// and the metrics; a resolved incident leaves the cache.
+    fn apply_written(
+        &self,
+        state: &mut EngineState,
+        rows: Vec<StoredIncident>,
+        produced: &[(Incident, bool)],
+        report: &mut TickReport,
+    ) {
+        for (row, (_, known)) in rows.into_iter().zip(produced) {
             let counter = match row.incident.status {
                 Status::Active if *known => {
                     report.updated += 1;
@@ -377,10 +461,6 @@ impl IncidentEngine {
                 state.cache.insert(family, row);
             }
         }
-        if let Some(c) = next_counters {
-            state.counters = c;
-        }
-        Ok(report)
     }
 
     /// Build or refresh the incident of candidate `r` (spec triage §2.5).
@@ -605,6 +685,14 @@ impl IncidentEngine {
         let built = build_anomaly_incident(&input, exists);
         Ok((built.incident, built.reissued))
     }
+}
+
+/// The incidents one tick produced, `(incident, family had a cached incident)` in build
+/// order, and their ids (taken during the tick: they count as existing for the next opening).
+#[derive(Debug, Default)]
+struct Produced {
+    incidents: Vec<(Incident, bool)>,
+    taken: HashSet<String>,
 }
 
 /// S, R, D and A of one build.

@@ -114,13 +114,21 @@ impl QueryEngine {
         self.trace_index.files()
     }
 
+    /// Hot batches whose trace index is cached (built or being built).
+    pub fn trace_index_hot_batches(&self) -> usize {
+        self.trace_index.hot_batches()
+    }
+
     /// Build the trace indexes the read models will need for the current `events` snapshot
-    /// (see [`trace_index::warm`]).
+    /// (see [`trace_index::warm`]), after dropping those of hot batches that have left it
+    /// (flushed or merged).
     /// When new cold files were indexed, their footers and page indexes are also loaded
     /// into the engine's metadata cache (one query whose bloom filters prune every row
     /// group), so the first trace lookup after a flush does not parse them.
     pub async fn warm_trace_indexes(&self) -> Result<trace_index::Warmed, DataFusionError> {
-        let snapshot = self.storage.table(TableId::Events).snapshot();
+        let events = self.storage.table(TableId::Events);
+        self.trace_index.retain_hot(|| events.snapshot());
+        let snapshot = events.snapshot();
         let readers = trace_index::Readers::new(self.storage.cold().store.clone());
         let warmed = trace_index::warm(&snapshot, &readers, &self.trace_index).await?;
         if warmed.cold_files > 0 {
@@ -141,7 +149,7 @@ impl QueryEngine {
 
     /// Keep the trace indexes of new cold files and merged hot batches built, checking once a
     /// second, until `shutdown`; so the first large read after a flush or a restart does not
-    /// pay for them.
+    /// pay for them. Each pass also drops the indexes of hot batches flushed or merged away.
     pub async fn run_index_warmer(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

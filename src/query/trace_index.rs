@@ -6,12 +6,12 @@
 //! events of one trace over the whole file. A read model that needs every event of ~50 k
 //! failed traces would decompress and hash the `trace_id` column of every cold row. With the
 //! index, `traced_events` reads only the selected rows of the other projected columns (a
-//! Parquet row selection) and rebuilds `trace_id` from the index. Hot batches carry their own
-//! index (built on first use, dropped with the batch) and give their selected rows by `take`.
-//! Cold files are immutable
-//! (a rewrite gets a new path), so an index never goes stale; the cache is bounded by
-//! [`INDEX_CACHE_BYTES`] and evicts the least recently used. Hot batches are scanned as in
-//! `events`. The SQL keeps its `trace_id` join, so the answer is exactly the plain join's.
+//! Parquet row selection) and rebuilds `trace_id` from the index. Hot batches have an index
+//! too (built on first use, cached by [`HotBatchId`] and dropped once the batch has left the
+//! snapshot) and give their selected rows by `take`. Cold files are immutable (a rewrite gets
+//! a new path), so an index never goes stale; the cold cache is bounded by
+//! [`INDEX_CACHE_BYTES`] and evicts the least recently used. The SQL keeps its `trace_id`
+//! join, so the answer is exactly the plain join's.
 //!
 //! Trace ids are 32 lower-case hex digits (spec events), stored here as `u128`. A file holding
 //! any other id is marked unindexable and `traced_events` scans it like `events`.
@@ -45,7 +45,7 @@ use object_store::ObjectStore;
 use parking_lot::Mutex;
 
 use super::provider::{SnapshotTable, time_bounds};
-use crate::storage::table::{ColdFile, HotBatch, TableSnapshot};
+use crate::storage::table::{ColdFile, HotBatch, HotBatchId, TableSnapshot};
 
 /// Memory the cached indexes may use (20 bytes per indexed cold row: ~25 M rows).
 pub const INDEX_CACHE_BYTES: usize = 512 << 20;
@@ -294,11 +294,18 @@ struct Entry {
     last_used: u64,
 }
 
-/// The cached indexes of cold files, by (path, size). Concurrent requests for the same file
-/// (a read model and the background warmer) build it once.
+/// A hot batch's index once built; `None` inside: the batch has no `trace_id` column or an id
+/// the index cannot represent.
+type HotSlot = Arc<std::sync::OnceLock<Option<Arc<TraceIndex>>>>;
+
+/// The cached indexes of cold files, by (path, size), and of hot batches, by [`HotBatchId`].
+/// Concurrent requests for the same source (a read model and the background warmer) build
+/// it once. Hot entries are not counted against [`INDEX_CACHE_BYTES`] (the hot tier is bounded
+/// by the flush); they are dropped once their batch has left the table ([`Self::retain_hot`]).
 #[derive(Default)]
 pub struct TraceIndexCache {
     inner: Mutex<CacheInner>,
+    hot: Mutex<HashMap<HotBatchId, HotSlot>>,
 }
 
 #[derive(Default)]
@@ -314,6 +321,7 @@ impl std::fmt::Debug for TraceIndexCache {
         f.debug_struct("TraceIndexCache")
             .field("files", &inner.map.len())
             .field("bytes", &inner.bytes)
+            .field("hot_batches", &self.hot.lock().len())
             .finish()
     }
 }
@@ -337,6 +345,41 @@ impl TraceIndexCache {
             .map
             .get(&(file.path.clone(), file.size))
             .is_some_and(|e| e.slot.initialized())
+    }
+
+    /// Hot batches with an entry (built or being built).
+    pub fn hot_batches(&self) -> usize {
+        self.hot.lock().len()
+    }
+
+    /// `h`'s slot, created empty when it has none.
+    fn hot_slot(&self, h: &HotBatch) -> HotSlot {
+        self.hot.lock().entry(h.id()).or_default().clone()
+    }
+
+    /// `h`'s slot when its index is built.
+    fn built_hot_slot(&self, h: &HotBatch) -> Option<HotSlot> {
+        let hot = self.hot.lock();
+        hot.get(&h.id()).filter(|s| s.get().is_some()).cloned()
+    }
+
+    /// The index of hot batch `h`, built on first use (CPU work: call off the async workers).
+    pub fn get_hot(&self, h: &HotBatch) -> Option<Arc<TraceIndex>> {
+        self.hot_slot(h).get_or_init(|| hot_index(&h.batch)).clone()
+    }
+
+    /// Drop the hot entries of batches no longer in the table's current snapshot, which
+    /// `current` reads after the map is locked: an entry created for a batch of that snapshot
+    /// (however recent) is kept, one for a batch flushed or merged away is dropped. A reader
+    /// of an older snapshot may still add an entry for a gone batch; the next pass drops it.
+    pub fn retain_hot(&self, current: impl FnOnce() -> Arc<TableSnapshot>) {
+        let mut hot = self.hot.lock();
+        if hot.is_empty() {
+            return;
+        }
+        let live: std::collections::HashSet<HotBatchId> =
+            current().hot.iter().map(|h| h.id()).collect();
+        hot.retain(|id, _| live.contains(id));
     }
 
     fn slot(&self, key: &(String, u64)) -> Slot {
@@ -527,12 +570,12 @@ pub async fn warm(
         done.cold_files += 1;
     }
     for h in &snapshot.hot {
-        if h.batch.num_rows() < WARM_MIN_HOT_ROWS || h.trace_index.get().is_some() {
+        if h.batch.num_rows() < WARM_MIN_HOT_ROWS || cache.built_hot_slot(h).is_some() {
             continue;
         }
-        let h = h.clone();
+        let (h, slot) = (h.clone(), cache.hot_slot(h));
         tokio::task::spawn_blocking(move || {
-            h.trace_index.get_or_init(|| hot_index(&h.batch));
+            slot.get_or_init(|| hot_index(&h.batch));
         })
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -773,16 +816,54 @@ impl TableProvider for TracedEvents {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let started = std::time::Instant::now();
         let snapshot = self.events.snapshot();
-        let schema = snapshot.schema.clone();
-        let (lo, hi) = time_bounds(filters, snapshot.table.time_column());
+        let bounds = time_bounds(filters, snapshot.table.time_column());
         let projection: Vec<usize> = match projection {
             Some(p) => p.clone(),
-            None => (0..schema.fields().len()).collect(),
+            None => (0..snapshot.schema.fields().len()).collect(),
         };
-        // Cold files in range: indexed ones contribute their selected rows, the others are
-        // scanned whole like `events`.
-        // One task per file (index lookup or build, then the selected rows), so building the
-        // indexes of new files and reading rows use both cores.
+        // Both tiers' tasks start before any is awaited, so both are selected at once.
+        let (cold_tasks, mut unindexed) = self.select_cold(snapshot, bounds, &projection);
+        let (hot_tasks, mut unindexed_hot) = self.select_hot(snapshot, bounds, &projection);
+        let selected =
+            collect_selected(cold_tasks, hot_tasks, &mut unindexed, &mut unindexed_hot).await?;
+        tracing::debug!(
+            traces = self.traces.len(),
+            columns = projection.len(),
+            selected_rows = selected.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            unindexed = unindexed.len() + unindexed_hot.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "traced_events rows selected"
+        );
+        let rest = TableSnapshot {
+            table: snapshot.table,
+            schema: snapshot.schema.clone(),
+            hot: unindexed_hot,
+            cold: unindexed,
+        };
+        self.plan(state, rest, &projection, filters, selected).await
+    }
+}
+
+/// A task selecting the rows of one indexed cold file: its batches, or the file back when it
+/// turned out unindexable.
+type ColdTask =
+    tokio::task::JoinHandle<Result<std::result::Result<Vec<RecordBatch>, Arc<ColdFile>>>>;
+/// A task selecting the rows of one hot batch: its batch of them (`None`: no row), or the
+/// batch back when it is unindexable.
+type HotTask =
+    tokio::task::JoinHandle<Result<std::result::Result<Option<RecordBatch>, Arc<HotBatch>>>>;
+
+impl TracedEvents {
+    /// Start selecting the rows of the cold files in `[lo, hi]`: one task per indexed file
+    /// (index lookup or build, then the selected rows), so building the indexes of new files
+    /// and reading rows use both cores. Returns the tasks and the files to scan whole like
+    /// `events` (those without an index when no index is built).
+    fn select_cold(
+        &self,
+        snapshot: &TableSnapshot,
+        (lo, hi): (i64, i64),
+        projection: &[usize],
+    ) -> (Vec<ColdTask>, Vec<Arc<ColdFile>>) {
         let mut unindexed = Vec::new();
         let in_range = snapshot
             .cold
@@ -796,7 +877,7 @@ impl TableProvider for TracedEvents {
             unindexed.extend(rest.into_iter().cloned());
             indexed
         };
-        let tasks: Vec<_> = indexed
+        let tasks = indexed
             .into_iter()
             .map(|f| {
                 let (cache, readers, traces) = (
@@ -804,7 +885,8 @@ impl TableProvider for TracedEvents {
                     self.readers.clone(),
                     self.traces.clone(),
                 );
-                let (f, schema, projection) = (f.clone(), schema.clone(), projection.clone());
+                let (f, schema, projection) =
+                    (f.clone(), snapshot.schema.clone(), projection.to_vec());
                 tokio::spawn(async move {
                     let Some(index) = cache.get(&readers, &schema, &f).await? else {
                         return Ok::<_, DataFusionError>(Err(f));
@@ -824,22 +906,42 @@ impl TableProvider for TracedEvents {
                 })
             })
             .collect();
-        // Hot batches: the selected rows by the batch's own index, built off the async threads
-        // (one blocking task per batch) the first time; started before the cold tasks are
-        // awaited, so both tiers are selected at once.
-        let (indexed_hot, rest): (Vec<&Arc<HotBatch>>, Vec<&Arc<HotBatch>>) = snapshot
+        (tasks, unindexed)
+    }
+
+    /// Start selecting the rows of the hot batches in `[lo, hi]` by each batch's own index,
+    /// built off the async threads (one blocking task per batch) the first time. Returns the
+    /// tasks and the batches to scan like `events` (those without an index when no index is
+    /// built).
+    fn select_hot(
+        &self,
+        snapshot: &TableSnapshot,
+        (lo, hi): (i64, i64),
+        projection: &[usize],
+    ) -> (Vec<HotTask>, Vec<Arc<HotBatch>>) {
+        let mut indexed_hot = Vec::new();
+        let mut unindexed_hot: Vec<Arc<HotBatch>> = Vec::new();
+        for h in snapshot
             .hot
             .iter()
             .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
-            .partition(|h| self.build || h.trace_index.get().is_some());
-        let mut unindexed_hot: Vec<Arc<HotBatch>> = rest.into_iter().cloned().collect();
-        let hot_tasks: Vec<_> = indexed_hot
+        {
+            let slot = if self.build {
+                Some(self.cache.hot_slot(h))
+            } else {
+                self.cache.built_hot_slot(h)
+            };
+            match slot {
+                Some(slot) => indexed_hot.push((h.clone(), slot)),
+                None => unindexed_hot.push(h.clone()),
+            }
+        }
+        let tasks = indexed_hot
             .into_iter()
-            .map(|h| {
-                let (h, traces, projection) = (h.clone(), self.traces.clone(), projection.clone());
+            .map(|(h, slot)| {
+                let (traces, projection) = (self.traces.clone(), projection.to_vec());
                 tokio::task::spawn_blocking(move || {
-                    let Some(index) = h.trace_index.get_or_init(|| hot_index(&h.batch)).clone()
-                    else {
+                    let Some(index) = slot.get_or_init(|| hot_index(&h.batch)).clone() else {
                         return Ok::<_, DataFusionError>(Err(h));
                     };
                     let rows: Vec<u32> = index.rows_of(&traces).iter().map(|r| r.0).collect();
@@ -854,53 +956,29 @@ impl TableProvider for TracedEvents {
                 })
             })
             .collect();
-        // Selected rows of indexed cold files and hot batches.
-        let mut cold_batches = Vec::new();
-        for task in tasks {
-            match task
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??
-            {
-                Ok(batches) => cold_batches.extend(batches),
-                Err(file) => unindexed.push(file),
-            }
-        }
-        for task in hot_tasks {
-            match task
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??
-            {
-                Ok(Some(batch)) => cold_batches.push(batch),
-                Ok(None) => {}
-                Err(h) => unindexed_hot.push(h),
-            }
-        }
-        tracing::debug!(
-            traces = self.traces.len(),
-            columns = projection.len(),
-            selected_rows = cold_batches
-                .iter()
-                .map(RecordBatch::num_rows)
-                .sum::<usize>(),
-            unindexed = unindexed.len() + unindexed_hot.len(),
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "traced_events rows selected"
-        );
+        (tasks, unindexed_hot)
+    }
+
+    /// The plan over the selected rows (`selected`, already projected) and `rest`, the sources
+    /// scanned like `events`.
+    async fn plan(
+        &self,
+        state: &dyn Session,
+        rest: TableSnapshot,
+        projection: &Vec<usize>,
+        filters: &[Expr],
+        selected: Vec<RecordBatch>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = rest.schema.clone();
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
-        let rest = TableSnapshot {
-            table: snapshot.table,
-            schema: schema.clone(),
-            hot: unindexed_hot,
-            cold: unindexed,
-        };
         plans.push(
             SnapshotTable::new(Arc::new(rest), self.events.cold_url().clone())
-                .scan(state, Some(&projection), filters, None)
+                .scan(state, Some(projection), filters, None)
                 .await?,
         );
-        if !cold_batches.is_empty() {
-            let out_schema = Arc::new(schema.project(&projection)?);
-            let mem = MemorySourceConfig::try_new(&[cold_batches], out_schema, None)?;
+        if !selected.is_empty() {
+            let out_schema = Arc::new(schema.project(projection)?);
+            let mem = MemorySourceConfig::try_new(&[selected], out_schema, None)?;
             plans.push(DataSourceExec::from_data_source(mem));
         }
         match plans.len() {
@@ -910,170 +988,36 @@ impl TableProvider for TracedEvents {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(n: u128) -> String {
-        format!("{n:032x}")
+/// The selected rows of the indexed cold files then hot batches, in task order; the sources
+/// that turned out unindexable are added to `unindexed` / `unindexed_hot`.
+async fn collect_selected(
+    cold_tasks: Vec<ColdTask>,
+    hot_tasks: Vec<HotTask>,
+    unindexed: &mut Vec<Arc<ColdFile>>,
+    unindexed_hot: &mut Vec<Arc<HotBatch>>,
+) -> Result<Vec<RecordBatch>> {
+    let mut selected = Vec::new();
+    for task in cold_tasks {
+        match task
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??
+        {
+            Ok(batches) => selected.extend(batches),
+            Err(file) => unindexed.push(file),
+        }
     }
-
-    #[test]
-    fn parses_only_lower_case_32_hex() {
-        assert_eq!(parse_trace_id(&id(255)), Some(255));
-        assert_eq!(
-            parse_trace_id(&id(255).to_uppercase().replace("FF", "Ff")),
-            None
-        );
-        assert_eq!(parse_trace_id("abc"), None);
-        assert_eq!(parse_trace_id(&format!("{}g", &id(1)[..31])), None);
+    for task in hot_tasks {
+        match task
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??
+        {
+            Ok(Some(batch)) => selected.push(batch),
+            Ok(None) => {}
+            Err(h) => unindexed_hot.push(h),
+        }
     }
-
-    #[test]
-    fn index_finds_every_row_of_a_trace_in_row_order() {
-        let ids: Vec<String> = [3u128, 1, 3, 2, 1, 3].iter().map(|n| id(*n)).collect();
-        let index = TraceIndex::build(ids.iter().map(|s| Some(s.as_str()))).unwrap();
-        let set = |ids: &[u128]| TraceSet::new(ids.to_vec());
-        assert_eq!(index.rows_of(&set(&[3])), vec![(0, 3), (2, 3), (5, 3)]);
-        assert_eq!(
-            index.rows_of(&set(&[9, 3, 1, 3])),
-            vec![(0, 3), (1, 1), (2, 3), (4, 1), (5, 3)]
-        );
-        assert!(index.rows_of(&set(&[7])).is_empty());
-        // Many wanted ids (the bitmap pass) give the same rows as a few (binary search).
-        let many: Vec<u128> = (0..200).collect();
-        assert_eq!(
-            index.rows_of(&set(&many)),
-            vec![(0, 3), (1, 1), (2, 3), (3, 2), (4, 1), (5, 3)]
-        );
-        assert!(TraceIndex::build([Some("not-hex")]).is_none());
-        assert!(TraceIndex::build([None]).is_none());
-    }
-
-    #[test]
-    fn resident_rows_come_from_memory_with_their_trace_ids() {
-        use datafusion::arrow::array::{StringArray, TimestampNanosecondArray};
-        use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
-        let ids: Vec<String> = [7u128, u128::MAX, 7].iter().map(|n| id(*n)).collect();
-        let mut index = TraceIndex::build(ids.iter().map(|s| Some(s.as_str()))).unwrap();
-        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        let users: ArrayRef = Arc::new(StringArray::from(vec![Some("u1"), None, Some("u3")]));
-        index.resident = Some(
-            RecordBatch::try_new(
-                Arc::new(Schema::new(vec![
-                    Field::new(
-                        "ts_start",
-                        DataType::Timestamp(TimeUnit::Nanosecond, None),
-                        true,
-                    ),
-                    Field::new("user_id", dict.clone(), true),
-                ])),
-                vec![
-                    Arc::new(TimestampNanosecondArray::from(vec![10, 20, 30])),
-                    cast(&users, &dict).unwrap(),
-                ],
-            )
-            .unwrap(),
-        );
-        let out = |names: &[&str]| -> SchemaRef {
-            Arc::new(Schema::new(
-                names
-                    .iter()
-                    .map(|n| match *n {
-                        "ts_start" => Field::new(
-                            "ts_start",
-                            DataType::Timestamp(TimeUnit::Nanosecond, None),
-                            true,
-                        ),
-                        n => Field::new(n, DataType::Utf8, true),
-                    })
-                    .collect::<Vec<_>>(),
-            ))
-        };
-        let selected = index.rows_of(&TraceSet::new(vec![7, u128::MAX]));
-        let batch = index
-            .resident_rows(&out(&["trace_id", "user_id", "ts_start"]), &selected)
-            .unwrap()
-            .unwrap();
-        let trace = batch.column(0).as_string::<i32>();
-        assert_eq!(
-            trace.iter().collect::<Vec<_>>(),
-            vec![
-                Some(ids[0].as_str()),
-                Some(ids[1].as_str()),
-                Some(ids[2].as_str())
-            ]
-        );
-        assert_eq!(ids[1], "f".repeat(32));
-        let users = batch.column(1).as_string::<i32>();
-        assert_eq!(
-            users.iter().collect::<Vec<_>>(),
-            vec![Some("u1"), None, Some("u3")]
-        );
-        // A column that is not kept in memory: the rows are read from the file instead.
-        assert!(
-            index
-                .resident_rows(&out(&["trace_id", "service_name"]), &selected)
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn gallop_and_bitmap_pass_find_exactly_the_rows_of_the_wanted_traces() {
-        // Pseudo-random 128-bit ids, 3 rows per trace, and ids with a zero high half.
-        let mut x: u128 = 0x2545_F491_4F6C_DD1D;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let traces: Vec<u128> = (0..3000)
-            .map(|i| if i % 10 == 0 { i } else { next() })
-            .collect();
-        let column: Vec<String> = (0..9000).map(|r| id(traces[(r * 7) % 3000])).collect();
-        let index = TraceIndex::build(column.iter().map(|s| Some(s.as_str()))).unwrap();
-        // The rows of `wanted` by brute force, and what `rows_of` finds.
-        let check = |wanted: &[u128]| {
-            let want: Vec<(u32, u128)> = column
-                .iter()
-                .enumerate()
-                .filter_map(|(r, s)| {
-                    let t = parse_trace_id(s).unwrap();
-                    wanted.contains(&t).then_some((r as u32, t))
-                })
-                .collect();
-            let got = index.rows_of(&TraceSet::new(wanted.to_vec()));
-            assert_eq!(got, want);
-            got.len()
-        };
-        // A dense set takes the bitmap pass.
-        let mut wanted: Vec<u128> = traces.iter().step_by(3).copied().collect();
-        wanted.extend((0..500).map(|_| next()));
-        assert_eq!(check(&wanted), 3000);
-        // A sparse set takes the galloping merge (including an id past the index's end).
-        assert_eq!(check(&[traces[0], traces[5], next(), u128::MAX]), 6);
-        // Every 40th trace plus absent ids (gaps of ~25 entries): gallops with many hits.
-        let mut some: Vec<u128> = traces.iter().step_by(40).copied().collect();
-        some.extend((0..200).map(|_| next()));
-        assert_eq!(check(&some), 75 * 3);
-    }
-
-    #[test]
-    fn selection_selects_exactly_the_rows() {
-        let s = selection(&[0, 1, 5, 9], 12);
-        let selectors: Vec<RowSelector> = s.into();
-        assert_eq!(
-            selectors,
-            vec![
-                RowSelector::select(2),
-                RowSelector::skip(3),
-                RowSelector::select(1),
-                RowSelector::skip(3),
-                RowSelector::select(1),
-                RowSelector::skip(2),
-            ]
-        );
-    }
+    Ok(selected)
 }
+
+#[cfg(test)]
+mod tests;

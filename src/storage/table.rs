@@ -19,8 +19,13 @@ use serde::{Deserialize, Serialize};
 use super::schema::{TableId, batch_bytes, ts_range};
 
 /// Rows that are durable in the WAL but not yet in Parquet.
+///
+/// A batch is immutable; the layers above cache what they derive from one (the query layer's
+/// trace index, the incident engine's dimension summary) in their own maps, keyed by
+/// [`HotBatch::id`], and drop an entry once its batch has left the table's snapshot.
 #[derive(Debug)]
 pub struct HotBatch {
+    pub table: TableId,
     pub first_seq: u64,
     pub last_seq: u64,
     /// Newest WAL commit time of the rows (dedup horizon of their ids).
@@ -32,12 +37,6 @@ pub struct HotBatch {
     pub min_ts: i64,
     pub max_ts: i64,
     pub bytes: u64,
-    /// The batch's trace index (`trace_id → rows`), built by the first read model that
-    /// needs it; lives and dies with the (immutable) batch.
-    pub trace_index: std::sync::OnceLock<Option<Arc<crate::query::trace_index::TraceIndex>>>,
-    /// The batch's suspect-dimension summary (`sql/incident_dimension_summary.sql`), computed
-    /// once by the incident engine; lives and dies with the batch.
-    pub dimension_summary: std::sync::OnceLock<Arc<Vec<RecordBatch>>>,
     /// How many leading rows may hold a failed status (`error`, `timeout`, `partial`,
     /// `aborted`): a merged events batch is sorted failed rows first, so a failure scan
     /// reads only this prefix; every row for any other batch.
@@ -58,6 +57,7 @@ impl HotBatch {
         let bytes = batch_bytes(&batch);
         let failed_rows = batch.num_rows();
         HotBatch {
+            table,
             first_seq,
             last_seq,
             commit_ns,
@@ -66,11 +66,35 @@ impl HotBatch {
             min_ts,
             max_ts,
             bytes,
-            trace_index: std::sync::OnceLock::new(),
-            dimension_summary: std::sync::OnceLock::new(),
             failed_rows,
         }
     }
+
+    /// The identity of the batch's rows (see [`HotBatchId`]).
+    pub fn id(&self) -> HotBatchId {
+        HotBatchId {
+            table: self.table,
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            rows: self.batch.num_rows(),
+        }
+    }
+}
+
+/// The identity of a hot batch's rows: its table, its WAL sequence range `first_seq..=last_seq`
+/// and its row count. No two batches a table holds in one process share it, so a cache keyed
+/// by it never serves one batch's derived data for another's rows:
+/// - the writer and the WAL replay make one batch per WAL record (`encode_ipc` writes one
+///   record batch), with a sequence number no other record of the table has;
+/// - a merge replaces two or more adjacent batches by one whose range covers all of theirs,
+///   which none of them (nor any later batch) has;
+/// - a retention filter keeps the range but removes at least one row (the row count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HotBatchId {
+    pub table: TableId,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub rows: usize,
 }
 
 /// One immutable Parquet file in the cold store, as listed in the manifest.

@@ -1,0 +1,298 @@
+use super::*;
+
+fn id(n: u128) -> String {
+    format!("{n:032x}")
+}
+
+#[test]
+fn parses_only_lower_case_32_hex() {
+    assert_eq!(parse_trace_id(&id(255)), Some(255));
+    assert_eq!(
+        parse_trace_id(&id(255).to_uppercase().replace("FF", "Ff")),
+        None
+    );
+    assert_eq!(parse_trace_id("abc"), None);
+    assert_eq!(parse_trace_id(&format!("{}g", &id(1)[..31])), None);
+}
+
+#[test]
+fn index_finds_every_row_of_a_trace_in_row_order() {
+    let ids: Vec<String> = [3u128, 1, 3, 2, 1, 3].iter().map(|n| id(*n)).collect();
+    let index = TraceIndex::build(ids.iter().map(|s| Some(s.as_str()))).unwrap();
+    let set = |ids: &[u128]| TraceSet::new(ids.to_vec());
+    assert_eq!(index.rows_of(&set(&[3])), vec![(0, 3), (2, 3), (5, 3)]);
+    assert_eq!(
+        index.rows_of(&set(&[9, 3, 1, 3])),
+        vec![(0, 3), (1, 1), (2, 3), (4, 1), (5, 3)]
+    );
+    assert!(index.rows_of(&set(&[7])).is_empty());
+    // Many wanted ids (the bitmap pass) give the same rows as a few (binary search).
+    let many: Vec<u128> = (0..200).collect();
+    assert_eq!(
+        index.rows_of(&set(&many)),
+        vec![(0, 3), (1, 1), (2, 3), (3, 2), (4, 1), (5, 3)]
+    );
+    assert!(TraceIndex::build([Some("not-hex")]).is_none());
+    assert!(TraceIndex::build([None]).is_none());
+}
+
+#[test]
+fn resident_rows_come_from_memory_with_their_trace_ids() {
+    use datafusion::arrow::array::{StringArray, TimestampNanosecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
+    let ids: Vec<String> = [7u128, u128::MAX, 7].iter().map(|n| id(*n)).collect();
+    let mut index = TraceIndex::build(ids.iter().map(|s| Some(s.as_str()))).unwrap();
+    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let users: ArrayRef = Arc::new(StringArray::from(vec![Some("u1"), None, Some("u3")]));
+    index.resident = Some(
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new(
+                    "ts_start",
+                    DataType::Timestamp(TimeUnit::Nanosecond, None),
+                    true,
+                ),
+                Field::new("user_id", dict.clone(), true),
+            ])),
+            vec![
+                Arc::new(TimestampNanosecondArray::from(vec![10, 20, 30])),
+                cast(&users, &dict).unwrap(),
+            ],
+        )
+        .unwrap(),
+    );
+    let out = |names: &[&str]| -> SchemaRef {
+        Arc::new(Schema::new(
+            names
+                .iter()
+                .map(|n| match *n {
+                    "ts_start" => Field::new(
+                        "ts_start",
+                        DataType::Timestamp(TimeUnit::Nanosecond, None),
+                        true,
+                    ),
+                    n => Field::new(n, DataType::Utf8, true),
+                })
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let selected = index.rows_of(&TraceSet::new(vec![7, u128::MAX]));
+    let batch = index
+        .resident_rows(&out(&["trace_id", "user_id", "ts_start"]), &selected)
+        .unwrap()
+        .unwrap();
+    let trace = batch.column(0).as_string::<i32>();
+    assert_eq!(
+        trace.iter().collect::<Vec<_>>(),
+        vec![
+            Some(ids[0].as_str()),
+            Some(ids[1].as_str()),
+            Some(ids[2].as_str())
+        ]
+    );
+    assert_eq!(ids[1], "f".repeat(32));
+    let users = batch.column(1).as_string::<i32>();
+    assert_eq!(
+        users.iter().collect::<Vec<_>>(),
+        vec![Some("u1"), None, Some("u3")]
+    );
+    // A column that is not kept in memory: the rows are read from the file instead.
+    assert!(
+        index
+            .resident_rows(&out(&["trace_id", "service_name"]), &selected)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn gallop_and_bitmap_pass_find_exactly_the_rows_of_the_wanted_traces() {
+    // Pseudo-random 128-bit ids, 3 rows per trace, and ids with a zero high half.
+    let mut x: u128 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let traces: Vec<u128> = (0..3000)
+        .map(|i| if i % 10 == 0 { i } else { next() })
+        .collect();
+    let column: Vec<String> = (0..9000).map(|r| id(traces[(r * 7) % 3000])).collect();
+    let index = TraceIndex::build(column.iter().map(|s| Some(s.as_str()))).unwrap();
+    // The rows of `wanted` by brute force, and what `rows_of` finds.
+    let check = |wanted: &[u128]| {
+        let want: Vec<(u32, u128)> = column
+            .iter()
+            .enumerate()
+            .filter_map(|(r, s)| {
+                let t = parse_trace_id(s).unwrap();
+                wanted.contains(&t).then_some((r as u32, t))
+            })
+            .collect();
+        let got = index.rows_of(&TraceSet::new(wanted.to_vec()));
+        assert_eq!(got, want);
+        got.len()
+    };
+    // A dense set takes the bitmap pass.
+    let mut wanted: Vec<u128> = traces.iter().step_by(3).copied().collect();
+    wanted.extend((0..500).map(|_| next()));
+    assert_eq!(check(&wanted), 3000);
+    // A sparse set takes the galloping merge (including an id past the index's end).
+    assert_eq!(check(&[traces[0], traces[5], next(), u128::MAX]), 6);
+    // Every 40th trace plus absent ids (gaps of ~25 entries): gallops with many hits.
+    let mut some: Vec<u128> = traces.iter().step_by(40).copied().collect();
+    some.extend((0..200).map(|_| next()));
+    assert_eq!(check(&some), 75 * 3);
+}
+
+#[test]
+fn selection_selects_exactly_the_rows() {
+    let s = selection(&[0, 1, 5, 9], 12);
+    let selectors: Vec<RowSelector> = s.into();
+    assert_eq!(
+        selectors,
+        vec![
+            RowSelector::select(2),
+            RowSelector::skip(3),
+            RowSelector::select(1),
+            RowSelector::skip(3),
+            RowSelector::select(1),
+            RowSelector::skip(2),
+        ]
+    );
+}
+
+/// A hot `events` batch of the traces `ns` (rows in that order) covering `seqs`.
+fn hot_batch(seqs: (u64, u64), ns: &[usize]) -> HotBatch {
+    use crate::model::event::test_event;
+    use crate::storage::schema::{TableId, events_to_batch};
+    let events: Vec<_> = ns
+        .iter()
+        .map(|n| test_event(*n, "api", "ok", 1_000 + *n as i64))
+        .collect();
+    let batch = events_to_batch(&events).unwrap();
+    HotBatch::new(seqs.0, seqs.1, 0, 0, batch, TableId::Events)
+}
+
+#[test]
+fn a_hot_index_is_built_once_per_batch_identity() {
+    let h = hot_batch((7, 9), &[1, 2, 3, 4, 5, 6]);
+    let cache = TraceIndexCache::default();
+    // Concurrent readers of one batch share one build.
+    let built: Vec<Arc<TraceIndex>> = std::thread::scope(|s| {
+        let readers: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| cache.get_hot(&h).unwrap()))
+            .collect();
+        readers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert!(built.iter().all(|i| Arc::ptr_eq(i, &built[0])));
+    assert!(Arc::ptr_eq(&cache.get_hot(&h).unwrap(), &built[0]));
+    assert_eq!(cache.hot_batches(), 1);
+    // A retention filter keeps the sequence range with fewer rows: another batch, its own
+    // index.
+    let filtered = Arc::new(HotBatch::new(7, 9, 0, 0, h.batch.slice(0, 3), h.table));
+    let index = cache.get_hot(&filtered).unwrap();
+    assert!(!Arc::ptr_eq(&index, &built[0]));
+    assert_eq!(index.rows_of(&TraceSet::new(vec![2, 5])), vec![(1, 2)]);
+    assert_eq!(cache.hot_batches(), 2);
+    // Only the batches of the current snapshot keep their entries.
+    let snapshot = Arc::new(TableSnapshot {
+        table: h.table,
+        schema: h.table.schema(),
+        hot: vec![filtered.clone()],
+        cold: Vec::new(),
+    });
+    cache.retain_hot(|| snapshot.clone());
+    assert_eq!(cache.hot_batches(), 1);
+    assert!(Arc::ptr_eq(&cache.get_hot(&filtered).unwrap(), &index));
+}
+
+/// Hot batches read through `traced_events` keep their indexes across reads; the entries
+/// of batches merged or flushed away are dropped by the warmer's next pass.
+#[tokio::test]
+async fn hot_indexes_are_reused_and_leave_with_their_batches() {
+    use crate::model::event::test_event;
+    use crate::query::QueryEngine;
+    use crate::storage::Storage;
+    use crate::storage::schema::{TableId, events_to_batch};
+    const NOW: i64 = 1_777_888_800_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::config::Config::for_data_dir(dir.path());
+    config.wal_sync = false;
+    let clock = Arc::new(crate::clock::ManualClock::new(NOW));
+    let (storage, _) = Storage::open((&config).into(), clock).await.unwrap();
+    // 17 hot batches (one more than compaction waits for) of 4 traces each.
+    for b in 0..17 {
+        let events: Vec<_> = (0..4)
+            .map(|i| test_event(b * 4 + i, "api", "error", NOW - 1_000 + i as i64))
+            .collect();
+        let batch = events_to_batch(&events).unwrap();
+        storage.append(TableId::Events, batch).await.unwrap();
+    }
+    let engine = QueryEngine::new(storage.clone());
+    let traces: Vec<String> = (0..68).map(|n| format!("{n:032x}")).collect();
+    let read = || async {
+        let ctx = engine.context(64 << 20).await.unwrap();
+        register_traced_events(&ctx, traces.iter().map(String::as_str))
+            .await
+            .unwrap();
+        let out = ctx
+            .sql("SELECT count(event_id) AS n FROM traced_events")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let n = out[0]
+            .column(0)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        n.value(0)
+    };
+    let indexes = |snapshot: &TableSnapshot| -> Vec<Arc<TraceIndex>> {
+        let hot = engine.trace_index.hot.lock();
+        snapshot
+            .hot
+            .iter()
+            .map(|h| hot[&h.id()].get().cloned().flatten().unwrap())
+            .collect()
+    };
+    assert_eq!(read().await, 68);
+    let parts = storage.table(TableId::Events).snapshot();
+    let first = indexes(&parts);
+    assert_eq!(first.len(), 17);
+    assert_eq!(read().await, 68);
+    let again = indexes(&parts);
+    assert!(first.iter().zip(&again).all(|(a, b)| Arc::ptr_eq(a, b)));
+    engine.warm_trace_indexes().await.unwrap();
+    assert_eq!(
+        engine.trace_index_hot_batches(),
+        17,
+        "all still in the snapshot"
+    );
+
+    // A merge: one batch over the parts' whole range, indexed on the next read.
+    storage.compact_hot(TableId::Events).await.unwrap();
+    let merged = storage.table(TableId::Events).snapshot();
+    assert_eq!(merged.hot.len(), 1);
+    assert_eq!(
+        (merged.hot[0].first_seq, merged.hot[0].last_seq),
+        (parts.hot[0].first_seq, parts.hot[16].last_seq)
+    );
+    assert_eq!(read().await, 68);
+    assert_eq!(engine.trace_index_hot_batches(), 18);
+    engine.warm_trace_indexes().await.unwrap();
+    assert_eq!(
+        engine.trace_index_hot_batches(),
+        1,
+        "the parts' entries are dropped"
+    );
+    assert_eq!(indexes(&merged).len(), 1);
+
+    // A flush: the batch leaves the hot tier.
+    storage.flush(TableId::Events).await.unwrap();
+    engine.warm_trace_indexes().await.unwrap();
+    assert_eq!(engine.trace_index_hot_batches(), 0);
+    assert_eq!(read().await, 68);
+    storage.close().unwrap();
+}
