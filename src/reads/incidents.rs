@@ -12,7 +12,7 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ReadError;
 use super::params::{Params, percent_decode_path};
@@ -31,7 +31,7 @@ pub const FAILURE_DETAIL: &str = "query incidents failed";
 pub const NOT_FOUND: &str = "incident not found";
 
 /// `{"incidents": [Incident…]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ActiveBody {
     pub incidents: Vec<Incident>,
 }
