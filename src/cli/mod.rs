@@ -3,6 +3,7 @@
 //! §7.1): 0 ok, 1 usage, 2 transport / data-dir I/O, 3 server 4xx or rejected SQL, 4 server
 //! 5xx or local internal error.
 
+pub mod demo;
 pub mod table;
 pub mod verbs;
 
@@ -11,11 +12,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::clock::SystemClock;
 use crate::config::{ServeArgs, parse_bytes};
+use crate::demo::otlp_load::Transport;
 use crate::duration::parse_duration;
 use crate::query::output::{columns_of, rows_to_csv, rows_to_json};
 use crate::query::{QueryEngine, QueryError, QueryOptions, run_user_sql};
@@ -78,7 +80,7 @@ pub enum Command {
     #[command(hide = true)]
     BenchTick(BenchQueryCli),
     /// Start waylog (or target --addr), send a demo burst and print the triage story.
-    Demo(crate::demo::run::DemoArgs),
+    Demo(demo::DemoArgs),
     /// The read verbs (spec reads §7.2).
     #[command(flatten)]
     Read(verbs::Verb),
@@ -139,7 +141,7 @@ pub struct BenchQueryCli {
 pub struct QueryArgs {
     /// The SQL text (or use --file).
     pub sql: Option<String>,
-    /// table (default), json or csv.
+    /// table (default), json or csv (the names of [`QueryFormat`]).
     #[arg(long, default_value = "table")]
     pub format: String,
     #[arg(long)]
@@ -156,6 +158,20 @@ pub struct QueryArgs {
     /// Cold store of the data directory (default WAYLOG_COLD_STORE, else <dir>/cold).
     #[arg(long)]
     pub cold_store: Option<String>,
+}
+
+/// `waylog query --format`. The flag stays a string so that a wrong value keeps the verb's
+/// own usage line; [`choice`] parses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Parse a flag value by the names of its [`ValueEnum`]; a wrong value is `usage`.
+fn choice<E: ValueEnum>(text: &str, usage: &str) -> Result<E, CliError> {
+    E::from_str(text, false).map_err(|_| CliError::usage(usage))
 }
 
 /// A CLI failure: message for stderr and the exit code.
@@ -197,14 +213,28 @@ pub fn normalize_url(raw: &str) -> String {
     url
 }
 
-fn env_nonempty(name: &str) -> Option<String> {
+pub(crate) fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The one blocking HTTP agent of the CLI: statuses are answers, not errors; `timeout` bounds
+/// each whole request (a request may set its own).
+pub(crate) fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+const USER_AGENT: &str = concat!("waylog/", env!("CARGO_PKG_VERSION"));
+
+/// The read verbs' connection to a server: base URL, read key and one agent.
 pub struct Client {
     base: String,
     key: Option<String>,
     timeout: Duration,
+    agent: ureq::Agent,
 }
 
 impl Client {
@@ -237,68 +267,62 @@ impl Client {
                 .clone()
                 .or_else(|| env_nonempty("WAYLOG_READ_KEY")),
             timeout,
+            agent: http_agent(timeout),
         })
     }
 
     /// GET `path` with the query pairs (percent-encoded by the agent) under the client's
     /// timeout; returns (status, body text).
     pub fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(u16, String), CliError> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut req = agent
+        let mut req = self
+            .agent
             .get(format!("{}{path}", self.base))
             .header("Accept", "application/json")
-            .header("User-Agent", concat!("waylog/", env!("CARGO_PKG_VERSION")));
+            .header("User-Agent", USER_AGENT);
         for (k, v) in query {
             req = req.query(*k, v);
         }
         if let Some(k) = &self.key {
             req = req.header("Authorization", format!("Bearer {k}"));
         }
-        let mut resp = req.call().map_err(CliError::transport)?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_string()
-            .map_err(CliError::transport)?;
-        Ok((status, text))
+        let resp = req.call().map_err(CliError::transport)?;
+        read_answer(resp)
     }
 
-    /// POST JSON; returns (status, body text, content type).
+    /// POST JSON under `timeout`; returns (status, body text).
     pub fn post_json(
         &self,
         path: &str,
         body: &Value,
         timeout: Duration,
     ) -> Result<(u16, String), CliError> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut req = agent
+        let mut req = self
+            .agent
             .post(format!("{}{path}", self.base))
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
             .header("Accept", "application/json")
-            .header("User-Agent", concat!("waylog/", env!("CARGO_PKG_VERSION")))
+            .header("User-Agent", USER_AGENT)
             .header("Content-Type", "application/json");
         if let Some(k) = &self.key {
             req = req.header("Authorization", format!("Bearer {k}"));
         }
-        let mut resp = req.send(body.to_string()).map_err(CliError::transport)?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_string()
-            .map_err(CliError::transport)?;
-        Ok((status, text))
+        let resp = req.send(body.to_string()).map_err(CliError::transport)?;
+        read_answer(resp)
     }
+}
+
+/// (status, body text) of an answer, up to 1 GiB.
+fn read_answer(mut resp: ureq::http::Response<ureq::Body>) -> Result<(u16, String), CliError> {
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_string()
+        .map_err(CliError::transport)?;
+    Ok((status, text))
 }
 
 /// Turn a non-2xx response into the spec's stderr line and exit code.
@@ -350,11 +374,10 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             let usage =
                 || CliError::usage("waylog loadgen-otlp --transport http|grpc --duration <dur>");
             let duration = parse_duration(&l.duration).ok_or_else(usage)?;
-            let transport = match l.transport.as_str() {
-                "http" => crate::demo::otlp_load::Transport::Http,
-                "grpc" => crate::demo::otlp_load::Transport::Grpc,
-                _ => return Err(usage()),
-            };
+            let transport: Transport = choice(
+                &l.transport,
+                "waylog loadgen-otlp --transport http|grpc --duration <dur>",
+            )?;
             let args = crate::demo::otlp_load::OtlpLoadArgs {
                 url: client.base.clone(),
                 grpc_addr: l.grpc_addr,
@@ -366,9 +389,7 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             };
             run_bench(async move { Ok(crate::demo::otlp_load::loadgen_otlp(args).await) })
         }
-        Command::Demo(d) => {
-            crate::demo::run::run(cli.global.addr.clone(), cli.global.api_key.clone(), d)
-        }
+        Command::Demo(d) => demo::run(cli.global.addr.clone(), cli.global.api_key.clone(), d),
         Command::BenchTick(b) => run_bench(crate::demo::bench::bench_tick(
             &b.data_dir,
             b.rows,
@@ -427,13 +448,10 @@ fn read_sql(q: &QueryArgs) -> Result<String, CliError> {
 fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
     let sql = read_sql(&q)?;
     let format = if g.json {
-        "json".to_string()
+        QueryFormat::Json
     } else {
-        q.format.clone()
+        choice(&q.format, "waylog query --format table|json|csv")?
     };
-    if !matches!(format.as_str(), "table" | "json" | "csv") {
-        return Err(CliError::usage("waylog query --format table|json|csv"));
-    }
     let query_timeout = match &q.query_timeout {
         None => None,
         Some(t) => match parse_duration(t) {
@@ -455,13 +473,14 @@ fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
                 .clone()
                 .or_else(|| env_nonempty("WAYLOG_COLD_STORE")),
             &sql,
-            &format,
+            format,
             q.limit,
             query_timeout,
         );
     }
     let client = Client::from_globals(g)?;
-    let mut body = json!({"sql": sql, "format": if format == "csv" { "csv" } else { "json" }});
+    let mut body =
+        json!({"sql": sql, "format": if format == QueryFormat::Csv { "csv" } else { "json" }});
     if let Some(l) = q.limit {
         body["limit"] = json!(l);
     }
@@ -477,12 +496,12 @@ fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
         return Err(api_error(status, &text));
     }
     let limit = q.limit.unwrap_or(1000);
-    match format.as_str() {
-        "csv" => Ok(text),
-        _ => {
+    match format {
+        QueryFormat::Csv => Ok(text),
+        QueryFormat::Json | QueryFormat::Table => {
             let v: Value = serde_json::from_str(&text)
                 .map_err(|e| CliError::transport(format!("undecodable response: {e}")))?;
-            if format == "json" {
+            if format == QueryFormat::Json {
                 Ok(format!(
                     "{}\n",
                     serde_json::to_string_pretty(&v).expect("json prints")
@@ -498,7 +517,7 @@ fn query_local(
     dir: &std::path::Path,
     cold_store: Option<String>,
     sql: &str,
-    format: &str,
+    format: QueryFormat,
     limit: Option<u64>,
     timeout: Option<Duration>,
 ) -> Result<String, CliError> {
@@ -552,7 +571,7 @@ fn query_local(
     })?;
     let columns = columns_of(&result.schema);
     let rows = rows_to_json(&result.batches, result.row_count);
-    if format == "csv" {
+    if format == QueryFormat::Csv {
         return Ok(rows_to_csv(&columns, &rows));
     }
     let v = json!({
@@ -562,7 +581,7 @@ fn query_local(
         "truncated": result.truncated,
         "elapsed_ms": result.elapsed_ms,
     });
-    if format == "json" {
+    if format == QueryFormat::Json {
         Ok(format!(
             "{}\n",
             serde_json::to_string_pretty(&v).expect("json prints")

@@ -8,11 +8,19 @@
 //! and the server validates them; path ids are percent-encoded.
 
 use clap::{Args, Subcommand};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::table::render_table;
 use super::{CliError, Client, Globals, api_error};
-use crate::model::family::display_family;
+use crate::incidents::read::ActiveBody;
+use crate::model::family::{display_family, escape_part};
+use crate::reads::blast::{BlastKey, BlastResponse};
+use crate::reads::capabilities::Capabilities;
+use crate::reads::errors::ErrorsResponse;
+use crate::reads::origin::Linkage;
+use crate::reads::rollup::RollupResponse;
+use crate::reads::traces::{RecentResponse, Story};
 
 /// The read verbs, flattened into [`super::Command`].
 #[derive(Debug, Subcommand)]
@@ -203,21 +211,27 @@ fn push_window(q: &mut Query, w: &WindowArgs) {
 pub fn run(g: &Globals, verb: Verb) -> Result<String, CliError> {
     let client = Client::from_globals(g)?;
     let mut q: Query = Vec::new();
-    let (path, render): (String, fn(&Value) -> String) = match verb {
-        Verb::Capabilities => ("/v1/capabilities".into(), render_capabilities),
+    let (path, render): (String, Render) = match verb {
+        Verb::Capabilities => ("/v1/capabilities".into(), |t| {
+            decode(t).map(|v| render_capabilities(&v))
+        }),
         Verb::Errors(a) => {
             push(&mut q, "service", a.service);
             push(&mut q, "status", a.status);
             push(&mut q, "limit", a.limit);
             push(&mut q, "cursor", a.cursor);
             push_window(&mut q, &a.window);
-            ("/v1/errors".into(), render_errors)
+            ("/v1/errors".into(), |t| {
+                decode(t).map(|v| render_errors(&v))
+            })
         }
         Verb::Rollup(a) => {
             push(&mut q, "limit", a.limit);
             push(&mut q, "cursor", a.cursor);
             push_window(&mut q, &a.window);
-            ("/v1/rollups/root_cause".into(), render_rollup)
+            ("/v1/rollups/root_cause".into(), |t| {
+                decode(t).map(|v| render_rollup(&v))
+            })
         }
         Verb::Recent(a) => {
             push(&mut q, "service", a.service);
@@ -228,7 +242,9 @@ pub fn run(g: &Globals, verb: Verb) -> Result<String, CliError> {
                 q.push(("include_suppressed", "true".into()));
             }
             push_window(&mut q, &a.window);
-            ("/v1/traces/recent".into(), render_recent)
+            ("/v1/traces/recent".into(), |t| {
+                decode(t).map(|v| render_recent(&v))
+            })
         }
         Verb::Signals(a) => {
             push(&mut q, "service", a.service);
@@ -237,22 +253,24 @@ pub fn run(g: &Globals, verb: Verb) -> Result<String, CliError> {
             push(&mut q, "limit", a.limit);
             push(&mut q, "cursor", a.cursor);
             push_window(&mut q, &a.window);
-            ("/v1/signals".into(), render_signals)
+            ("/v1/signals".into(), |t| {
+                decode(t).map(|v| render_signals(&v))
+            })
         }
         Verb::Incidents(a) => {
             push(&mut q, "env", a.env);
-            ("/v1/incidents/active".into(), render_incidents)
+            ("/v1/incidents/active".into(), |t| {
+                decode(t).map(|v| render_incidents(&v))
+            })
         }
         Verb::Incident(a) => return incident(&client, g.json, &a),
         Verb::Explain(a) => return explain(&client, g.json, &a),
-        Verb::Trace(a) => (
-            format!("/v1/traces/{}", percent_encode(&a.id)),
-            render_trace,
-        ),
-        Verb::Event(a) => (
-            format!("/v1/events/{}", percent_encode(&a.id)),
-            render_event,
-        ),
+        Verb::Trace(a) => (format!("/v1/traces/{}", percent_encode(&a.id)), |t| {
+            decode(t).map(|v| render_trace(&v))
+        }),
+        Verb::Event(a) => (format!("/v1/events/{}", percent_encode(&a.id)), |t| {
+            decode(t).map(|v| render_event(&v))
+        }),
         Verb::Search(a) => {
             let code = match (a.error_code_arg, a.error_code) {
                 (Some(_), _) if a.trace_id.is_some() => {
@@ -277,12 +295,16 @@ pub fn run(g: &Globals, verb: Verb) -> Result<String, CliError> {
             push(&mut q, "limit", a.limit);
             push(&mut q, "cursor", a.cursor);
             push_window(&mut q, &a.window);
-            ("/v1/events/search".into(), render_search)
+            ("/v1/events/search".into(), |t| {
+                decode(t).map(|v| render_search(&v))
+            })
         }
         Verb::Blast(a) => {
             blast_query(&a, &mut q)?;
             push_window(&mut q, &a.window);
-            ("/v1/blast_radius".into(), render_blast)
+            ("/v1/blast_radius".into(), |t| {
+                decode(t).map(|v| render_blast(&v))
+            })
         }
     };
     let text = get_ok(&client, &path, &q)?;
@@ -324,12 +346,19 @@ fn undecodable(e: impl std::fmt::Display) -> CliError {
     CliError::transport(format!("undecodable response: {e}"))
 }
 
-fn output(text: &str, json: bool, render: fn(&Value) -> String) -> Result<String, CliError> {
+/// A verb's human output from the body text: decode into the response type, then render.
+type Render = fn(&str) -> Result<String, CliError>;
+
+/// Decode a response body into the type the server serialized it from.
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, CliError> {
+    serde_json::from_str(text).map_err(undecodable)
+}
+
+fn output(text: &str, json: bool, render: Render) -> Result<String, CliError> {
     if json {
         return pretty_json(text).map_err(undecodable);
     }
-    let v: Value = serde_json::from_str(text).map_err(undecodable)?;
-    Ok(render(&v))
+    render(text)
 }
 
 /// `incident <id>`: the snapshot text; `--json` the incident, `--json --snapshot` the
@@ -370,7 +399,7 @@ fn explain(client: &Client, json: bool, a: &ExplainArgs) -> Result<String, CliEr
     if !(200..300).contains(&status) {
         return Err(api_error(status, &text));
     }
-    output(&text, json, render_story)
+    output(&text, json, |t| decode(t).map(|v| render_story(&v)))
 }
 
 fn error_code(body: &str) -> Option<String> {
@@ -448,7 +477,11 @@ pub fn pretty_json(text: &str) -> Result<String, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Renderers: pure functions of the server body.
+// Renderers: pure functions of the server body, decoded into the response types the server
+// serializes (`crate::reads::*`, `crate::incidents::model`). The event-bearing bodies (`trace`,
+// `event`, `search`) and `signals` stay `serde_json::Value`: `model::Event` and the stored
+// signal form have no serde derive (their wire forms are written by hand and a signal keeps
+// its unknown keys), so these renderers read the few members they print by key.
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
@@ -462,12 +495,8 @@ fn num(v: &Value) -> String {
     }
 }
 
-fn on_off(v: &Value) -> &'static str {
-    if v.as_bool().unwrap_or(false) {
-        "enabled"
-    } else {
-        "disabled"
-    }
+fn on_off(on: bool) -> &'static str {
+    if on { "enabled" } else { "disabled" }
 }
 
 fn headers(names: &[&str]) -> Vec<String> {
@@ -475,37 +504,34 @@ fn headers(names: &[&str]) -> Vec<String> {
 }
 
 /// §7.1 timestamps: RFC 3339 UTC with second precision (unparsable text verbatim).
-fn ts_seconds(v: &Value) -> String {
-    match chrono::DateTime::parse_from_rfc3339(s(v)) {
-        Ok(t) => t
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
-        Err(_) => s(v).to_owned(),
+fn ts_seconds(text: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.with_timezone(&chrono::Utc).format(SECONDS).to_string(),
+        Err(_) => text.to_owned(),
     }
 }
 
-fn escape_part(part: &str) -> String {
-    part.replace('\\', "\\\\").replace(':', "\\:")
+const SECONDS: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// [`ts_seconds`] of a timestamp in Unix nanoseconds.
+fn ts_seconds_ns(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns)
+        .format(SECONDS)
+        .to_string()
 }
 
 /// `service:step:code` of an event's anchor (§2.1), `""` without anchor.
 fn event_anchor(e: &Value) -> String {
     let a = &e["anchor"];
     if a.is_object() {
-        format!(
-            "{}:{}:{}",
-            escape_part(s(&e["service"])),
-            escape_part(s(&a["step"])),
-            escape_part(s(&a["error_code"]))
-        )
+        display_family(s(&e["service"]), s(&a["step"]), s(&a["error_code"]))
     } else {
         String::new()
     }
 }
 
-fn next_cursor(body: &Value, out: &mut String) {
-    if let Some(c) = body["next_cursor"].as_str().filter(|c| !c.is_empty()) {
+fn next_cursor(cursor: Option<&str>, out: &mut String) {
+    if let Some(c) = cursor.filter(|c| !c.is_empty()) {
         out.push_str(&format!("\nnext_cursor: {c}\n"));
     }
 }
@@ -515,55 +541,40 @@ fn array(v: &Value) -> &[Value] {
 }
 
 /// §7.3 text.
-pub fn render_capabilities(v: &Value) -> String {
-    let otlp = &v["otlp"];
-    let grpc = if otlp["grpc_traces"].as_bool().unwrap_or(false) {
-        format!("enabled addr={}", s(&otlp["grpc_addr"]))
+pub fn render_capabilities(v: &Capabilities<String>) -> String {
+    let otlp = &v.otlp;
+    let grpc = if otlp.grpc_traces {
+        format!("enabled addr={}", otlp.grpc_addr)
     } else {
         "disabled".to_owned()
     };
-    let llm = &v["llm"];
-    let inc = &v["incidents"];
-    let arch = &v["architecture"];
-    let q = &v["query"];
-    let query = if q["enabled"].as_bool().unwrap_or(false) {
-        "enabled"
-    } else {
-        "disabled"
-    };
+    let llm = &v.llm;
+    let inc = &v.incidents;
+    let arch = &v.architecture;
+    let q = &v.query;
     let mut lines = vec![
-        format!("version: {}", s(&v["version"])),
-        format!("profile: {}", s(&v["profile"])),
-        format!("otlp_http_traces: {}", on_off(&otlp["http_traces"])),
+        format!("version: {}", v.version),
+        format!("profile: {}", v.profile),
+        format!("otlp_http_traces: {}", on_off(otlp.http_traces)),
         format!("otlp_grpc_traces: {grpc}"),
         format!(
             "llm: provider={} configured={} ask_enabled={} model={} tool_mode={}",
-            s(&llm["provider"]),
-            num(&llm["configured"]),
-            num(&llm["ask_enabled"]),
-            s(&llm["model"]),
-            s(&llm["tool_mode"])
+            llm.provider, llm.configured, llm.ask_enabled, llm.model, llm.tool_mode
         ),
         format!(
             "incidents: enabled={} persistent={} rebuild_supported={} rebuild_scope={}",
-            num(&inc["enabled"]),
-            num(&inc["persistent"]),
-            num(&inc["rebuild"]["supported"]),
-            s(&inc["rebuild"]["scope"])
+            inc.enabled, inc.persistent, inc.rebuild.supported, inc.rebuild.scope
         ),
-        format!("hot_window: {}", s(&arch["hot_window"]["duration"])),
-        format!("retention: {}", s(&arch["retention"]["duration"])),
+        format!("hot_window: {}", arch.hot_window.duration),
+        format!("retention: {}", arch.retention.duration),
         format!(
-            "query: {query} default_limit={} max_rows={} max_timeout_ms={}",
-            num(&q["default_limit"]),
-            num(&q["max_rows"]),
-            num(&q["max_timeout_ms"])
+            "query: {} default_limit={} max_rows={} max_timeout_ms={}",
+            on_off(q.enabled),
+            q.default_limit,
+            q.max_rows,
+            q.max_timeout_ms
         ),
-        format!(
-            "mcp: stdio={} http={}",
-            num(&v["mcp"]["stdio"]),
-            num(&v["mcp"]["http"])
-        ),
+        format!("mcp: stdio={} http={}", v.mcp.stdio, v.mcp.http),
     ];
     for l in &mut lines {
         // `model=` with an empty value must not leave a trailing space.
@@ -572,36 +583,28 @@ pub fn render_capabilities(v: &Value) -> String {
     lines.join("\n") + "\n"
 }
 
+/// `unknown` for an unknown user count (§7.2).
+fn users(n: Option<i64>) -> String {
+    n.map_or_else(|| "unknown".to_owned(), |n| n.to_string())
+}
+
 /// `waylog errors` (§7.2).
-pub fn render_errors(v: &Value) -> String {
-    let rows = array(&v["rows"]);
-    if rows.is_empty() {
+pub fn render_errors(v: &ErrorsResponse) -> String {
+    if v.rows.is_empty() {
         let mut out = "No error families found.\n".to_owned();
-        next_cursor(v, &mut out);
+        next_cursor(v.next_cursor.as_deref(), &mut out);
         return out;
     }
-    let body: Vec<Vec<String>> = rows
+    let body: Vec<Vec<String>> = v
+        .rows
         .iter()
         .map(|r| {
-            let f = &r["error_family"];
             vec![
-                format!(
-                    "{}:{}:{}",
-                    escape_part(s(&f["service"])),
-                    escape_part(s(&f["step"])),
-                    escape_part(s(&f["error_code"]))
-                ),
-                num(&r["count"]),
-                num(&r["affected_traces"]),
-                if r["affected_users"].is_null() {
-                    "unknown".to_owned()
-                } else {
-                    num(&r["affected_users"])
-                },
-                array(&r["sample_traces"])
-                    .first()
-                    .map(|t| s(t).to_owned())
-                    .unwrap_or_default(),
+                r.error_family.display(),
+                r.count.to_string(),
+                r.affected_traces.to_string(),
+                users(r.affected_users),
+                r.sample_traces.first().cloned().unwrap_or_default(),
             ]
         })
         .collect();
@@ -616,43 +619,36 @@ pub fn render_errors(v: &Value) -> String {
         &body,
         true,
     );
-    next_cursor(v, &mut out);
+    next_cursor(v.next_cursor.as_deref(), &mut out);
     out
 }
 
 /// `waylog rollup` (§7.4).
-pub fn render_rollup(v: &Value) -> String {
+pub fn render_rollup(v: &RollupResponse) -> String {
     let mut out = format!(
         "window: {}  failed_traces: {}  failed_events: {}\n\n",
-        s(&v["window"]),
-        num(&v["failed_traces"]),
-        num(&v["failed_events"])
+        v.window, v.failed_traces, v.failed_events
     );
-    let rows = array(&v["rows"]);
-    if rows.is_empty() {
+    if v.rows.is_empty() {
         out.push_str("No failures in this window.\n");
-        next_cursor(v, &mut out);
+        next_cursor(v.next_cursor.as_deref(), &mut out);
         return out;
     }
-    let body: Vec<Vec<String>> = rows
+    let body: Vec<Vec<String>> = v
+        .rows
         .iter()
         .map(|r| {
-            let origin = array(&r["origins"])
+            let origin = r
+                .origins
                 .first()
-                .map(|o| {
-                    format!(
-                        "{}:{}",
-                        escape_part(s(&o["service"])),
-                        escape_part(s(&o["step"]))
-                    )
-                })
+                .map(|o| format!("{}:{}", escape_part(&o.service), escape_part(&o.step)))
                 .unwrap_or_default();
             vec![
-                s(&r["error_code"]).to_owned(),
-                num(&r["root_cause_count"]),
-                num(&r["propagated_count"]),
-                num(&r["affected_traces"]),
-                num(&r["affected_services"]),
+                r.error_code.clone(),
+                r.root_cause_count.to_string(),
+                r.propagated_count.to_string(),
+                r.affected_traces.to_string(),
+                r.affected_services.to_string(),
                 origin,
             ]
         })
@@ -669,32 +665,28 @@ pub fn render_rollup(v: &Value) -> String {
         &body,
         true,
     ));
-    next_cursor(v, &mut out);
+    next_cursor(v.next_cursor.as_deref(), &mut out);
     out
 }
 
 /// `waylog recent` (§7.2).
-pub fn render_recent(v: &Value) -> String {
-    let traces = array(&v["traces"]);
-    if traces.is_empty() {
+pub fn render_recent(v: &RecentResponse) -> String {
+    if v.traces.is_empty() {
         let mut out = "No recent traces found.\n".to_owned();
-        next_cursor(v, &mut out);
+        next_cursor(v.next_cursor.as_deref(), &mut out);
         return out;
     }
-    let body: Vec<Vec<String>> = traces
+    let body: Vec<Vec<String>> = v
+        .traces
         .iter()
         .map(|t| {
             vec![
-                s(&t["trace_id"]).to_owned(),
-                s(&t["status"]).to_owned(),
-                array(&t["services"])
-                    .iter()
-                    .map(s)
-                    .collect::<Vec<_>>()
-                    .join(" -> "),
-                format!("{} ms", num(&t["duration_ms"])),
-                s(&t["anchor_summary"]).to_owned(),
-                ts_seconds(&t["ts_start"]),
+                t.trace_id.clone(),
+                t.status.clone(),
+                t.services.join(" -> "),
+                format!("{} ms", t.duration_ms),
+                t.anchor_summary.clone().unwrap_or_default(),
+                ts_seconds(&t.ts_start),
             ]
         })
         .collect();
@@ -703,51 +695,42 @@ pub fn render_recent(v: &Value) -> String {
         &body,
         true,
     );
-    next_cursor(v, &mut out);
+    next_cursor(v.next_cursor.as_deref(), &mut out);
     out
 }
 
 /// `waylog explain` (§4.1 text layout).
-pub fn render_story(v: &Value) -> String {
+pub fn render_story(v: &Story) -> String {
     let mut out = String::new();
-    out.push_str(&format!("trace_id: {}\n", s(&v["trace_id"])));
-    out.push_str(&format!("event_id: {}\n", s(&v["event_id"])));
-    out.push_str(&format!("service: {}\n", s(&v["service"])));
-    if !s(&v["route"]).is_empty() {
-        out.push_str(&format!("route: {}\n", s(&v["route"])));
+    out.push_str(&format!("trace_id: {}\n", v.trace_id));
+    out.push_str(&format!("event_id: {}\n", v.event_id));
+    out.push_str(&format!("service: {}\n", v.service));
+    if !v.route.is_empty() {
+        out.push_str(&format!("route: {}\n", v.route));
     }
-    out.push_str(&format!("status: {}\n", s(&v["status"])));
-    out.push_str(&format!("linkage: {}\n", s(&v["linkage"])));
+    out.push_str(&format!("status: {}\n", v.status));
+    out.push_str(&format!("linkage: {}\n", linkage_name(v.linkage)));
 
     out.push_str("\nfirst observable failing step:\n");
-    let anchor = &v["anchor"];
-    if anchor.is_object() {
-        out.push_str(&format!(
-            "  {} -> {}\n",
-            s(&anchor["step"]),
-            s(&anchor["error_code"])
-        ));
-    } else {
-        out.push_str("  none observed\n");
+    match &v.anchor {
+        Some(anchor) => out.push_str(&format!("  {} -> {}\n", anchor.step, anchor.error_code)),
+        None => out.push_str("  none observed\n"),
     }
 
     out.push_str("\ncontributing path:\n");
-    let path = array(&v["path"]);
-    if path.is_empty() {
+    if v.path.is_empty() {
         out.push_str("  none\n");
     } else {
-        let rows: Vec<Vec<String>> = path
+        let rows: Vec<Vec<String>> = v
+            .path
             .iter()
             .map(|p| {
-                let detail = p["error_msg"]
-                    .as_str()
-                    .or(p["error_code"].as_str())
-                    .unwrap_or("");
+                let detail = p.error_msg.as_ref().or(p.error_code.as_ref());
                 vec![
-                    s(&p["name"]).to_owned(),
-                    s(&p["status"]).to_owned(),
-                    format!("{} ms", num(&p["duration_ms"])),
-                    detail.to_owned(),
+                    p.name.clone(),
+                    p.status.clone(),
+                    format!("{} ms", p.duration_ms),
+                    detail.cloned().unwrap_or_default(),
                 ]
             })
             .collect();
@@ -758,36 +741,40 @@ pub fn render_story(v: &Value) -> String {
         }
     }
 
-    let logs = array(&v["logs"]);
-    if !logs.is_empty() {
+    if !v.logs.is_empty() {
         out.push_str("\nlogs:\n");
-        for l in logs {
+        for l in &v.logs {
             out.push_str(&format!(
                 "  +{} ms [{}] {}\n",
-                num(&l["ts_offset_ms"]),
-                s(&l["level"]),
-                s(&l["msg"])
+                l.ts_offset_ms, l.level, l.msg
             ));
         }
     }
 
     out.push_str("\ndownstream:\n");
-    let downstream = array(&v["downstream"]);
-    if downstream.is_empty() {
+    if v.downstream.is_empty() {
         out.push_str("  none\n");
     }
-    for d in downstream {
-        let service = Some(s(&d["service"]))
+    for d in &v.downstream {
+        let service = Some(d.service.as_str())
             .filter(|x| !x.is_empty())
             .unwrap_or("?");
-        let mut line = format!("  {} -> {service}", s(&d["step"]));
-        if !s(&d["endpoint"]).is_empty() {
-            line.push_str(&format!(" {}", s(&d["endpoint"])));
+        let mut line = format!("  {} -> {service}", d.step);
+        if !d.endpoint.is_empty() {
+            line.push_str(&format!(" {}", d.endpoint));
         }
         out.push_str(&line);
         out.push('\n');
     }
     out
+}
+
+/// The wire name of a linkage (its serde form).
+fn linkage_name(l: Linkage) -> String {
+    match serde_json::to_value(l) {
+        Ok(Value::String(name)) => name,
+        _ => String::new(),
+    }
 }
 
 /// `waylog trace` (§7.2).
@@ -804,7 +791,7 @@ pub fn render_trace(v: &Value) -> String {
                 s(&e["event_id"]).to_owned(),
                 s(&e["status"]).to_owned(),
                 s(&e["service"]).to_owned(),
-                ts_seconds(&e["ts_start"]),
+                ts_seconds(s(&e["ts_start"])),
                 event_anchor(e),
             ]
         })
@@ -871,7 +858,7 @@ pub fn render_search(v: &Value) -> String {
     let events = array(&v["events"]);
     if events.is_empty() {
         let mut out = "No events found.\n".to_owned();
-        next_cursor(v, &mut out);
+        next_cursor(v["next_cursor"].as_str(), &mut out);
         return out;
     }
     let body: Vec<Vec<String>> = events
@@ -882,7 +869,7 @@ pub fn render_search(v: &Value) -> String {
                 s(&e["status"]).to_owned(),
                 s(&e["service"]).to_owned(),
                 s(&e["trace_id"]).to_owned(),
-                ts_seconds(&e["ts_start"]),
+                ts_seconds(s(&e["ts_start"])),
                 event_anchor(e),
             ]
         })
@@ -892,7 +879,7 @@ pub fn render_search(v: &Value) -> String {
         &body,
         true,
     );
-    next_cursor(v, &mut out);
+    next_cursor(v["next_cursor"].as_str(), &mut out);
     out
 }
 
@@ -901,14 +888,14 @@ pub fn render_signals(v: &Value) -> String {
     let signals = array(&v["signals"]);
     if signals.is_empty() {
         let mut out = "No signals found.\n".to_owned();
-        next_cursor(v, &mut out);
+        next_cursor(v["next_cursor"].as_str(), &mut out);
         return out;
     }
     let body: Vec<Vec<String>> = signals
         .iter()
         .map(|x| {
             vec![
-                ts_seconds(&x["timestamp"]),
+                ts_seconds(s(&x["timestamp"])),
                 s(&x["type"]).to_owned(),
                 s(&x["severity"]).to_owned(),
                 s(&x["service"]).to_owned(),
@@ -933,33 +920,28 @@ pub fn render_signals(v: &Value) -> String {
         &body,
         true,
     );
-    next_cursor(v, &mut out);
+    next_cursor(v["next_cursor"].as_str(), &mut out);
     out
 }
 
 /// `waylog incidents` (§7.2, triage §5).
-pub fn render_incidents(v: &Value) -> String {
-    let incidents = array(&v["incidents"]);
-    if incidents.is_empty() {
+pub fn render_incidents(v: &ActiveBody) -> String {
+    if v.incidents.is_empty() {
         return "No active incidents.\n".to_owned();
     }
-    let body: Vec<Vec<String>> = incidents
+    let body: Vec<Vec<String>> = v
+        .incidents
         .iter()
         .map(|i| {
-            let f = &i["error_family"];
             vec![
-                s(&i["incident_id"]).to_owned(),
-                s(&i["status"]).to_owned(),
-                s(&i["cause"]).to_owned(),
-                s(&i["confidence"]).to_owned(),
-                num(&i["severity"]),
-                display_family(s(&f["service"]), s(&f["step"]), s(&f["error_code"])),
-                format!(
-                    "{} req / {} svc",
-                    num(&i["affected_requests"]),
-                    num(&i["affected_services"])
-                ),
-                ts_seconds(&i["started_at"]),
+                i.incident_id.clone(),
+                i.status.to_string(),
+                i.cause.to_string(),
+                i.confidence.to_string(),
+                i.severity.to_string(),
+                i.error_family.display(),
+                format!("{} req / {} svc", i.affected_requests, i.affected_services),
+                ts_seconds_ns(i.started_at),
             ]
         })
         .collect();
@@ -973,43 +955,26 @@ pub fn render_incidents(v: &Value) -> String {
 }
 
 /// `waylog blast` (§7.2).
-pub fn render_blast(v: &Value) -> String {
-    let k = &v["key"];
-    let key = if k["service"].is_string() || k["step"].is_string() {
-        format!(
-            "{}:{}:{}",
-            escape_part(s(&k["service"])),
-            escape_part(s(&k["step"])),
-            escape_part(s(&k["error_code"]))
-        )
-    } else {
-        s(&k["error_code"]).to_owned()
+pub fn render_blast(v: &BlastResponse<String>) -> String {
+    let key = match &v.key {
+        BlastKey::Family(f) => f.display(),
+        BlastKey::Code { error_code } => error_code.clone(),
     };
-    let users = if v["affected_users"].is_null() {
-        "unknown".to_owned()
-    } else {
-        num(&v["affected_users"])
-    };
-    let top = array(&v["top_services"])
-        .iter()
-        .map(s)
-        .collect::<Vec<_>>()
-        .join(", ");
     let mut lines = vec![
-        format!("view_mode: {}", s(&v["view_mode"])),
+        format!("view_mode: {}", v.view_mode),
         format!("key: {key}"),
-        format!("window: {}", s(&v["window"])),
-        format!("affected_requests: {}", num(&v["affected_requests"])),
-        format!("affected_users: {users}"),
-        format!("affected_services: {}", num(&v["affected_services"])),
-        format!("top_services: {top}"),
+        format!("window: {}", v.window),
+        format!("affected_requests: {}", v.affected_requests),
+        format!("affected_users: {}", users(v.affected_users)),
+        format!("affected_services: {}", v.affected_services),
+        format!("top_services: {}", v.top_services.join(", ")),
         "sample_traces:".to_owned(),
     ];
     for l in &mut lines {
         l.truncate(l.trim_end().len());
     }
-    for t in array(&v["sample_traces"]) {
-        lines.push(format!("  {}", s(t)));
+    for t in &v.sample_traces {
+        lines.push(format!("  {t}"));
     }
     lines.join("\n") + "\n"
 }
@@ -1020,6 +985,33 @@ mod tests {
     use serde_json::json;
 
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    /// The fixtures below are wire JSON: decode them into the response types as the verbs do
+    /// (these shadow the typed renderers of `super`).
+    fn typed<T: DeserializeOwned>(v: &Value) -> T {
+        serde_json::from_value(v.clone()).expect("fixture decodes into the response type")
+    }
+    fn render_capabilities(v: &Value) -> String {
+        super::render_capabilities(&typed(v))
+    }
+    fn render_errors(v: &Value) -> String {
+        super::render_errors(&typed(v))
+    }
+    fn render_rollup(v: &Value) -> String {
+        super::render_rollup(&typed(v))
+    }
+    fn render_recent(v: &Value) -> String {
+        super::render_recent(&typed(v))
+    }
+    fn render_story(v: &Value) -> String {
+        super::render_story(&typed(v))
+    }
+    fn render_incidents(v: &Value) -> String {
+        super::render_incidents(&typed(v))
+    }
+    fn render_blast(v: &Value) -> String {
+        super::render_blast(&typed(v))
+    }
 
     /// Snapshot `out` with RFC 3339 times redacted.
     macro_rules! snap {

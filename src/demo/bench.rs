@@ -159,17 +159,13 @@ pub async fn bench_query(
     iterations: usize,
     sql: &str,
 ) -> anyhow::Result<Value> {
+    // The declared defaults, but nothing flushes or is refused on its own and no fsync.
     let cfg = StorageConfig {
-        data_dir: dir.to_path_buf(),
-        cold_store: None,
         wal_sync: false,
         wal_segment_bytes: 256 << 20,
         hot_window: Duration::from_secs(365 * 86400),
         hot_max_bytes: u64::MAX,
-        dedup_window: Duration::from_secs(86400),
-        dedup_min_ids: 65536,
-        retention: Duration::from_secs(7 * 86400),
-        signal_retention: Duration::from_secs(72 * 3600),
+        ..StorageConfig::from(&crate::config::Config::for_data_dir(dir))
     };
     let (storage, _) = Storage::open(cfg, Arc::new(SystemClock)).await?;
     let now = SystemClock.now_ns();

@@ -37,7 +37,8 @@ pub struct OtlpLoadArgs {
     pub duration: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `--transport`: the variants' names are the accepted values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Transport {
     Http,
     Grpc,

@@ -8,7 +8,7 @@
 //!   incident keeps the model's key order (serde_json here has no `preserve_order`).
 
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::Incident;
 use super::store::batch_to_incidents;
@@ -25,7 +25,7 @@ pub const FAILURE_DETAIL: &str = "query incidents failed";
 pub const NOT_FOUND: &str = "incident not found";
 
 /// `{"incidents": [Incident…]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ActiveBody {
     pub incidents: Vec<Incident>,
 }

@@ -12,6 +12,13 @@ pub struct ErrorFamily {
     pub error_code: String,
 }
 
+/// One part of the display form: `\` → `\\` then `:` → `\:`.
+pub fn escape_part(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    escape(part, &mut out);
+    out
+}
+
 fn escape(part: &str, out: &mut String) {
     for c in part.chars() {
         match c {

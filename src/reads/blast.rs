@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ReadError;
 use super::params::{Params, TimeWindow};
@@ -28,7 +28,7 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
 const TOP_N: usize = 10;
 
 /// What is being measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum BlastKey {
     Family(ErrorFamily),
@@ -96,10 +96,11 @@ impl BlastQuery {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct BlastResponse {
+/// `S`: the server writes `&'static str`, the CLI reads `String`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlastResponse<S = &'static str> {
     pub key: BlastKey,
-    pub view_mode: &'static str,
+    pub view_mode: S,
     pub window: String,
     pub affected_requests: i64,
     pub affected_users: Option<i64>,

@@ -1,38 +1,39 @@
 //! `GET /v1/capabilities` (spec reads §7.3): what this server offers, from its configuration.
 //! Field order is the spec's (structs, not maps, so `waylog capabilities --json` prints it).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::duration::format_duration;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Capabilities {
-    pub version: &'static str,
-    pub profile: &'static str,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `S`: the server writes `&'static str`, the CLI reads `String`.
+pub struct Capabilities<S = &'static str> {
+    pub version: S,
+    pub profile: S,
     pub v2_reads: Enabled,
     pub otlp: Otlp,
     pub ask: Ask,
     pub llm: Llm,
-    pub incidents: Incidents,
-    pub architecture: Architecture,
-    pub query: QueryCaps,
+    pub incidents: Incidents<S>,
+    pub architecture: Architecture<S>,
+    pub query: QueryCaps<S>,
     pub mcp: Mcp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Enabled {
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Otlp {
     pub http_traces: bool,
     pub grpc_traces: bool,
     pub grpc_addr: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ask {
     pub enabled: bool,
     pub model: String,
@@ -41,7 +42,7 @@ pub struct Ask {
     pub max_steps_max: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Llm {
     pub provider: String,
     pub model: String,
@@ -50,51 +51,51 @@ pub struct Llm {
     pub ask_enabled: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Incidents {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Incidents<S = &'static str> {
     pub enabled: bool,
     pub persistent: bool,
-    pub rebuild: Rebuild,
+    pub rebuild: Rebuild<S>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Rebuild {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rebuild<S = &'static str> {
     pub supported: bool,
-    pub scope: &'static str,
+    pub scope: S,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Architecture {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Architecture<S = &'static str> {
     pub flattened: bool,
     pub retention: RetentionCaps,
-    pub hot_window: HotWindow,
+    pub hot_window: HotWindow<S>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RetentionCaps {
     pub duration: String,
     pub duration_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct HotWindow {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HotWindow<S = &'static str> {
     pub enabled: bool,
     pub duration: String,
     pub duration_secs: u64,
-    pub source: &'static str,
+    pub source: S,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct QueryCaps {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryCaps<S = &'static str> {
     pub enabled: bool,
     pub default_limit: usize,
     pub max_rows: usize,
     pub default_timeout_ms: u64,
     pub max_timeout_ms: u64,
-    pub tables: Vec<&'static str>,
+    pub tables: Vec<S>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Mcp {
     pub stdio: bool,
     pub http: bool,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ReadError;
 use super::params::{
@@ -47,7 +47,7 @@ impl ErrorsQuery {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorRow {
     pub error_family: ErrorFamily,
     pub count: i64,
@@ -57,7 +57,7 @@ pub struct ErrorRow {
     pub sample_traces: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorsResponse {
     pub window: String,
     pub rows: Vec<ErrorRow>,

@@ -12,14 +12,14 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::trace_rows::TraceRow;
 use crate::model::Event;
 use crate::model::event::is_failed_status;
 
 /// How the chosen event or the order was derived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Linkage {
     Causal,

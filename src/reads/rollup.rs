@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::origin::resolve_origin;
 use super::params::{Params, RollupCursor, TimeWindow, parse_cursor, parse_limit};
@@ -47,14 +47,14 @@ impl RollupQuery {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Origin {
     pub service: String,
     pub step: String,
     pub count: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RollupRow {
     pub error_code: String,
     pub root_cause_count: i64,
@@ -66,7 +66,7 @@ pub struct RollupRow {
     pub sample_traces: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RollupResponse {
     pub window: String,
     pub failed_traces: i64,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::origin::{Linkage, TraceGraph, resolve_origin, resolve_with, trace_order};
@@ -67,13 +67,13 @@ impl StoryQuery {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StoryAnchor {
     pub step: String,
     pub error_code: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PathStep {
     pub name: String,
     pub start_ms: i64,
@@ -85,21 +85,21 @@ pub struct PathStep {
     pub error_msg: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StoryLog {
     pub ts_offset_ms: i64,
     pub level: String,
     pub msg: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StoryDownstream {
     pub step: String,
     pub service: String,
     pub endpoint: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Story {
     pub trace_id: String,
     pub event_id: String,
@@ -310,7 +310,7 @@ impl RecentQuery {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TraceSummary {
     pub trace_id: String,
     pub ts_start: String,
@@ -320,7 +320,7 @@ pub struct TraceSummary {
     pub anchor_summary: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecentResponse {
     pub traces: Vec<TraceSummary>,
     pub next_cursor: Option<String>,

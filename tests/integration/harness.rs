@@ -635,19 +635,17 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 pub use waylog::storage::schema::TableId;
 pub use waylog::storage::{Storage, StorageConfig};
 
-/// Storage settings for an in-process test: a long hot window (nothing flushes by itself).
+/// Storage settings for an in-process test: the declared `waylog serve` defaults, except a
+/// long hot window (nothing flushes by itself), a 1 GiB hot cap, no fsync and `retention` for
+/// every table.
 pub fn storage_config(data_dir: &Path, retention: Duration) -> StorageConfig {
     StorageConfig {
-        data_dir: data_dir.to_path_buf(),
-        cold_store: None,
         wal_sync: false,
-        wal_segment_bytes: 64 << 20,
         hot_window: Duration::from_secs(3600),
         hot_max_bytes: 1 << 30,
-        dedup_window: Duration::from_secs(86400),
-        dedup_min_ids: 65536,
         retention,
         signal_retention: retention,
+        ..StorageConfig::from(&waylog::config::Config::for_data_dir(data_dir))
     }
 }
 

@@ -1,14 +1,23 @@
 //! `waylog serve` settings: every flag has a `WAYLOG_*` environment variable. Parsing and
 //! validation only, no I/O: [`ServeArgs::into_config`] turns raw flags into a validated
 //! [`Config`] or a message naming the offending setting.
+//!
+//! Invariant: each setting's default is written once, as its clap `default_value`;
+//! [`Config::for_data_dir`], [`ServeArgs::defaults`] and the tests read it from there
+//! ([`declared_defaults`]). The incident engine's flags live in [`incidents`] and build the
+//! engine's typed [`crate::incidents::config::IncidentConfig`] (this module depends on
+//! `incidents`, never the reverse).
+
+pub mod incidents;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, FromArgMatches, ValueEnum};
 
 use crate::duration::{format_duration, parse_duration};
+use crate::incidents::config::IncidentConfig;
 
 /// Raw `waylog serve` flags (strings where the grammar is ours, so errors name the setting).
 #[derive(Debug, Clone, Args)]
@@ -93,10 +102,22 @@ pub struct ServeArgs {
     #[arg(long, env = "WAYLOG_CORS_ORIGIN", default_value = "*")]
     pub cors_origin: String,
     #[command(flatten)]
-    pub incidents: crate::incidents::config::IncidentArgs,
+    pub incidents: incidents::IncidentArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Every flag of `T` at its declared `default_value` (optional flags unset), with the
+/// `WAYLOG_*` environment ignored: the defaults for embedding and tests, read from the one
+/// place they are written.
+pub fn declared_defaults<T: Args + FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("waylog")).mut_args(|arg| arg.env(None));
+    let matches = command
+        .try_get_matches_from(["waylog"])
+        .expect("every flag has a default or is optional");
+    T::from_arg_matches(&matches).expect("the declared defaults fit their fields")
+}
+
+/// `WAYLOG_PROFILE`; the variants' names are the accepted values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Profile {
     Dev,
     Prod,
@@ -143,42 +164,21 @@ pub struct Config {
     pub otlp_enabled: bool,
     /// `None` = OTLP/gRPC disabled.
     pub otlp_grpc_addr: Option<SocketAddr>,
-    pub incidents: crate::incidents::config::IncidentConfig,
+    pub incidents: IncidentConfig,
 }
 
 impl Config {
-    /// Defaults for embedding and tests: every setting at its documented default.
+    /// Defaults for embedding and tests: every setting at its declared default, except that
+    /// both listeners pick a free port (`127.0.0.1:0`).
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Config {
         let args = ServeArgs {
             addr: "127.0.0.1:0".into(),
             data_dir: data_dir.into(),
-            cold_store: None,
-            write_key: String::new(),
-            read_key: String::new(),
-            wal_sync: "true".into(),
-            wal_segment_bytes: "64MiB".into(),
-            hot_window: None,
-            hot_max_bytes: "2GiB".into(),
-            max_body_bytes: "16777216".into(),
-            max_batch_events: "10000".into(),
-            retention: "7d".into(),
-            signal_retention: "72h".into(),
-            cors_origin: "*".into(),
-            incidents: Default::default(),
-            dedup_window: "24h".into(),
-            dedup_min_ids: "65536".into(),
-            query_max_rows: "10000".into(),
-            query_timeout: "30s".into(),
-            query_memory: "512MiB".into(),
-            query_concurrency: "4".into(),
-            rate_limit_write_rps: "0".into(),
-            rate_limit_read_rps: "0".into(),
-            profile: "dev".into(),
-            otlp_enabled: "true".into(),
             otlp_grpc_addr: "127.0.0.1:0".into(),
+            ..ServeArgs::defaults()
         };
         args.into_config()
-            .expect("the built-in defaults are valid settings")
+            .expect("the declared defaults are valid settings")
     }
 
     pub fn hot_window_display(&self) -> String {
@@ -187,21 +187,23 @@ impl Config {
 }
 
 impl ServeArgs {
+    /// Every flag at its declared `default_value` (environment ignored).
+    pub fn defaults() -> ServeArgs {
+        declared_defaults()
+    }
+
     pub fn into_config(self) -> Result<Config, String> {
         let addr: SocketAddr = self
             .addr
             .trim()
             .parse()
             .map_err(|_| format!("WAYLOG_ADDR: invalid listen address {:?}", self.addr))?;
-        let profile = match self.profile.trim() {
-            "dev" => Profile::Dev,
-            "prod" => Profile::Prod,
-            other => {
-                return Err(format!(
-                    "WAYLOG_PROFILE: expected dev or prod, got {other:?}"
-                ));
-            }
-        };
+        let profile = Profile::from_str(self.profile.trim(), false).map_err(|_| {
+            format!(
+                "WAYLOG_PROFILE: expected dev or prod, got {:?}",
+                self.profile.trim()
+            )
+        })?;
         let write_keys = split_keys(&self.write_key);
         let read_keys = split_keys(&self.read_key);
         if profile == Profile::Prod && (write_keys.is_empty() || read_keys.is_empty()) {
@@ -363,35 +365,7 @@ mod tests {
     use super::*;
 
     fn args() -> ServeArgs {
-        let c = Config::for_data_dir("/tmp/x");
-        ServeArgs {
-            addr: c.addr.to_string(),
-            data_dir: c.data_dir,
-            cold_store: None,
-            write_key: String::new(),
-            read_key: String::new(),
-            wal_sync: "true".into(),
-            wal_segment_bytes: "64MiB".into(),
-            hot_window: None,
-            hot_max_bytes: "2GiB".into(),
-            max_body_bytes: "16777216".into(),
-            max_batch_events: "10000".into(),
-            retention: "7d".into(),
-            signal_retention: "72h".into(),
-            cors_origin: "*".into(),
-            incidents: Default::default(),
-            dedup_window: "24h".into(),
-            dedup_min_ids: "65536".into(),
-            query_max_rows: "10000".into(),
-            query_timeout: "30s".into(),
-            query_memory: "512MiB".into(),
-            query_concurrency: "4".into(),
-            rate_limit_write_rps: "0".into(),
-            rate_limit_read_rps: "0".into(),
-            profile: "dev".into(),
-            otlp_enabled: "true".into(),
-            otlp_grpc_addr: "127.0.0.1:4317".into(),
-        }
+        ServeArgs::defaults()
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! 1. Start waylog in-process on `--listen` (default `127.0.0.1:8080`, port 0 allowed) with
 //!    data dir `--data-dir` (default `./waylog-data`), or target a running server (`--addr`).
 //! 2. Generate a burst of demo requests (topology and scenarios of spec triage §8.1, mix of
-//!    §8.2; [`super::scenario`]) and POST it to `/v1/events` as NDJSON batches.
+//!    §8.2; [`crate::demo::scenario`]) and POST it to `/v1/events` as NDJSON batches.
 //! 3. Read it back through the read API and print the report: top error families
 //!    (`/v1/errors`), the root-cause rollup of `PMT_502` next to the naive per-hop count
 //!    (`/v1/rollups/root_cause`, naive = root-cause count × affected services as in
@@ -29,12 +29,16 @@ use clap::Args;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::scenario::{Burst, DemoGen, PMT_502_FAMILY, Scenario};
-use super::traffic::ndjson;
+use super::verbs::percent_encode as enc;
+use super::{
+    CliError, EXIT_CLIENT, EXIT_SERVER, EXIT_TRANSPORT, EXIT_USAGE, env_nonempty, http_agent,
+    normalize_url,
+};
 use crate::api::{AppState, router, start_storage};
-use crate::cli::{CliError, EXIT_CLIENT, EXIT_SERVER, EXIT_TRANSPORT, EXIT_USAGE, normalize_url};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::demo::scenario::{Burst, DemoGen, PMT_502_FAMILY, Scenario};
+use crate::demo::traffic::ndjson;
 use crate::storage::error_chain;
 
 /// `waylog demo` flags (the global `--addr` targets a running server instead).
@@ -76,10 +80,6 @@ fn err(code: i32, message: impl Into<String>) -> CliError {
     }
 }
 
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// A tiny blocking HTTP client for the demo's own calls.
 struct Http {
     base: String,
@@ -94,11 +94,7 @@ impl Http {
             base: normalize_url(base),
             read_key,
             write_key,
-            agent: ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(30)))
-                .http_status_as_error(false)
-                .build()
-                .into(),
+            agent: http_agent(Duration::from_secs(30)),
         }
     }
 
@@ -173,19 +169,6 @@ impl Http {
         }
         Self::finish(path, req.send(body))
     }
-}
-
-/// Percent-encode a query-string value (unreserved characters kept).
-fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Entry point of `waylog demo`. Prints as it goes (the report, then the serving hint);
@@ -499,7 +482,7 @@ fn story(http: &Http, args: &DemoArgs) -> Result<String, CliError> {
 /// each accepted signal.
 fn post_signals(http: &Http, burst: &Burst, now: i64) -> Result<Vec<String>, CliError> {
     let ts = crate::model::validate::format_rfc3339_ns(now);
-    let env = super::scenario::DEMO_ENV;
+    let env = crate::demo::scenario::DEMO_ENV;
     let mut bodies = vec![
         serde_json::json!({"type": "deploy", "source": "waylog-demo", "service": "checkout",
             "env": env, "severity": "info", "reason": "demo_checkout_rollout",
@@ -586,18 +569,8 @@ fn num(v: &Value) -> String {
 
 fn family_of(row: &Value) -> String {
     let f = &row["error_family"];
-    let esc = |v: &Value| {
-        v.as_str()
-            .unwrap_or("")
-            .replace('\\', "\\\\")
-            .replace(':', "\\:")
-    };
-    format!(
-        "{}:{}:{}",
-        esc(&f["service"]),
-        esc(&f["step"]),
-        esc(&f["error_code"])
-    )
+    let part = |k: &str| f[k].as_str().unwrap_or("");
+    crate::model::family::display_family(part("service"), part("step"), part("error_code"))
 }
 
 /// The `waylog explain` layout of reads §4.1, indented by two spaces.
