@@ -8,10 +8,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{ServeArgs, parse_bool};
+use crate::config::incident_settings::IncidentConfig;
+use crate::config::incident_settings::Thresholds;
+use crate::config::incident_settings::{LatencySettings, TrafficSettings};
 use crate::duration::{format_duration, parse_duration};
-use crate::incidents::anomaly::{LatencySettings, TrafficSettings};
-use crate::incidents::config::IncidentConfig;
-use crate::incidents::detect::Thresholds;
 
 #[derive(Debug, Clone, Args)]
 pub struct IncidentArgs {

@@ -5,9 +5,10 @@
 //! Invariant: each setting's default is written once, as its clap `default_value`;
 //! [`Config::for_data_dir`], [`ServeArgs::defaults`] and the tests read it from there
 //! ([`declared_defaults`]). The incident engine's flags live in [`incidents`] and build the
-//! engine's typed [`crate::incidents::config::IncidentConfig`] (this module depends on
+//! engine's typed [`crate::config::incident_settings::IncidentConfig`] (this module depends on
 //! `incidents`, never the reverse).
 
+pub mod incident_settings;
 pub mod incidents;
 
 use std::net::SocketAddr;
@@ -16,8 +17,8 @@ use std::time::Duration;
 
 use clap::{Args, FromArgMatches, ValueEnum};
 
+use crate::config::incident_settings::IncidentConfig;
 use crate::duration::{format_duration, parse_duration};
-use crate::incidents::config::IncidentConfig;
 
 /// Raw `waylog serve` flags (strings where the grammar is ours, so errors name the setting).
 #[derive(Debug, Clone, Args)]

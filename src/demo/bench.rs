@@ -284,7 +284,7 @@ pub async fn bench_tick(
     rows: usize,
     iterations: usize,
 ) -> anyhow::Result<Value> {
-    use crate::incidents::config::IncidentConfig;
+    use crate::config::incident_settings::IncidentConfig;
     use crate::incidents::engine::IncidentEngine;
     let config = crate::config::Config::for_data_dir(dir);
     let window_ns = 600 * 1_000_000_000i64;

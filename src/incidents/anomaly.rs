@@ -32,57 +32,7 @@ pub const TRAFFIC_STEP: &str = "<traffic>";
 /// The `step` of latency anomaly families.
 pub const LATENCY_STEP: &str = "<latency>";
 
-/// `WAYLOG_TRAFFIC_ANOMALY_*` (§0).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrafficSettings {
-    pub enabled: bool,
-    /// A drop is `current ≤ drop_factor × baseline` (> 0).
-    pub drop_factor: f64,
-    /// A surge is `current ≥ surge_factor × baseline`; `0` disables surges.
-    pub surge_factor: f64,
-    /// Baselines below this are skipped (and reset the counters).
-    pub min_volume: i64,
-    pub sustained_ticks: u32,
-}
-
-impl Default for TrafficSettings {
-    fn default() -> Self {
-        TrafficSettings {
-            enabled: false,
-            drop_factor: 0.5,
-            surge_factor: 3.0,
-            min_volume: 20,
-            sustained_ticks: 2,
-        }
-    }
-}
-
-/// `WAYLOG_LATENCY_ANOMALY_*` (§0).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LatencySettings {
-    pub enabled: bool,
-    /// P of the nearest-rank percentile, 1..=100.
-    pub percentile: i64,
-    pub factor: f64,
-    /// Events a window needs to take part.
-    pub min_requests: i64,
-    /// `0` is off.
-    pub min_ms: f64,
-    pub sustained_ticks: u32,
-}
-
-impl Default for LatencySettings {
-    fn default() -> Self {
-        LatencySettings {
-            enabled: false,
-            percentile: 95,
-            factor: 2.0,
-            min_requests: 50,
-            min_ms: 0.0,
-            sustained_ticks: 2,
-        }
-    }
-}
+pub use crate::config::incident_settings::{LatencySettings, TrafficSettings};
 
 /// One row of the statistics query: a service seen in `[now − 4W, now]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -15,40 +15,7 @@ use datafusion::arrow::array::{Array, RecordBatch};
 /// The SQL this module's contract describes.
 pub const CANDIDATES_QUERY: ReadQuery = ReadQuery::IncidentCandidates;
 
-/// Detection settings (§0): W and the three thresholds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Thresholds {
-    /// W in ns (> 0).
-    pub window_ns: i64,
-    /// `WAYLOG_INCIDENT_MIN_COUNT`.
-    pub min_count: i64,
-    /// `WAYLOG_INCIDENT_MIN_RATE`, failures per minute; `0` is off.
-    pub min_rate_per_min: f64,
-    /// `WAYLOG_INCIDENT_MIN_LIFT`.
-    pub min_lift: f64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            window_ns: 600 * 1_000_000_000,
-            min_count: 5,
-            min_rate_per_min: 0.0,
-            min_lift: 3.0,
-        }
-    }
-}
-
-impl Thresholds {
-    /// `$7`: MIN_RATE × (W in seconds / 60) when MIN_RATE > 0, else 0.
-    pub fn min_failures(&self) -> f64 {
-        if self.min_rate_per_min > 0.0 {
-            self.min_rate_per_min * (self.window_ns as f64 / 1e9 / 60.0)
-        } else {
-            0.0
-        }
-    }
-}
+pub use crate::config::incident_settings::Thresholds;
 
 /// The window bounds `[now − 4W, now]`, newest first: `now`, `now − W`, `now − 2W`, `now − 3W`,
 /// `now − 4W` (saturating).

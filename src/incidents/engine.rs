@@ -28,7 +28,6 @@ use super::anomaly::{
     stats_rows,
 };
 use super::build::{AttachedAlert, BlastRead, ErrorBuildInput, build_error_incident};
-use super::config::IncidentConfig;
 use super::detect::{CandidateRow, candidate_params, candidate_rows, transition};
 use super::dimensions::{
     SummaryCache, baseline_bounds, rank, register_sources, suspect_dimension_rows,
@@ -37,6 +36,7 @@ use super::identity::open_incident_id;
 use super::inputs::{DeploymentRow, EventStep, FailingEvent, Signal, SignalType, env_compatible};
 use super::model::{ErrorFamily, Incident, Status};
 use super::store::{StoredIncident, batch_to_incidents, incidents_to_batch};
+use crate::config::incident_settings::IncidentConfig;
 use crate::model::Event;
 use crate::query::QueryEngine;
 use crate::query::rows::{Columns, RowError, batch_to_events};

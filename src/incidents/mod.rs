@@ -15,7 +15,6 @@ pub mod alert_match;
 pub mod anomaly;
 pub mod build;
 pub mod classify;
-pub mod config;
 pub mod detect;
 pub mod dimensions;
 pub mod engine;

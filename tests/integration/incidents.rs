@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use waylog::clock::ManualClock;
-use waylog::incidents::config::IncidentConfig;
+use waylog::config::incident_settings::IncidentConfig;
 use waylog::incidents::engine::{IncidentEngine, TickReport};
 use waylog::query::QueryEngine;
 use waylog::storage::Storage;
