@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # usage: scripts/ci.sh
 # What CI runs on a fresh clone: the architecture check, formatting, clippy with warnings
-# denied, and the whole test
-# suite (scripts/test.sh, the README's test command). The build cache lives outside the
-# clone so the same machine reuses it.
+# denied, and the whole test suite (scripts/test.sh, the README's test command). The build
+# cache lives outside the clone so the same machine reuses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/waylog-target}

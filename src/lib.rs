@@ -5,19 +5,30 @@
 //! sorted Parquet in the cold store, and answers everything with DataFusion SQL over hot and
 //! cold data as one table.
 //!
-//! Layout (dependencies point down):
-//! - [`clock`], [`duration`], [`config`]: time, duration grammar, validated settings
-//! - [`model`]: the normalized WideEvent and its validation
+//! Layout, lowest layer first; a module imports only modules above it in this list
+//! (`scripts/check-architecture.sh` enforces it, `docs/architecture.md` draws it):
+//! - [`clock`], [`duration`], [`percent`]: time source, the duration grammar, strict
+//!   percent-decoding
+//! - [`config`]: `waylog serve` flags + `WAYLOG_*` → validated settings, each default written
+//!   once (clap); the incident engine's typed settings (no I/O)
+//! - [`model`]: the domain types every layer shares: the normalized WideEvent and its
+//!   validation, event enums, RFC 3339, `Signal`, `ErrorFamily`, and `Rejection` (a spec-coded
+//!   refusal with an error class, no transport)
 //! - [`wal`]: framed, checksummed, group-committed write-ahead log
 //! - [`storage`]: hot tier, flush to Parquet, manifest, cold store, dedup, retention
-//! - [`query`]: DataFusion session, snapshot table providers, the read-only SQL guard
-//! - [`ingest`]: `/v1/events` framing and the request checks, OTLP (HTTP + gRPC), signals
-//! - [`reads`]: the HTTP read models (errors, rollups, traces, events, blast radius) as SQL
-//! - [`incidents`]: the incident engine's pure rules (detection, lifecycle, classification,
-//!   next checks, alert matching, snapshot text); no I/O
-//! - [`server`]: HTTP router, auth, health, graceful shutdown
-//! - [`cli`]: the `waylog` command line
+//! - [`query`]: DataFusion session, snapshot table providers, trace indexes, the `sql/`
+//!   registry and row decoding, the read-only user SQL guard
+//! - [`ingest`]: the write pipelines without transport: `/v1/events` framing and validation,
+//!   OTLP spans → events, signals, alert mapping and intake, deployments
+//! - [`reads`]: the read models (errors, rollups, traces, events, blast radius, signals) as
+//!   SQL: typed query in, typed answer out
+//! - [`incidents`]: the incident engine: pure rules (detection, lifecycle, classification,
+//!   next checks, alert matching, snapshot text) and the tick, store and reads around them
+//! - [`api`]: the transport edge: every HTTP route and the OTLP/gRPC service, auth, rate
+//!   limits, request ids, CORS, the one error → status/code mapping, health, background tasks,
+//!   graceful shutdown
 //! - [`demo`]: synthetic realistic traffic and the benchmark drivers
+//! - [`cli`]: the `waylog` command line (HTTP client, verbs, `waylog demo`)
 
 pub mod api;
 pub mod cli;

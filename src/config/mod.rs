@@ -5,8 +5,8 @@
 //! Invariant: each setting's default is written once, as its clap `default_value`;
 //! [`Config::for_data_dir`], [`ServeArgs::defaults`] and the tests read it from there
 //! ([`declared_defaults`]). The incident engine's flags live in [`incidents`] and build the
-//! engine's typed [`crate::config::incident_settings::IncidentConfig`] (this module depends on
-//! `incidents`, never the reverse).
+//! engine's typed settings ([`incident_settings`]), which the engine reads: `crate::incidents`
+//! depends on this module, never the reverse (config imports only [`crate::duration`]).
 
 pub mod incident_settings;
 pub mod incidents;
