@@ -86,11 +86,6 @@ pub fn severity_rank(severity: &str) -> u8 {
     }
 }
 
-/// §0 failed statuses; `ok` and `suppressed` never count.
-pub fn is_failed_status(status: &str) -> bool {
-    matches!(status, "error" | "timeout" | "partial" | "aborted")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,15 +104,5 @@ mod tests {
         assert!(severity_rank("critical") > severity_rank("warning"));
         assert!(severity_rank("warning") > severity_rank("info"));
         assert_eq!(severity_rank("bogus"), 0);
-    }
-
-    #[test]
-    fn failed_status_excludes_ok_and_suppressed() {
-        for s in ["error", "timeout", "partial", "aborted"] {
-            assert!(is_failed_status(s));
-        }
-        for s in ["ok", "suppressed", ""] {
-            assert!(!is_failed_status(s));
-        }
     }
 }

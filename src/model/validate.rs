@@ -17,7 +17,10 @@ use std::fmt;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::{Map, Value};
 
-use super::event::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError, is_failed_status};
+use super::event::{
+    Anchor, Downstream, ErrorRef, Event, EventKind, EventStatus, Log, LogLevel, Step, StepError,
+    StepStatus,
+};
 
 /// Why one item was rejected; the wire names are those of spec events §2.6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,14 +270,20 @@ impl<'v, 'a> Obj<'v, 'a> {
             .map(str::to_owned))
     }
 
-    fn req_enum(&self, key: &'static str, allowed: &[&str]) -> Checked<&'v str> {
+    /// A string that must be one of `all` (exact match); the message lists them in order.
+    fn req_enum<T: Copy>(
+        &self,
+        key: &'static str,
+        all: &[T],
+        wire: fn(T) -> &'static str,
+    ) -> Checked<T> {
         let s = self.req_str(key)?;
-        if allowed.contains(&s) {
-            return Ok(s);
+        if let Some(value) = all.iter().copied().find(|v| wire(*v) == s) {
+            return Ok(value);
         }
-        let list = allowed
+        let list = all
             .iter()
-            .map(|a| format!("\"{a}\""))
+            .map(|a| format!("\"{}\"", wire(*a)))
             .collect::<Vec<_>>()
             .join(", ");
         self.fail(key, format!("must be one of {list}"))
@@ -375,7 +384,7 @@ fn parse_event(value: &Value) -> Checked<Event> {
     let ts_start_ns = obj.req_timestamp("ts_start")?;
     let ts_end_ns = obj.req_timestamp("ts_end")?;
     let duration_ms = obj.opt_integer("duration_ms")?.unwrap_or(0);
-    let kind = obj.req_enum("kind", &["http", "rpc"])?;
+    let kind = obj.req_enum("kind", EventKind::ALL, EventKind::as_str)?;
     let service = obj.req_non_empty("service")?;
     let env = obj.req_non_empty("env")?;
     // The spec omits `version` "when empty", so an empty string is normalized away.
@@ -386,16 +395,13 @@ fn parse_event(value: &Value) -> Checked<Event> {
     }
     let span_id = obj.opt_span_id("span_id")?;
     let parent_span_id = obj.opt_span_id("parent_span_id")?;
-    let status = obj.req_enum(
-        "status",
-        &["ok", "error", "timeout", "partial", "aborted", "suppressed"],
-    )?;
+    let status = obj.req_enum("status", EventStatus::ALL, EventStatus::as_str)?;
     let anchor = match obj.opt_object("anchor")? {
         Some(map) => Some(parse_anchor(Obj {
             map,
             at: &root.key("anchor"),
         })?),
-        None if is_failed_status(status) => {
+        None if status.is_failed() => {
             return obj.fail("anchor", format!("required when status is \"{status}\""));
         }
         None => None,
@@ -410,14 +416,14 @@ fn parse_event(value: &Value) -> Checked<Event> {
         ts_start_ns,
         ts_end_ns,
         duration_ms,
-        kind: kind.to_owned(),
+        kind,
         service: service.to_owned(),
         env: env.to_owned(),
         version,
         trace_id: trace_id.to_owned(),
         span_id: span_id.to_owned(),
         parent_span_id: parent_span_id.to_owned(),
-        status: status.to_owned(),
+        status,
         anchor,
         steps,
         logs,
@@ -467,7 +473,7 @@ fn parse_step(value: &Value, at: &Ptr<'_>) -> Checked<Step> {
     }
     let start_ms = obj.req_integer("start_ms")?;
     let duration_ms = obj.req_integer("duration_ms")?;
-    let status = obj.req_enum("status", &["ok", "error"])?;
+    let status = obj.req_enum("status", StepStatus::ALL, StepStatus::as_str)?;
 
     let downstream = match obj.opt_object("downstream")? {
         Some(map) => {
@@ -506,7 +512,7 @@ fn parse_step(value: &Value, at: &Ptr<'_>) -> Checked<Step> {
         span_id: (!span_id.is_empty()).then(|| span_id.to_owned()),
         start_ms,
         duration_ms,
-        status: status.to_owned(),
+        status,
         downstream,
         error,
     })
@@ -516,9 +522,7 @@ fn parse_log(value: &Value, at: &Ptr<'_>) -> Checked<Log> {
     let obj = Obj::of(value, at)?;
     Ok(Log {
         ts_offset_ms: obj.req_integer("ts_offset_ms")?,
-        level: obj
-            .req_enum("level", &["info", "warn", "error"])?
-            .to_owned(),
+        level: obj.req_enum("level", LogLevel::ALL, LogLevel::as_str)?,
         msg: obj.req_str("msg")?.to_owned(),
         fields: obj.opt_fields("fields")?,
     })
@@ -1171,21 +1175,21 @@ mod tests {
             ts_start_ns: 0,
             ts_end_ns: -1,
             duration_ms: 0,
-            kind: "http".into(),
+            kind: EventKind::Http,
             service: "s".into(),
             env: "p".into(),
             version: Some(String::new()),
             trace_id: "0123456789abcdef0123456789abcdef".into(),
             span_id: String::new(),
             parent_span_id: String::new(),
-            status: "ok".into(),
+            status: EventStatus::Ok,
             anchor: None,
             steps: vec![Step {
                 name: "n".into(),
                 span_id: Some(String::new()),
                 start_ms: 0,
                 duration_ms: 0,
-                status: "ok".into(),
+                status: StepStatus::Ok,
                 downstream: Some(Downstream::default()),
                 error: Some(StepError {
                     code: Some(String::new()),
