@@ -6,8 +6,9 @@
 //! cold data as one table.
 //!
 //! Layout (dependencies point down):
-//! - [`clock`], [`duration`], [`config`]: time, duration grammar, validated settings
-//! - [`model`]: the normalized WideEvent and its validation
+//! - [`clock`], [`duration`], [`rfc3339`], [`config`]: time, duration grammar, RFC 3339
+//!   timestamps, validated settings
+//! - [`model`]: the normalized WideEvent, its typed enums and its validation
 //! - [`wal`]: framed, checksummed, group-committed write-ahead log
 //! - [`storage`]: hot tier, flush to Parquet, manifest, cold store, dedup, retention
 //! - [`query`]: DataFusion session, snapshot table providers, the read-only SQL guard
@@ -29,6 +30,7 @@ pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod reads;
+pub mod rfc3339;
 pub mod server;
 pub mod storage;
 pub mod wal;

@@ -13,8 +13,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
 pub use crate::reads::family::ErrorFamily;
+use crate::rfc3339::{format_rfc3339_ns, parse_rfc3339_ns};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 

@@ -310,7 +310,7 @@ pub fn next_checks(cv: &CheckValues) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::validate::parse_rfc3339_ns;
+    use crate::rfc3339::parse_rfc3339_ns;
 
     fn full(cause: Cause) -> CheckValues {
         CheckValues {

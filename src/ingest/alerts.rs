@@ -18,8 +18,8 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::reads::params::percent_decode_path;
+use crate::rfc3339::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::server::error::ApiError;
 
 /// The payload format found by §7.1; `as_str` is the `alerts.format` column.

@@ -32,8 +32,8 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode as SpanStatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::model::validate::format_rfc3339_ns;
 use crate::model::{Event, ItemReject, validate_item_owned};
+use crate::rfc3339::format_rfc3339_ns;
 use crate::server::AppState;
 use crate::storage::schema::{TableId, events_to_batch};
 use crate::storage::{AppendOutcome, Storage, WriteError};
@@ -739,7 +739,7 @@ pub(crate) async fn commit(
 mod tests {
     use super::*;
     use crate::model::RejectReason;
-    use crate::model::validate::parse_rfc3339_ns;
+    use crate::rfc3339::parse_rfc3339_ns;
     use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue};
     use opentelemetry_proto::tonic::trace::v1::span::Event as SpanEvent;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};

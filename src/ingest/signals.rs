@@ -15,7 +15,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampNano
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
+use crate::rfc3339::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::server::error::ApiError;
 use crate::server::{RequestId, SharedState, auth};
 use crate::storage::WriteError;

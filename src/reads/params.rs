@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::duration::{format_duration, parse_duration};
-use crate::model::validate::parse_rfc3339_ns;
 use crate::model::{EventStatus, status_is_failed};
+use crate::rfc3339::parse_rfc3339_ns;
 use crate::server::error::ApiError;
 
 /// `limit` when absent (§1.3).

@@ -135,7 +135,7 @@ fn span(prefix: u64, n: u64) -> String {
 }
 
 fn ts(ns: i64) -> String {
-    crate::model::validate::format_rfc3339_ns(ns)
+    crate::rfc3339::format_rfc3339_ns(ns)
 }
 
 /// A WideEvent under construction (JSON, validated on `build`).

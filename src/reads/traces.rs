@@ -17,8 +17,8 @@ use super::rows::{Columns, TraceRow, batch_to_events};
 use super::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
 use super::{ReadError, for_each_trace};
 use crate::config::Config;
-use crate::model::validate::format_rfc3339_ns;
 use crate::model::{Event, EventKind, EventStatus, LogLevel, StepStatus};
+use crate::rfc3339::format_rfc3339_ns;
 use crate::server::error::ApiError;
 
 // ---------------------------------------------------------------------------------------------
