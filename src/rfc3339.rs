@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::Serializer;
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const SECS_PER_DAY: i64 = 86_400;
@@ -94,7 +94,8 @@ pub fn format_rfc3339_ns(ns: i64) -> String {
     Rfc3339Ns(ns).to_string()
 }
 
-/// Unix ns written as normalized RFC 3339 without allocating (`Display`, `Serialize`).
+/// Unix ns written as normalized RFC 3339 without allocating (`Display`; serde via
+/// [`serialize_ns`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rfc3339Ns(pub i64);
 
@@ -125,10 +126,9 @@ impl fmt::Display for Rfc3339Ns {
     }
 }
 
-impl Serialize for Rfc3339Ns {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
+/// `#[serde(serialize_with)]` for a unix-ns member written as normalized RFC 3339.
+pub fn serialize_ns<S: Serializer>(ns: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&Rfc3339Ns(*ns))
 }
 
 /// ASCII decimal digits to a number; `None` on any other byte.

@@ -486,6 +486,7 @@ impl DemoGen {
                 fields.insert("user".into(), user.clone());
                 fields.insert("scenario".into(), Value::from(scenario.name()));
                 Event {
+                    schema_version: crate::model::SchemaVersion::V2,
                     event_id: self.uuid(),
                     ts_start_ns: h.start_ns,
                     ts_end_ns: h.start_ns + h.duration_ms * 1_000_000,

@@ -250,6 +250,7 @@ impl TrafficGen {
                 }),
             }];
             events.push(Event {
+                schema_version: crate::model::SchemaVersion::V2,
                 event_id: self.uuid(),
                 ts_start_ns: ts_start,
                 ts_end_ns: ts_start + duration_ms * 1_000_000,

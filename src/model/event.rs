@@ -13,7 +13,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
+
+use crate::rfc3339::serialize_ns;
 
 /// A string-valued enum with a fixed wire string per variant: `as_str`, `parse`, `ALL` (spec
 /// order), `FromStr`, `Display` and serde (`rename` = the wire string) from one table.
@@ -91,6 +94,13 @@ pub struct UnknownValue {
 }
 
 wire_enum! {
+    /// `schema_version` (spec events §1.1): a normalized event is always schema 2.0.
+    pub enum SchemaVersion ("schema version") {
+        V2 = "2.0",
+    }
+}
+
+wire_enum! {
     /// Event `kind` (spec events §1.1).
     pub enum EventKind ("event kind") {
         /// An HTTP request.
@@ -148,15 +158,23 @@ wire_enum! {
 }
 
 /// One normalized wide event: one service hop of one request.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Serialize` writes the normalized JSON form (§1.8): members in field order, which is the
+/// spec's table order, so do not reorder fields. Empty optional values are skipped here too,
+/// so even an `Event` built by hand (not by validation) serializes in normalized form.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
+    pub schema_version: SchemaVersion,
     pub event_id: String,
+    #[serde(rename = "ts_start", serialize_with = "serialize_ns")]
     pub ts_start_ns: i64,
+    #[serde(rename = "ts_end", serialize_with = "serialize_ns")]
     pub ts_end_ns: i64,
     pub duration_ms: i64,
     pub kind: EventKind,
     pub service: String,
     pub env: String,
+    #[serde(skip_serializing_if = "is_blank")]
     pub version: Option<String>,
     pub trace_id: String,
     /// `""` when absent.
@@ -164,68 +182,123 @@ pub struct Event {
     /// `""` when absent (root event).
     pub parent_span_id: String,
     pub status: EventStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub anchor: Option<Anchor>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<Step>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<Log>,
     /// The whole `fields` object; `serde_json::Map` keeps keys in byte order at every depth.
+    #[serde(skip_serializing_if = "is_empty_object")]
     pub fields: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ErrorRef>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Anchor {
     pub step: String,
     pub error_code: String,
+    #[serde(skip_serializing_if = "is_blank")]
     pub kind: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
     pub name: String,
     /// `None` when absent or empty.
+    #[serde(skip_serializing_if = "is_blank")]
     pub span_id: Option<String>,
     pub start_ms: i64,
     pub duration_ms: i64,
     pub status: StepStatus,
+    #[serde(skip_serializing_if = "Downstream::is_absent")]
     pub downstream: Option<Downstream>,
+    #[serde(skip_serializing_if = "StepError::is_absent")]
     pub error: Option<StepError>,
 }
 
 /// Members are `None` when absent or empty (empty strings are dropped by normalization).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Downstream {
+    #[serde(skip_serializing_if = "is_blank")]
     pub service: Option<String>,
+    #[serde(skip_serializing_if = "is_blank")]
     pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "is_blank")]
     pub kind: Option<String>,
 }
 
+impl Downstream {
+    /// No member holds a non-empty string (normalization drops such a `downstream`).
+    pub fn is_empty(&self) -> bool {
+        [&self.service, &self.endpoint, &self.kind]
+            .into_iter()
+            .all(is_blank)
+    }
+
+    fn is_absent(d: &Option<Downstream>) -> bool {
+        d.as_ref().is_none_or(Downstream::is_empty)
+    }
+}
+
 /// Members are `None` when absent or empty.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct StepError {
+    #[serde(skip_serializing_if = "is_blank")]
     pub code: Option<String>,
+    #[serde(skip_serializing_if = "is_blank")]
     pub reason: Option<String>,
+    #[serde(skip_serializing_if = "is_blank")]
     pub cause: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+impl StepError {
+    /// No member holds a non-empty string (normalization drops such an `error`).
+    pub fn is_empty(&self) -> bool {
+        [&self.code, &self.reason, &self.cause]
+            .into_iter()
+            .all(is_blank)
+    }
+
+    fn is_absent(e: &Option<StepError>) -> bool {
+        e.as_ref().is_none_or(StepError::is_empty)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Log {
     pub ts_offset_ms: i64,
     pub level: LogLevel,
     pub msg: String,
     /// Kept verbatim (keys sorted); `None` when absent.
+    #[serde(skip_serializing_if = "is_empty_object")]
     pub fields: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorRef {
     pub code: String,
+    #[serde(skip_serializing_if = "is_blank")]
     pub reason: Option<String>,
 }
 
-/// A minimal valid event for tests (`status` must be a valid status): `ev-{n}`, trace `{n:032x}`, no anchor, steps or fields.
+/// An optional string the normalized form omits: absent or empty (§1.8).
+pub(crate) fn is_blank(s: &Option<String>) -> bool {
+    s.as_deref().is_none_or(str::is_empty)
+}
+
+/// An optional object the normalized form omits: absent or `{}` (§1.8).
+fn is_empty_object(m: &Option<Map<String, Value>>) -> bool {
+    m.as_ref().is_none_or(Map::is_empty)
+}
+
+/// A minimal valid event for tests: `ev-{n}`, trace `{n:032x}`, no anchor, steps or fields;
+/// `status` must be a valid status.
 #[cfg(test)]
 pub fn test_event(n: usize, service: &str, status: &str, ts_start_ns: i64) -> Event {
     Event {
+        schema_version: SchemaVersion::V2,
         event_id: format!("ev-{n}"),
         ts_start_ns,
         ts_end_ns: ts_start_ns + 1,

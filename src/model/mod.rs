@@ -7,7 +7,7 @@ pub mod event;
 pub mod validate;
 
 pub use event::{
-    Anchor, Downstream, ErrorRef, Event, EventKind, EventStatus, Log, LogLevel, Step, StepError,
-    StepStatus, UnknownValue, status_is_failed,
+    Anchor, Downstream, ErrorRef, Event, EventKind, EventStatus, Log, LogLevel, SchemaVersion,
+    Step, StepError, StepStatus, UnknownValue, status_is_failed,
 };
 pub use validate::{ItemReject, RejectReason, validate_item, validate_item_owned};

@@ -1,6 +1,7 @@
 //! Validation and normalization of one ingest item into an [`Event`] (spec events §1, §2.4
-//! stages 2-5), and the normalized JSON form of an [`Event`] (§1.8, via `serde::Serialize`).
-//! Timestamps are read and written by [`crate::rfc3339`].
+//! stages 2-5): the rejection reasons, the JSON Pointer of the first offending member, and the
+//! normalization choices of §1.8. Timestamps are parsed by [`crate::rfc3339`]; the normalized
+//! JSON form is [`Event`]'s derived `Serialize` (in [`super::event`]).
 //!
 //! Invariants:
 //! - Stages run in spec order: `bridge_not_implemented` (stage 2) before
@@ -12,14 +13,13 @@
 //!   are `None`, empty optional objects are `None`, and serializing it yields the §1.8 form.
 //!   Serializing that form and validating it again gives back an equal [`Event`].
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::{Map, Value};
 
 use crate::rfc3339::{Rfc3339Ns, parse_rfc3339_ns};
 
 use super::event::{
-    Anchor, Downstream, ErrorRef, Event, EventKind, EventStatus, Log, LogLevel, Step, StepError,
-    StepStatus,
+    Anchor, Downstream, ErrorRef, Event, EventKind, EventStatus, Log, LogLevel, SchemaVersion,
+    Step, StepError, StepStatus,
 };
 
 /// Why one item was rejected; the wire names are those of spec events §2.6.
@@ -410,6 +410,7 @@ fn parse_event(value: &Value) -> Checked<Event> {
     let errors = obj.opt_list("errors", parse_error_ref)?;
 
     Ok(Event {
+        schema_version: SchemaVersion::V2,
         event_id: event_id.to_owned(),
         ts_start_ns,
         ts_end_ns,
@@ -487,7 +488,7 @@ fn parse_step(value: &Value, at: &Ptr<'_>) -> Checked<Step> {
         }
         None => None,
     }
-    .filter(|d| !downstream_is_empty(d));
+    .filter(|d| !d.is_empty());
 
     let error = match obj.opt_object("error")? {
         Some(map) => {
@@ -503,7 +504,7 @@ fn parse_step(value: &Value, at: &Ptr<'_>) -> Checked<Step> {
         }
         None => None,
     }
-    .filter(|e| !step_error_is_empty(e));
+    .filter(|e| !e.is_empty());
 
     Ok(Step {
         name: name.to_owned(),
@@ -533,157 +534,6 @@ fn parse_error_ref(value: &Value, at: &Ptr<'_>) -> Checked<ErrorRef> {
         code: obj.req_str("code")?.to_owned(),
         reason: obj.opt_non_empty_owned("reason")?,
     })
-}
-
-fn downstream_is_empty(d: &Downstream) -> bool {
-    [&d.service, &d.endpoint, &d.kind]
-        .into_iter()
-        .all(|m| non_empty(m).is_none())
-}
-
-fn step_error_is_empty(e: &StepError) -> bool {
-    [&e.code, &e.reason, &e.cause]
-        .into_iter()
-        .all(|m| non_empty(m).is_none())
-}
-
-fn non_empty(s: &Option<String>) -> Option<&str> {
-    s.as_deref().filter(|s| !s.is_empty())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Normalized JSON form (§1.8). Empty optional values are skipped here too, so even an `Event`
-// built by hand (not by `validate_item`) serializes in normalized form.
-
-impl Serialize for Event {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Event", 18)?;
-        s.serialize_field("schema_version", "2.0")?;
-        s.serialize_field("event_id", &self.event_id)?;
-        s.serialize_field("ts_start", &Rfc3339Ns(self.ts_start_ns))?;
-        s.serialize_field("ts_end", &Rfc3339Ns(self.ts_end_ns))?;
-        s.serialize_field("duration_ms", &self.duration_ms)?;
-        s.serialize_field("kind", &self.kind)?;
-        s.serialize_field("service", &self.service)?;
-        s.serialize_field("env", &self.env)?;
-        match non_empty(&self.version) {
-            Some(version) => s.serialize_field("version", version)?,
-            None => s.skip_field("version")?,
-        }
-        s.serialize_field("trace_id", &self.trace_id)?;
-        s.serialize_field("span_id", &self.span_id)?;
-        s.serialize_field("parent_span_id", &self.parent_span_id)?;
-        s.serialize_field("status", &self.status)?;
-        match &self.anchor {
-            Some(anchor) => s.serialize_field("anchor", anchor)?,
-            None => s.skip_field("anchor")?,
-        }
-        if self.steps.is_empty() {
-            s.skip_field("steps")?;
-        } else {
-            s.serialize_field("steps", &self.steps)?;
-        }
-        if self.logs.is_empty() {
-            s.skip_field("logs")?;
-        } else {
-            s.serialize_field("logs", &self.logs)?;
-        }
-        match self.fields.as_ref().filter(|f| !f.is_empty()) {
-            Some(fields) => s.serialize_field("fields", fields)?,
-            None => s.skip_field("fields")?,
-        }
-        if self.errors.is_empty() {
-            s.skip_field("errors")?;
-        } else {
-            s.serialize_field("errors", &self.errors)?;
-        }
-        s.end()
-    }
-}
-
-impl Serialize for Anchor {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Anchor", 3)?;
-        s.serialize_field("step", &self.step)?;
-        s.serialize_field("error_code", &self.error_code)?;
-        opt_field(&mut s, "kind", &self.kind)?;
-        s.end()
-    }
-}
-
-impl Serialize for Step {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Step", 7)?;
-        s.serialize_field("name", &self.name)?;
-        opt_field(&mut s, "span_id", &self.span_id)?;
-        s.serialize_field("start_ms", &self.start_ms)?;
-        s.serialize_field("duration_ms", &self.duration_ms)?;
-        s.serialize_field("status", &self.status)?;
-        match self.downstream.as_ref().filter(|d| !downstream_is_empty(d)) {
-            Some(downstream) => s.serialize_field("downstream", downstream)?,
-            None => s.skip_field("downstream")?,
-        }
-        match self.error.as_ref().filter(|e| !step_error_is_empty(e)) {
-            Some(error) => s.serialize_field("error", error)?,
-            None => s.skip_field("error")?,
-        }
-        s.end()
-    }
-}
-
-impl Serialize for Downstream {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Downstream", 3)?;
-        opt_field(&mut s, "service", &self.service)?;
-        opt_field(&mut s, "endpoint", &self.endpoint)?;
-        opt_field(&mut s, "kind", &self.kind)?;
-        s.end()
-    }
-}
-
-impl Serialize for StepError {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("StepError", 3)?;
-        opt_field(&mut s, "code", &self.code)?;
-        opt_field(&mut s, "reason", &self.reason)?;
-        opt_field(&mut s, "cause", &self.cause)?;
-        s.end()
-    }
-}
-
-impl Serialize for Log {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Log", 4)?;
-        s.serialize_field("ts_offset_ms", &self.ts_offset_ms)?;
-        s.serialize_field("level", &self.level)?;
-        s.serialize_field("msg", &self.msg)?;
-        match self.fields.as_ref().filter(|f| !f.is_empty()) {
-            Some(fields) => s.serialize_field("fields", fields)?,
-            None => s.skip_field("fields")?,
-        }
-        s.end()
-    }
-}
-
-impl Serialize for ErrorRef {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("ErrorRef", 2)?;
-        s.serialize_field("code", &self.code)?;
-        opt_field(&mut s, "reason", &self.reason)?;
-        s.end()
-    }
-}
-
-/// Writes an optional string member, skipping it when absent or empty (§1.8).
-fn opt_field<S: SerializeStruct>(
-    s: &mut S,
-    key: &'static str,
-    value: &Option<String>,
-) -> Result<(), S::Error> {
-    match non_empty(value) {
-        Some(value) => s.serialize_field(key, value),
-        None => s.skip_field(key),
-    }
 }
 
 #[cfg(test)]
@@ -1010,6 +860,7 @@ mod tests {
     #[test]
     fn serialize_skips_empty_optionals_in_hand_built_event() {
         let event = Event {
+            schema_version: SchemaVersion::V2,
             event_id: "e".into(),
             ts_start_ns: 0,
             ts_end_ns: -1,

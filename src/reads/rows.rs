@@ -400,6 +400,7 @@ pub fn batch_to_events(batch: &RecordBatch) -> Result<Vec<Event>> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(Event {
+                schema_version: crate::model::SchemaVersion::V2,
                 event_id: req_str(&event_id, "event_id", row)?,
                 ts_start_ns: ts_start.value(row),
                 ts_end_ns: ts_end.value(row),
@@ -805,6 +806,7 @@ mod tests {
                         errors,
                     )| {
                         Event {
+                            schema_version: crate::model::SchemaVersion::V2,
                             event_id: id,
                             ts_start_ns: start,
                             ts_end_ns: end,
