@@ -1,9 +1,11 @@
-//! The schema-2.0 WideEvent in normalized form (spec events §1.8) and the closed value sets of
-//! its members: [`EventKind`], [`EventStatus`] (with the one "is this status failed" rule,
+//! The schema-2.0 WideEvent in normalized form (spec events §1.8), its normalized JSON form
+//! (derived `Serialize`), and the closed value sets of its members: [`SchemaVersion`],
+//! [`EventKind`], [`EventStatus`] (with the one "is this status failed" rule,
 //! [`EventStatus::is_failed`] / [`status_is_failed`]), [`StepStatus`] and [`LogLevel`].
 //!
 //! Timestamps are unix nanoseconds (UTC). Optional members that are "omitted when empty" are
-//! `None`/empty here, so serialization back to JSON needs no further checks.
+//! `None`/empty here, and `Serialize` skips empty values too, so any `Event` serializes in
+//! normalized form.
 //!
 //! Invariant: each enum's wire string (its `as_str`, its serde name, the string stored in the
 //! Arrow `Utf8` column) is exactly the spec's value, and parsing is exact (case-sensitive, no

@@ -1,4 +1,12 @@
-//! Domain types shared by every layer: the normalized wide event and its validation.
+//! Domain types shared by every layer, with no I/O and no transport types:
+//! - [`event`]: the normalized wide event ([`Event`] and its parts), its JSON form (derived
+//!   `Serialize`, spec events §1.8) and the typed values of its members ([`EventKind`],
+//!   [`EventStatus`] with the one failed-status rule, [`StepStatus`], [`LogLevel`]);
+//! - [`validate`]: one ingest item → a normalized [`Event`] or an [`ItemReject`] (spec events
+//!   §1, §2.4 stages 2-5).
+//!
+//! Timestamps in these types are unix ns; their text form lives in [`crate::rfc3339`].
+//! Arrow conversions of these types live in `storage::schema` (write) and `reads::rows` (read).
 //!
 //! Invariant: an [`Event`] only exists in normalized form (spec events §1.8). Everything that
 //! reaches the writer has passed [`validate::validate_item`].
