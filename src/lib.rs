@@ -42,5 +42,6 @@ pub mod model;
 pub mod percent;
 pub mod query;
 pub mod reads;
+pub mod rfc3339;
 pub mod storage;
 pub mod wal;

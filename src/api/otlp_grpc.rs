@@ -330,7 +330,7 @@ mod tests {
     use crate::api::{AppState, start_storage};
     use crate::clock::ManualClock;
     use crate::config::Config;
-    use crate::model::validate::parse_rfc3339_ns;
+    use crate::rfc3339::parse_rfc3339_ns;
     use bytes::BufMut;
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
     use tonic::transport::Channel;

@@ -481,7 +481,7 @@ fn story(http: &Http, args: &DemoArgs) -> Result<String, CliError> {
 /// runtime signal of each `checkout_panic` request (§8.1). Returns `type:service:reason` of
 /// each accepted signal.
 fn post_signals(http: &Http, burst: &Burst, now: i64) -> Result<Vec<String>, CliError> {
-    let ts = crate::model::validate::format_rfc3339_ns(now);
+    let ts = crate::rfc3339::format_rfc3339_ns(now);
     let env = crate::demo::scenario::DEMO_ENV;
     let mut bodies = vec![
         serde_json::json!({"type": "deploy", "source": "waylog-demo", "service": "checkout",

@@ -20,7 +20,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
-use crate::model::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError};
+use crate::model::{Anchor, Downstream, ErrorRef, Event, EventKind, Log, Step, StepError};
 
 /// Demo environment and service version (§8: `env` `demo`, `version` `0.1.0`).
 pub const DEMO_ENV: &str = "demo";
@@ -150,7 +150,7 @@ fn step(name: &str, start_ms: i64, duration_ms: i64, status: &str) -> Step {
         span_id: None,
         start_ms,
         duration_ms,
-        status: status.into(),
+        status: status.parse().expect("demo step statuses are valid"),
         downstream: None,
         error: None,
     }
@@ -179,7 +179,7 @@ fn call(
 fn log(ts_offset_ms: i64, level: &str, msg: &str) -> Log {
     Log {
         ts_offset_ms,
-        level: level.into(),
+        level: level.parse().expect("demo log levels are valid"),
         msg: msg.into(),
         fields: None,
     }
@@ -486,18 +486,19 @@ impl DemoGen {
                 fields.insert("user".into(), user.clone());
                 fields.insert("scenario".into(), Value::from(scenario.name()));
                 Event {
+                    schema_version: crate::model::SchemaVersion::V2,
                     event_id: self.uuid(),
                     ts_start_ns: h.start_ns,
                     ts_end_ns: h.start_ns + h.duration_ms * 1_000_000,
                     duration_ms: h.duration_ms,
-                    kind: "http".into(),
+                    kind: EventKind::Http,
                     service: h.service.into(),
                     env: DEMO_ENV.into(),
                     version: Some(DEMO_VERSION.into()),
                     trace_id: trace_id.clone(),
                     span_id: h.span_id,
                     parent_span_id: h.parent_span_id,
-                    status: h.status.into(),
+                    status: h.status.parse().expect("demo statuses are valid"),
                     anchor: h.anchor,
                     steps: h.steps,
                     logs: h.logs,

@@ -7,7 +7,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
-use crate::model::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError};
+use crate::model::{
+    Anchor, Downstream, ErrorRef, Event, EventKind, EventStatus, Log, LogLevel, Step, StepError,
+    StepStatus,
+};
 
 const SERVICES: [&str; 10] = [
     "api-gateway",
@@ -134,7 +137,7 @@ impl TrafficGen {
                 span_id: None,
                 start_ms: 0,
                 duration_ms: 1,
-                status: "ok".into(),
+                status: StepStatus::Ok,
                 downstream: None,
                 error: None,
             }];
@@ -145,7 +148,11 @@ impl TrafficGen {
                     span_id: Some(call_span.clone()),
                     start_ms: 2,
                     duration_ms: (duration_ms - 4).max(0),
-                    status: if failed { "error" } else { "ok" }.into(),
+                    status: if failed {
+                        StepStatus::Error
+                    } else {
+                        StepStatus::Ok
+                    },
                     downstream: Some(Downstream {
                         service: Some(SERVICES[n].into()),
                         endpoint: Some(format!("/{}/v1/op", SERVICES[n])),
@@ -167,7 +174,11 @@ impl TrafficGen {
                     span_id: None,
                     start_ms: 2,
                     duration_ms: (duration_ms - 3).max(0),
-                    status: if failed { "error" } else { "ok" }.into(),
+                    status: if failed {
+                        StepStatus::Error
+                    } else {
+                        StepStatus::Ok
+                    },
                     downstream: None,
                     error: failed.then(|| StepError {
                         code: Some(fam.2.clone()),
@@ -191,7 +202,11 @@ impl TrafficGen {
                     }
                 }
             });
-            let status = if fails_here { "error" } else { "ok" };
+            let status = if fails_here {
+                EventStatus::Error
+            } else {
+                EventStatus::Ok
+            };
             let mut fields = Map::new();
             fields.insert(
                 "http".into(),
@@ -217,7 +232,11 @@ impl TrafficGen {
             );
             let logs = vec![Log {
                 ts_offset_ms: duration_ms / 2,
-                level: if fails_here { "error" } else { "info" }.into(),
+                level: if fails_here {
+                    LogLevel::Error
+                } else {
+                    LogLevel::Info
+                },
                 msg: if fails_here {
                     "request failed"
                 } else {
@@ -231,18 +250,19 @@ impl TrafficGen {
                 }),
             }];
             events.push(Event {
+                schema_version: crate::model::SchemaVersion::V2,
                 event_id: self.uuid(),
                 ts_start_ns: ts_start,
                 ts_end_ns: ts_start + duration_ms * 1_000_000,
                 duration_ms,
-                kind: "http".into(),
+                kind: EventKind::Http,
                 service: SERVICES[svc].into(),
                 env: self.env.clone(),
                 version: Some(version.clone()),
                 trace_id: trace_id.clone(),
                 span_id: own_span,
                 parent_span_id: parent_step_span.clone(),
-                status: status.into(),
+                status,
                 anchor,
                 steps,
                 logs,

@@ -6,8 +6,9 @@
 //! spec vectors run against it; the SQL itself is checked to plan by the read-query tests), so
 //! a change to one must be mirrored in the other.
 
-use super::inputs::{FailingEvent, is_failed_status};
+use super::inputs::FailingEvent;
 use super::model::{ErrorFamily, Incident, Status};
+use crate::model::status_is_failed;
 use crate::query::rows::{Columns, RowError};
 use crate::query::sql::{Param, ReadQuery};
 use datafusion::arrow::array::{Array, RecordBatch};
@@ -141,7 +142,7 @@ pub fn candidates_in_memory(
 ) -> Vec<CandidateRow> {
     let mut counts: std::collections::BTreeMap<&ErrorFamily, [i64; 4]> = Default::default();
     for (family, status, ts) in events {
-        if !is_failed_status(status) {
+        if !status_is_failed(status) {
             continue;
         }
         if let Some(i) = window_index(*ts, now, t.window_ns) {

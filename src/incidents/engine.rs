@@ -735,13 +735,13 @@ pub fn failing_event(e: Event) -> FailingEvent {
         ts_start_ns: e.ts_start_ns,
         env: e.env,
         version: e.version.unwrap_or_default(),
-        status: e.status,
+        status: e.status.as_str().to_owned(),
         steps: e
             .steps
             .into_iter()
             .map(|s| EventStep {
                 name: s.name,
-                status: s.status,
+                status: s.status.as_str().to_owned(),
                 start_ms: s.start_ms,
                 downstream_service: s.downstream.and_then(|d| d.service).unwrap_or_default(),
             })

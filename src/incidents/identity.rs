@@ -66,7 +66,7 @@ pub fn open_incident_id(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::validate::parse_rfc3339_ns;
+    use crate::rfc3339::parse_rfc3339_ns;
 
     fn at(text: &str) -> i64 {
         parse_rfc3339_ns(text).unwrap()

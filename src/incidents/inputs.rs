@@ -47,11 +47,6 @@ pub fn env_compatible(a: &str, b: &str) -> bool {
     a.is_empty() || b.is_empty() || a == b
 }
 
-/// §0 failed statuses; `ok` and `suppressed` never count.
-pub fn is_failed_status(status: &str) -> bool {
-    matches!(status, "error" | "timeout" | "partial" | "aborted")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,15 +58,5 @@ mod tests {
         assert!(env_compatible("", "prod"));
         assert!(env_compatible("prod", "prod"));
         assert!(!env_compatible("prod", "demo"));
-    }
-
-    #[test]
-    fn failed_status_excludes_ok_and_suppressed() {
-        for s in ["error", "timeout", "partial", "aborted"] {
-            assert!(is_failed_status(s));
-        }
-        for s in ["ok", "suppressed", ""] {
-            assert!(!is_failed_status(s));
-        }
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 pub use crate::model::family::ErrorFamily;
-use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
+use crate::rfc3339::{format_rfc3339_ns, parse_rfc3339_ns};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 

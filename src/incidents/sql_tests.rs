@@ -159,7 +159,7 @@ async fn candidates_sql_agrees_with_the_rust_contract() {
         |events: &mut Vec<Event>, f: &ErrorFamily, status: &str, count: usize, at: i64| {
             for k in 0..count {
                 let mut e = failing(n, f, at - k as i64);
-                e.status = status.into();
+                e.status = status.parse().unwrap();
                 events.push(e);
                 n += 1;
             }
@@ -316,7 +316,7 @@ async fn dimensions_sql_counts_values_per_population() {
         "/x",
         "free",
     );
-    other.status = "error".into();
+    other.status = crate::model::EventStatus::Error;
     events.push(other);
 
     let rows = dimension_counts(&events, &f).await;
@@ -395,7 +395,7 @@ fn stat_event(e: &Event) -> StatEvent {
         service: e.service.clone(),
         env: e.env.clone(),
         version: e.version.clone().unwrap_or_default(),
-        status: e.status.clone(),
+        status: e.status.as_str().to_owned(),
         duration_ms: e.duration_ms,
         ts_start_ns: e.ts_start_ns,
     }

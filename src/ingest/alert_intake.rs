@@ -161,7 +161,7 @@ pub fn created(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::validate::parse_rfc3339_ns;
+    use crate::rfc3339::parse_rfc3339_ns;
 
     fn now() -> i64 {
         parse_rfc3339_ns("2026-05-12T14:30:00Z").unwrap()

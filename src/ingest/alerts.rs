@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::model::rejection::{ErrorClass, Rejection};
-use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::percent::decode_path as percent_decode_path;
+use crate::rfc3339::{format_rfc3339_ns, parse_rfc3339_ns};
 
 /// The payload format found by §7.1; `as_str` is the `alerts.format` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,10 +24,10 @@ use crate::clock::SharedClock;
 use crate::duration::parse_duration;
 use crate::model::Event;
 use crate::model::rejection::{ErrorClass, Rejection};
-use crate::model::validate::format_rfc3339_ns;
 use crate::query::QueryEngine;
 use crate::query::rows::{Columns, RowError, cell};
 use crate::query::sql::{self, Param, ReadQuery};
+use crate::rfc3339::format_rfc3339_ns;
 use crate::storage::schema::{DEPLOYMENT_VERSIONS_SCHEMA, TableId};
 use crate::storage::{Storage, WriteError};
 

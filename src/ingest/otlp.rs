@@ -30,8 +30,8 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode as SpanStatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::model::validate::format_rfc3339_ns;
 use crate::model::{Event, ItemReject, validate_item_owned};
+use crate::rfc3339::format_rfc3339_ns;
 use crate::storage::schema::{TableId, events_to_batch};
 use crate::storage::{Storage, WriteError};
 

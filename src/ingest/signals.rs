@@ -14,8 +14,8 @@ use serde_json::value::RawValue;
 
 use crate::model::rejection::{ErrorClass, Rejection};
 pub use crate::model::signal::{Severity, Signal, SignalMeta, SignalType};
-use crate::model::validate::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::query::rows::RowError;
+use crate::rfc3339::{format_rfc3339_ns, parse_rfc3339_ns};
 use crate::storage::schema::SIGNALS_SCHEMA;
 
 /// Fixed body limit of `/v1/signals`.

@@ -1,6 +1,16 @@
-//! Domain types shared by every layer: the normalized wide event and its validation, the
-//! error family, signals, and [`rejection::Rejection`] (a refusal in the spec's words, without
-//! transport). No I/O; depends on nothing but `config`-free leaf modules.
+//! Domain types shared by every layer, with no I/O and no transport types:
+//! - [`event`]: the normalized wide event ([`Event`] and its parts), its JSON form (derived
+//!   `Serialize`, spec events §1.8) and the typed values of its members ([`EventKind`],
+//!   [`EventStatus`] with the one failed-status rule, [`StepStatus`], [`LogLevel`]);
+//! - [`validate`]: one ingest item → a normalized [`Event`] or an [`ItemReject`] (spec events
+//!   §1, §2.4 stages 2-5);
+//! - [`signal`]: the one validated [`signal::Signal`] with its typed type and severity;
+//! - [`family`]: the error family and its display form;
+//! - [`rejection`]: a refusal in the spec's words ([`rejection::Rejection`]: an error class and
+//!   the `{code, message, detail}` object), which the edge maps to a status or gRPC code.
+//!
+//! Timestamps in these types are unix ns; their text form lives in [`crate::rfc3339`].
+//! Arrow conversions of these types live in `storage::schema` (write) and `query::rows` (read).
 //!
 //! Invariant: an [`Event`] only exists in normalized form (spec events §1.8). Everything that
 //! reaches the writer has passed [`validate::validate_item`].
@@ -11,5 +21,8 @@ pub mod rejection;
 pub mod signal;
 pub mod validate;
 
-pub use event::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError};
+pub use event::{
+    Anchor, Downstream, ErrorRef, Event, EventKind, EventStatus, Log, LogLevel, SchemaVersion,
+    Step, StepError, StepStatus, UnknownValue, status_is_failed,
+};
 pub use validate::{ItemReject, RejectReason, validate_item, validate_item_owned};

@@ -132,7 +132,7 @@ pub fn implies_failed(filters: &[Expr]) -> bool {
     fn failed_literal(e: &Expr) -> bool {
         match e {
             Expr::Literal(ScalarValue::Utf8(Some(v)) | ScalarValue::Utf8View(Some(v)), _) => {
-                crate::model::event::is_failed_status(v)
+                crate::model::status_is_failed(v)
             }
             Expr::Cast(c) => failed_literal(&c.expr),
             _ => false,

@@ -16,7 +16,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
 use serde_json::{Map, Value};
 
-use crate::model::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError};
+use crate::model::{Anchor, Downstream, ErrorRef, Event, Log, Step, StepError, UnknownValue};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RowError {
@@ -30,6 +30,13 @@ pub enum RowError {
     },
     #[error("column {name} holds a null in row {row}")]
     UnexpectedNull { name: String, row: usize },
+    #[error("column {name} holds an invalid value in row {row}")]
+    InvalidValue {
+        name: String,
+        row: usize,
+        #[source]
+        source: UnknownValue,
+    },
     #[error("column {name} holds invalid JSON in row {row}")]
     Json {
         name: String,
@@ -155,6 +162,27 @@ pub(crate) fn req_str(a: &StringArray, name: &str, row: usize) -> Result<String>
         });
     }
     Ok(a.value(row).to_owned())
+}
+
+/// A non-null string column holding one of an enum's wire values.
+fn req_enum<T: std::str::FromStr<Err = UnknownValue>>(
+    a: &StringArray,
+    name: &str,
+    row: usize,
+) -> Result<T> {
+    if a.is_null(row) {
+        return Err(RowError::UnexpectedNull {
+            name: name.into(),
+            row,
+        });
+    }
+    a.value(row)
+        .parse()
+        .map_err(|source| RowError::InvalidValue {
+            name: name.into(),
+            row,
+            source,
+        })
 }
 
 pub(crate) fn opt_str(a: &StringArray, row: usize) -> Option<String> {
@@ -301,7 +329,7 @@ impl StepsColumn {
                     span_id: opt_non_empty(&self.span_id, i),
                     start_ms: req_int(&self.start_ms, "steps.start_ms", i)?,
                     duration_ms: req_int(&self.duration_ms, "steps.duration_ms", i)?,
-                    status: req_str(&self.status, "steps.status", i)?,
+                    status: req_enum(&self.status, "steps.status", i)?,
                     downstream,
                     error,
                 })
@@ -363,7 +391,7 @@ pub fn batch_to_events(batch: &RecordBatch) -> Result<Vec<Event>> {
                 .map(|i| {
                     Ok(Log {
                         ts_offset_ms: req_int(&log_offset, "logs.ts_offset_ms", i)?,
-                        level: req_str(&log_level, "logs.level", i)?,
+                        level: req_enum(&log_level, "logs.level", i)?,
                         msg: req_str(&log_msg, "logs.msg", i)?,
                         fields: json_map(&log_fields, "logs.fields", i)?,
                     })
@@ -378,18 +406,19 @@ pub fn batch_to_events(batch: &RecordBatch) -> Result<Vec<Event>> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(Event {
+                schema_version: crate::model::SchemaVersion::V2,
                 event_id: req_str(&event_id, "event_id", row)?,
                 ts_start_ns: ts_start.value(row),
                 ts_end_ns: ts_end.value(row),
                 duration_ms: req_int(&duration_ms, "duration_ms", row)?,
-                kind: req_str(&kind, "kind", row)?,
+                kind: req_enum(&kind, "kind", row)?,
                 service: req_str(&service, "service", row)?,
                 env: req_str(&env, "env", row)?,
                 version: opt_non_empty(&version, row),
                 trace_id: req_str(&trace_id, "trace_id", row)?,
                 span_id: req_str(&span_id, "span_id", row)?,
                 parent_span_id: req_str(&parent_span_id, "parent_span_id", row)?,
-                status: req_str(&status, "status", row)?,
+                status: req_enum(&status, "status", row)?,
                 anchor,
                 steps: steps.steps(row)?,
                 logs,
@@ -488,6 +517,7 @@ pub(crate) mod tests {
 
     mod prop {
         use super::*;
+        use crate::model::{EventKind, EventStatus, LogLevel, StepStatus};
         use proptest::prelude::*;
 
         fn word() -> impl Strategy<Value = String> {
@@ -514,7 +544,7 @@ pub(crate) mod tests {
                 opt_word(),
                 0i64..1000,
                 0i64..1000,
-                prop_oneof![Just("ok"), Just("error")],
+                prop_oneof![Just(StepStatus::Ok), Just(StepStatus::Error)],
                 proptest::option::of((word(), opt_word(), opt_word())),
                 proptest::option::of((opt_word(), word(), opt_word())),
             )
@@ -524,7 +554,7 @@ pub(crate) mod tests {
                         span_id,
                         start_ms,
                         duration_ms,
-                        status: status.into(),
+                        status,
                         downstream: ds.map(|(service, endpoint, kind)| Downstream {
                             service: Some(service),
                             endpoint,
@@ -551,7 +581,15 @@ pub(crate) mod tests {
                 ),
                 proptest::option::of((word(), word(), opt_word())),
                 proptest::collection::vec(step(), 0..3),
-                proptest::collection::vec((any::<i64>(), word(), ".{0,8}", json_map()), 0..3),
+                proptest::collection::vec(
+                    (
+                        any::<i64>(),
+                        proptest::sample::select(LogLevel::ALL),
+                        ".{0,8}",
+                        json_map(),
+                    ),
+                    0..3,
+                ),
                 json_map(),
                 proptest::collection::vec((".{0,4}", opt_word()), 0..3),
             )
@@ -565,18 +603,19 @@ pub(crate) mod tests {
                         errors,
                     )| {
                         Event {
+                            schema_version: crate::model::SchemaVersion::V2,
                             event_id: id,
                             ts_start_ns: start,
                             ts_end_ns: end,
                             duration_ms: dur,
-                            kind: "http".into(),
+                            kind: EventKind::Http,
                             service,
                             env: "prod".into(),
                             version,
                             trace_id: "0123456789abcdef0123456789abcdef".into(),
                             span_id: String::new(),
                             parent_span_id: "00f067aa0ba902b7".into(),
-                            status: "error".into(),
+                            status: EventStatus::Error,
                             anchor: anchor.map(|(step, error_code, kind)| Anchor {
                                 step,
                                 error_code,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::trace_rows::TraceRow;
 use crate::model::Event;
-use crate::model::event::is_failed_status;
+use crate::model::status_is_failed;
 
 /// How the chosen event or the order was derived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +60,7 @@ impl TraceNode for Event {
         self.ts_start_ns
     }
     fn status(&self) -> &str {
-        &self.status
+        self.status.as_str()
     }
     fn parent_span_id(&self) -> &str {
         &self.parent_span_id
@@ -85,7 +85,7 @@ impl TraceNode for TraceRow {
         self.ts_start_ns
     }
     fn status(&self) -> &str {
-        &self.status
+        self.status.as_str()
     }
     fn parent_span_id(&self) -> &str {
         &self.parent_span_id
@@ -290,7 +290,7 @@ pub fn resolve_with<N: TraceNode>(
     let failed: Vec<usize> = candidates
         .iter()
         .copied()
-        .filter(|i| is_failed_status(nodes[*i].status()))
+        .filter(|i| status_is_failed(nodes[*i].status()))
         .collect();
 
     if !failed.is_empty() && failed.iter().any(|i| graph.linked(*i)) {
@@ -300,7 +300,7 @@ pub fn resolve_with<N: TraceNode>(
         for &i in order.iter().rev() {
             failed_below[i] = graph.children[i]
                 .iter()
-                .any(|c| failed_below[*c] || is_failed_status(nodes[*c].status()));
+                .any(|c| failed_below[*c] || status_is_failed(nodes[*c].status()));
         }
         // `failed` is in identity order, so the first of the deepest wins ties.
         let mut best: Option<usize> = None;

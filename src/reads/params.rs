@@ -18,12 +18,8 @@ use serde_json::{Map, Value};
 
 use crate::duration::{format_duration, parse_duration};
 use crate::model::rejection::Rejection;
-use crate::model::validate::parse_rfc3339_ns;
-
-/// The statuses an event may carry (spec events), in spec order.
-pub const STATUSES: [&str; 6] = ["ok", "error", "timeout", "partial", "aborted", "suppressed"];
-/// The failed statuses (spec reads §0).
-pub const FAILED_STATUSES: [&str; 4] = ["error", "timeout", "partial", "aborted"];
+use crate::model::{EventStatus, status_is_failed};
+use crate::rfc3339::parse_rfc3339_ns;
 
 /// `limit` when absent (§1.3).
 pub const DEFAULT_LIMIT: usize = 50;
@@ -141,10 +137,10 @@ pub fn parse_status_list(value: Option<&str>) -> Result<Option<Vec<&'static str>
     let mut out: Vec<&'static str> = Vec::new();
     for item in v.split(',') {
         let item = item.trim();
-        let Some(known) = STATUSES.iter().find(|s| **s == item) else {
+        let Some(known) = EventStatus::parse(item).map(EventStatus::as_str) else {
             return Err(Rejection::bad_request("invalid status"));
         };
-        if !out.contains(known) {
+        if !out.contains(&known) {
             out.push(known);
         }
     }
@@ -157,7 +153,7 @@ pub fn parse_failed_status_list(
 ) -> Result<Option<Vec<&'static str>>, Rejection> {
     let list = parse_status_list(value)?;
     if let Some(list) = &list
-        && list.iter().any(|s| !FAILED_STATUSES.contains(s))
+        && list.iter().any(|s| !status_is_failed(s))
     {
         return Err(Rejection::bad_request(
             "status must be one of error, timeout, partial, aborted",
@@ -182,9 +178,9 @@ pub fn parse_include_suppressed(value: Option<&str>) -> Result<bool, Rejection> 
 pub fn status_filter(list: Option<&[&'static str]>, include_suppressed: bool) -> Vec<&'static str> {
     match list {
         Some(list) => list.to_vec(),
-        None => STATUSES
+        None => EventStatus::ALL
             .iter()
-            .copied()
+            .map(|s| s.as_str())
             .filter(|s| include_suppressed || *s != "suppressed")
             .collect(),
     }

@@ -15,12 +15,12 @@ use super::params::{
 use super::trace_rows::TraceRow;
 use super::{ReadError, for_each_trace};
 use crate::config::Config;
-use crate::model::Event;
 use crate::model::family::display_family;
 use crate::model::rejection::Rejection;
-use crate::model::validate::format_rfc3339_ns;
+use crate::model::{Event, EventKind, EventStatus, LogLevel, StepStatus};
 use crate::query::rows::{Columns, batch_to_events};
 use crate::query::sql::{self, NO_CURSOR_TS, Param, ReadQuery};
+use crate::rfc3339::format_rfc3339_ns;
 
 // ---------------------------------------------------------------------------------------------
 // Loading events.
@@ -128,7 +128,7 @@ pub fn route_of(e: &Event) -> Option<String> {
     if let Some(route) = get("http", "route") {
         return Some(route);
     }
-    if e.kind == "rpc" {
+    if e.kind == EventKind::Rpc {
         return Some(format!(
             "{}/{}",
             get("rpc", "service")?,
@@ -145,7 +145,7 @@ pub fn build_story(e: &Event, linkage: Linkage) -> Story {
         event_id: e.event_id.clone(),
         service: e.service.clone(),
         route: route_of(e).unwrap_or_default(),
-        status: e.status.clone(),
+        status: e.status.as_str().to_owned(),
         anchor: e.anchor.as_ref().map(|a| StoryAnchor {
             step: a.step.clone(),
             error_code: a.error_code.clone(),
@@ -155,7 +155,7 @@ pub fn build_story(e: &Event, linkage: Linkage) -> Story {
         downstream: Vec::new(),
         linkage,
     };
-    if e.status == "suppressed" {
+    if e.status == EventStatus::Suppressed {
         story.anchor = None;
         return story;
     }
@@ -166,7 +166,7 @@ pub fn build_story(e: &Event, linkage: Linkage) -> Story {
         let named = || (0..steps.len()).filter(|i| steps[*i].name == a.step);
         let latest =
             |it: &mut dyn Iterator<Item = usize>| it.max_by_key(|i| (steps[*i].start_ms, *i));
-        latest(&mut named().filter(|i| steps[*i].status == "error"))
+        latest(&mut named().filter(|i| steps[*i].status == StepStatus::Error))
             .or_else(|| latest(&mut named()))
     });
     let anchor_end = anchor_idx.map(|i| steps[i].start_ms.saturating_add(steps[i].duration_ms));
@@ -181,7 +181,7 @@ pub fn build_story(e: &Event, linkage: Linkage) -> Story {
             name: s.name.clone(),
             start_ms: s.start_ms,
             duration_ms: s.duration_ms,
-            status: s.status.clone(),
+            status: s.status.as_str().to_owned(),
             error_code: s
                 .error
                 .as_ref()
@@ -209,11 +209,11 @@ pub fn build_story(e: &Event, linkage: Linkage) -> Story {
     let mut logs: Vec<StoryLog> = e
         .logs
         .iter()
-        .filter(|l| l.level == "warn" || l.level == "error")
+        .filter(|l| matches!(l.level, LogLevel::Warn | LogLevel::Error))
         .filter(|l| bounds.is_none_or(|(lo, hi)| (lo..=hi).contains(&l.ts_offset_ms)))
         .map(|l| StoryLog {
             ts_offset_ms: l.ts_offset_ms,
-            level: l.level.clone(),
+            level: l.level.as_str().to_owned(),
             msg: l.msg.clone(),
         })
         .collect();

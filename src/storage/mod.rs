@@ -374,7 +374,7 @@ fn failure_tiers(batch: &RecordBatch) -> Option<(UInt8Array, usize)> {
         datafusion::arrow::array::AsArray::as_string_opt::<i32>(batch.column_by_name("trace_id")?)?;
     // Each row's status is checked once.
     let own: Vec<bool> = (0..batch.num_rows())
-        .map(|i| status.is_valid(i) && crate::model::event::is_failed_status(status.value(i)))
+        .map(|i| status.is_valid(i) && crate::model::status_is_failed(status.value(i)))
         .collect();
     let failed: std::collections::HashSet<&str> = (0..batch.num_rows())
         .filter(|&i| own[i] && trace.is_valid(i))

@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, T
 use datafusion::arrow::error::ArrowError;
 use serde_json::Value;
 
-use crate::model::Event;
+use crate::model::{Event, EventKind};
 
 /// Version of the storage schema; stamped into every Parquet file's key-value metadata.
 pub const SCHEMA_VERSION: &str = "1";
@@ -379,7 +379,7 @@ fn route_of(e: &Event) -> Option<String> {
     if let Some(r) = field_str(f, &["http", "route"]) {
         return Some(r);
     }
-    if e.kind == "rpc" {
+    if e.kind == EventKind::Rpc {
         let svc = field_str(f, &["rpc", "service"])?;
         let method = field_str(f, &["rpc", "method"])?;
         return Some(format!("{svc}/{method}"));
@@ -415,10 +415,10 @@ pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowError> {
     cols.push(Arc::new(Int64Array::from_iter_values(
         events.iter().map(|e| e.duration_ms),
     )));
-    cols.push(str_col(events.iter().map(|e| Some(&e.kind))));
+    cols.push(str_col(events.iter().map(|e| Some(e.kind.as_str()))));
     cols.push(str_col(events.iter().map(|e| Some(&e.service))));
     cols.push(str_col(events.iter().map(|e| Some(&e.env))));
-    cols.push(str_col(events.iter().map(|e| Some(&e.status))));
+    cols.push(str_col(events.iter().map(|e| Some(e.status.as_str()))));
     cols.push(str_col(events.iter().map(|e| e.version.as_ref())));
     cols.push(str_col(
         events.iter().map(|e| e.anchor.as_ref().map(|a| &a.step)),
@@ -543,7 +543,7 @@ fn steps_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
             Arc::new(Int64Array::from_iter_values(
                 steps.iter().map(|s| s.duration_ms),
             )),
-            str_col(steps.iter().map(|s| Some(&s.status))),
+            str_col(steps.iter().map(|s| Some(s.status.as_str()))),
             Arc::new(downstream),
             Arc::new(error),
         ],
@@ -560,7 +560,7 @@ fn logs_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
             Arc::new(Int64Array::from_iter_values(
                 logs.iter().map(|l| l.ts_offset_ms),
             )),
-            str_col(logs.iter().map(|l| Some(&l.level))),
+            str_col(logs.iter().map(|l| Some(l.level.as_str()))),
             str_col(logs.iter().map(|l| Some(&l.msg))),
             str_col(logs.iter().map(|l| {
                 l.fields

@@ -266,7 +266,7 @@ fn deployment_error_rates_compare_five_minutes_before_and_after() {
     let d = &listed(&server, "")[0];
     let first_seen = d["first_seen"].as_str().unwrap().to_string();
     // 10 events after first_seen, 5 failed.
-    let fs = waylog::model::validate::parse_rfc3339_ns(&first_seen).unwrap();
+    let fs = waylog::rfc3339::parse_rfc3339_ns(&first_seen).unwrap();
     let after: Vec<Value> = (0..10)
         .map(|i| at(format!("after-{i}"), i < 5, fs + (i + 1) * sec))
         .collect();

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use waylog::model::validate::format_rfc3339_ns;
+use waylog::rfc3339::format_rfc3339_ns;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_waylog");

@@ -135,7 +135,7 @@ fn span(prefix: u64, n: u64) -> String {
 }
 
 fn ts(ns: i64) -> String {
-    crate::model::validate::format_rfc3339_ns(ns)
+    crate::rfc3339::format_rfc3339_ns(ns)
 }
 
 /// A WideEvent under construction (JSON, validated on `build`).
@@ -749,7 +749,7 @@ async fn indexed_trace_reads_answer_the_same_as_the_hot_tier() {
     let mut odd = events[0].clone();
     odd.event_id = "unindexable".into();
     odd.trace_id = "not-a-hex-trace-id".into();
-    odd.status = "ok".into();
+    odd.status = crate::model::EventStatus::Ok;
     odd.anchor = None;
     plain.push(odd);
     hot.ingest(&plain).await;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::validate::parse_rfc3339_ns;
+use crate::rfc3339::parse_rfc3339_ns;
 
 fn full(cause: Cause) -> CheckValues {
     CheckValues {

@@ -1,6 +1,6 @@
 use super::*;
 use crate::model::RejectReason;
-use crate::model::validate::parse_rfc3339_ns;
+use crate::rfc3339::parse_rfc3339_ns;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue};
 use opentelemetry_proto::tonic::trace::v1::span::Event as SpanEvent;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};

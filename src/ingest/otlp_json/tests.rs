@@ -1,6 +1,6 @@
 use super::*;
 use crate::ingest::otlp::convert_request;
-use crate::model::validate::parse_rfc3339_ns;
+use crate::rfc3339::parse_rfc3339_ns;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
 use prost::Message;
 
