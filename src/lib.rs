@@ -7,12 +7,12 @@
 //!
 //! Layout, lowest layer first; a module imports only modules above it in this list
 //! (`scripts/check-architecture.sh` enforces it, `docs/architecture.md` draws it):
-//! - [`clock`], [`duration`], [`percent`]: time source, the duration grammar, strict
-//!   percent-decoding
+//! - [`clock`], [`duration`], [`percent`], [`rfc3339`]: time source, the duration grammar,
+//!   strict percent-decoding, the spec's RFC 3339 timestamps
 //! - [`config`]: `waylog serve` flags + `WAYLOG_*` → validated settings, each default written
 //!   once (clap); the incident engine's typed settings (no I/O)
 //! - [`model`]: the domain types every layer shares: the normalized WideEvent and its
-//!   validation, event enums, RFC 3339, `Signal`, `ErrorFamily`, and `Rejection` (a spec-coded
+//!   validation, event enums, `Signal`, `ErrorFamily`, and `Rejection` (a spec-coded
 //!   refusal with an error class, no transport)
 //! - [`wal`]: framed, checksummed, group-committed write-ahead log
 //! - [`storage`]: hot tier, flush to Parquet, manifest, cold store, dedup, retention
