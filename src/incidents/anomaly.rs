@@ -19,7 +19,7 @@ use super::build::{
 use super::classify::{ClassifyInput, ServiceFacts};
 use super::detect::{mark_seen, median3, severity, window_bounds, window_index};
 use super::identity::open_incident_id;
-use super::inputs::{DeploymentRow, Signal};
+use super::inputs::{Deployment, Signal};
 use super::model::{ErrorFamily, Evidence, EvidenceKind, Fields, Incident};
 use crate::query::rows::{Columns, RowError};
 use crate::query::sql::{Param, ReadQuery};
@@ -409,7 +409,7 @@ pub struct AnomalyBuildInput<'a> {
     pub anomaly: &'a Anomaly,
     pub existing: Option<&'a Incident>,
     pub signals: &'a [Signal],
-    pub deployments: &'a [DeploymentRow],
+    pub deployments: &'a [Deployment],
     /// A, newest first.
     pub alerts: &'a [AttachedAlert],
     /// R (sorted here into the §2.9 order).

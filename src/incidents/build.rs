@@ -7,7 +7,7 @@ use super::alert_match::matched_alert;
 use super::classify::{Classification, ClassifyInput, classify};
 use super::detect::{CandidateRow, mark_seen, sample_traces, severity};
 use super::identity::open_incident_id;
-use super::inputs::{DeploymentRow, FailingEvent, Signal};
+use super::inputs::{Deployment, FailingEvent, Signal};
 use super::model::{
     AlertsCapture, BlastCapture, CaptureStatus, DimensionsCapture, Evidence, Incident,
     MatchStrategy, PathEntry, PropagationCapture, RawJson, RuntimeMatch, RuntimeSnapshot, Snapshot,
@@ -46,7 +46,7 @@ pub struct ErrorBuildInput<'a> {
     pub story: Option<&'a Story>,
     pub dimensions: Option<&'a DimensionsCapture>,
     pub signals: &'a [Signal],
-    pub deployments: &'a [DeploymentRow],
+    pub deployments: &'a [Deployment],
     /// A, newest first.
     pub alerts: &'a [AttachedAlert],
     /// R (sorted here into the §2.9 order).

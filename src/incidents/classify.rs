@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use super::inputs::{DeploymentRow, FailingEvent, Signal, SignalType, env_compatible};
+use super::inputs::{Deployment, FailingEvent, Signal, SignalType, env_compatible};
 use super::model::{Cause, Confidence, ErrorFamily, Evidence, EvidenceKind, Fields};
 
 /// Evidence rows kept by the cap of §3.6 (runtime and deployment rows always stay).
@@ -35,7 +35,7 @@ pub struct ClassifyInput<'a> {
     /// S, newest first.
     pub signals: &'a [Signal],
     /// D, `first_seen` desc, `id` asc.
-    pub deployments: &'a [DeploymentRow],
+    pub deployments: &'a [Deployment],
     /// A: the alert signals attached by §7.6, newest first.
     pub alerts: &'a [Signal],
     /// R: runtime / healthcheck signals, §2.9 order.
@@ -50,7 +50,7 @@ pub struct Facts {
     pub downstream: String,
     pub version: String,
     pub dep_sig: Option<Signal>,
-    pub deployment: Option<DeploymentRow>,
+    pub deployment: Option<Deployment>,
     pub deploy_sig: Option<Signal>,
 }
 

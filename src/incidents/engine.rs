@@ -33,7 +33,7 @@ use super::dimensions::{
     SummaryCache, baseline_bounds, rank, register_sources, suspect_dimension_rows,
 };
 use super::identity::open_incident_id;
-use super::inputs::{DeploymentRow, EventStep, FailingEvent, Signal, SignalType, env_compatible};
+use super::inputs::{Deployment, EventStep, FailingEvent, Signal, SignalType, env_compatible};
 use super::model::{ErrorFamily, Incident, Status};
 use super::store::{StoredIncident, batch_to_incidents, incidents_to_batch};
 use crate::config::incident_settings::IncidentConfig;
@@ -702,7 +702,7 @@ struct Correlation {
     /// R (unsorted; the build sorts it).
     runtime: Vec<Signal>,
     /// D, `first_seen` desc, `id` asc.
-    deployments: Vec<DeploymentRow>,
+    deployments: Vec<Deployment>,
     /// A, newest first.
     alerts: Vec<AttachedAlert>,
 }
@@ -769,24 +769,11 @@ pub async fn story_family(ctx: &SessionContext, trace_id: &str) -> Option<ErrorF
         })
 }
 
-/// Deployment rows of `sql/incident_deployments.sql` (the `deployments` view columns).
-pub fn deployment_rows(batches: &[RecordBatch]) -> Result<Vec<DeploymentRow>, RowError> {
+/// Deployments of `sql/incident_deployments.sql` (the `deployments` view columns).
+pub fn deployment_rows(batches: &[RecordBatch]) -> Result<Vec<Deployment>, RowError> {
     let mut out = Vec::new();
     for b in batches {
-        out.extend(
-            crate::ingest::deployments::batch_to_deployments(b)?
-                .into_iter()
-                .map(|d| DeploymentRow {
-                    id: d.id,
-                    service: d.service,
-                    env: d.env,
-                    version: d.version,
-                    first_seen_ns: d.first_seen_ns,
-                    commit_sha: d.commit_sha,
-                    pr_url: d.pr_url,
-                    commit_author: d.commit_author,
-                }),
-        );
+        out.extend(crate::ingest::deployments::batch_to_deployments(b)?);
     }
     Ok(out)
 }

@@ -29,18 +29,7 @@ pub struct FailingEvent {
 
 pub use crate::model::signal::{Severity, Signal, SignalMeta, SignalType};
 
-/// One row of `deployments` (§2.5 step 5).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DeploymentRow {
-    pub id: String,
-    pub service: String,
-    pub env: String,
-    pub version: String,
-    pub first_seen_ns: i64,
-    pub commit_sha: String,
-    pub pr_url: String,
-    pub commit_author: String,
-}
+pub use crate::model::deployment::Deployment;
 
 /// §0: two env values are compatible unless both are non-empty and different.
 pub fn env_compatible(a: &str, b: &str) -> bool {

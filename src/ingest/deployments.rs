@@ -31,21 +31,7 @@ use crate::rfc3339::format_rfc3339_ns;
 use crate::storage::schema::{DEPLOYMENT_VERSIONS_SCHEMA, TableId};
 use crate::storage::{Storage, WriteError};
 
-/// The latest state of one deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deployment {
-    pub id: String,
-    pub service: String,
-    pub env: String,
-    pub version: String,
-    pub metadata: BTreeMap<String, String>,
-    pub commit_sha: String,
-    pub pr_url: String,
-    pub commit_author: String,
-    pub first_seen_ns: i64,
-    pub last_seen_ns: i64,
-    pub revision: u64,
-}
+pub use crate::model::deployment::Deployment;
 
 /// One upsert request after parsing (§5.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

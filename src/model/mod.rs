@@ -6,6 +6,7 @@
 //!   §1, §2.4 stages 2-5);
 //! - [`signal`]: the one validated [`signal::Signal`] with its typed type and severity;
 //! - [`family`]: the error family and its display form;
+//! - [`deployment`]: the latest state of one deployment;
 //! - [`rejection`]: a refusal in the spec's words ([`rejection::Rejection`]: an error class and
 //!   the `{code, message, detail}` object), which the edge maps to a status or gRPC code.
 //!
@@ -15,6 +16,7 @@
 //! Invariant: an [`Event`] only exists in normalized form (spec events §1.8). Everything that
 //! reaches the writer has passed [`validate::validate_item`].
 
+pub mod deployment;
 pub mod event;
 pub mod family;
 pub mod rejection;

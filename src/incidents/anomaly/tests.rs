@@ -592,13 +592,13 @@ fn build_classifies_runtime_and_deploy_without_events() {
         inc.next_checks
     );
 
-    let deployments = [DeploymentRow {
+    let deployments = [Deployment {
         id: "dep-9".into(),
         service: "checkout".into(),
         env: "prod".into(),
         version: "2.0".into(),
         first_seen_ns: NOW - 2 * MIN,
-        ..DeploymentRow::default()
+        ..Deployment::default()
     }];
     let inc = build_anomaly_incident(
         &AnomalyBuildInput {

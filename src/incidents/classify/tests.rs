@@ -55,14 +55,14 @@ fn sig(id: &str, kind: &str, service: &str, at: i64) -> Signal {
     }
 }
 
-fn deployment(id: &str, version: &str, env: &str, at: i64) -> DeploymentRow {
-    DeploymentRow {
+fn deployment(id: &str, version: &str, env: &str, at: i64) -> Deployment {
+    Deployment {
         id: id.into(),
         service: "checkout".into(),
         env: env.into(),
         version: version.into(),
         first_seen_ns: at,
-        ..DeploymentRow::default()
+        ..Deployment::default()
     }
 }
 
@@ -71,7 +71,7 @@ struct Case {
     samples: Vec<String>,
     events: Vec<FailingEvent>,
     signals: Vec<Signal>,
-    deployments: Vec<DeploymentRow>,
+    deployments: Vec<Deployment>,
     alerts: Vec<Signal>,
     runtime: Vec<Signal>,
     anomaly: Option<ServiceFacts>,
