@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/check-architecture.sh [SRC_DIR]
+# usage: scripts/check-architecture.sh [SRC_DIR | --self-test]
 # The layering rule of docs/architecture.md, checked on the source text:
 #   1. domain modules (everything under src/ but the edge `api`, the front ends `cli` and
 #      `demo`, and main.rs/lib.rs) never name a transport crate (axum, tonic, hyper, http,
@@ -7,9 +7,26 @@
 #   2. nothing reaches up: a module may only import the modules listed below it in LAYERS
 #      (test code included: `#[cfg(test)]` modules follow the same rule);
 #   3. nothing outside the repository is read (`../shared` and friends).
-# Prints every violation as path:line: text and exits 1 when there is any.
+# Prints every violation as path:line: text and exits 1 when there is any. `--self-test`
+# shows that the check can fail: it plants one violation of each rule in a copy of src/ and
+# expects each to be reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --self-test ]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  plant() { # plant FILE LINE: a copy of src/ with LINE appended to FILE must fail
+    rm -rf "$tmp/src"; cp -r src "$tmp/src"
+    echo "$2" >>"$tmp/src/$1"
+    if "$0" "$tmp/src" >/dev/null; then echo "self-test: '$2' in $1 was not reported"; exit 1; fi
+  }
+  plant reads/errors.rs 'use axum::http::StatusCode;'
+  plant ingest/events.rs 'fn _edge() { let _ = crate::api::BACKGROUND_GRACE; }'
+  plant storage/table.rs 'fn _up() { let _ = crate::query::QueryEngine::new; }'
+  plant model/family.rs 'const _F: &str = include_str!("../../../shared/README.md");'
+  echo "architecture self-test: ok (4 planted violations reported)"
+  exit 0
+fi
 src=${1:-src}
 status=0
 
@@ -58,7 +75,7 @@ for d in "$src"/*; do
 done
 
 # Rule 3.
-if out=$(grep -rnHE '\.\./shared|/shared/fixtures' src tests benches scripts --exclude=check-architecture.sh); then
+if out=$(grep -rnHE '\.\./shared|/shared/fixtures' "$src" $( [ "$src" = src ] && echo tests benches scripts ) --exclude=check-architecture.sh); then
   echo "the repository must not read outside itself:"
   echo "$out"
   status=1

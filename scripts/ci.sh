@@ -9,6 +9,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/waylog-target}
 export CARGO_TERM_COLOR=never
 echo "== architecture (layering, no transport below the edge, self-contained)"
 scripts/check-architecture.sh
+scripts/check-architecture.sh --self-test
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
