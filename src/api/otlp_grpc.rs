@@ -211,19 +211,27 @@ impl UnaryService<Bytes> for ExportMethod {
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let state = self.state.clone();
         let storage = self.storage.clone();
-        Box::pin(async move {
-            let body = request.into_inner();
-            // An undecodable message is INVALID_ARGUMENT with the decoder's words.
-            let response = super::otlp_http::export(&state, &storage, move || {
-                ExportTraceServiceRequest::decode(body).map_err(|e| {
-                    let message = format!("undecodable message: {e}");
-                    ApiError::new(ErrorClass::BadRequest, "invalid_body", message, "")
+        // Log lines of one export carry its id, like the HTTP routes' `request_id`.
+        let span = tracing::info_span!(
+            "request",
+            request_id = %format!("grpc_{:016x}", rand::random::<u64>())
+        );
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let body = request.into_inner();
+                // An undecodable message is INVALID_ARGUMENT with the decoder's words.
+                let response = super::otlp_http::export(&state, &storage, move || {
+                    ExportTraceServiceRequest::decode(body).map_err(|e| {
+                        let message = format!("undecodable message: {e}");
+                        ApiError::new(ErrorClass::BadRequest, "invalid_body", message, "")
+                    })
                 })
-            })
-            .await
-            .map_err(|e| grpc_status(&e))?;
-            Ok(tonic::Response::new(response))
-        })
+                .await
+                .map_err(|e| grpc_status(&e))?;
+                Ok(tonic::Response::new(response))
+            },
+            span,
+        ))
     }
 }
 
