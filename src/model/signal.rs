@@ -188,6 +188,21 @@ pub struct Signal {
     pub meta: SignalMeta,
 }
 
+/// Tests spell signals with their wire strings (`kind: "deploy".into()`).
+#[cfg(test)]
+impl From<&str> for SignalType {
+    fn from(s: &str) -> Self {
+        SignalType::parse(s).unwrap_or_else(|| panic!("{s:?} is not a signal type"))
+    }
+}
+
+#[cfg(test)]
+impl From<&str> for Severity {
+    fn from(s: &str) -> Self {
+        Severity::parse(s).unwrap_or_else(|| panic!("{s:?} is not a severity"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,20 +231,5 @@ mod tests {
             SignalMeta::from_metadata(Some("not json")),
             SignalMeta::default()
         );
-    }
-}
-
-/// Tests spell signals with their wire strings (`kind: "deploy".into()`).
-#[cfg(test)]
-impl From<&str> for SignalType {
-    fn from(s: &str) -> Self {
-        SignalType::parse(s).unwrap_or_else(|| panic!("{s:?} is not a signal type"))
-    }
-}
-
-#[cfg(test)]
-impl From<&str> for Severity {
-    fn from(s: &str) -> Self {
-        Severity::parse(s).unwrap_or_else(|| panic!("{s:?} is not a severity"))
     }
 }

@@ -11,7 +11,7 @@ async fn body_of(resp: Response) -> serde_json::Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-fn header<'a>(e: &'a ApiError, name: header::HeaderName) -> Option<&'a str> {
+fn header(e: &ApiError, name: header::HeaderName) -> Option<&str> {
     e.headers
         .iter()
         .find(|(n, _)| *n == name)
