@@ -267,25 +267,25 @@ pub fn batch_to_signals(batch: &RecordBatch) -> Result<Vec<Signal>, RowError> {
                     .collect()
             })
             .unwrap_or_default();
-        let unknown = |i: usize, name: &str| RowError::UnknownValue {
+        let invalid = |name: &str, source| RowError::InvalidValue {
             name: name.to_string(),
             row,
-            value: get(i).unwrap_or_default(),
+            source,
         };
         let metadata = get(9);
         out.push(Signal {
             signal_id: get(0).unwrap_or_default(),
             kind: get(1)
-                .as_deref()
-                .and_then(SignalType::parse)
-                .ok_or_else(|| unknown(1, "type"))?,
+                .unwrap_or_default()
+                .parse::<SignalType>()
+                .map_err(|e| invalid("type", e))?,
             source: get(2).unwrap_or_default(),
             service: get(3).unwrap_or_default(),
             env: get(4).unwrap_or_default(),
             severity: get(5)
-                .as_deref()
-                .and_then(Severity::parse)
-                .ok_or_else(|| unknown(5, "severity"))?,
+                .unwrap_or_default()
+                .parse::<Severity>()
+                .map_err(|e| invalid("severity", e))?,
             reason: get(6).unwrap_or_default(),
             message: get(7),
             resource: get(8),

@@ -12,80 +12,10 @@
 //! trimming), as validation has always been. `anchor.kind` and `downstream.kind` stay `String`:
 //! the spec makes them free-form labels that are never interpreted.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::rfc3339::serialize_ns;
-
-/// A string-valued enum with a fixed wire string per variant: `as_str`, `parse`, `ALL` (spec
-/// order), `FromStr`, `Display` and serde (`rename` = the wire string) from one table.
-macro_rules! wire_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident ($what:literal) {
-            $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $wire)] $variant,)+
-        }
-
-        impl $name {
-            /// Every value, in spec order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            /// The wire string.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $wire,)+
-                }
-            }
-
-            /// Exact match on the wire string (case-sensitive, no trimming).
-            pub fn parse(s: &str) -> Option<$name> {
-                match s {
-                    $($wire => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownValue;
-
-            fn from_str(s: &str) -> Result<$name, UnknownValue> {
-                $name::parse(s).ok_or_else(|| UnknownValue {
-                    what: $what,
-                    value: s.to_owned(),
-                })
-            }
-        }
-
-        /// Compares with the wire string, as `http::Method` does (`kind == "rpc"`).
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.as_str() == other
-            }
-        }
-
-        impl PartialEq<&str> for $name {
-            fn eq(&self, other: &&str) -> bool {
-                self.as_str() == *other
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
 
 /// A string that is not one of an enum's wire values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -346,7 +276,7 @@ mod tests {
 
     #[test]
     fn wire_enums_round_trip_their_spec_strings_exactly() {
-        fn check<T: Copy + PartialEq + fmt::Debug + serde::Serialize>(
+        fn check<T: Copy + PartialEq + std::fmt::Debug + serde::Serialize>(
             all: &[T],
             wire: fn(T) -> &'static str,
             parse: fn(&str) -> Option<T>,

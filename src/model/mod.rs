@@ -16,6 +16,73 @@
 //! Invariant: an [`Event`] only exists in normalized form (spec events §1.8). Everything that
 //! reaches the writer has passed [`validate::validate_item`].
 
+/// A string-valued enum with a fixed wire string per variant: `as_str`, `parse`, `ALL` (spec
+/// order), `FromStr`, `Display` and serde (`rename` = the wire string) from one table.
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in spec order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The wire string.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+
+            /// Exact match on the wire string (case-sensitive, no trimming).
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($wire => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::model::UnknownValue;
+
+            fn from_str(s: &str) -> Result<$name, $crate::model::UnknownValue> {
+                $name::parse(s).ok_or_else(|| $crate::model::UnknownValue {
+                    what: $what,
+                    value: s.to_owned(),
+                })
+            }
+        }
+
+        /// Compares with the wire string, as `http::Method` does (`kind == "rpc"`).
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod deployment;
 pub mod event;
 pub mod family;

@@ -8,88 +8,31 @@
 //! type and severity are always one of the spec's values.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// A signal's `type` (§1.2 step 5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(test, derive(Default))]
-pub enum SignalType {
-    #[cfg_attr(test, default)]
-    Deploy,
-    Runtime,
-    Healthcheck,
-    Dependency,
-    Config,
-    Alert,
-}
-
-impl SignalType {
-    /// Every type, in spec order.
-    pub const ALL: [SignalType; 6] = [
-        SignalType::Deploy,
-        SignalType::Runtime,
-        SignalType::Healthcheck,
-        SignalType::Dependency,
-        SignalType::Config,
-        SignalType::Alert,
-    ];
-
-    /// The wire and column value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignalType::Deploy => "deploy",
-            SignalType::Runtime => "runtime",
-            SignalType::Healthcheck => "healthcheck",
-            SignalType::Dependency => "dependency",
-            SignalType::Config => "config",
-            SignalType::Alert => "alert",
-        }
-    }
-
-    /// The type of a wire value (exact, lower-case, as §1.2 requires).
-    pub fn parse(s: &str) -> Option<SignalType> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
+wire_enum! {
+    /// A signal's `type` (§1.2 step 5).
+    #[derive(PartialOrd, Ord)]
+    #[cfg_attr(test, derive(Default))]
+    pub enum SignalType ("signal type") {
+        #[cfg_attr(test, default)]
+        Deploy = "deploy",
+        Runtime = "runtime",
+        Healthcheck = "healthcheck",
+        Dependency = "dependency",
+        Config = "config",
+        Alert = "alert",
     }
 }
 
-impl fmt::Display for SignalType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A signal's `severity`, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(test, derive(Default))]
-pub enum Severity {
-    #[cfg_attr(test, default)]
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    /// Every severity, least severe first.
-    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
-
-    /// The wire and column value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// The severity of a wire value (exact, lower-case).
-    pub fn parse(s: &str) -> Option<Severity> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+wire_enum! {
+    /// A signal's `severity`, ordered from least to most severe.
+    #[derive(PartialOrd, Ord)]
+    #[cfg_attr(test, derive(Default))]
+    pub enum Severity ("severity") {
+        #[cfg_attr(test, default)]
+        Info = "info",
+        Warning = "warning",
+        Critical = "critical",
     }
 }
 
@@ -210,10 +153,10 @@ mod tests {
     #[test]
     fn types_and_severities_round_trip_their_wire_values() {
         for t in SignalType::ALL {
-            assert_eq!(SignalType::parse(t.as_str()), Some(t));
+            assert_eq!(SignalType::parse(t.as_str()), Some(*t));
         }
         for s in Severity::ALL {
-            assert_eq!(Severity::parse(s.as_str()), Some(s));
+            assert_eq!(Severity::parse(s.as_str()), Some(*s));
         }
         assert_eq!(SignalType::parse("Deploy"), None);
         assert_eq!(Severity::parse("fatal"), None);

@@ -44,12 +44,6 @@ pub enum RowError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("column {name} holds {value:?} in row {row}, not one of its values")]
-    UnknownValue {
-        name: String,
-        row: usize,
-        value: String,
-    },
 }
 
 pub type Result<T, E = RowError> = std::result::Result<T, E>;
