@@ -948,10 +948,21 @@ impl TracedEvents {
                     if rows.is_empty() {
                         return Ok(Ok(None));
                     }
-                    let taken = take_record_batch(
-                        &h.batch.project(&projection)?,
-                        &datafusion::arrow::array::UInt32Array::from(rows),
-                    )?;
+                    let projected = h.batch.project(&projection)?;
+                    // `count(*)` projects no column: arrow's take cannot build a batch
+                    // without columns, so only the row count is carried.
+                    let taken = if projected.num_columns() == 0 {
+                        RecordBatch::try_new_with_options(
+                            projected.schema(),
+                            vec![],
+                            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+                        )?
+                    } else {
+                        take_record_batch(
+                            &projected,
+                            &datafusion::arrow::array::UInt32Array::from(rows),
+                        )?
+                    };
                     Ok(Ok(Some(taken)))
                 })
             })
