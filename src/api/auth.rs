@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use axum::http::HeaderMap;
 use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The presented credential, if any.
@@ -31,15 +32,21 @@ pub fn credential(headers: &HeaderMap) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// Is `presented` one of `keys`? An empty `keys` list is an open scope.
+/// Is `presented` one of `keys`? An empty `keys` list is an open scope. The SHA-256 digests
+/// are compared, in constant time, against every key: neither the position of a mismatch nor
+/// a key's length shows in the timing.
 pub fn authorized(keys: &[String], presented: Option<&str>) -> bool {
     if keys.is_empty() {
         return true;
     }
     let Some(p) = presented else { return false };
+    let presented = Sha256::digest(p.as_bytes());
     let mut ok = 0u8;
     for k in keys {
-        ok |= k.as_bytes().ct_eq(p.as_bytes()).unwrap_u8();
+        ok |= Sha256::digest(k.as_bytes())
+            .as_slice()
+            .ct_eq(presented.as_slice())
+            .unwrap_u8();
     }
     ok == 1
 }
@@ -94,15 +101,38 @@ impl RateLimiter {
     }
 }
 
-/// The key a request is rate-limited under.
-pub fn limiter_key(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
-    match credential(headers) {
-        Some(c) => format!("k:{c}"),
-        None => format!(
+/// The bucket a request is rate-limited in: its credential once verified (one of the scope's
+/// keys), else its client address. An unverified credential never picks the bucket, so a
+/// client cannot escape its limit by sending a new made-up key per request; in an open scope
+/// (no keys) every request is limited by address.
+pub fn limiter_key(keys: &[String], presented: Option<&str>, peer: Option<SocketAddr>) -> String {
+    match presented {
+        Some(c) if !keys.is_empty() && authorized(keys, Some(c)) => format!("k:{c}"),
+        _ => format!(
             "ip:{}",
             peer.map(|p| p.ip().to_string()).unwrap_or_default()
         ),
     }
+}
+
+/// Rate limit, then credentials (the order of spec events §2.1), from the headers alone:
+/// `429 rate_limited` or `401 unauthorized`, else `Ok`. Shared by HTTP and OTLP/gRPC.
+pub fn check(
+    limiter: &RateLimiter,
+    keys: &[String],
+    scope_name: &str,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<(), crate::api::error::ApiError> {
+    use crate::api::error::ApiError;
+    let presented = credential(headers);
+    if !limiter.check(&limiter_key(keys, presented.as_deref(), peer)) {
+        return Err(ApiError::rate_limited());
+    }
+    if !authorized(keys, presented.as_deref()) {
+        return Err(ApiError::unauthorized(scope_name));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -125,6 +155,55 @@ mod tests {
         assert!(!authorized(&keys, Some("b")));
         assert!(!authorized(&keys, None));
         assert!(authorized(&[], None));
+    }
+
+    #[test]
+    fn authorized_matches_whole_keys_only() {
+        let keys = vec!["secret-1".to_string(), "k2".to_string()];
+        assert!(authorized(&keys, Some("k2")));
+        assert!(authorized(&keys, Some("secret-1")));
+        for bad in ["secret", "secret-10", "", "k"] {
+            assert!(!authorized(&keys, Some(bad)), "{bad}");
+        }
+        assert!(!authorized(&keys, None));
+        assert!(authorized(&[], None));
+    }
+
+    #[test]
+    fn only_a_verified_credential_picks_the_rate_bucket() {
+        let peer: Option<SocketAddr> = Some("10.0.0.7:5555".parse().unwrap());
+        let keys = vec!["good".to_string()];
+        assert_eq!(limiter_key(&keys, Some("good"), peer), "k:good");
+        // Made-up keys share the address's bucket.
+        assert_eq!(limiter_key(&keys, Some("made-up-1"), peer), "ip:10.0.0.7");
+        assert_eq!(limiter_key(&keys, Some("made-up-2"), peer), "ip:10.0.0.7");
+        // An open scope verifies nothing: by address.
+        assert_eq!(limiter_key(&[], Some("anything"), peer), "ip:10.0.0.7");
+        assert_eq!(limiter_key(&keys, None, peer), "ip:10.0.0.7");
+    }
+
+    #[test]
+    fn made_up_keys_do_not_escape_the_rate_limit() {
+        let limiter = RateLimiter::new(1);
+        let keys = vec!["good".to_string()];
+        let peer: Option<SocketAddr> = Some("10.0.0.7:5555".parse().unwrap());
+        let with_key = |k: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-api-key", k.parse().unwrap());
+            h
+        };
+        let status = |k: &str| {
+            check(&limiter, &keys, "write", &with_key(k), peer)
+                .err()
+                .map(|e| e.status().as_u16())
+        };
+        assert_eq!(status("bad-1"), Some(401));
+        assert_eq!(
+            status("bad-2"),
+            Some(429),
+            "the address's one token is spent"
+        );
+        assert_eq!(status("good"), None, "a verified key has its own bucket");
     }
 
     #[test]
@@ -151,8 +230,6 @@ pub fn gate(
     req: &axum::extract::Request,
     scope: Scope,
 ) -> Result<(), crate::api::error::ApiError> {
-    use crate::api::error::ApiError;
-    let headers = req.headers();
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -161,11 +238,5 @@ pub fn gate(
         Scope::Write => (&state.write_limiter, &state.config.write_keys, "write"),
         Scope::Read => (&state.read_limiter, &state.config.read_keys, "read"),
     };
-    if !limiter.check(&limiter_key(headers, peer)) {
-        return Err(ApiError::rate_limited());
-    }
-    if !authorized(keys, credential(headers).as_deref()) {
-        return Err(ApiError::unauthorized(name));
-    }
-    Ok(())
+    check(limiter, keys, name, req.headers(), peer)
 }

@@ -169,15 +169,14 @@ fn admit(
     headers: &http::HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Result<Arc<Storage>, Status> {
-    if !state.write_limiter.check(&auth::limiter_key(headers, peer)) {
-        return Err(grpc_status(&ApiError::rate_limited()));
-    }
-    if !auth::authorized(
+    auth::check(
+        &state.write_limiter,
         &state.config.write_keys,
-        auth::credential(headers).as_deref(),
-    ) {
-        return Err(Status::unauthenticated("unauthorized"));
-    }
+        "write",
+        headers,
+        peer,
+    )
+    .map_err(|e| grpc_status(&e))?;
     state
         .writable(WriteRoute::Events)
         .map_err(|e| grpc_status(&e))

@@ -12,7 +12,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::error::ArrowError;
 use serde::Serialize;
 
-use super::framing::{Framing, split_items};
+use super::framing::{Framing, split_items_within};
 use crate::model::rejection::ErrorObject;
 use crate::model::{Event, ItemReject, validate_item_owned};
 use crate::storage::schema::{TableId, events_to_batch};
@@ -125,7 +125,8 @@ pub struct Prepared {
 pub struct BatchOversize(pub usize);
 
 /// Frame `body` and validate every item at `now_ns` (CPU work: call it on a blocking thread).
-/// NDJSON items are counted before any is parsed, so an oversized batch costs no parsing.
+/// Items are counted before (NDJSON) or while (a JSON array) they are parsed, so an oversized
+/// batch costs at most `max_items` parsed values.
 pub fn prepare(
     body: &[u8],
     framing: Framing,
@@ -133,21 +134,7 @@ pub fn prepare(
     max_items: usize,
     validate_only: bool,
 ) -> Result<Prepared, BatchOversize> {
-    if framing == Framing::Ndjson {
-        let lines = body
-            .strip_prefix(b"\xEF\xBB\xBF")
-            .unwrap_or(body)
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.trim_ascii().is_empty())
-            .count();
-        if lines > max_items {
-            return Err(BatchOversize(lines));
-        }
-    }
-    let items = split_items(body, framing);
-    if items.len() > max_items {
-        return Err(BatchOversize(items.len()));
-    }
+    let items = split_items_within(body, framing, max_items).map_err(BatchOversize)?;
     let mut events: Vec<Event> = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
     for (index, item) in items.into_iter().enumerate() {

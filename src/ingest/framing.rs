@@ -26,21 +26,87 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// NDJSON line holding an array, `SchemaValidationFailed`. Non-object values are returned as
 /// `Ok`; [`crate::model::validate_item`] rejects them.
 pub fn split_items(body: &[u8], framing: Framing) -> Vec<Result<Value, ItemReject>> {
+    match split_items_within(body, framing, usize::MAX) {
+        Ok(items) => items,
+        Err(n) => unreachable!("{n} items cannot exceed usize::MAX"),
+    }
+}
+
+/// [`split_items`], refusing more than `max_items` items (§2.2 check 13) with their count.
+/// A JSON array is counted while it is parsed: elements past the limit are skipped without
+/// building values, so an oversized batch costs no more memory than `max_items` items.
+/// NDJSON lines are counted before any is parsed.
+pub fn split_items_within(
+    body: &[u8],
+    framing: Framing,
+    max_items: usize,
+) -> Result<Vec<Result<Value, ItemReject>>, usize> {
     let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
     match framing {
-        Framing::Json => split_json(body),
-        Framing::Ndjson => split_ndjson(body),
+        Framing::Json => split_json(body, max_items),
+        Framing::Ndjson => {
+            let lines = body
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.trim_ascii().is_empty())
+                .count();
+            if lines > max_items {
+                return Err(lines);
+            }
+            Ok(split_ndjson(body))
+        }
+    }
+}
+
+/// The elements of a top-level JSON array, built as values up to `max` and only counted past
+/// it (`Err(count)`).
+struct BoundedArray {
+    max: usize,
+}
+
+impl<'de> serde::de::Visitor<'de> for BoundedArray {
+    type Value = Result<Vec<Value>, usize>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            if items.len() == self.max {
+                drop((items, item));
+                let mut count = self.max + 1;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                return Ok(Err(count));
+            }
+            items.push(item);
+        }
+        Ok(Ok(items))
     }
 }
 
 /// Exactly one JSON value with optional JSON whitespace around it; anything else (empty,
 /// truncated, two values back to back, invalid UTF-8) is one `invalid_json` item.
-fn split_json(body: &[u8]) -> Vec<Result<Value, ItemReject>> {
-    match serde_json::from_slice::<Value>(body) {
-        // Elements are moved out of the parsed array, not copied.
-        Ok(Value::Array(items)) => items.into_iter().map(Ok).collect(),
-        Ok(item) => vec![Ok(item)],
-        Err(err) => vec![Err(invalid_json(&err))],
+fn split_json(body: &[u8], max_items: usize) -> Result<Vec<Result<Value, ItemReject>>, usize> {
+    let starts_array = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| *b == b'[');
+    if !starts_array {
+        return Ok(match serde_json::from_slice::<Value>(body) {
+            Ok(item) => vec![Ok(item)],
+            Err(err) => vec![Err(invalid_json(&err))],
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = serde::Deserializer::deserialize_seq(&mut de, BoundedArray { max: max_items })
+        .and_then(|items| de.end().map(|()| items));
+    match parsed {
+        Ok(Ok(items)) => Ok(items.into_iter().map(Ok).collect()),
+        Ok(Err(count)) => Err(count),
+        Err(err) => Ok(vec![Err(invalid_json(&err))]),
     }
 }
 

@@ -545,7 +545,10 @@ fn downstream(attrs: &Attrs<'_>, protocol: Protocol) -> Option<Value> {
 fn peer_service(peer: &str) -> Option<&str> {
     let mut s = peer;
     for scheme in ["http://", "https://"] {
-        if s.len() >= scheme.len() && s[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // `get`, not indexing: a non-ASCII `peer.service` has no char boundary there.
+        if s.get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+        {
             s = &s[scheme.len()..];
             break;
         }

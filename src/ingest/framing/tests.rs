@@ -267,3 +267,38 @@ fn ndjson_and_json_count_items_for_batch_check() {
     assert_eq!(split_items(body, Framing::Json).len(), 1);
     assert_eq!(split_items(b"[{},{},{}]", Framing::Json).len(), 3);
 }
+
+#[test]
+fn json_array_is_counted_while_parsed_and_refused_past_the_limit() {
+    let array = |n: usize| format!("[{}]", vec!["{}"; n].join(","));
+    let ok = split_items_within(array(3).as_bytes(), Framing::Json, 3).unwrap();
+    assert_eq!(ok.len(), 3);
+    assert_eq!(
+        split_items_within(array(4).as_bytes(), Framing::Json, 3),
+        Err(4)
+    );
+    // Past the limit elements are only counted: a million of them, exact count.
+    assert_eq!(
+        split_items_within(array(1_000_000).as_bytes(), Framing::Json, 10_000),
+        Err(1_000_000)
+    );
+    // A syntax error stays one invalid_json item, before or after the limit.
+    for body in ["[{}, {}, {}, {}", "[{}, {}, {}, {}] x", "[{}, {]"] {
+        let items = split_items_within(body.as_bytes(), Framing::Json, 3).unwrap();
+        assert_eq!(items.len(), 1, "{body}");
+        assert_eq!(
+            items[0].as_ref().unwrap_err().reason,
+            RejectReason::InvalidJson
+        );
+    }
+    // Same detail text as the unbounded parse.
+    assert_eq!(
+        split_items_within(b"[{}, {]", Framing::Json, 3),
+        Ok(split_items(b"[{}, {]", Framing::Json))
+    );
+    // NDJSON lines are counted before any is parsed (blank lines do not count).
+    assert_eq!(
+        split_items_within(b"{}\n\n{}\n{}\n", Framing::Ndjson, 2),
+        Err(3)
+    );
+}

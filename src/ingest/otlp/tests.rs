@@ -663,6 +663,14 @@ fn downstream_service_and_endpoint_rules() {
     assert_eq!(d.unwrap()["endpoint"], "/from-url");
     let d = client(vec![s("peer.service", "p"), s("http.url", "https://h:1")]);
     assert_eq!(d.unwrap(), json!({"service": "p", "kind": "http"}));
+    // A non-ASCII peer (no char boundary where a scheme would end) is a name, not a panic.
+    let d = client(vec![s("peer.service", "ödemeöö"), s("http.method", "GET")]);
+    assert_eq!(d.unwrap()["service"], "ödemeöö");
+    let d = client(vec![
+        s("peer.service", "https://ödeme:443"),
+        s("http.method", "GET"),
+    ]);
+    assert_eq!(d.unwrap()["service"], "ödeme");
     // RPC endpoints.
     let d = client(vec![
         s("rpc.system", "grpc"),
