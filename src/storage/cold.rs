@@ -56,6 +56,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    #[error("cold store fsync {path}")]
+    Sync {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("parquet encode")]
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error("arrow")]
@@ -102,6 +108,8 @@ pub struct ColdStore {
     pub url: ObjectStoreUrl,
     /// Human description for logs (`file:///...`).
     pub location: String,
+    /// The directory of a local store (puts are fsynced there); `None` for object stores.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl ColdStore {
@@ -125,9 +133,14 @@ impl ColdStore {
             store: Arc::new(store),
             url: ObjectStoreUrl::parse("waylogcold://store/").expect("static url parses"),
             location: format!("file://{}", abs.display()),
+            local_root: Some(abs),
         })
     }
 
+    /// Store `bytes` at `path`, durably: on the local store the file and every directory
+    /// from it up to the store's root are fsynced before this returns (object_store writes a
+    /// temp file and renames it, and syncs nothing), so a commit that returned survives a
+    /// power loss; on an object store the PUT's success is the durability point.
     pub async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
         self.store
             .put(&StorePath::from(path), PutPayload::from(bytes))
@@ -137,7 +150,21 @@ impl ColdStore {
                 op: "put",
                 path: path.to_string(),
                 source,
-            })
+            })?;
+        if let Some(root) = &self.local_root {
+            let (root, rel) = (root.clone(), path.to_string());
+            tokio::task::spawn_blocking(move || sync_local(&root, &rel))
+                .await
+                .map_err(|e| Error::Sync {
+                    path: path.to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                })?
+                .map_err(|source| Error::Sync {
+                    path: path.to_string(),
+                    source,
+                })?;
+        }
+        Ok(())
     }
 
     pub async fn get(&self, path: &str) -> Result<Bytes> {
@@ -210,15 +237,41 @@ impl ColdStore {
 
     /// The newest manifest, or an empty one for a new store.
     pub async fn load_manifest(&self) -> Result<Manifest> {
+        Ok(self.load_manifest_reporting().await?.0)
+    }
+
+    /// The newest manifest that parses, and what was skipped to get there: a newest version
+    /// that is empty or corrupt (a disk fault; commits are fsynced before anything depends on
+    /// them) falls back to the version before it, loudly. Only when no kept version parses is
+    /// it an error.
+    pub async fn load_manifest_reporting(&self) -> Result<(Manifest, Vec<String>)> {
         let versions = self.manifest_versions().await?;
-        let Some((_, path)) = versions.last() else {
-            return Ok(Manifest::default());
-        };
-        let bytes = self.get(path).await?;
-        serde_json::from_slice(&bytes).map_err(|source| Error::Manifest {
-            path: path.clone(),
-            source,
-        })
+        let mut skipped = Vec::new();
+        let mut first_error = None;
+        for (_, path) in versions.iter().rev() {
+            let bytes = self.get(path).await?;
+            match serde_json::from_slice::<Manifest>(&bytes) {
+                Ok(m) => {
+                    for problem in &skipped {
+                        tracing::error!(problem = %problem, fallback = %path, "manifest");
+                    }
+                    return Ok((m, skipped));
+                }
+                Err(source) => {
+                    skipped.push(format!(
+                        "{path}: corrupt manifest skipped ({source}); using the previous version"
+                    ));
+                    first_error.get_or_insert(Error::Manifest {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok((Manifest::default(), skipped)),
+        }
     }
 
     /// Store `m` as the next version; `m.version` is bumped in place.
@@ -235,6 +288,22 @@ impl ColdStore {
         }
         Ok(())
     }
+}
+
+/// fsync `root/rel` and each directory from its parent up to `root`: the file's data, and the
+/// directory entries that name it (partition directories are created by the put).
+fn sync_local(root: &Path, rel: &str) -> std::io::Result<()> {
+    let file = root.join(rel);
+    std::fs::File::open(&file)?.sync_all()?;
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        std::fs::File::open(d)?.sync_all()?;
+        if d == root {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
 }
 
 /// The Hive-style partition directory of a timestamp: `date=YYYY-MM-DD/hour=HH`.
@@ -310,4 +379,63 @@ pub fn decode_parquet(bytes: Bytes) -> Result<Vec<RecordBatch>> {
             .with_batch_size(64 * 1024)
             .build()?;
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_corrupt_newest_manifest_falls_back_to_the_previous_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let cold = ColdStore::open(None, dir.path(), true).unwrap();
+        let mut m = Manifest::default();
+        m.table_mut(TableId::Events).flushed_seq = 7;
+        cold.commit_manifest(&mut m).await.unwrap();
+        m.table_mut(TableId::Events).flushed_seq = 9;
+        cold.commit_manifest(&mut m).await.unwrap();
+        let (loaded, skipped) = cold.load_manifest_reporting().await.unwrap();
+        assert_eq!((loaded.version, skipped.len()), (2, 0));
+
+        // The newest version torn to nothing (what a power loss left before commits synced).
+        let newest = dir
+            .path()
+            .join("cold/_waylog/manifest/00000000000000000002.json");
+        std::fs::write(&newest, b"").unwrap();
+        let (loaded, skipped) = cold.load_manifest_reporting().await.unwrap();
+        assert_eq!(loaded.version, 1);
+        assert_eq!(loaded.table(TableId::Events).flushed_seq, 7);
+        assert_eq!(skipped.len(), 1);
+        assert!(
+            skipped[0].contains("00000000000000000002.json"),
+            "{skipped:?}"
+        );
+
+        // No version parses: an error, never an empty manifest.
+        let oldest = dir
+            .path()
+            .join("cold/_waylog/manifest/00000000000000000001.json");
+        std::fs::write(&oldest, b"{").unwrap();
+        assert!(matches!(
+            cold.load_manifest_reporting().await,
+            Err(Error::Manifest { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn puts_land_in_synced_partition_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let cold = ColdStore::open(None, dir.path(), true).unwrap();
+        let path =
+            "events/date=2026-05-04/hour=10/00000000000000000001-00000000000000000002.parquet";
+        cold.put(path, Bytes::from_static(b"PAR1")).await.unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("cold").join(path)).unwrap(),
+            b"PAR1"
+        );
+        // The sync walks from the file's directory to the root; a path outside fails loudly.
+        let root = dir.path().join("cold");
+        assert!(sync_local(&root, path).is_ok());
+        assert!(sync_local(&root, "events/missing.parquet").is_err());
+    }
 }

@@ -440,9 +440,10 @@ impl Storage {
             });
         }
         let cold = ColdStore::open(cfg.cold_store.as_deref(), &cfg.data_dir, true)?;
-        let manifest = cold.load_manifest().await?;
-        let mut orphans = Vec::new();
-        for t in TableId::ALL {
+        let (manifest, skipped) = cold.load_manifest_reporting().await?;
+        let mut orphans = skipped.clone();
+        // After a fallback the unlisted files may be the skipped version's: keep them.
+        for t in TableId::ALL.into_iter().filter(|_| skipped.is_empty()) {
             let listed: Vec<String> = manifest
                 .table(t)
                 .files
