@@ -17,7 +17,7 @@ pub mod dedup;
 pub mod schema;
 pub mod table;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1031,19 +1031,33 @@ impl Storage {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_retention = Instant::now() - Duration::from_secs(3600);
+        let mut backoff: HashMap<TableId, Backoff> = HashMap::new();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
             for t in TableId::ALL {
+                let b = backoff.entry(t).or_default();
+                if !b.ready(Instant::now()) {
+                    continue;
+                }
                 let result = if self.flush_due(t) {
                     self.flush(t).await.map(|_| ())
                 } else {
                     self.compact_hot(t).await
                 };
-                if let Err(e) = result {
-                    tracing::error!(table = t.name(), error = %error_chain(&e), "flush failed; will retry");
+                match result {
+                    Ok(()) => {
+                        if b.succeeded() > 0 {
+                            tracing::info!(table = t.name(), "flush recovered");
+                        }
+                    }
+                    Err(e) => {
+                        let delay = b.failed(Instant::now());
+                        tracing::error!(table = t.name(), error = %error_chain(&e),
+                            retry_in_ms = delay.as_millis() as u64, "flush failed; will retry");
+                    }
                 }
             }
             if last_retention.elapsed() >= Duration::from_secs(60) {
@@ -1061,6 +1075,40 @@ impl Storage {
                 }
             }
         }
+    }
+}
+
+/// The retry schedule of a failing flush: the first retry after [`Backoff::FIRST`], each
+/// next one after twice the delay, at most [`Backoff::MAX`]; a success starts over. A broken
+/// disk or store then costs one re-encoding per delay, not four a second.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    next_attempt: Option<Instant>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(30);
+
+    fn ready(&self, now: Instant) -> bool {
+        self.next_attempt.is_none_or(|at| now >= at)
+    }
+
+    /// Record a failure at `now`; the delay until the next attempt.
+    fn failed(&mut self, now: Instant) -> Duration {
+        let delay = Self::FIRST
+            .saturating_mul(1 << self.failures.min(16))
+            .min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        self.next_attempt = Some(now + delay);
+        delay
+    }
+
+    /// Record a success; the failures it ends.
+    fn succeeded(&mut self) -> u32 {
+        self.next_attempt = None;
+        std::mem::take(&mut self.failures)
     }
 }
 
@@ -1421,6 +1469,33 @@ fn prepare_part(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flush_retries_back_off_to_a_cap_and_reset_on_success() {
+        let t0 = Instant::now();
+        let mut b = Backoff::default();
+        assert!(b.ready(t0));
+        let delays: Vec<u64> = (0..9).map(|_| b.failed(t0).as_millis() as u64).collect();
+        assert_eq!(
+            delays,
+            [
+                500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000
+            ]
+        );
+        assert!(!b.ready(t0 + Duration::from_secs(29)));
+        assert!(b.ready(t0 + Duration::from_secs(30)));
+        for _ in 0..100 {
+            b.failed(t0);
+        }
+        assert_eq!(
+            b.failed(t0),
+            Backoff::MAX,
+            "no overflow after many failures"
+        );
+        assert_eq!(b.succeeded(), 110);
+        assert!(b.ready(t0));
+        assert_eq!(b.failed(t0), Backoff::FIRST);
+    }
     use crate::model::event::test_event;
     use crate::storage::schema::events_to_batch;
     use datafusion::arrow::array::AsArray;
