@@ -57,6 +57,8 @@ pub struct AppState {
     ready: AtomicBool,
     shutting_down: AtomicBool,
     pub query_slots: Semaphore,
+    /// One permit per running read of the read API (`WAYLOG_READ_CONCURRENCY`).
+    pub read_slots: Semaphore,
     pub write_limiter: RateLimiter,
     pub read_limiter: RateLimiter,
     /// Deployment states and the OTLP version memory (spec events §5).
@@ -84,6 +86,7 @@ impl AppState {
         ));
         Arc::new(AppState {
             query_slots: Semaphore::new(config.query_concurrency),
+            read_slots: Semaphore::new(config.read_concurrency),
             write_limiter: RateLimiter::new(config.rate_limit_write_rps),
             read_limiter: RateLimiter::new(config.rate_limit_read_rps),
             config,

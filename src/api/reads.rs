@@ -10,7 +10,7 @@
 //!   of `WAYLOG_QUERY_TIMEOUT` for the whole read: `422` / `504`, never partial results.
 //! - `now` is read once per request ([`ReadRequest::now_ns`]).
 //! - Check order: rate limit, read scope, method, parameter names, parameter values, storage
-//!   readiness.
+//!   readiness, a read slot (`WAYLOG_READ_CONCURRENCY`; none free: `503 overloaded`).
 //! - Every incident answer, errors and the `OPTIONS` preflight included, carries the CORS
 //!   headers; the preflight needs no credential.
 
@@ -108,6 +108,12 @@ impl ReadRequest {
     {
         let Some(engine) = state.engine() else {
             return Err(Rejection::unavailable("unavailable", "storage unavailable", 1).into());
+        };
+        // Each read may hold a whole query memory pool: bounded like `/v1/query`.
+        let Ok(_slot) = state.read_slots.try_acquire() else {
+            return Err(
+                Rejection::unavailable("overloaded", "too many concurrent reads", 1).into(),
+            );
         };
         let work = async {
             let ctx = engine.context(state.config.query_memory_bytes).await?;

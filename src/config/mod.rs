@@ -83,6 +83,10 @@ pub struct ServeArgs {
     pub query_memory: String,
     #[arg(long, env = "WAYLOG_QUERY_CONCURRENCY", default_value = "4")]
     pub query_concurrency: String,
+    /// Concurrent reads of the read API (`/v1/errors`, `/v1/traces/…`, `/v1/incidents/…`, …),
+    /// each under its own `WAYLOG_QUERY_MEMORY`; beyond: `503 overloaded`.
+    #[arg(long, env = "WAYLOG_READ_CONCURRENCY", default_value = "8")]
+    pub read_concurrency: String,
     /// Token-bucket rate per credential for write routes (0 = off).
     #[arg(long, env = "WAYLOG_RATE_LIMIT_WRITE_RPS", default_value = "0")]
     pub rate_limit_write_rps: String,
@@ -159,6 +163,7 @@ pub struct Config {
     pub query_timeout: Duration,
     pub query_memory_bytes: usize,
     pub query_concurrency: usize,
+    pub read_concurrency: usize,
     pub rate_limit_write_rps: u32,
     pub rate_limit_read_rps: u32,
     pub profile: Profile,
@@ -265,6 +270,7 @@ impl ServeArgs {
                 &self.query_memory,
             )?),
             query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
+            read_concurrency: positive_int("WAYLOG_READ_CONCURRENCY", &self.read_concurrency)?,
             rate_limit_write_rps: u32::try_from(nonneg_int(
                 "WAYLOG_RATE_LIMIT_WRITE_RPS",
                 &self.rate_limit_write_rps,

@@ -1363,3 +1363,24 @@ async fn readyz_reports_a_dead_background_task() {
         "background task flusher stand-in stopped"
     );
 }
+
+#[tokio::test]
+async fn reads_beyond_the_read_slots_answer_503_overloaded() {
+    let h = harness_with(|c| c.read_concurrency = 1).await;
+    let held = h.state.read_slots.try_acquire().unwrap();
+    let r = h.get("/v1/errors").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.body["error"]["code"], "overloaded");
+    assert_eq!(r.body["error"]["message"], "too many concurrent reads");
+    assert_eq!(r.headers["retry-after"], "1");
+    let r = h.get("/v1/incidents/active").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Parameters are still checked first, and capabilities need no slot.
+    assert_eq!(
+        h.get("/v1/errors?bogus=1").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(h.get("/v1/capabilities").await.status, StatusCode::OK);
+    drop(held);
+    assert_eq!(h.get("/v1/errors").await.status, StatusCode::OK);
+}
