@@ -188,20 +188,23 @@ async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
-/// Ready: storage recovered, not shutting down, and every background task alive (a dead
-/// flusher or engine must not look healthy).
+/// Ready: storage recovered, not shutting down, every background task alive and the WAL
+/// writer not poisoned (a dead flusher or a failed fsync must not look healthy).
 async fn readyz(State(state): State<SharedState>) -> Response {
     if !state.is_ready() || state.is_shutting_down() {
         return ApiError::unavailable("unavailable", "not ready", 1).into_response();
     }
-    match state.background.dead() {
-        None => json_response(StatusCode::OK, &json!({"status": "ready"})),
-        Some(task) => {
-            let mut e = ApiError::unavailable("unavailable", "not ready", 1);
-            e.error.detail = format!("background task {task} stopped");
-            e.into_response()
-        }
-    }
+    let problem = match (
+        state.background.dead(),
+        state.storage().and_then(|s| s.poisoned()),
+    ) {
+        (Some(task), _) => format!("background task {task} stopped"),
+        (None, Some(reason)) => format!("{reason}; restart to repair"),
+        (None, None) => return json_response(StatusCode::OK, &json!({"status": "ready"})),
+    };
+    let mut e = ApiError::unavailable("unavailable", "not ready", 1);
+    e.error.detail = problem;
+    e.into_response()
 }
 
 async fn not_found() -> Response {

@@ -199,6 +199,9 @@ pub struct Storage {
     read_only: bool,
     _lock: Option<File>,
     closed: AtomicBool,
+    /// Set by the writer when a WAL write or fsync failed: the file's state is unknown, so no
+    /// further write is acknowledged until a restart replays and repairs the log.
+    poisoned: Arc<std::sync::OnceLock<String>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -612,6 +615,7 @@ impl Storage {
             read_only,
             _lock: lock,
             closed: AtomicBool::new(false),
+            poisoned: Arc::default(),
         }
     }
 
@@ -643,6 +647,20 @@ impl Storage {
         self.tables.values().map(|t| t.snapshot().hot_bytes()).sum()
     }
 
+    /// Why writes are refused until a restart: a WAL write or fsync failed (the writer stopped
+    /// acknowledging, like PostgreSQL after a failed fsync). `None` while healthy.
+    pub fn poisoned(&self) -> Option<&str> {
+        self.poisoned.get().map(String::as_str)
+    }
+
+    /// Test hook: the writer's next WAL group fails as if the disk had.
+    #[cfg(test)]
+    pub(crate) fn inject_wal_write_failure(&self) {
+        if let Some(wal) = &self.wal {
+            wal.lock().fail_next_write();
+        }
+    }
+
     /// `Some(retry_after_secs)` when the hot tier is full and writes must be refused.
     pub fn overloaded(&self) -> Option<u64> {
         if self.hot_bytes() < self.cfg.hot_max_bytes {
@@ -658,9 +676,10 @@ impl Storage {
         let wal = self.wal.clone().expect("a writable storage has a wal");
         let tables = self.tables.clone();
         let clock = self.clock.clone();
+        let poisoned = self.poisoned.clone();
         let handle = std::thread::Builder::new()
             .name("waylog-writer".into())
-            .spawn(move || writer_loop(rx, wal, tables, clock, &mut dedup))
+            .spawn(move || writer_loop(rx, wal, tables, clock, &mut dedup, &poisoned))
             .expect("spawning the writer thread");
         *self.writer_thread.lock() = Some(handle);
     }
@@ -1324,10 +1343,17 @@ fn writer_loop(
     tables: BTreeMap<TableId, Arc<TableState>>,
     clock: SharedClock,
     dedup: &mut Dedup,
+    poisoned: &std::sync::OnceLock<String>,
 ) {
     /// Upper bound of one group's payload; keeps latency bounded under load.
     const GROUP_BYTES: usize = 32 << 20;
     while let Ok(first) = rx.recv() {
+        if let Some(reason) = poisoned.get() {
+            let _ = first
+                .reply
+                .send(Err(WriteError::Durability(reason.clone())));
+            continue;
+        }
         let msg_bytes = |m: &WriteMsg| -> usize {
             m.parts.iter().map(|(_, b)| b.get_array_memory_size()).sum()
         };
@@ -1373,8 +1399,15 @@ fn writer_loop(
             None => {
                 let refs: Vec<(u8, &[u8])> =
                     payloads.iter().map(|(t, p)| (*t, p.as_slice())).collect();
-                wal.append_group(now, &refs)
-                    .map_err(|e| WriteError::Durability(error_chain(&e)))
+                wal.append_group(now, &refs).map_err(|e| {
+                    let reason = error_chain(&e);
+                    // An I/O failure leaves the file in an unknown state: stop acknowledging.
+                    // (A record too large for the format wrote nothing and is only refused.)
+                    if matches!(e, crate::wal::Error::Io { .. }) {
+                        let _ = poisoned.set(format!("write-ahead log failed: {reason}"));
+                    }
+                    WriteError::Durability(reason)
+                })
             }
         };
         match result {

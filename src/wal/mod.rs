@@ -297,9 +297,18 @@ pub struct Wal {
     next_seq: u64,
     sync: bool,
     buf: Vec<u8>,
+    /// Test hook: the next group's write fails as if the disk had.
+    #[cfg(test)]
+    fail_next_write: bool,
 }
 
 impl Wal {
+    /// Test hook: make the next [`Wal::append_group`] fail with an I/O error after writing.
+    #[cfg(test)]
+    pub(crate) fn fail_next_write(&mut self) {
+        self.fail_next_write = true;
+    }
+
     /// Open the log for appending after replay: `next_seq` is one past the highest sequence
     /// ever used (the caller takes the max of the replayed tail and the manifest).
     pub fn open(dir: &Path, next_seq: u64, segment_bytes: u64, sync: bool) -> Result<Wal> {
@@ -325,6 +334,8 @@ impl Wal {
                     next_seq,
                     sync,
                     buf: Vec::new(),
+                    #[cfg(test)]
+                    fail_next_write: false,
                 });
             }
         }
@@ -339,6 +350,8 @@ impl Wal {
             next_seq,
             sync,
             buf: Vec::new(),
+            #[cfg(test)]
+            fail_next_write: false,
         })
     }
 
@@ -371,6 +384,11 @@ impl Wal {
                 Ok(())
             }
         });
+        #[cfg(test)]
+        let result = match std::mem::take(&mut self.fail_next_write) {
+            true => Err(std::io::Error::other("injected write failure")),
+            false => result,
+        };
         if let Err(source) = result {
             // Best effort: drop whatever part of the group reached the file.
             let _ = self.file.set_len(self.len);

@@ -1384,3 +1384,89 @@ async fn reads_beyond_the_read_slots_answer_503_overloaded() {
     drop(held);
     assert_eq!(h.get("/v1/errors").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_failed_wal_write_stops_acknowledging_until_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::new(test_config(dir.path()), Arc::new(ManualClock::new(NOW)));
+    let (stop, rx) = watch::channel(false);
+    let storage = start_storage(&state, rx).await.unwrap();
+    let event = |id: &str| ev(id, &trace_id(1), "checkout", 0).0.to_string();
+    assert_eq!(post_event(&state, &event("before")).await.0, StatusCode::OK);
+    storage.inject_wal_write_failure();
+    let (status, body) = post_event(&state, &event("failed")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "durability_unavailable");
+    // The disk is fine again, but nothing is acknowledged any more: the file's state is unknown.
+    let (status, body) = post_event(&state, &event("after")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("durability_unavailable")
+        )
+    );
+    assert!(
+        storage
+            .poisoned()
+            .unwrap()
+            .contains("injected write failure")
+    );
+    let r = call(&state, "GET", "/readyz", &[]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        r.body["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("restart to repair"),
+        "{}",
+        r.body
+    );
+
+    // A restart replays the WAL: the acknowledged event exactly once, the refused ones absent.
+    stop.send(true).unwrap();
+    state.background.join(Duration::from_secs(10)).await;
+    storage.close().unwrap();
+    // Everything holding the storage (and its data-dir lock) goes before the restart.
+    drop((storage, state));
+    let state = AppState::new(test_config(dir.path()), Arc::new(ManualClock::new(NOW)));
+    let (_stop, rx) = watch::channel(false);
+    let storage = start_storage(&state, rx).await.unwrap();
+    assert_eq!(storage.poisoned(), None);
+    let engine = state.engine().unwrap();
+    let ids = engine
+        .context(64 << 20)
+        .await
+        .unwrap()
+        .sql("SELECT event_id FROM events ORDER BY event_id")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let ids: Vec<String> = ids
+        .iter()
+        .flat_map(|b| {
+            let c = datafusion::arrow::array::AsArray::as_string::<i32>(b.column(0)).clone();
+            (0..datafusion::arrow::array::Array::len(&c)).map(move |i| c.value(i).to_string())
+        })
+        .collect();
+    assert_eq!(ids, ["before"]);
+    assert_eq!(post_event(&state, &event("after")).await.0, StatusCode::OK);
+    storage.close().unwrap();
+}
+
+async fn post_event(state: &SharedState, body: &str) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = router(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
