@@ -1503,6 +1503,11 @@ fn prepare_part(
 mod tests {
     use super::*;
 
+    use crate::model::event::test_event;
+    use crate::storage::schema::events_to_batch;
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::TimestampNanosecondType;
+
     #[test]
     fn flush_retries_back_off_to_a_cap_and_reset_on_success() {
         let t0 = Instant::now();
@@ -1529,10 +1534,6 @@ mod tests {
         assert!(b.ready(t0));
         assert_eq!(b.failed(t0), Backoff::FIRST);
     }
-    use crate::model::event::test_event;
-    use crate::storage::schema::events_to_batch;
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::TimestampNanosecondType;
 
     #[test]
     fn merged_hot_batches_are_in_table_sort_order() {
