@@ -243,8 +243,16 @@ pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Res
                     bytes.len() as u64 - valid_len
                 ),
             };
-            report.problems.push(note);
             if repair {
+                // A corrupt record is not a crash artifact: keep the bytes the repair drops.
+                let note = match stop {
+                    Stop::Corrupt { .. } => {
+                        let kept = keep_tail(dir, path, valid_len, &bytes[valid_len as usize..])?;
+                        format!("{note}; the dropped bytes copied to {}", kept.display())
+                    }
+                    Stop::Torn { .. } => note,
+                };
+                report.problems.push(note);
                 let file = OpenOptions::new()
                     .write(true)
                     .open(path)
@@ -252,11 +260,29 @@ pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Res
                 file.set_len(valid_len).map_err(io(path))?;
                 file.sync_all().map_err(io(path))?;
                 quarantine(dir, &segments[i + 1..], &mut report)?;
+            } else {
+                report.problems.push(note);
             }
             break;
         }
     }
     Ok(report)
+}
+
+/// Copy the `tail` a repair is about to cut from `path` (at `offset`) to
+/// `<dir>/quarantine/<segment>.tail-<offset>`, durably, before the segment is truncated.
+fn keep_tail(dir: &Path, path: &Path, offset: u64, tail: &[u8]) -> Result<PathBuf> {
+    let qdir = dir.join("quarantine");
+    fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+    let name = path.file_name().expect("segment paths have names");
+    let target = qdir.join(format!("{}.tail-{offset}", name.to_string_lossy()));
+    let mut file = File::create(&target).map_err(io(&target))?;
+    file.write_all(tail).map_err(io(&target))?;
+    file.sync_all().map_err(io(&target))?;
+    File::open(&qdir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(&qdir))?;
+    Ok(target)
 }
 
 fn rewrite_header(path: &Path) -> Result<()> {

@@ -77,6 +77,45 @@ fn replay_stops_at_corrupt_record() {
 }
 
 #[test]
+fn repair_keeps_the_bytes_it_cuts_after_a_corrupt_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(dir.path(), 1, 1 << 20, true).unwrap();
+    wal.append_group(1, &[(1, b"aaaa"), (1, b"bbbb"), (1, b"cccc")])
+        .unwrap();
+    drop(wal);
+    let (_, path) = list_segments(dir.path()).unwrap().pop().unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    let second = MAGIC.len() + FRAME_HEADER + BODY_HEADER + 4;
+    bytes[second + FRAME_HEADER + BODY_HEADER] ^= 0xff;
+    fs::write(&path, &bytes).unwrap();
+    let (got, report) = collect(dir.path(), true);
+    assert_eq!(got.len(), 1);
+    // The segment is cut at the corrupt record; what was cut is in quarantine, byte for byte.
+    assert_eq!(fs::read(&path).unwrap(), &bytes[..second]);
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let kept = dir.path().join(format!("quarantine/{name}.tail-{second}"));
+    assert_eq!(fs::read(&kept).unwrap(), &bytes[second..]);
+    assert!(report.problems[0].contains("copied to"), "{report:?}");
+    // A torn tail (a crash mid-write) is only cut.
+    let mut wal = Wal::open(dir.path(), 2, 1 << 20, true).unwrap();
+    wal.append_group(1, &[(1, b"dddd")]).unwrap();
+    drop(wal);
+    let len = fs::metadata(&path).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 2)
+        .unwrap();
+    let (_, report) = collect(dir.path(), true);
+    assert!(!report.problems[0].contains("copied to"), "{report:?}");
+    assert_eq!(
+        fs::read_dir(dir.path().join("quarantine")).unwrap().count(),
+        1
+    );
+}
+
+#[test]
 fn delete_through_keeps_current_segment() {
     let dir = tempfile::tempdir().unwrap();
     let mut wal = Wal::open(dir.path(), 1, 64, true).unwrap();
