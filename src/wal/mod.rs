@@ -155,6 +155,16 @@ pub struct ReplayReport {
     pub problems: Vec<String>,
 }
 
+/// The sequence after the last valid record of the segment at `path` (`first` when empty).
+fn segment_next_seq(path: &Path, first: u64) -> Result<u64> {
+    let bytes = fs::read(path).map_err(io(path))?;
+    if bytes.len() < MAGIC.len() {
+        return Ok(first);
+    }
+    let (_, next, _) = decode_records(&bytes[MAGIC.len()..], Some(first), |_| {});
+    Ok(next.unwrap_or(first))
+}
+
 fn segment_name(first_seq: u64) -> String {
     format!("{first_seq:020}.wal")
 }
@@ -217,8 +227,23 @@ pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Res
             }
             break;
         }
-        // The first record of a segment carries the segment's first sequence.
-        let seg_expected = expected.or(Some(*first));
+        // The first record of a segment carries the segment's first sequence. A segment may
+        // start past the previous one's end: the log was reopened after its tail was lost
+        // (a truncated corrupt tail, or a crash with sync off) at a sequence the manifest had
+        // already flushed past. That gap is reported, never treated as corruption.
+        let seg_expected = match expected {
+            Some(e) if *first > e => {
+                report.problems.push(format!(
+                    "{}: sequence gap {e}..={} before this segment (records lost with the old \
+                     tail, or flushed before it was lost)",
+                    path.display(),
+                    first - 1
+                ));
+                Some(*first)
+            }
+            Some(e) => Some(e),
+            None => Some(*first),
+        };
         let mut count = 0u64;
         let (valid, next, stop) = decode_records(&bytes[MAGIC.len()..], seg_expected, |r| {
             count += 1;
@@ -340,9 +365,13 @@ impl Wal {
     pub fn open(dir: &Path, next_seq: u64, segment_bytes: u64, sync: bool) -> Result<Wal> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let segments = list_segments(dir)?;
-        // Reuse the newest segment when its name is consistent with next_seq.
+        // Reuse the newest segment only when its records end right before `next_seq`: after a
+        // lost tail the next sequence can be ahead of it (the manifest flushed past it), and
+        // appending there would break the segment's chain, which the next replay would cut
+        // as corruption, acknowledged records with it. Then a fresh segment starts.
         if let Some((first, path)) = segments.last()
             && *first <= next_seq
+            && segment_next_seq(path, *first)? == next_seq
         {
             let file = OpenOptions::new()
                 .append(true)

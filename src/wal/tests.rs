@@ -116,6 +116,45 @@ fn repair_keeps_the_bytes_it_cuts_after_a_corrupt_record() {
 }
 
 #[test]
+fn reopening_past_a_lost_tail_starts_a_new_segment_and_replay_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(dir.path(), 1, 1 << 20, true).unwrap();
+    wal.append_group(1, &[(1, b"aaaa"), (1, b"bbbb"), (1, b"cccc")])
+        .unwrap();
+    drop(wal);
+    // The tail is lost (records 1-3), but the manifest had flushed through 9.
+    let (_, path) = list_segments(dir.path()).unwrap().pop().unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(MAGIC.len() as u64)
+        .unwrap();
+    let mut wal = Wal::open(dir.path(), 10, 1 << 20, true).unwrap();
+    assert_eq!(wal.append_group(2, &[(1, b"dddd")]).unwrap(), [10]);
+    drop(wal);
+    let firsts: Vec<u64> = list_segments(dir.path())
+        .unwrap()
+        .iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(firsts, [1, 10], "a fresh segment at the next sequence");
+    // Replay keeps the acknowledged record 10 (no corruption cut) and reports the gap.
+    let (got, report) = collect(dir.path(), true);
+    assert_eq!(got, [(10, b"dddd".to_vec())]);
+    assert!(
+        report.problems.iter().any(|p| p.contains("sequence gap")),
+        "{report:?}"
+    );
+    // Reopening at the right sequence keeps appending to the same segment.
+    let mut wal = Wal::open(dir.path(), 11, 1 << 20, true).unwrap();
+    assert_eq!(wal.append_group(3, &[(1, b"eeee")]).unwrap(), [11]);
+    drop(wal);
+    assert_eq!(list_segments(dir.path()).unwrap().len(), 2);
+    assert_eq!(collect(dir.path(), true).0.len(), 2);
+}
+
+#[test]
 fn delete_through_keeps_current_segment() {
     let dir = tempfile::tempdir().unwrap();
     let mut wal = Wal::open(dir.path(), 1, 64, true).unwrap();
