@@ -57,8 +57,9 @@ fn replay_truncates_torn_tail() {
     assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![1, 2]);
 }
 
-#[test]
-fn replay_stops_at_corrupt_record() {
+/// A log of three records whose second fails its checksum: the directory, the segment, its
+/// bytes and the offset of the second record.
+fn log_with_corrupt_second_record() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>, usize) {
     let dir = tempfile::tempdir().unwrap();
     let mut wal = Wal::open(dir.path(), 1, 1 << 20, true).unwrap();
     wal.append_group(1, &[(1, b"aaaa"), (1, b"bbbb"), (1, b"cccc")])
@@ -69,6 +70,12 @@ fn replay_stops_at_corrupt_record() {
     let second = MAGIC.len() + FRAME_HEADER + BODY_HEADER + 4;
     bytes[second + FRAME_HEADER + BODY_HEADER] ^= 0xff;
     fs::write(&path, &bytes).unwrap();
+    (dir, path, bytes, second)
+}
+
+#[test]
+fn replay_stops_at_corrupt_record() {
+    let (dir, path, bytes, _) = log_with_corrupt_second_record();
     let (got, report) = collect(dir.path(), false);
     assert_eq!(got.len(), 1);
     assert!(report.problems[0].contains("checksum"), "{report:?}");
@@ -78,16 +85,7 @@ fn replay_stops_at_corrupt_record() {
 
 #[test]
 fn repair_keeps_the_bytes_it_cuts_after_a_corrupt_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut wal = Wal::open(dir.path(), 1, 1 << 20, true).unwrap();
-    wal.append_group(1, &[(1, b"aaaa"), (1, b"bbbb"), (1, b"cccc")])
-        .unwrap();
-    drop(wal);
-    let (_, path) = list_segments(dir.path()).unwrap().pop().unwrap();
-    let mut bytes = fs::read(&path).unwrap();
-    let second = MAGIC.len() + FRAME_HEADER + BODY_HEADER + 4;
-    bytes[second + FRAME_HEADER + BODY_HEADER] ^= 0xff;
-    fs::write(&path, &bytes).unwrap();
+    let (dir, path, bytes, second) = log_with_corrupt_second_record();
     let (got, report) = collect(dir.path(), true);
     assert_eq!(got.len(), 1);
     // The segment is cut at the corrupt record; what was cut is in quarantine, byte for byte.
