@@ -337,6 +337,7 @@ impl WriteRoute {
                 }
             }
             WriteError::Stopped => self.not_ready(),
+            WriteError::Overloaded => self.overloaded(1),
         }
     }
 

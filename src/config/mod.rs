@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// Byte cap of the in-memory tier; flushing starts at half, ingest is refused at the cap.
     #[arg(long, env = "WAYLOG_HOT_MAX_BYTES", default_value = "2GiB")]
     pub hot_max_bytes: String,
+    /// Bytes of accepted rows waiting for the WAL writer; beyond: `503 overloaded`.
+    #[arg(long, env = "WAYLOG_WRITE_QUEUE_BYTES", default_value = "256MiB")]
+    pub write_queue_bytes: String,
     #[arg(long, env = "WAYLOG_MAX_BODY_BYTES", default_value = "16777216")]
     pub max_body_bytes: String,
     #[arg(long, env = "WAYLOG_MAX_BATCH_EVENTS", default_value = "10000")]
@@ -151,6 +154,7 @@ pub struct Config {
     pub hot_window: Duration,
     pub hot_window_from_env: bool,
     pub hot_max_bytes: u64,
+    pub write_queue_bytes: u64,
     pub max_body_bytes: usize,
     pub max_batch_events: usize,
     pub retention: Duration,
@@ -253,6 +257,7 @@ impl ServeArgs {
             hot_window,
             hot_window_from_env,
             hot_max_bytes: positive_bytes("WAYLOG_HOT_MAX_BYTES", &self.hot_max_bytes)?,
+            write_queue_bytes: positive_bytes("WAYLOG_WRITE_QUEUE_BYTES", &self.write_queue_bytes)?,
             max_body_bytes: to_usize(positive_bytes(
                 "WAYLOG_MAX_BODY_BYTES",
                 &self.max_body_bytes,

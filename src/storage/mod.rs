@@ -86,6 +86,9 @@ pub enum WriteError {
     /// The writer is gone (shutting down).
     #[error("writer stopped")]
     Stopped,
+    /// The writer's queue holds `WAYLOG_WRITE_QUEUE_BYTES` already: retry shortly.
+    #[error("writer queue full")]
+    Overloaded,
 }
 
 /// Which rows of a batch [`Storage::remove_rows`] keeps (`true` = keep).
@@ -117,6 +120,8 @@ pub struct StorageConfig {
     pub wal_segment_bytes: u64,
     pub hot_window: Duration,
     pub hot_max_bytes: u64,
+    /// Bytes of rows queued for the writer before appends are refused (`Overloaded`).
+    pub write_queue_bytes: u64,
     pub dedup_window: Duration,
     pub dedup_min_ids: usize,
     pub retention: Duration,
@@ -147,6 +152,7 @@ impl From<&Config> for StorageConfig {
             wal_segment_bytes: c.wal_segment_bytes,
             hot_window: c.hot_window,
             hot_max_bytes: c.hot_max_bytes,
+            write_queue_bytes: c.write_queue_bytes,
             dedup_window: c.dedup_window,
             dedup_min_ids: c.dedup_min_ids,
             retention: c.retention,
@@ -160,6 +166,30 @@ impl From<&Config> for StorageConfig {
 struct WriteMsg {
     parts: Vec<(TableId, RecordBatch)>,
     reply: oneshot::Sender<Result<AppendOutcome, WriteError>>,
+    /// Its bytes in the writer queue, given back when the writer is done with it.
+    _ticket: QueueTicket,
+}
+
+impl WriteMsg {
+    /// Answer the request; its bytes leave the queue first, so a client that sends again as
+    /// soon as it has its answer finds them gone.
+    fn answer(self, result: Result<AppendOutcome, WriteError>) {
+        let WriteMsg { reply, _ticket, .. } = self;
+        drop(_ticket);
+        let _ = reply.send(result);
+    }
+}
+
+/// Bytes of one message counted in [`Storage`]'s writer queue until dropped.
+struct QueueTicket {
+    bytes: u64,
+    queued: Arc<AtomicU64>,
+}
+
+impl Drop for QueueTicket {
+    fn drop(&mut self) {
+        self.queued.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
 }
 
 /// What startup recovery did (logged by the server).
@@ -202,6 +232,9 @@ pub struct Storage {
     /// Set by the writer when a WAL write or fsync failed: the file's state is unknown, so no
     /// further write is acknowledged until a restart replays and repairs the log.
     poisoned: Arc<std::sync::OnceLock<String>>,
+    /// Bytes of rows handed to the writer and not yet written (bounded by
+    /// `write_queue_bytes`).
+    queued_bytes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -558,6 +591,7 @@ impl Storage {
                     wal_segment_bytes: u64::MAX,
                     hot_window: Duration::MAX,
                     hot_max_bytes: u64::MAX,
+                    write_queue_bytes: u64::MAX,
                     dedup_window: Duration::ZERO,
                     dedup_min_ids: 0,
                     retention: Duration::MAX,
@@ -616,6 +650,7 @@ impl Storage {
             _lock: lock,
             closed: AtomicBool::new(false),
             poisoned: Arc::default(),
+            queued_bytes: Arc::default(),
         }
     }
 
@@ -702,11 +737,29 @@ impl Storage {
         parts: Vec<(TableId, RecordBatch)>,
     ) -> Result<AppendOutcome, WriteError> {
         let (reply, rx) = oneshot::channel();
+        let bytes: u64 = parts
+            .iter()
+            .map(|(_, b)| b.get_array_memory_size() as u64)
+            .sum();
+        // Admission: a message always fits an empty queue, however large; otherwise the queue
+        // must have room, so a stalled disk cannot make waiting rows grow without bound.
+        let before = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let ticket = QueueTicket {
+            bytes,
+            queued: self.queued_bytes.clone(),
+        };
+        if before > 0 && before + bytes > self.cfg.write_queue_bytes {
+            return Err(WriteError::Overloaded);
+        }
         {
             let tx = self.writer_tx.lock();
             let tx = tx.as_ref().ok_or(WriteError::Stopped)?;
-            tx.send(WriteMsg { parts, reply })
-                .map_err(|_| WriteError::Stopped)?;
+            tx.send(WriteMsg {
+                parts,
+                reply,
+                _ticket: ticket,
+            })
+            .map_err(|_| WriteError::Stopped)?;
         }
         rx.await.map_err(|_| WriteError::Stopped)?
     }
@@ -1349,9 +1402,7 @@ fn writer_loop(
     const GROUP_BYTES: usize = 32 << 20;
     while let Ok(first) = rx.recv() {
         if let Some(reason) = poisoned.get() {
-            let _ = first
-                .reply
-                .send(Err(WriteError::Durability(reason.clone())));
+            first.answer(Err(WriteError::Durability(reason.clone())));
             continue;
         }
         let msg_bytes = |m: &WriteMsg| -> usize {
@@ -1427,13 +1478,13 @@ fn writer_loop(
                         outcome.accepted += part.accepted;
                         outcome.duplicate += part.duplicate;
                     }
-                    let _ = msg.reply.send(Ok(outcome));
+                    msg.answer(Ok(outcome));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "wal append failed");
                 for msg in group {
-                    let _ = msg.reply.send(Err(e.clone()));
+                    msg.answer(Err(e.clone()));
                 }
             }
         }
@@ -1507,6 +1558,52 @@ mod tests {
     use crate::storage::schema::events_to_batch;
     use datafusion::arrow::array::AsArray;
     use datafusion::arrow::datatypes::TimestampNanosecondType;
+
+    // Holding the WAL lock across awaits is the point: it stands in for a stalled disk, and
+    // the writer that waits for it is an OS thread, not a task of this runtime.
+    #[allow(clippy::await_holding_lock)]
+    #[tokio::test]
+    async fn a_full_writer_queue_refuses_appends_until_it_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::for_data_dir(dir.path());
+        config.wal_sync = false;
+        config.write_queue_bytes = 1;
+        let clock = Arc::new(crate::clock::ManualClock::new(1_777_888_800_000_000_000));
+        let (storage, _) = Storage::open((&config).into(), clock).await.unwrap();
+        let batch = |n: usize| {
+            events_to_batch(&[test_event(n, "api", "ok", 1_777_888_799_000_000_000)]).unwrap()
+        };
+        // A stalled disk: the writer takes the first request and waits for the WAL.
+        let wal = storage.wal.clone().unwrap();
+        let stalled = wal.lock();
+        let first = tokio::spawn({
+            let storage = storage.clone();
+            let b = batch(1);
+            async move { storage.append(TableId::Events, b).await }
+        });
+        while storage.queued_bytes.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The queue holds more than its budget: refused at once, nothing queued for it.
+        let queued = storage.queued_bytes.load(Ordering::Acquire);
+        assert!(matches!(
+            storage.append(TableId::Events, batch(2)).await,
+            Err(WriteError::Overloaded)
+        ));
+        assert_eq!(storage.queued_bytes.load(Ordering::Acquire), queued);
+        drop(stalled);
+        assert_eq!(first.await.unwrap().unwrap().accepted, 1);
+        assert_eq!(storage.queued_bytes.load(Ordering::Acquire), 0);
+        assert_eq!(
+            storage
+                .append(TableId::Events, batch(3))
+                .await
+                .unwrap()
+                .accepted,
+            1
+        );
+        storage.close().unwrap();
+    }
 
     #[test]
     fn flush_retries_back_off_to_a_cap_and_reset_on_success() {

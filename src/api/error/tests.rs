@@ -66,6 +66,15 @@ fn write_failures_are_worded_per_route() {
     }
     let e = WriteRoute::Alerts.write_failed(&durability);
     assert_eq!((e.status().as_u16(), e.error.code), (500, "INTERNAL"));
+    for (route, code) in [
+        (WriteRoute::Events, "overloaded"),
+        (WriteRoute::Context, "overloaded"),
+        (WriteRoute::Alerts, "OVERLOADED"),
+    ] {
+        let e = route.write_failed(&WriteError::Overloaded);
+        assert_eq!((e.status().as_u16(), e.error.code), (503, code));
+        assert_eq!(header(&e, header::RETRY_AFTER), Some("1"));
+    }
     let e = WriteRoute::Alerts.write_failed(&WriteError::Stopped);
     assert_eq!(
         (e.status().as_u16(), e.error.code),
