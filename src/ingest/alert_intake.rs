@@ -2,7 +2,7 @@
 //! and validate each alert as a signal ([`accept`]); the rows ([`alerts_to_batch`]) and the
 //! `201` body ([`Created`]) of the accepted ones. The intake match itself is the incident
 //! engine's rule (`crate::incidents::alert_match::intake_match`); the route
-//! (`crate::api::alerts`) stores every accepted alert as one `signals` row plus one `alerts`
+//! (`src/api/alerts.rs`) stores every accepted alert as one `signals` row plus one `alerts`
 //! row in one WAL commit. When no alert is accepted the first rejection is the error and
 //! nothing is stored.
 

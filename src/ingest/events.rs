@@ -1,7 +1,7 @@
 //! The `/v1/events` pipeline (spec events §2.3-§2.4) without its transport: decompress a body
 //! ([`decode_body`], checks 11-12), frame and validate its items ([`prepare`], check 13 and
 //! stages 1-5), make the valid ones durable through dedup + WAL ([`commit`], stages 6-8). The
-//! request checks on headers (1-10) are the edge's (`crate::api::events`).
+//! request checks on headers (1-10) are the edge's (`src/api/events.rs`).
 //!
 //! Invariants: [`prepare`] stores nothing, so a request refused by it (batch oversize) loses
 //! nothing; rejected items are reported by index and never reach the writer.

@@ -2,7 +2,7 @@
 //! [`framing`]), OpenTelemetry spans as wide events ([`otlp`], [`otlp_json`]), production
 //! signals ([`signals`]), external alerts ([`alerts`]) and deployments ([`deployments`]).
 //! Each validates its input into rows and appends them through the storage writer (dedup,
-//! WAL, hot tier); the routes that call these live in `crate::api`.
+//! WAL, hot tier); the routes that call these live in `src/api/`.
 
 pub mod alert_intake;
 pub mod alerts;

@@ -13,7 +13,7 @@
 //!   validator rejects (`schema_validation_failed`).
 //! - `event_id` is a pure function of (trace id, span id) (§4.6): a re-exported span is a
 //!   duplicate, never a second row.
-//! - Transports (`crate::api::otlp_http`, `crate::api::otlp_grpc`) check readiness and
+//! - Transports (`src/api/otlp_http.rs`, `src/api/otlp_grpc.rs`) check readiness and
 //!   backpressure before reading the payload, so an `overloaded` or not-ready refusal stores
 //!   nothing, then call [`prepare`] (CPU, blocking thread) and [`commit`] (WAL, async).
 

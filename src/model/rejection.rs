@@ -2,7 +2,7 @@
 //! [`ErrorClass`] (what kind of refusal) plus the spec's wire error object
 //! (`{"code","message","detail"}`, spec events §2.7). Domain modules return a [`Rejection`]
 //! where the spec names the answer (a bad parameter, an unknown id, an invalid alert); the edge
-//! (`crate::api::error`) owns the one table that turns a class into an HTTP status or a gRPC
+//! (`src/api/error.rs`) owns the one table that turns a class into an HTTP status or a gRPC
 //! code.
 
 use serde::Serialize;

@@ -3,7 +3,7 @@
 //! and incidents. Each endpoint's module parses its validated parameters ([`params::Params`])
 //! into a typed query (`…Query::parse`, a [`Rejection`] on bad values) and runs it
 //! (`read(&SessionContext, &query)`) to a typed, serializable answer or a [`ReadError`]. No
-//! transport here: the routes live in `crate::api::reads`.
+//! transport here: the routes live in `src/api/reads.rs`.
 //!
 //! Every read model is one SQL file under `sql/` ([`crate::query::sql::ReadQuery`]) run by DataFusion over
 //! the hot batches plus cold Parquet; Rust only walks span links ([`origin`]) and does small
