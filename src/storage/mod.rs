@@ -1550,6 +1550,35 @@ fn prepare_part(
     }
 }
 
+/// Storage set-ups shared by the tests of the layers above.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::model::event::test_event;
+    use crate::storage::schema::events_to_batch;
+
+    /// A storage in `dir` (WAL sync off) holding `batches` hot `events` batches of 4 failed
+    /// events each (trace ids `0..4*batches`, times just before `now`).
+    pub(crate) async fn storage_with_hot_batches(
+        dir: &Path,
+        now: i64,
+        batches: usize,
+    ) -> Arc<Storage> {
+        let mut config = crate::config::Config::for_data_dir(dir);
+        config.wal_sync = false;
+        let clock = Arc::new(crate::clock::ManualClock::new(now));
+        let (storage, _) = Storage::open((&config).into(), clock).await.unwrap();
+        for b in 0..batches {
+            let events: Vec<_> = (0..4)
+                .map(|i| test_event(b * 4 + i, "api", "error", now - 1_000 + i as i64))
+                .collect();
+            let batch = events_to_batch(&events).unwrap();
+            storage.append(TableId::Events, batch).await.unwrap();
+        }
+        storage
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

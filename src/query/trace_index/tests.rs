@@ -212,24 +212,12 @@ fn a_hot_index_is_built_once_per_batch_identity() {
 /// of batches merged or flushed away are dropped by the warmer's next pass.
 #[tokio::test]
 async fn hot_indexes_are_reused_and_leave_with_their_batches() {
-    use crate::model::event::test_event;
     use crate::query::QueryEngine;
-    use crate::storage::Storage;
-    use crate::storage::schema::{TableId, events_to_batch};
+    use crate::storage::schema::TableId;
     const NOW: i64 = 1_777_888_800_000_000_000;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = crate::config::Config::for_data_dir(dir.path());
-    config.wal_sync = false;
-    let clock = Arc::new(crate::clock::ManualClock::new(NOW));
-    let (storage, _) = Storage::open((&config).into(), clock).await.unwrap();
     // 17 hot batches (one more than compaction waits for) of 4 traces each.
-    for b in 0..17 {
-        let events: Vec<_> = (0..4)
-            .map(|i| test_event(b * 4 + i, "api", "error", NOW - 1_000 + i as i64))
-            .collect();
-        let batch = events_to_batch(&events).unwrap();
-        storage.append(TableId::Events, batch).await.unwrap();
-    }
+    let storage = crate::storage::test_support::storage_with_hot_batches(dir.path(), NOW, 17).await;
     let engine = QueryEngine::new(storage.clone());
     let traces: Vec<String> = (0..68).map(|n| format!("{n:032x}")).collect();
     let (engine_ref, traces_ref) = (&engine, &traces);
