@@ -101,14 +101,14 @@ impl RateLimiter {
     }
 }
 
-/// The bucket a request is rate-limited in: its credential once verified (one of the scope's
+/// The bucket a request is rate-limited in: its `verified` credential (one of the scope's
 /// keys), else its client address. An unverified credential never picks the bucket, so a
 /// client cannot escape its limit by sending a new made-up key per request; in an open scope
-/// (no keys) every request is limited by address.
-pub fn limiter_key(keys: &[String], presented: Option<&str>, peer: Option<SocketAddr>) -> String {
-    match presented {
-        Some(c) if !keys.is_empty() && authorized(keys, Some(c)) => format!("k:{c}"),
-        _ => format!(
+/// (no keys) nothing is verified and every request is limited by address.
+pub fn limiter_key(verified: Option<&str>, peer: Option<SocketAddr>) -> String {
+    match verified {
+        Some(c) => format!("k:{c}"),
+        None => format!(
             "ip:{}",
             peer.map(|p| p.ip().to_string()).unwrap_or_default()
         ),
@@ -126,10 +126,13 @@ pub fn check(
 ) -> Result<(), crate::api::error::ApiError> {
     use crate::api::error::ApiError;
     let presented = credential(headers);
-    if !limiter.check(&limiter_key(keys, presented.as_deref(), peer)) {
+    // One digest comparison per request, used for the bucket and the verdict.
+    let ok = authorized(keys, presented.as_deref());
+    let verified = presented.as_deref().filter(|_| ok && !keys.is_empty());
+    if !limiter.check(&limiter_key(verified, peer)) {
         return Err(ApiError::rate_limited());
     }
-    if !authorized(keys, presented.as_deref()) {
+    if !ok {
         return Err(ApiError::unauthorized(scope_name));
     }
     Ok(())
@@ -172,14 +175,22 @@ mod tests {
     #[test]
     fn only_a_verified_credential_picks_the_rate_bucket() {
         let peer: Option<SocketAddr> = Some("10.0.0.7:5555".parse().unwrap());
-        let keys = vec!["good".to_string()];
-        assert_eq!(limiter_key(&keys, Some("good"), peer), "k:good");
-        // Made-up keys share the address's bucket.
-        assert_eq!(limiter_key(&keys, Some("made-up-1"), peer), "ip:10.0.0.7");
-        assert_eq!(limiter_key(&keys, Some("made-up-2"), peer), "ip:10.0.0.7");
-        // An open scope verifies nothing: by address.
-        assert_eq!(limiter_key(&[], Some("anything"), peer), "ip:10.0.0.7");
-        assert_eq!(limiter_key(&keys, None, peer), "ip:10.0.0.7");
+        assert_eq!(limiter_key(Some("good"), peer), "k:good");
+        assert_eq!(limiter_key(None, peer), "ip:10.0.0.7");
+        // In an open scope a credential verifies nothing: limited by address.
+        let limiter = RateLimiter::new(1);
+        let with_key = |k: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-api-key", k.parse().unwrap());
+            h
+        };
+        assert!(check(&limiter, &[], "read", &with_key("a"), peer).is_ok());
+        let e = check(&limiter, &[], "read", &with_key("b"), peer).unwrap_err();
+        assert_eq!(
+            e.status().as_u16(),
+            429,
+            "a new key is the same address's bucket"
+        );
     }
 
     #[test]

@@ -167,15 +167,15 @@ struct WriteMsg {
     parts: Vec<(TableId, RecordBatch)>,
     reply: oneshot::Sender<Result<AppendOutcome, WriteError>>,
     /// Its bytes in the writer queue, given back when the writer is done with it.
-    _ticket: QueueTicket,
+    ticket: QueueTicket,
 }
 
 impl WriteMsg {
     /// Answer the request; its bytes leave the queue first, so a client that sends again as
     /// soon as it has its answer finds them gone.
     fn answer(self, result: Result<AppendOutcome, WriteError>) {
-        let WriteMsg { reply, _ticket, .. } = self;
-        drop(_ticket);
+        let WriteMsg { reply, ticket, .. } = self;
+        drop(ticket);
         let _ = reply.send(result);
     }
 }
@@ -757,7 +757,7 @@ impl Storage {
             tx.send(WriteMsg {
                 parts,
                 reply,
-                _ticket: ticket,
+                ticket,
             })
             .map_err(|_| WriteError::Stopped)?;
         }
@@ -1405,9 +1405,8 @@ fn writer_loop(
             first.answer(Err(WriteError::Durability(reason.clone())));
             continue;
         }
-        let msg_bytes = |m: &WriteMsg| -> usize {
-            m.parts.iter().map(|(_, b)| b.get_array_memory_size()).sum()
-        };
+        // Each message's size was measured once, when it was queued.
+        let msg_bytes = |m: &WriteMsg| m.ticket.bytes as usize;
         let mut bytes = msg_bytes(&first);
         let mut group = vec![first];
         while bytes < GROUP_BYTES {
