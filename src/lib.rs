@@ -24,6 +24,8 @@
 //!   SQL: typed query in, typed answer out
 //! - [`incidents`]: the incident engine: pure rules (detection, lifecycle, classification,
 //!   next checks, alert matching, snapshot text) and the tick, store and reads around them
+//! - [`triage`]: TriageReport v1: the builder over one snapshot, `report_hash` over RFC 8785
+//!   canonical JSON, the Markdown / Slack / PagerDuty renderers
 //! - [`api`]: the transport edge: every HTTP route and the OTLP/gRPC service, auth, rate
 //!   limits, request ids, CORS, the one error → status/code mapping, health, background tasks,
 //!   graceful shutdown
@@ -44,4 +46,5 @@ pub mod query;
 pub mod reads;
 pub mod rfc3339;
 pub mod storage;
+pub mod triage;
 pub mod wal;
