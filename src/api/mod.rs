@@ -22,6 +22,7 @@ pub mod otlp_http;
 pub mod query;
 pub mod reads;
 pub mod signals;
+pub mod triage;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -230,6 +231,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/deployments", any(deployments::deployments_route))
         .route("/v1/query", any(query::query_run))
         .merge(reads::routes())
+        .merge(triage::routes())
         .merge(otlp)
         .fallback(not_found)
         .layer(middleware::from_fn(request_id_layer))

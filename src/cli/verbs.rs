@@ -49,6 +49,9 @@ pub enum Verb {
     Incidents(IncidentsArgs),
     /// One incident's snapshot text (GET /v1/incidents/{id}/snapshot).
     Incident(IncidentArgs),
+    /// One incident's TriageReport, rendered (GET /v1/triage/{id}/report); `--json` prints
+    /// the report (GET /v1/triage/{id}).
+    Triage(TriageArgs),
 }
 
 /// `--window`, `--since`, `--until`, passed through to the server (§1.4).
@@ -193,6 +196,20 @@ pub struct IncidentArgs {
     pub snapshot: bool,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct TriageArgs {
+    pub id: String,
+    /// Evidence window ending at the report's end (default 15m).
+    #[arg(long)]
+    pub window: Option<String>,
+    /// End the window at the incident's `updated_at` instead of now (a stable hash).
+    #[arg(long)]
+    pub snapshot: bool,
+    /// markdown (default), slack or pagerduty.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
 type Query = Vec<(&'static str, String)>;
 
 fn push(q: &mut Query, key: &'static str, value: Option<impl ToString>) {
@@ -264,6 +281,7 @@ pub fn run(g: &Globals, verb: Verb) -> Result<String, CliError> {
             })
         }
         Verb::Incident(a) => return incident(&client, g.json, &a),
+        Verb::Triage(a) => return triage(&client, g.json, a),
         Verb::Explain(a) => return explain(&client, g.json, &a),
         Verb::Trace(a) => (format!("/v1/traces/{}", percent_encode(&a.id)), |t| {
             decode(t).map(|v| render_trace(&v))
@@ -375,6 +393,27 @@ fn incident(client: &Client, json: bool, a: &IncidentArgs) -> Result<String, Cli
         return pretty_json(&text).map_err(undecodable);
     }
     snapshot_text_of(&text).map_err(undecodable)
+}
+
+/// `triage`: the rendered body verbatim (the server renders), or with `--json` the report
+/// JSON as the server sent it (compact, emission order: what `report_hash` was computed over).
+fn triage(client: &Client, json: bool, a: TriageArgs) -> Result<String, CliError> {
+    let id = percent_encode(&a.id);
+    let mut q = Query::new();
+    push(&mut q, "window", a.window);
+    if a.snapshot {
+        q.push(("snapshot", "true".into()));
+    }
+    let mut text = if json {
+        get_ok(client, &format!("/v1/triage/{id}"), &q)?
+    } else {
+        push(&mut q, "format", a.format);
+        get_ok(client, &format!("/v1/triage/{id}/report"), &q)?
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 /// The `snapshot` member of a snapshot JSON body, verbatim.

@@ -521,7 +521,8 @@ pub async fn list_deployments(
     Ok(out)
 }
 
-fn rate_counts(
+/// The rows of `sql/deployment_error_rates.sql` by deployment id.
+pub fn rate_counts(
     batches: &[RecordBatch],
 ) -> Result<HashMap<String, RateCounts>, crate::query::rows::RowError> {
     let mut m = HashMap::new();

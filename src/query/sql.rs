@@ -149,6 +149,7 @@ read_queries! {
     IncidentIds => "incident_ids": [],
     IncidentsExpired => "incidents_expired": [Timestamp],
     IncidentsList => "incidents_list": [Utf8, Utf8],
+    TriageDeployment => "triage_deployment": [Utf8],
 }
 
 impl ReadQuery {

@@ -12,3 +12,6 @@
 //! tools will call [`build::build`] too, so every surface gives the same hash.
 
 pub mod report;
+pub mod build;
+pub mod hash;
+pub mod render;
