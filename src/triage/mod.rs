@@ -14,4 +14,5 @@
 pub mod report;
 pub mod build;
 pub mod hash;
+pub mod jcs;
 pub mod render;
