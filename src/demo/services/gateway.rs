@@ -10,8 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::burst::{self, BurstSize, RequestOutcome};
 use super::outbound::Outbound;
@@ -60,6 +59,14 @@ struct PurchaseQuery {
     scenario: Option<String>,
 }
 
+/// The body of `POST /purchase` (keys in this order).
+#[derive(Debug, Serialize)]
+struct PurchaseAnswer {
+    trace_id: String,
+    scenario: &'static str,
+    status: u16,
+}
+
 async fn purchase(
     State(g): State<Gateway>,
     query: Result<Query<PurchaseQuery>, QueryRejection>,
@@ -78,7 +85,11 @@ async fn purchase(
     let outcome = g.purchase(scenario).await;
     let status = outcome.status.unwrap_or(502);
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let body = json!({"trace_id": outcome.trace_id, "scenario": scenario.name(), "status": status});
+    let body = PurchaseAnswer {
+        trace_id: outcome.trace_id,
+        scenario: scenario.name(),
+        status,
+    };
     (code, axum::Json(body)).into_response()
 }
 
