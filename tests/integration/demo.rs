@@ -115,19 +115,6 @@ impl Demo {
             .unwrap_or_else(|e| panic!("waylog demo printed nothing more ({e})"))
     }
 
-    /// Stdout until a line starting with `prefix` (that line included).
-    fn read_until(&self, prefix: &str) -> String {
-        let mut out = String::new();
-        loop {
-            let line = self.next_line();
-            out.push_str(&line);
-            out.push('\n');
-            if line.starts_with(prefix) {
-                return out;
-            }
-        }
-    }
-
     fn get(&self, url: String) -> Resp {
         read_resp(self.agent.get(url).call()).unwrap()
     }

@@ -87,6 +87,9 @@ impl Http {
     }
 }
 
+/// One section of the report after the burst: its text, read from waylog.
+type Section = fn(&Report, &Value) -> Result<String, CliError>;
+
 /// The report of one demo run.
 pub(super) struct Report {
     waylog: Http,
@@ -131,12 +134,12 @@ impl Report {
             &json!({"requests": self.requests, "concurrency": self.concurrency}),
         )?;
         emit(&self.burst_section(&burst));
-        let sections: [&dyn Fn(&Report, &Value) -> Result<String, CliError>; 5] = [
-            &Report::errors_section,
-            &Report::rollup_section,
-            &Report::trace_section,
-            &Report::blast_section,
-            &Report::incident_section,
+        let sections: [Section; 5] = [
+            Report::errors_section,
+            Report::rollup_section,
+            Report::trace_section,
+            Report::blast_section,
+            Report::incident_section,
         ];
         for section in sections {
             if self.interrupted() {

@@ -142,15 +142,15 @@ impl Outbound {
             }
             Ok(a) => rejected(&a.body),
         };
-        if let Some(problem) = problem {
-            if !self.delivery.warned.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "waylog demo: a {} event did not reach waylog at {} (further failures are not printed): {}",
-                    event.service,
-                    self.waylog_url,
-                    problem.trim()
-                );
-            }
+        if let Some(problem) = problem
+            && !self.delivery.warned.swap(true, Ordering::Relaxed)
+        {
+            eprintln!(
+                "waylog demo: a {} event did not reach waylog at {} (further failures are not printed): {}",
+                event.service,
+                self.waylog_url,
+                problem.trim()
+            );
         }
     }
 
