@@ -1,6 +1,7 @@
 //! checkout (`POST /checkout`), db (`GET /cart`) and payment (`POST /pay`) of spec triage
 //! §8.1. Each reads its context from the request headers ([`super::incoming_context`]), does
-//! its (simulated) work and its calls, posts its event to waylog and answers with the status
+//! its (simulated) work and its calls, answers, and posts its event to waylog in the
+//! background ([`Outbound::post_event_later`]); it answers with the status
 //! of the §8.1 table. An unknown `x-demo-scenario` is `400 bad_request`.
 
 use axum::Router;
@@ -73,11 +74,13 @@ async fn checkout(State(s): State<Checkout>, headers: HeaderMap) -> Response {
         Err(e) => return e.into_response(),
     };
     let run = s.run(&watch, &ctx).await;
-    if matches!(run, CheckoutRun::Panic { .. }) {
-        s.post_panic_signal().await;
-    }
     let event = checkout_event(&ctx, watch.timing(), &run, event_id());
-    s.out.post_event(&event).await;
+    if matches!(run, CheckoutRun::Panic { .. }) {
+        let out = s.out.clone();
+        s.out
+            .post_later(&ctx.trace_id, async move { post_panic_signal(&out).await });
+    }
+    s.out.post_event_later(event);
     answer(run.http_status(), &ctx)
 }
 
@@ -119,23 +122,23 @@ impl Checkout {
             commit,
         }
     }
+}
 
-    /// The runtime signal of `checkout_panic` (§8.1).
-    async fn post_panic_signal(&self) {
-        let now = crate::clock::Clock::now_ns(&crate::clock::SystemClock);
-        let signal = json!({"type": "runtime", "source": "waylog-demo", "service": "checkout",
-            "env": crate::demo::scenario::DEMO_ENV, "severity": "critical", "reason": "panic",
-            "timestamp": crate::rfc3339::format_rfc3339_ns(now),
-            "metadata": {"subtype": "panic"}});
-        match self.out.post_signal(&signal).await {
-            Ok(a) if a.status == 201 => {}
-            Ok(a) => eprintln!(
-                "waylog demo: runtime signal refused: http {}: {}",
-                a.status,
-                a.body.trim()
-            ),
-            Err(e) => eprintln!("waylog demo: runtime signal not sent: {e}"),
-        }
+/// The runtime signal of `checkout_panic` (§8.1).
+async fn post_panic_signal(out: &Outbound) {
+    let now = crate::clock::Clock::now_ns(&crate::clock::SystemClock);
+    let signal = json!({"type": "runtime", "source": "waylog-demo", "service": "checkout",
+        "env": crate::demo::scenario::DEMO_ENV, "severity": "critical", "reason": "panic",
+        "timestamp": crate::rfc3339::format_rfc3339_ns(now),
+        "metadata": {"subtype": "panic"}});
+    match out.post_signal(&signal).await {
+        Ok(a) if a.status == 201 => {}
+        Ok(a) => eprintln!(
+            "waylog demo: runtime signal refused: http {}: {}",
+            a.status,
+            a.body.trim()
+        ),
+        Err(e) => eprintln!("waylog demo: runtime signal not sent: {e}"),
     }
 }
 
@@ -154,8 +157,7 @@ async fn leaf(
         Err(e) => return e.into_response(),
     };
     let span = watch.work(work(ctx.scenario)).await;
-    let event = build(&ctx, watch.timing(), span, event_id());
-    out.post_event(&event).await;
+    out.post_event_later(build(&ctx, watch.timing(), span, event_id()));
     answer(status(ctx.scenario), &ctx)
 }
 

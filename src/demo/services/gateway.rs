@@ -102,7 +102,8 @@ async fn burst(State(g): State<Gateway>, body: Bytes) -> Response {
 
 impl Gateway {
     /// One purchase: a new trace, the call to checkout (step `checkout.purchase`), the
-    /// gateway's event posted; the outcome carries the status checkout answered.
+    /// gateway's event posted and the callees' posts awaited; the outcome carries the status
+    /// checkout answered.
     pub async fn purchase(&self, scenario: Scenario) -> RequestOutcome {
         let watch = Stopwatch::start();
         let (ctx, event_id) = {
@@ -124,6 +125,8 @@ impl Gateway {
             .await;
         let event = gateway_event(&ctx, watch.timing(), &call, event_id);
         self.out.post_event(&event).await;
+        // The callees answered before storing their events: wait for them too.
+        self.out.settle(&ctx.trace_id).await;
         RequestOutcome {
             scenario,
             trace_id: ctx.trace_id,

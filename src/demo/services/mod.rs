@@ -2,7 +2,8 @@
 //! 127.0.0.1 — api-gateway (`:9081`), checkout (`:9082`), payment (`:9083`), db (`:9084`) —
 //! that call each other over HTTP with W3C `traceparent` (and the demo user in `baggage`),
 //! and each post their own schema-2.0 wide event to waylog's `/v1/events` with
-//! `X-API-Key: <write key>` before answering, so a `POST /purchase` that returned is readable.
+//! `X-API-Key: <write key>`; the gateway answers once every event of its trace is stored, so
+//! a `POST /purchase` that returned is readable.
 //!
 //! - [`gateway`]: `GET /demo`, `GET /healthz`, `POST /purchase?scenario=`, `POST /demo/burst`;
 //! - [`backends`]: checkout `POST /checkout`, db `GET /cart`, payment `POST /pay`;
@@ -184,17 +185,19 @@ impl BoundServices {
                 })
             })
             .collect();
-        RunningServices { tasks }
+        RunningServices { tasks, out }
     }
 }
 
 /// The serving services.
 pub struct RunningServices {
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    out: Outbound,
 }
 
 impl RunningServices {
-    /// Wait until every service stopped; the first failure, if any.
+    /// Wait until every service stopped and every background post finished; the first
+    /// failure, if any.
     pub async fn join(self) -> Result<(), String> {
         let mut first = Ok(());
         for task in self.tasks {
@@ -207,6 +210,7 @@ impl RunningServices {
                 first = result;
             }
         }
+        self.out.settle_all().await;
         first
     }
 }

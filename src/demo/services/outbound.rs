@@ -2,12 +2,21 @@
 //! `baggage` and the scenario header) and posts to waylog (`/v1/events`, `/v1/signals`, with
 //! `X-API-Key`). Requests run on tokio's blocking pool (the client is blocking `ureq`); every
 //! request has a timeout, so a stuck peer cannot hold a service forever.
+//!
+//! A called hop answers first and stores its event in the background ([`Outbound::post_later`],
+//! so its caller's call step measures the callee's work, not waylog's fsync); the posts are
+//! tracked per trace, and the gateway waits for its trace's posts ([`Outbound::settle`])
+//! before it answers, so a purchase that returned is readable in waylog.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde_json::Value;
+use tokio::sync::Notify;
 
 use super::{SCENARIO_HEADER, ServicesConfig, Stopwatch};
 use crate::demo::scenario::{CallRecord, HopContext, Span, new_span_id};
@@ -25,6 +34,50 @@ pub struct Outbound {
     waylog_url: String,
     write_key: Option<String>,
     delivery: Arc<Delivery>,
+    pending: Arc<Pending>,
+}
+
+/// Background posts under way, per trace id (entries leave at zero: bounded by the requests
+/// in flight).
+#[derive(Default)]
+struct Pending {
+    by_trace: Mutex<HashMap<String, usize>>,
+    changed: Notify,
+}
+
+impl Pending {
+    fn begin(&self, trace_id: &str) {
+        *self
+            .by_trace
+            .lock()
+            .entry(trace_id.to_string())
+            .or_insert(0) += 1;
+    }
+
+    fn end(&self, trace_id: &str) {
+        let mut map = self.by_trace.lock();
+        if let Some(n) = map.get_mut(trace_id) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(trace_id);
+            }
+        }
+        drop(map);
+        self.changed.notify_waiters();
+    }
+
+    /// Wait until `done` holds for the map.
+    async fn wait(&self, done: impl Fn(&HashMap<String, usize>) -> bool) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if done(&self.by_trace.lock()) {
+                return;
+            }
+            changed.await;
+        }
+    }
 }
 
 /// Events that did not reach waylog: only the first failure is printed.
@@ -53,6 +106,7 @@ impl Outbound {
             waylog_url: config.waylog_url.trim_end_matches('/').to_string(),
             write_key: config.write_key.clone().filter(|k| !k.is_empty()),
             delivery: Arc::default(),
+            pending: Arc::default(),
         }
     }
 
@@ -152,6 +206,34 @@ impl Outbound {
                 problem.trim()
             );
         }
+    }
+
+    /// Run `post` (a post to waylog on behalf of `trace_id`) in the background, tracked.
+    pub fn post_later(&self, trace_id: &str, post: impl Future<Output = ()> + Send + 'static) {
+        let trace_id = trace_id.to_string();
+        self.pending.begin(&trace_id);
+        let pending = self.pending.clone();
+        tokio::spawn(async move {
+            post.await;
+            pending.end(&trace_id);
+        });
+    }
+
+    /// Post `event` in the background (see [`Outbound::post_later`]).
+    pub fn post_event_later(&self, event: Event) {
+        let out = self.clone();
+        let trace_id = event.trace_id.clone();
+        self.post_later(&trace_id, async move { out.post_event(&event).await });
+    }
+
+    /// Wait until no background post of `trace_id` is under way.
+    pub async fn settle(&self, trace_id: &str) {
+        self.pending.wait(|m| !m.contains_key(trace_id)).await;
+    }
+
+    /// Wait until no background post at all is under way.
+    pub async fn settle_all(&self) {
+        self.pending.wait(HashMap::is_empty).await;
     }
 
     /// Post one signal to `/v1/signals`.
