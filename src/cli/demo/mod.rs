@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 use super::{CliError, EXIT_SERVER, EXIT_TRANSPORT, EXIT_USAGE, env_nonempty, normalize_url};
 use crate::api::{AppState, SharedState, router, start_storage};
 use crate::clock::SystemClock;
-use crate::config::{Config, ServeArgs, from_environment};
+use crate::config::{Config, ServeArgs, from_environment, split_keys};
 use crate::demo::services::{
     self, BoundServices, DemoService, RunningServices, ServiceError, ServicePorts, ServicesConfig,
 };
@@ -192,7 +192,8 @@ pub fn run(
         .block_on(services::bind(ServicesConfig {
             ports: args.ports(),
             waylog_url: waylog_url.clone(),
-            write_key: Some(args.write_key.clone()),
+            // The first of the server's write keys (the flag takes a comma-separated list).
+            write_key: split_keys(&args.write_key).into_iter().next(),
             seed: args.seed,
         }))
         .map_err(port_error)?;
