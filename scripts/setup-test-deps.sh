@@ -12,7 +12,7 @@ set -euo pipefail
 
 venv="${WAYLOG_VENV:-$HOME/.cache/waylog-venv}"
 
-# Debian packages: tools the shell scripts under test use (scripts/rollup-comparison.sh: curl,
+# Debian packages: tools the shell scripts under test use (scripts/demo-lib.sh: curl,
 # jq) and a real Prometheus Alertmanager for tests/integration/alerts.rs.
 missing=()
 for tool in curl jq; do

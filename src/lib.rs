@@ -29,7 +29,8 @@
 //! - [`api`]: the transport edge: every HTTP route and the OTLP/gRPC service, auth, rate
 //!   limits, request ids, CORS, the one error → status/code mapping, health, background tasks,
 //!   graceful shutdown
-//! - [`demo`]: synthetic realistic traffic and the benchmark drivers
+//! - [`demo`]: synthetic realistic traffic, the benchmark drivers and the simulated services
+//!   of `waylog demo`
 //! - [`cli`]: the `waylog` command line (HTTP client, verbs, `waylog demo`)
 
 pub mod api;

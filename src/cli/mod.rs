@@ -79,7 +79,8 @@ pub enum Command {
     /// Benchmark driver: N events over the detection windows; time incident engine ticks.
     #[command(hide = true)]
     BenchTick(BenchQueryCli),
-    /// Start waylog (or target --addr), send a demo burst and print the triage story.
+    /// Start waylog (or target --addr) and four demo services, drive a burst through them and
+    /// print the triage story.
     Demo(demo::DemoArgs),
     /// The read verbs (spec reads §7.2).
     #[command(flatten)]

@@ -96,7 +96,7 @@ pub struct ServeArgs {
     /// Token-bucket rate per credential for read routes (0 = off).
     #[arg(long, env = "WAYLOG_RATE_LIMIT_READ_RPS", default_value = "0")]
     pub rate_limit_read_rps: String,
-    /// `dev` or `prod` (prod refuses open scopes).
+    /// `dev`, `demo` (as dev; what `waylog demo` runs) or `prod` (prod refuses open scopes).
     #[arg(long, env = "WAYLOG_PROFILE", default_value = "dev")]
     pub profile: String,
     /// OTLP trace ingest (HTTP routes and the gRPC listener); `false` removes both.
@@ -124,10 +124,22 @@ pub fn declared_defaults<T: Args + FromArgMatches>() -> T {
     T::from_arg_matches(&matches).expect("the declared defaults fit their fields")
 }
 
-/// `WAYLOG_PROFILE`; the variants' names are the accepted values.
+/// Every flag of `T` from its `WAYLOG_*` variable when set, else its declared default (no
+/// argv): the process settings of `waylog demo`, which runs the server of `waylog serve`.
+pub fn from_environment<T: Args + FromArgMatches>() -> Result<T, String> {
+    let command = T::augment_args(clap::Command::new("waylog"));
+    let matches = command
+        .try_get_matches_from(["waylog"])
+        .map_err(|e| e.to_string())?;
+    T::from_arg_matches(&matches).map_err(|e| e.to_string())
+}
+
+/// `WAYLOG_PROFILE`; the variants' names are the accepted values. `demo` is what `waylog
+/// demo` runs with; it behaves as `dev` (open scopes allowed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Profile {
     Dev,
+    Demo,
     Prod,
 }
 
@@ -135,6 +147,7 @@ impl Profile {
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Dev => "dev",
+            Profile::Demo => "demo",
             Profile::Prod => "prod",
         }
     }
@@ -210,7 +223,7 @@ impl ServeArgs {
             .map_err(|_| format!("WAYLOG_ADDR: invalid listen address {:?}", self.addr))?;
         let profile = Profile::from_str(self.profile.trim(), false).map_err(|_| {
             format!(
-                "WAYLOG_PROFILE: expected dev or prod, got {:?}",
+                "WAYLOG_PROFILE: expected dev, demo or prod, got {:?}",
                 self.profile.trim()
             )
         })?;

@@ -254,24 +254,24 @@ async fn blast_snapshot(
     window: TimeWindow,
 ) -> Result<BlastSnapshot, TriageError> {
     let family = &incident.error_family;
-    let (requests, users, services) =
-        match incident.blast.as_ref().and_then(|b| b.latest.as_ref()) {
-            Some(b) => (b.affected_requests, b.affected_users, b.affected_services),
-            None => {
-                let q = BlastQuery {
-                    key: BlastKey::Family(family.clone()),
-                    window,
-                };
-                let b = blast::read(ctx, &q)
-                    .await
-                    .map_err(read_failed("read blast radius"))?;
-                (
-                    b.affected_requests,
-                    b.affected_users.unwrap_or(0),
-                    b.affected_services,
-                )
-            }
-        };
+    let (requests, users, services) = match incident.blast.as_ref().and_then(|b| b.latest.as_ref())
+    {
+        Some(b) => (b.affected_requests, b.affected_users, b.affected_services),
+        None => {
+            let q = BlastQuery {
+                key: BlastKey::Family(family.clone()),
+                window,
+            };
+            let b = blast::read(ctx, &q)
+                .await
+                .map_err(read_failed("read blast radius"))?;
+            (
+                b.affected_requests,
+                b.affected_users.unwrap_or(0),
+                b.affected_services,
+            )
+        }
+    };
     Ok(BlastSnapshot {
         requests,
         users,
@@ -313,9 +313,8 @@ async fn top_families(
         match page.next_cursor {
             Some(c) if out.len() < TOP_FAMILIES => {
                 cursor = Some(
-                    crate::reads::params::ErrorsCursor::decode(&c).map_err(|r| {
-                        TriageError::Invalid(format!("error family cursor: {r}"))
-                    })?,
+                    crate::reads::params::ErrorsCursor::decode(&c)
+                        .map_err(|r| TriageError::Invalid(format!("error family cursor: {r}")))?,
                 );
             }
             _ => return Ok(out),

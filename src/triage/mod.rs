@@ -11,8 +11,8 @@
 //! The HTTP routes live in `src/api/triage.rs`, the CLI verb in `src/cli/verbs.rs`; the agent
 //! tools will call [`build::build`] too, so every surface gives the same hash.
 
-pub mod report;
 pub mod build;
 pub mod hash;
 pub mod jcs;
 pub mod render;
+pub mod report;

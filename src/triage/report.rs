@@ -86,17 +86,9 @@ pub struct SuspectChange {
     /// JSON time of the deployment's `first_seen`.
     #[serde(default, skip_serializing_if = "is_empty_str")]
     pub deployed_at: String,
-    #[serde(
-        default,
-        with = "opt_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "opt_number", skip_serializing_if = "Option::is_none")]
     pub error_rate_before: Option<f64>,
-    #[serde(
-        default,
-        with = "opt_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "opt_number", skip_serializing_if = "Option::is_none")]
     pub error_rate_after: Option<f64>,
 }
 
