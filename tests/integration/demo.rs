@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::*;
 
@@ -431,6 +431,7 @@ fn demo_services_answer_link_traces_and_open_the_incident() {
 #[test]
 fn demo_scripts_pass_against_the_running_demo() {
     let demo = Demo::start(&["--requests", "0"]);
+    let artifacts = TestDir::new();
     let run = |script: &str| {
         let path = format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR"));
         let mut cmd = Command::new("bash");
@@ -445,6 +446,7 @@ fn demo_scripts_pass_against_the_running_demo() {
             .env("WAYLOG_URL", &demo.waylog)
             .env("DEMO_GATEWAY_URL", &demo.gateway)
             .env("WAYLOG_CLI_TIMEOUT", "30s")
+            .env("ARTIFACTS_DIR", artifacts.data_dir())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -513,6 +515,49 @@ fn demo_scripts_pass_against_the_running_demo() {
     assert!(rollup.ends_with(
         "PASS: waylog counts the root cause once per failed request instead of once per propagated service hop.\n"
     ));
+
+    // The RCA scorecard (spec triage §8.4): every check true on the demo's incident, the
+    // report hash stable, and the report it names is the one the server builds.
+    let scorecard = run("rca-scorecard.sh");
+    assert!(scorecard.starts_with("RCA scorecard\n"), "{scorecard}");
+    assert!(scorecard.ends_with("PASS: RCA scorecard\n"), "{scorecard}");
+    let card: Value = serde_json::from_str(
+        &std::fs::read_to_string(artifacts.data_dir().join("scorecard.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(card["root_cause_accuracy"], true, "{card}");
+    assert_eq!(card["cause_classification"], true, "{card}");
+    assert_eq!(
+        card["evidence_completeness"],
+        json!({"trace_present": true, "dependency_signal_present": true,
+               "alert_present": true, "next_checks_present": true}),
+        "{card}"
+    );
+    assert_eq!(card["scenario"], "cold-demo");
+    assert_eq!(card["report_hash_stable"], true);
+    let (root, naive) = (
+        card["root_cause_count"].as_i64().unwrap(),
+        card["naive_propagated_count"].as_i64().unwrap(),
+    );
+    assert!(root > 0 && naive > root, "{card}");
+    assert_eq!(card["propagated_error_inflation_avoided"], naive - root);
+    assert!(card["triage_latency_ms"].as_i64().unwrap() > 0);
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(artifacts.data_dir().join("scorecard-report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["report_hash"], card["report_hash"]);
+    assert!(
+        report["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["alert_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("alert_scorecard_pmt_502_")),
+        "{report}"
+    );
     drop(demo);
 }
 
