@@ -4,7 +4,8 @@
 #   tests/integration/alerts.rs) from Debian if missing, and creates a Python venv with pyarrow
 #   and duckdb (the external-reader test, tests/integration/parquet_external.rs) and the
 #   OpenTelemetry Python SDK with its OTLP HTTP and gRPC exporters (the real-client OTLP test,
-#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py). Prints the venv's python path
+#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py) and rfc8785 (the JCS peer,
+#   tests/integration/jcs_peer.rs). Prints the venv's python path
 #   on the last line.
 #   Venv location: ${WAYLOG_VENV:-$HOME/.cache/waylog-venv}. Then run, for example:
 #     WAYLOG_TEST_PYTHON="$(scripts/setup-test-deps.sh | tail -n1)" cargo test --test integration
@@ -49,5 +50,8 @@ ensure() {
 ensure 'import pyarrow, duckdb' pyarrow duckdb
 ensure 'import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.otlp.proto.grpc.trace_exporter' \
     opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
+# The independent RFC 8785 implementation the report-hash canonicalization is checked against
+# (tests/integration/jcs_peer.rs, peer tests/peers/jcs.py).
+ensure 'import rfc8785' rfc8785
 
 echo "$venv/bin/python"

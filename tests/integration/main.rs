@@ -15,6 +15,7 @@ mod durability;
 mod incidents;
 mod incidents_read;
 mod ingest;
+mod jcs_peer;
 mod otlp_refusals;
 mod otlp_sdk;
 mod parquet_external;
