@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
 set -euo pipefail
@@ -79,9 +79,11 @@ if [ "$what" = reads ] || [ "$what" = all ]; then
   "$BIN" bench-reads --rows "$ROWS" --iterations 10 --data-dir "$work/reads"
 fi
 
-if [ "$what" = tick ] || [ "$what" = all ]; then
+if [ "$what" = tick ] || [ "$what" = triage ] || [ "$what" = all ]; then
   echo "# incident engine tick: $ROWS events over the four detection windows, half cold, half hot"
   # 100 ticks per state: p99 is then the 99th tick, and `first_tick` / `max_ms` report the
-  # first one after the load separately.
+  # first one after the load separately. `triage` is the same run: after the spiking ticks it
+  # times GET /v1/triage/{id} (live, snapshot) and its Markdown rendering for the incident the
+  # ticks opened (spec triage §6; target p99 <= 150 ms).
   "$BIN" bench-tick --rows "$ROWS" --iterations 100 --data-dir "$work/tick"
 fi

@@ -375,6 +375,7 @@ pub async fn bench_tick(
         .append(TableId::Events, events_to_batch(&spike)?)
         .await?;
     let spiking = time_ticks(incidents, storage.clone(), query).await?;
+    let triage = bench_triage(config.clone(), storage.clone(), iterations).await?;
     let snap = storage.table(TableId::Events).snapshot();
     storage.close()?;
     Ok(json!({
@@ -387,7 +388,90 @@ pub async fn bench_tick(
         "tick_steady": steady,
         "spike_events": spiked,
         "tick_one_family_spiking": spiking,
+        "triage": triage,
     }))
+}
+
+/// `iterations` GETs of each `(name, path)` through the router in-process: per name, the last
+/// status and the p50 / p99 latency in ms.
+async fn time_gets(
+    app: &axum::Router,
+    paths: &[(&str, String)],
+    iterations: usize,
+) -> anyhow::Result<serde_json::Map<String, Value>> {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let mut out = serde_json::Map::new();
+    for (name, path) in paths {
+        let mut us = Vec::new();
+        let mut status = 0;
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let resp = app
+                .clone()
+                .oneshot(
+                    Request::get(path.as_str())
+                        .body(Body::empty())
+                        .expect("request builds"),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            status = resp.status().as_u16();
+            let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
+            us.push(t.elapsed().as_micros() as u64);
+        }
+        us.sort_unstable();
+        out.insert(
+            (*name).to_string(),
+            json!({"status": status, "p50_ms": percentile(&us, 0.5), "p99_ms": percentile(&us, 0.99)}),
+        );
+    }
+    Ok(out)
+}
+
+/// TriageReport builds (spec triage §6) of the incident the spiking ticks opened, through the
+/// real routes: live, snapshot, and the Markdown rendering.
+async fn bench_triage(
+    config: crate::config::Config,
+    storage: Arc<Storage>,
+    iterations: usize,
+) -> anyhow::Result<Value> {
+    let state = crate::api::AppState::new(config, Arc::new(SystemClock));
+    state.set_storage(storage);
+    let app = crate::api::router(state.clone());
+    let engine = state.engine().expect("storage installed").clone();
+    let opts = QueryOptions {
+        limit: 1,
+        timeout: None,
+        memory_bytes: 1 << 30,
+    };
+    let found = run_user_sql(
+        &engine,
+        "SELECT incident_id FROM incidents ORDER BY started_at DESC LIMIT 1",
+        &opts,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(batch) = found.batches.first().filter(|b| b.num_rows() > 0) else {
+        return Ok(json!({"skipped": "no incident was opened"}));
+    };
+    let id = crate::query::output::cell_to_json(batch.column(0).as_ref(), 0)
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let paths = [
+        ("triage_live", format!("/v1/triage/{id}")),
+        ("triage_snapshot", format!("/v1/triage/{id}?snapshot=true")),
+        (
+            "triage_report_markdown",
+            format!("/v1/triage/{id}/report?format=markdown"),
+        ),
+    ];
+    let mut out = time_gets(&app, &paths, iterations).await?;
+    out.insert("incident_id".into(), json!(id));
+    Ok(Value::Object(out))
 }
 
 pub async fn bench_reads(
@@ -395,10 +479,6 @@ pub async fn bench_reads(
     rows: usize,
     iterations: usize,
 ) -> anyhow::Result<Value> {
-    use axum::body::Body;
-    use axum::http::Request;
-    use tower::ServiceExt;
-
     let config = crate::config::Config::for_data_dir(dir);
     let (storage, load_secs) = load_half_cold(&config, rows, 50 * 60 * 1_000_000_000, 7).await?;
     let state = crate::api::AppState::new(config, Arc::new(SystemClock));
@@ -443,31 +523,7 @@ pub async fn bench_reads(
             format!("/v1/blast_radius?error_code={code}&window=1h"),
         ),
     ];
-    let mut out = serde_json::Map::new();
-    for (name, path) in paths {
-        let mut ms = Vec::new();
-        let mut status = 0;
-        for _ in 0..iterations {
-            let t = Instant::now();
-            let resp = app
-                .clone()
-                .oneshot(
-                    Request::get(&path)
-                        .body(Body::empty())
-                        .expect("request builds"),
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            status = resp.status().as_u16();
-            let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
-            ms.push(t.elapsed().as_micros() as u64);
-        }
-        ms.sort_unstable();
-        out.insert(
-            name.to_string(),
-            json!({"status": status, "p50_ms": percentile(&ms, 0.5), "p99_ms": percentile(&ms, 0.99)}),
-        );
-    }
+    let out = time_gets(&app, &paths, iterations).await?;
     let snap = storage.table(TableId::Events).snapshot();
     storage.close()?;
     Ok(json!({
