@@ -88,7 +88,8 @@ fn valid() -> TriageReport {
 #[test]
 fn validation_names_the_broken_member() {
     assert!(validate(&valid()).is_ok());
-    let cases: [(fn(&mut TriageReport), &str); 3] = [
+    type Break = fn(&mut TriageReport);
+    let cases: [(Break, &str); 3] = [
         (
             |r| r.schema_version = "triage.v2".into(),
             "invalid schema_version",
