@@ -218,8 +218,12 @@ impl UnaryService<Bytes> for ExportMethod {
         Box::pin(tracing::Instrument::instrument(
             async move {
                 let body = request.into_inner();
-                // An undecodable message is INVALID_ARGUMENT with the decoder's words.
+                let max_spans = state.config.otlp_max_spans;
+                // An undecodable message is INVALID_ARGUMENT with the decoder's words; too
+                // many spans are RESOURCE_EXHAUSTED, refused before decoding.
                 let response = super::otlp_http::export(&state, &storage, move || {
+                    crate::ingest::otlp_limits::protobuf_spans(&body, max_spans)
+                        .map_err(super::otlp_http::too_many_spans)?;
                     ExportTraceServiceRequest::decode(body).map_err(|e| {
                         let message = format!("undecodable message: {e}");
                         ApiError::new(ErrorClass::BadRequest, "invalid_body", message, "")
@@ -544,6 +548,19 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(status.details().is_empty());
+        h.stop().await;
+
+        // More spans than WAYLOG_OTLP_MAX_SPANS: refused before decoding, no retry hint.
+        let h = Harness::start(|c| c.otlp_max_spans = 1, true).await;
+        let mut client = TraceServiceClient::new(h.channel().await);
+        let mut two = fixture_request();
+        let spans = &mut two.resource_spans[0].scope_spans[0].spans;
+        let extra = spans[0].clone();
+        spans.push(extra);
+        let status = client.export(two).await.unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert_eq!(status.message(), "batch too large");
         assert!(status.details().is_empty());
         h.stop().await;
 

@@ -21,7 +21,7 @@ use super::body::{content_encoding, declared_oversize, media_type, read_body};
 use super::error::{ApiError, ErrorClass, WriteRoute};
 use super::{AppState, SharedState, auth};
 use crate::ingest::events::BodyError;
-use crate::ingest::{otlp, otlp_json};
+use crate::ingest::{otlp, otlp_json, otlp_limits};
 use crate::storage::Storage;
 
 /// The two payload encodings of OTLP/HTTP.
@@ -39,12 +39,20 @@ impl Payload {
         }
     }
 
-    fn decode(self, body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
+    /// Decode `body`, refusing more than `max_spans` spans before building them.
+    fn decode(self, body: &[u8], max_spans: usize) -> Result<ExportTraceServiceRequest, ApiError> {
         match self {
             Payload::Protobuf => {
-                ExportTraceServiceRequest::decode(body).map_err(|e| format!("protobuf: {e}"))
+                otlp_limits::protobuf_spans(body, max_spans).map_err(too_many_spans)?;
+                ExportTraceServiceRequest::decode(body)
+                    .map_err(|e| invalid_body(format!("protobuf: {e}")))
             }
-            Payload::Json => otlp_json::decode_request(body).map_err(|e| e.to_string()),
+            Payload::Json => {
+                otlp_json::decode_request_within(body, max_spans).map_err(|e| match e {
+                    otlp_json::DecodeError::Spans(t) => too_many_spans(t),
+                    other => invalid_body(other.to_string()),
+                })
+            }
         }
     }
 
@@ -54,6 +62,16 @@ impl Payload {
             Payload::Json => otlp_json::encode_response(response),
         }
     }
+}
+
+/// `413 batch_oversize` of an export over `WAYLOG_OTLP_MAX_SPANS` (gRPC: `RESOURCE_EXHAUSTED`).
+pub(crate) fn too_many_spans(t: otlp_limits::TooManySpans) -> ApiError {
+    ApiError::new(
+        ErrorClass::PayloadTooLarge,
+        "batch_oversize",
+        "batch too large",
+        format!("more than {} spans (WAYLOG_OTLP_MAX_SPANS)", t.limit),
+    )
 }
 
 fn invalid_body(detail: impl Into<String>) -> ApiError {
@@ -145,10 +163,8 @@ pub async fn otlp_traces_ingest(
             BodyError::Oversize(n) => ApiError::body_oversize(format!("{n} bytes; limit {max}")),
             BodyError::Corrupt(detail) => invalid_body(detail),
         })?;
-    let response = export(&state, &storage, move || {
-        payload.decode(&body).map_err(invalid_body)
-    })
-    .await?;
+    let max_spans = state.config.otlp_max_spans;
+    let response = export(&state, &storage, move || payload.decode(&body, max_spans)).await?;
     let mut resp = (StatusCode::OK, payload.encode(&response)).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -67,6 +67,10 @@ pub struct ServeArgs {
     pub max_body_bytes: String,
     #[arg(long, env = "WAYLOG_MAX_BATCH_EVENTS", default_value = "10000")]
     pub max_batch_events: String,
+    /// Spans per OTLP export, counted before decoding; beyond: `413 batch_oversize` /
+    /// `RESOURCE_EXHAUSTED`.
+    #[arg(long, env = "WAYLOG_OTLP_MAX_SPANS", default_value = "50000")]
+    pub otlp_max_spans: String,
     /// Event retention (`7d`, `36h`, ...).
     #[arg(long, env = "WAYLOG_RETENTION", default_value = "7d")]
     pub retention: String,
@@ -170,6 +174,7 @@ pub struct Config {
     pub write_queue_bytes: u64,
     pub max_body_bytes: usize,
     pub max_batch_events: usize,
+    pub otlp_max_spans: usize,
     pub retention: Duration,
     pub signal_retention: Duration,
     /// `Access-Control-Allow-Origin` of CORS-enabled routes.
@@ -276,6 +281,7 @@ impl ServeArgs {
                 &self.max_body_bytes,
             )?),
             max_batch_events: positive_int("WAYLOG_MAX_BATCH_EVENTS", &self.max_batch_events)?,
+            otlp_max_spans: positive_int("WAYLOG_OTLP_MAX_SPANS", &self.otlp_max_spans)?,
             retention,
             signal_retention: positive_duration("WAYLOG_SIGNAL_RETENTION", &self.signal_retention)?,
             cors_origin: self.cors_origin.trim().to_string(),

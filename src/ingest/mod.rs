@@ -11,4 +11,5 @@ pub mod events;
 pub mod framing;
 pub mod otlp;
 pub mod otlp_json;
+pub mod otlp_limits;
 pub mod signals;

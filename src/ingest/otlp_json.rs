@@ -31,14 +31,29 @@ pub(crate) enum DecodeError {
         path: String,
         expected: &'static str,
     },
+    /// More spans than `WAYLOG_OTLP_MAX_SPANS` (counted before conversion).
+    #[error(transparent)]
+    Spans(#[from] crate::ingest::otlp_limits::TooManySpans),
 }
 
 type Result<T, E = DecodeError> = std::result::Result<T, E>;
 
-/// Decode an OTLP/JSON `ExportTraceServiceRequest` (a leading UTF-8 BOM is ignored).
+/// Decode an OTLP/JSON `ExportTraceServiceRequest` (a leading UTF-8 BOM is ignored), with no
+/// span limit (tests; the transport uses [`decode_request_within`]).
+#[cfg(test)]
 pub(crate) fn decode_request(body: &[u8]) -> Result<ExportTraceServiceRequest> {
+    decode_request_within(body, usize::MAX)
+}
+
+/// [`decode_request`] refusing, before any span is converted, a request of more than
+/// `max_spans` spans.
+pub(crate) fn decode_request_within(
+    body: &[u8],
+    max_spans: usize,
+) -> Result<ExportTraceServiceRequest> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let root: Value = serde_json::from_slice(body).map_err(DecodeError::Json)?;
+    crate::ingest::otlp_limits::json_spans(&root, max_spans)?;
     let root = Obj::of(&root, "")?;
     Ok(ExportTraceServiceRequest {
         resource_spans: root.list("resourceSpans", "resource_spans", resource_spans)?,

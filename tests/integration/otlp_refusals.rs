@@ -557,3 +557,72 @@ async fn otlp_grpc_refusals_answer_spec_statuses_and_store_nothing() {
     assert_eq!(count(&server).await, 3);
     tokio::task::block_in_place(|| server.stop_graceful());
 }
+
+/// An export of more spans than `WAYLOG_OTLP_MAX_SPANS` is refused before it is decoded
+/// (`413 batch_oversize`), however small its body: a gzip'd protobuf of a million empty spans
+/// (2 bytes each) would otherwise decode to ~250 MB of span structs.
+#[test]
+fn otlp_http_span_count_guard_refuses_before_decoding() {
+    let dir = TestDir::new();
+    let server = Server::start(
+        &dir.data_dir(),
+        &["--write-key", KEY],
+        &[("WAYLOG_OTLP_MAX_SPANS", "3")],
+    );
+    let auth = ("Authorization", format!("Bearer {KEY}"));
+    let post = |ctype: &str, encoding: Option<&str>, body: Vec<u8>| {
+        let mut headers = vec![("Content-Type", ctype.to_string()), auth.clone()];
+        if let Some(e) = encoding {
+            headers.push(("Content-Encoding", e.to_string()));
+        }
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        server.request("POST", "/v1/traces", &h, Some(&body))
+    };
+    let mut four = valid_request();
+    let spans = &mut four.resource_spans[0].scope_spans[0].spans;
+    let mut extra = spans[0].clone();
+    extra.span_id = vec![0xb0, 0, 0, 0, 0, 0, 0, 9];
+    spans.push(extra);
+    let r = post("application/x-protobuf", None, four.encode_to_vec());
+    assert_refused(&r, 413, "batch_oversize", "four spans");
+    assert_eq!(
+        r.json()["error"]["detail"],
+        "more than 3 spans (WAYLOG_OTLP_MAX_SPANS)"
+    );
+
+    let span = json!({"traceId": "5a7ca07b0eb80baa1556752b15915d83", "spanId": "803504d7381251e3",
+                      "name": "GET /", "startTimeUnixNano": "1", "endTimeUnixNano": "2"});
+    let json_body = json!({"resourceSpans": [{"scopeSpans": [{"spans": [span, span]}, {"spans": [span, span]}]}]});
+    let r = post("application/json", None, json_body.to_string().into_bytes());
+    assert_refused(&r, 413, "batch_oversize", "four JSON spans in two scopes");
+
+    let mut scope = Vec::with_capacity(2_000_000);
+    for _ in 0..1_000_000 {
+        scope.extend_from_slice(&[0x12, 0x00]);
+    }
+    let wrap = |field: u8, inner: Vec<u8>| {
+        let mut out = vec![field];
+        let mut n = inner.len() as u64;
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out.extend_from_slice(&inner);
+        out
+    };
+    let bomb = gzip(&wrap(0x0a, wrap(0x12, scope)));
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    let r = post("application/x-protobuf", Some("gzip"), bomb);
+    assert_refused(&r, 413, "batch_oversize", "a million empty spans");
+    assert_eq!(server.count(), 0);
+
+    // At the limit: stored.
+    let r = post(
+        "application/x-protobuf",
+        None,
+        valid_request().encode_to_vec(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(server.count(), 3);
+}
