@@ -17,6 +17,7 @@ pub mod body;
 pub mod deployments;
 pub mod error;
 pub mod events;
+pub mod http_server;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod query;
@@ -166,6 +167,17 @@ fn valid_request_id(v: &str) -> bool {
     (1..=128).contains(&v.len()) && v.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
+/// Every request body fails once `WAYLOG_HTTP_BODY_TIMEOUT` has passed since the request
+/// arrived ([`body::DeadlineBody`]).
+async fn body_deadline_layer(
+    State(timeout): State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let req = req.map(|b| axum::body::Body::new(body::DeadlineBody::new(b, timeout)));
+    next.run(req).await
+}
+
 async fn request_id_layer(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
@@ -234,6 +246,10 @@ pub fn router(state: SharedState) -> Router {
         .merge(triage::routes())
         .merge(otlp)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.config.http_body_timeout,
+            body_deadline_layer,
+        ))
         .layer(middleware::from_fn(request_id_layer))
         .with_state(state)
 }
@@ -318,19 +334,21 @@ pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
     let state = AppState::new(config, clock);
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone());
     let sig_state = state.clone();
     let stop_for_signal = stop_tx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down: draining in-flight requests");
-                sig_state.begin_shutdown();
-                let _ = stop_for_signal.send(true);
-            })
-            .await
-    });
+    let header_timeout = state.config.http_header_timeout;
+    let server = tokio::spawn(http_server::serve(
+        listener,
+        app,
+        header_timeout,
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: draining in-flight requests");
+            sig_state.begin_shutdown();
+            let _ = stop_for_signal.send(true);
+        },
+    ));
 
     let storage = match start_storage(&state, stop_rx.clone()).await {
         Ok(s) => s,
@@ -352,7 +370,7 @@ pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
     let startup_ms = process_start.elapsed().as_secs_f64() * 1000.0;
     println!("waylog ready (startup_ms={startup_ms:.1})");
     tracing::info!(startup_ms, "ready");
-    server.await??;
+    server.await?;
     let _ = stop_tx.send(true);
     // In-flight OTLP/gRPC calls finish (bounded by their grace) before the writer stops.
     if let Some(task) = otlp_grpc {

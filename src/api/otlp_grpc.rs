@@ -70,7 +70,14 @@ pub async fn serve(listener: TcpListener, state: SharedState, stop: watch::Recei
     };
     // Exports are large (hundreds of KiB): HTTP/2's default 64 KiB windows would make every
     // request wait for WINDOW_UPDATE round trips, and Nagle would delay small responses.
+    // Bounded: a call runs at most WAYLOG_GRPC_TIMEOUT (then DEADLINE_EXCEEDED; a shorter
+    // `grpc-timeout` from the client wins), and one connection runs at most
+    // WAYLOG_GRPC_CONCURRENCY calls at once (more wait for a free slot).
+    let timeout = state.config.grpc_timeout;
+    let per_connection = state.config.grpc_concurrency;
     let server = tonic::transport::Server::builder()
+        .timeout(timeout)
+        .concurrency_limit_per_connection(per_connection)
         .initial_stream_window_size(4 << 20)
         .initial_connection_window_size(16 << 20)
         .serve_with_incoming_shutdown(

@@ -130,7 +130,13 @@ pub async fn query_run(
     }
     let body = axum::body::to_bytes(req.into_body(), MAX_QUERY_BODY)
         .await
-        .map_err(|_| ApiError::body_oversize(format!("limit {MAX_QUERY_BODY} bytes")))?;
+        .map_err(|e| {
+            if super::body::is_length_limit(&e) {
+                ApiError::body_oversize(format!("limit {MAX_QUERY_BODY} bytes"))
+            } else {
+                ApiError::bad_request(e.to_string())
+            }
+        })?;
     let q = parse_request(
         &body,
         state.config.query_max_rows,

@@ -71,6 +71,19 @@ pub struct ServeArgs {
     /// `RESOURCE_EXHAUSTED`.
     #[arg(long, env = "WAYLOG_OTLP_MAX_SPANS", default_value = "50000")]
     pub otlp_max_spans: String,
+    /// Time a client gets to send a request's headers, and the longest a keep-alive
+    /// connection may sit idle; then the connection is closed.
+    #[arg(long, env = "WAYLOG_HTTP_HEADER_TIMEOUT", default_value = "60s")]
+    pub http_header_timeout: String,
+    /// Time a client gets to send a whole request body, from the request's arrival.
+    #[arg(long, env = "WAYLOG_HTTP_BODY_TIMEOUT", default_value = "60s")]
+    pub http_body_timeout: String,
+    /// Longest OTLP/gRPC call (`DEADLINE_EXCEEDED` after).
+    #[arg(long, env = "WAYLOG_GRPC_TIMEOUT", default_value = "30s")]
+    pub grpc_timeout: String,
+    /// OTLP/gRPC calls served at once per connection; more wait.
+    #[arg(long, env = "WAYLOG_GRPC_CONCURRENCY", default_value = "16")]
+    pub grpc_concurrency: String,
     /// Event retention (`7d`, `36h`, ...).
     #[arg(long, env = "WAYLOG_RETENTION", default_value = "7d")]
     pub retention: String,
@@ -175,6 +188,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_batch_events: usize,
     pub otlp_max_spans: usize,
+    pub http_header_timeout: Duration,
+    pub http_body_timeout: Duration,
+    pub grpc_timeout: Duration,
+    pub grpc_concurrency: usize,
     pub retention: Duration,
     pub signal_retention: Duration,
     /// `Access-Control-Allow-Origin` of CORS-enabled routes.
@@ -282,6 +299,16 @@ impl ServeArgs {
             )?),
             max_batch_events: positive_int("WAYLOG_MAX_BATCH_EVENTS", &self.max_batch_events)?,
             otlp_max_spans: positive_int("WAYLOG_OTLP_MAX_SPANS", &self.otlp_max_spans)?,
+            http_header_timeout: positive_duration(
+                "WAYLOG_HTTP_HEADER_TIMEOUT",
+                &self.http_header_timeout,
+            )?,
+            http_body_timeout: positive_duration(
+                "WAYLOG_HTTP_BODY_TIMEOUT",
+                &self.http_body_timeout,
+            )?,
+            grpc_timeout: positive_duration("WAYLOG_GRPC_TIMEOUT", &self.grpc_timeout)?,
+            grpc_concurrency: positive_int("WAYLOG_GRPC_CONCURRENCY", &self.grpc_concurrency)?,
             retention,
             signal_retention: positive_duration("WAYLOG_SIGNAL_RETENTION", &self.signal_retention)?,
             cors_origin: self.cors_origin.trim().to_string(),

@@ -16,6 +16,7 @@ mod incidents;
 mod incidents_read;
 mod ingest;
 mod jcs_peer;
+mod limits;
 mod otlp_refusals;
 mod otlp_sdk;
 mod parquet_external;

@@ -336,19 +336,21 @@ impl BoundServer {
         let state = AppState::new(self.config, Arc::new(SystemClock));
         let (stop_tx, stop_rx) = watch::channel(false);
         let (exit_tx, mut exit_rx) = watch::channel(false);
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(state.clone());
         let shutdown_state = state.clone();
         let stop_on_exit = stop_tx.clone();
         let listener = self.listener;
-        let task = rt.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = exit_rx.wait_for(|v| *v).await;
-                    shutdown_state.begin_shutdown();
-                    let _ = stop_on_exit.send(true);
-                })
-                .await
-        });
+        let header_timeout = state.config.http_header_timeout;
+        let task = rt.spawn(crate::api::http_server::serve(
+            listener,
+            app,
+            header_timeout,
+            async move {
+                let _ = exit_rx.wait_for(|v| *v).await;
+                shutdown_state.begin_shutdown();
+                let _ = stop_on_exit.send(true);
+            },
+        ));
         match rt.block_on(start_storage(&state, stop_rx)) {
             Ok(storage) => Ok(Server {
                 state,
@@ -371,7 +373,7 @@ impl BoundServer {
 /// The in-process server, serving.
 struct Server {
     state: SharedState,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
     storage: Arc<Storage>,
     exit_tx: watch::Sender<bool>,
     stop_tx: watch::Sender<bool>,
@@ -386,10 +388,8 @@ impl Server {
         rt.block_on(self.state.background.join(crate::api::BACKGROUND_GRACE));
         let storage = self.storage;
         let closed = rt.block_on(rt.spawn_blocking(move || storage.close()));
-        match served {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(err(EXIT_SERVER, format!("server error: {e}"))),
-            Err(e) => return Err(err(EXIT_SERVER, format!("server task failed: {e}"))),
+        if let Err(e) = served {
+            return Err(err(EXIT_SERVER, format!("server task failed: {e}")));
         }
         match closed {
             Ok(Ok(())) => Ok(()),

@@ -1,0 +1,69 @@
+//! Connection-level limits of the real binary (issue 14, bounded everything): a client that
+//! never finishes its headers is disconnected after `WAYLOG_HTTP_HEADER_TIMEOUT`, and one that
+//! trickles its body gets a clear error after `WAYLOG_HTTP_BODY_TIMEOUT` with nothing stored;
+//! the server keeps serving everyone else meanwhile.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+fn connect(server: &Server) -> TcpStream {
+    let addr = server.url.trim_start_matches("http://");
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+/// Everything the server sends until it closes the connection (or the read timeout).
+fn read_to_close(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn stalled_headers_are_disconnected_and_trickled_bodies_refused() {
+    let dir = TestDir::new();
+    let server = Server::start(
+        &dir.data_dir(),
+        &[],
+        &[
+            ("WAYLOG_HTTP_HEADER_TIMEOUT", "1s"),
+            ("WAYLOG_HTTP_BODY_TIMEOUT", "1s"),
+        ],
+    );
+
+    // Half a request head, then silence: closed after the header timeout.
+    let mut stalled = connect(&server);
+    stalled
+        .write_all(b"POST /v1/events HTTP/1.1\r\nHost: waylog\r\nContent-Type: applic")
+        .unwrap();
+    let t = Instant::now();
+    let answer = read_to_close(&mut stalled);
+    let waited = t.elapsed();
+    assert!(
+        waited < Duration::from_secs(15),
+        "still open after {waited:?}: {answer:?}"
+    );
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    // A body that stops halfway: a 400 naming the setting, nothing stored.
+    let body = serde_json::to_vec(&event("trickle-1")).unwrap();
+    let mut trickle = connect(&server);
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: waylog\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    trickle.write_all(head.as_bytes()).unwrap();
+    trickle.write_all(&body[..body.len() / 2]).unwrap();
+    let answer = read_to_close(&mut trickle);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("WAYLOG_HTTP_BODY_TIMEOUT"), "{answer}");
+
+    // Everyone else was served all along, and the trickled event was not stored.
+    let env = server.ingest(&[event("ok-1")]);
+    assert_eq!(env["accepted"], 1, "{env}");
+    assert_eq!(server.count(), 1);
+}
