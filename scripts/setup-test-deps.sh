@@ -4,8 +4,10 @@
 #   tests/integration/alerts.rs) from Debian if missing, and creates a Python venv with pyarrow
 #   and duckdb (the external-reader test, tests/integration/parquet_external.rs) and the
 #   OpenTelemetry Python SDK with its OTLP HTTP and gRPC exporters (the real-client OTLP test,
-#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py). Prints the venv's python path
-#   on the last line.
+#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py), and the browser test's
+#   Debian `chromium` with Playwright for Python (tests/integration/ui.rs, peer
+#   tests/peers/ui_test.py; Playwright drives the system chromium, it downloads no browser).
+#   Prints the venv's python path on the last line.
 #   Venv location: ${WAYLOG_VENV:-$HOME/.cache/waylog-venv}. Then run, for example:
 #     WAYLOG_TEST_PYTHON="$(scripts/setup-test-deps.sh | tail -n1)" cargo test --test integration
 set -euo pipefail
@@ -19,6 +21,8 @@ for tool in curl jq; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# The dashboard's browser test (tests/integration/ui.rs) runs Debian's headless chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -49,5 +53,8 @@ ensure() {
 ensure 'import pyarrow, duckdb' pyarrow duckdb
 ensure 'import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.otlp.proto.grpc.trace_exporter' \
     opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
+# Playwright's Python API only: tests/peers/ui_test.py launches the system chromium through
+# executable_path, so `playwright install` (a browser download) is never run.
+ensure 'import playwright.sync_api' playwright
 
 echo "$venv/bin/python"
