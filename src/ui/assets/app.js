@@ -29,7 +29,7 @@ function fill(el, attrs, children) {
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -622,10 +622,16 @@ function explainForm(main) {
   );
 }
 
-/** Depth of every event: its parent is the event owning the step span it names. */
-function depths(events) {
+/** Step span id → index of the event holding that step (reads §3.1 span owners). */
+function spanOwners(events) {
   const owner = new Map();
   events.forEach((e, i) => (e.steps || []).forEach((st) => st.span_id && owner.set(st.span_id, i)));
+  return owner;
+}
+
+/** Depth of every event: its parent is the event owning the step span it names. */
+function depths(events) {
+  const owner = spanOwners(events);
   const memo = new Array(events.length);
   const depth = (i, seen) => {
     if (memo[i] !== undefined) return memo[i];
@@ -635,6 +641,27 @@ function depths(events) {
     return d;
   };
   return events.map((_, i) => depth(i, new Set()));
+}
+
+/** The indexes of the events on the caller chain above event `i` (parent spans, upwards). */
+function callersOf(events, i) {
+  const owner = spanOwners(events);
+  const out = new Set();
+  for (let at = i; at >= 0; ) {
+    const p = owner.get(events[at].parent_span_id);
+    if (p === undefined || out.has(p) || p === i) break;
+    out.add(p);
+    at = p;
+  }
+  return out;
+}
+
+const httpStatus = (e) => (e.fields && e.fields.http && e.fields.http.status ? " HTTP " + e.fields.http.status : "");
+
+/** Did the failure reach this caller: failed, a 5xx answer, or a failed step? */
+function carriesFailure(e) {
+  const status = e.fields && e.fields.http ? Number(e.fields.http.status) : 0;
+  return FAILED.includes(e.status) || status >= 500 || (e.steps || []).some((st) => st.status === "error");
 }
 
 async function explainScreen(main, _params, traceId) {
@@ -661,6 +688,7 @@ function explainView(trace, story) {
   const total = Math.max(1, t1 - t0);
   const origin = story ? story.event_id : null;
   const originCode = story && story.anchor ? story.anchor.error_code : null;
+  const callers = callersOf(events, events.findIndex((e) => e.event_id === origin));
   const bar = (startMs, durMs, failed) => {
     const el = h("div", { class: "wf-bar" + (failed ? " failed" : "") });
     el.style.left = ((startMs / total) * 100).toFixed(3) + "%";
@@ -677,9 +705,12 @@ function explainView(trace, story) {
     if (isOrigin) {
       const what = story.anchor ? `${story.anchor.step} → ${story.anchor.error_code}` : "failure";
       label.append(h("span", { class: "mark origin", id: "origin-mark", text: "ORIGIN " + what }));
+    } else if (failed && e.anchor && e.anchor.error_code === originCode) {
+      label.append(h("span", { class: "mark propagated", text: "propagated " + e.anchor.error_code }));
+    } else if (callers.has(i) && carriesFailure(e)) {
+      label.append(h("span", { class: "mark propagated", text: "propagated ↑" + httpStatus(e) }));
     } else if (failed && e.anchor) {
-      const same = originCode && e.anchor.error_code === originCode;
-      label.append(h("span", { class: "mark propagated", text: (same ? "propagated " : "failed ") + e.anchor.error_code }));
+      label.append(h("span", { class: "mark propagated", text: "failed " + e.anchor.error_code }));
     }
     label.title = `${e.service} ${e.event_id}`;
     const row = h("div", { class: "wf-row" + (isOrigin ? " origin" : ""), "data-event-id": e.event_id, "data-origin": isOrigin ? "true" : null }, label, bar(parseTs(e.ts_start) - t0, parseTs(e.ts_end) - parseTs(e.ts_start), failed));
