@@ -177,8 +177,10 @@ def auth(s, key, timeout):
     # Another screen in the same tab: the stored key is used, no second prompt.
     s.visit("auth-again", "/ui/errors")
     page.locator("#families").wait_for(timeout=timeout)
+    # A function, not an expression: Playwright evaluates expressions with eval, which the
+    # page's Content-Security-Policy forbids.
     page.wait_for_function(
-        "!document.querySelector('#families').innerText.includes('Loading')", timeout=timeout
+        "() => !document.querySelector('#families').innerText.includes('Loading')", timeout=timeout
     )
     found["prompted_again"] = page.locator("#key-dialog[open]").count() > 0
     found["families_text"] = page.locator("#families").inner_text()
