@@ -223,6 +223,7 @@ fn ui_dashboard_tells_the_demo_incident_story_in_chromium() {
             "incidents",
             "incidents-dark",
             "incident",
+            "incident-report",
             "errors",
             "explain",
             "blast",

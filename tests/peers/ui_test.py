@@ -93,13 +93,15 @@ def demo(s, timeout):
     found["sample_traces"] = [
         a.inner_text() for a in page.locator("#sample-traces a.mono").all()
     ]
+    s.shot("incident")
     renders = {}
     for button, fmt in [("#render-pagerduty", "pagerduty"), ("#render-slack", "slack"), ("#copy-markdown", "markdown")]:
         page.click(button)
         page.locator(f"#render-output[data-format='{fmt}']").wait_for(timeout=timeout)
         renders[fmt] = page.locator("#render-output").inner_text()
     found["renders"] = renders
-    s.shot("incident")
+    page.locator("#report").scroll_into_view_if_needed()
+    s.shot("incident-report")
 
     # Errors: families with a sparkline each, and the root cause vs propagated chart.
     s.visit("errors", "/ui/errors?window=1h")
