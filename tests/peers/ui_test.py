@@ -90,6 +90,7 @@ def demo(s, timeout):
     found["evidence_items"] = page.locator("#evidence li").count()
     found["next_checks"] = page.locator("#next-checks li").count()
     found["dimension_bars"] = page.locator("#suspect-dimensions rect").count()
+    found["dimensions_text"] = page.locator("#suspect-dimensions-panel").inner_text()
     found["sample_traces"] = [
         a.inner_text() for a in page.locator("#sample-traces a.mono").all()
     ]

@@ -458,7 +458,7 @@ function incidentDetail(inc) {
     h("h2", { text: "Next checks" }),
     h("ol", { class: "panel", id: "next-checks" }, inc.next_checks.map((c) => h("li", { text: c }))),
     h("h2", { text: "Suspect dimensions" }),
-    h("div", { class: "panel" }, dimensionsChart(inc.suspect_dimensions)),
+    h("div", { class: "panel", id: "suspect-dimensions-panel" }, dimensionsChart(inc.suspect_dimensions)),
     h("h2", { text: "Sample traces" }),
     h("ul", { class: "plain panel", id: "sample-traces" }, inc.sample_traces.map((t) => h("li", {}, traceLink(t), " ", link("/ui/explain/" + encodeURIComponent(t), "explain")))),
   ];
