@@ -20,53 +20,52 @@ pub struct Asset {
     pub content_type: &'static str,
     /// The bytes, as compiled in.
     pub body: &'static [u8],
+    etag: OnceLock<String>,
 }
 
 impl Asset {
+    const fn new(name: &'static str, content_type: &'static str, body: &'static [u8]) -> Asset {
+        Asset {
+            name,
+            content_type,
+            body,
+            etag: OnceLock::new(),
+        }
+    }
+
     /// A strong `ETag` of the bytes (quoted, first 16 hex digits of their SHA-256), computed
-    /// once per asset.
-    pub fn etag(&self) -> &'static str {
-        static TAGS: OnceLock<Vec<String>> = OnceLock::new();
-        let tags = TAGS.get_or_init(|| {
-            ASSETS
-                .iter()
-                .map(|a| {
-                    let digest = Sha256::digest(a.body);
-                    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-                    format!("\"{hex}\"")
-                })
-                .collect()
-        });
-        ASSETS
-            .iter()
-            .position(|a| std::ptr::eq(a, self))
-            .and_then(|i| tags.get(i))
-            .map_or("\"\"", String::as_str)
+    /// once.
+    pub fn etag(&'static self) -> &'static str {
+        self.etag.get_or_init(|| {
+            let digest = Sha256::digest(self.body);
+            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            format!("\"{hex}\"")
+        })
     }
 }
 
 /// Every embedded file; the first is the page.
 pub static ASSETS: [Asset; 4] = [
-    Asset {
-        name: "index.html",
-        content_type: "text/html; charset=utf-8",
-        body: include_bytes!("assets/index.html"),
-    },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("assets/app.js"),
-    },
-    Asset {
-        name: "app.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("assets/app.css"),
-    },
-    Asset {
-        name: "favicon.svg",
-        content_type: "image/svg+xml",
-        body: include_bytes!("assets/favicon.svg"),
-    },
+    Asset::new(
+        "index.html",
+        "text/html; charset=utf-8",
+        include_bytes!("assets/index.html"),
+    ),
+    Asset::new(
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/app.js"),
+    ),
+    Asset::new(
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("assets/app.css"),
+    ),
+    Asset::new(
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("assets/favicon.svg"),
+    ),
 ];
 
 /// The page served for `/ui` and every client route under it.

@@ -161,7 +161,10 @@ fn ui_dashboard_tells_the_demo_incident_story_in_chromium() {
     let id = text(&seen, "incident_id").to_string();
     assert!(id.starts_with("inc_"), "{seen:#}");
     let card = text(&seen, "card_text");
-    assert!(card.contains(FAMILY) && card.contains("dependency"), "{card}");
+    assert!(
+        card.contains(FAMILY) && card.contains("dependency"),
+        "{card}"
+    );
     assert!(count(&seen, "evidence_items") >= 1, "{seen:#}");
     assert!(count(&seen, "next_checks") >= 1, "{seen:#}");
     // Two bars (failing, baseline share) per suspect dimension, or the capture's word when
@@ -198,17 +201,17 @@ fn ui_dashboard_tells_the_demo_incident_story_in_chromium() {
     let trace = text(&seen, "explain_trace");
     let story = read_resp(
         agent
-            .get(format!(
-                "{}/v1/traces/story?trace_id={trace}",
-                demo.waylog
-            ))
+            .get(format!("{}/v1/traces/story?trace_id={trace}", demo.waylog))
             .call(),
     )
     .unwrap()
     .json();
     assert_eq!(seen["origin_event_id"], story["event_id"], "{seen:#}");
     let origin = text(&seen, "origin_text");
-    assert!(origin.contains("ORIGIN") && origin.contains("PMT_502"), "{origin}");
+    assert!(
+        origin.contains("ORIGIN") && origin.contains("PMT_502"),
+        "{origin}"
+    );
     assert!(count(&seen, "propagated_marks") >= 1, "{seen:#}");
 
     // Blast radius, recent traces, search, SQL.
@@ -262,7 +265,10 @@ fn ui_dashboard_asks_once_for_the_read_key_of_a_closed_scope() {
     assert!(!text(&seen, "url").contains(READ_KEY));
     assert_eq!(seen["prompted_again"], false, "{seen:#}");
     assert!(text(&seen, "strip_text").contains("No active incidents."));
-    assert!(text(&seen, "families_text").contains("No failures"), "{seen:#}");
+    assert!(
+        text(&seen, "families_text").contains("No failures"),
+        "{seen:#}"
+    );
     // Only the first, unauthenticated calls failed (401), on the first screen.
     assert_console_clean(&seen, "auth", "401");
     assert_screenshots(&seen, &["auth-prompt", "auth-after-key"]);
