@@ -172,7 +172,7 @@ fn ui_dashboard_tells_the_demo_incident_story_in_chromium() {
     let bars = count(&seen, "dimension_bars");
     let dims = text(&seen, "dimensions_text");
     assert!(
-        (bars >= 2 && bars % 2 == 0) || dims.starts_with("No suspect dimension"),
+        (bars >= 2 && bars.is_multiple_of(2)) || dims.starts_with("No suspect dimension"),
         "{seen:#}"
     );
 
