@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
 set -euo pipefail
@@ -86,4 +87,15 @@ if [ "$what" = tick ] || [ "$what" = triage ] || [ "$what" = all ]; then
   # times GET /v1/triage/{id} (live, snapshot) and its Markdown rendering for the incident the
   # ticks opened (spec triage §6; target p99 <= 150 ms).
   "$BIN" bench-tick --rows "$ROWS" --iterations 100 --data-dir "$work/tick"
+fi
+
+if [ "$what" = ui ]; then
+  echo "# ui: first paint of /ui/incidents in headless chromium, $ROWS events stored (half cold, half hot)"
+  python=${WAYLOG_TEST_PYTHON:-${WAYLOG_VENV:-$HOME/.cache/waylog-venv}/bin/python}
+  chromium=${WAYLOG_TEST_CHROMIUM:-$(command -v chromium || true)}
+  [ -n "$chromium" ] || { echo "chromium is missing: run scripts/setup-test-deps.sh" >&2; exit 1; }
+  "$BIN" bench-reads --rows "$ROWS" --iterations 1 --data-dir "$work/ui" >/dev/null
+  start_server "$work/ui" --hot-max-bytes 16GiB --hot-window 1h
+  "$python" scripts/ui_first_paint.py --url "$url" --chromium "$chromium" --runs 5
+  kill -TERM "$pid"; wait "$pid" || true
 fi

@@ -4,9 +4,11 @@
 #   tests/integration/alerts.rs) from Debian if missing, and creates a Python venv with pyarrow
 #   and duckdb (the external-reader test, tests/integration/parquet_external.rs) and the
 #   OpenTelemetry Python SDK with its OTLP HTTP and gRPC exporters (the real-client OTLP test,
-#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py) and rfc8785 (the JCS peer,
-#   tests/integration/jcs_peer.rs). Prints the venv's python path
-#   on the last line.
+#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py), rfc8785 (the JCS peer,
+#   tests/integration/jcs_peer.rs), and the browser test's
+#   Debian `chromium` with Playwright for Python (tests/integration/ui.rs, peer
+#   tests/peers/ui_test.py; Playwright drives the system chromium, it downloads no browser).
+#   Prints the venv's python path on the last line.
 #   Venv location: ${WAYLOG_VENV:-$HOME/.cache/waylog-venv}. Then run, for example:
 #     WAYLOG_TEST_PYTHON="$(scripts/setup-test-deps.sh | tail -n1)" cargo test --test integration
 set -euo pipefail
@@ -20,6 +22,8 @@ for tool in curl jq; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# The dashboard's browser test (tests/integration/ui.rs) runs Debian's headless chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -53,5 +57,8 @@ ensure 'import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.t
 # The independent RFC 8785 implementation the report-hash canonicalization is checked against
 # (tests/integration/jcs_peer.rs, peer tests/peers/jcs.py).
 ensure 'import rfc8785' rfc8785
+# Playwright's Python API only: tests/peers/ui_test.py launches the system chromium through
+# executable_path, so `playwright install` (a browser download) is never run.
+ensure 'import playwright.sync_api' playwright
 
 echo "$venv/bin/python"

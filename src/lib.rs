@@ -26,6 +26,8 @@
 //!   next checks, alert matching, snapshot text) and the tick, store and reads around them
 //! - [`triage`]: TriageReport v1: the builder over one snapshot, `report_hash` over RFC 8785
 //!   canonical JSON, the Markdown / Slack / PagerDuty renderers
+//! - [`ui`]: the embedded dashboard's files (HTML, CSS, JavaScript compiled in), served by
+//!   `api::ui`; its screens read the public HTTP API from the browser
 //! - [`api`]: the transport edge: every HTTP route and the OTLP/gRPC service, auth, rate
 //!   limits, request ids, CORS, the one error → status/code mapping, health, background tasks,
 //!   graceful shutdown
@@ -48,4 +50,5 @@ pub mod reads;
 pub mod rfc3339;
 pub mod storage;
 pub mod triage;
+pub mod ui;
 pub mod wal;

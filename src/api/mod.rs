@@ -1,7 +1,7 @@
 //! The transport edge: every HTTP route and the OTLP/gRPC service, with the shared state,
 //! auth and rate limits, request ids, CORS, the error → status mapping ([`error`]), health and
 //! graceful shutdown. One file per API (`events`, `otlp_http`, `otlp_grpc`, `signals`,
-//! `alerts`, `deployments`, `query`, `reads`); each handler checks the request, calls a domain
+//! `alerts`, `deployments`, `query`, `reads`, `triage`, and `ui` for the embedded dashboard); each handler checks the request, calls a domain
 //! function with plain parameters and returns `Result<Response, ApiError>`. Nothing below this
 //! module sees axum, tonic or `http` types, and nothing below imports it.
 //!
@@ -24,6 +24,7 @@ pub mod query;
 pub mod reads;
 pub mod signals;
 pub mod triage;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -244,6 +245,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/query", any(query::query_run))
         .merge(reads::routes())
         .merge(triage::routes())
+        .merge(ui::routes())
         .merge(otlp)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

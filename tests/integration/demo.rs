@@ -31,13 +31,14 @@ const ANY_PORTS: [&str; 10] = [
 ];
 
 /// A running `waylog demo` (no `WAYLOG_*` from the test environment); SIGKILLed on drop.
-struct Demo {
+/// Also drives the dashboard's browser test (`ui.rs`).
+pub(crate) struct Demo {
     child: Option<Child>,
     pid: u32,
     /// `http://127.0.0.1:PORT` of waylog.
-    waylog: String,
+    pub(crate) waylog: String,
     /// `http://127.0.0.1:PORT` of the api-gateway.
-    gateway: String,
+    pub(crate) gateway: String,
     /// The other stdout lines, as they come.
     lines: mpsc::Receiver<String>,
     agent: ureq::Agent,
@@ -47,7 +48,7 @@ struct Demo {
 impl Demo {
     /// Start with every port 0, a fresh data dir, tick 1s and `extra` flags; wait for the
     /// four `listening:` lines.
-    fn start(extra: &[&str]) -> Demo {
+    pub(crate) fn start(extra: &[&str]) -> Demo {
         let dir = TestDir::new();
         let mut cmd = Command::new(BIN);
         cmd.arg("demo")
@@ -133,7 +134,7 @@ impl Demo {
         self.post(format!("{}/purchase{query}", self.gateway), "")
     }
 
-    fn burst(&self, body: &str) -> Resp {
+    pub(crate) fn burst(&self, body: &str) -> Resp {
         self.post(format!("{}/demo/burst", self.gateway), body)
     }
 

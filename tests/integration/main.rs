@@ -25,3 +25,4 @@ mod query_api;
 mod retention;
 mod signals;
 mod triage;
+mod ui;
