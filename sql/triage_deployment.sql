@@ -6,8 +6,9 @@
 --
 -- Output: id, service, env, version, metadata, commit_sha, pr_url, commit_author, first_seen,
 --         last_seen
--- Order: at most one row (ids are unique in the view)
+-- Order: id ASC (at most one row: ids are unique in the view)
 SELECT id, service, env, version, metadata, commit_sha, pr_url, commit_author, first_seen,
        last_seen
 FROM deployments
 WHERE id = $1
+ORDER BY id ASC
