@@ -68,7 +68,15 @@ done
 [[ -n "$incident" ]] || fail "/v1/incidents/active holds the $PMT_FAMILY incident"
 id="$(jq -r '.incident_id' <<<"$incident")"
 
-# 4. The snapshot report twice; a round during which the incident moved (a tick wrote a new
+# 4. The engine attaches the alert at its next tick: wait (20 polls) for a report citing it.
+for _ in $(seq 1 20); do
+  cli --json triage "$id" --snapshot >"$TMP/triage0.json" || fail "waylog --json triage $id --snapshot"
+  jq -e --arg a "$alert_id" '[(.alerts // [])[] | select(.alert_id == $a)] | length > 0' \
+    "$TMP/triage0.json" >/dev/null && break
+  sleep 1
+done
+
+# 5. The snapshot report twice; a round during which the incident moved (a tick wrote a new
 #    version between the two builds) is repeated, at most 5 rounds.
 updated_at() {
   waylog_get "/v1/incidents/$id" | jq -r '.incident.updated_at // .updated_at'
@@ -91,7 +99,7 @@ triage_latency_ms=$(($(date +%s%3N) - burst_end_ms))
 report="$TMP/triage2.json"
 cp "$report" "$ARTIFACTS_DIR/scorecard-report.json"
 
-# 5. The blast radius and the naive count.
+# 6. The blast radius and the naive count.
 blast="$(cli --json blast "$PMT_FAMILY" --window 15m)" || fail "waylog blast $PMT_FAMILY"
 root="$(jq -r '.count' <<<"$PMT_ROW")"
 services="$(jq -r '.affected_services' <<<"$blast")"
