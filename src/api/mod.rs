@@ -106,7 +106,8 @@ impl AppState {
 
     /// Install recovered storage and become ready.
     pub fn set_storage(&self, storage: Arc<Storage>) {
-        let engine = QueryEngine::new(storage.clone());
+        let engine = QueryEngine::new(storage.clone())
+            .with_max_value_bytes(self.config.query_max_value_bytes);
         let _ = self.storage.set(storage);
         let _ = self.engine.set(engine);
         self.ready.store(true, Ordering::SeqCst);

@@ -529,6 +529,16 @@ fn query_local(
         })
         .transpose()?
         .unwrap_or(512 << 20) as usize;
+    let max_value = env_nonempty("WAYLOG_QUERY_MAX_VALUE_BYTES")
+        .map(|m| {
+            parse_bytes(&m).ok_or_else(|| {
+                CliError::usage(format!("WAYLOG_QUERY_MAX_VALUE_BYTES: invalid size {m:?}"))
+            })
+        })
+        .transpose()?
+        .map_or(crate::query::value_cap::DEFAULT_MAX_VALUE_BYTES, |n| {
+            n as usize
+        });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -544,7 +554,7 @@ fn query_local(
                 code: EXIT_TRANSPORT,
                 message: format!("data dir error: {}", crate::storage::error_chain(&e)),
             })?;
-        let engine = QueryEngine::new(storage);
+        let engine = QueryEngine::new(storage).with_max_value_bytes(max_value);
         run_user_sql(
             &engine,
             sql,

@@ -103,6 +103,10 @@ pub struct ServeArgs {
     pub query_memory: String,
     #[arg(long, env = "WAYLOG_QUERY_CONCURRENCY", default_value = "4")]
     pub query_concurrency: String,
+    /// Largest value `repeat`, `lpad`, `rpad`, `array_repeat` and integer `range` /
+    /// `generate_series` may produce (their outputs escape the memory pool).
+    #[arg(long, env = "WAYLOG_QUERY_MAX_VALUE_BYTES", default_value = "16MiB")]
+    pub query_max_value_bytes: String,
     /// Concurrent reads of the read API (`/v1/errors`, `/v1/traces/…`, `/v1/incidents/…`, …),
     /// each under its own `WAYLOG_QUERY_MEMORY`; beyond: `503 overloaded`.
     #[arg(long, env = "WAYLOG_READ_CONCURRENCY", default_value = "8")]
@@ -201,6 +205,7 @@ pub struct Config {
     pub query_max_rows: usize,
     pub query_timeout: Duration,
     pub query_memory_bytes: usize,
+    pub query_max_value_bytes: usize,
     pub query_concurrency: usize,
     pub read_concurrency: usize,
     pub rate_limit_write_rps: u32,
@@ -319,6 +324,10 @@ impl ServeArgs {
             query_memory_bytes: to_usize(positive_bytes(
                 "WAYLOG_QUERY_MEMORY",
                 &self.query_memory,
+            )?),
+            query_max_value_bytes: to_usize(positive_bytes(
+                "WAYLOG_QUERY_MAX_VALUE_BYTES",
+                &self.query_max_value_bytes,
             )?),
             query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
             read_concurrency: positive_int("WAYLOG_READ_CONCURRENCY", &self.read_concurrency)?,

@@ -13,6 +13,7 @@ pub mod provider;
 pub mod rows;
 pub mod sql;
 pub mod trace_index;
+pub mod value_cap;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct QueryEngine {
     metadata_cache: Arc<FileMetadataCache>,
     trace_index: Arc<trace_index::TraceIndexCache>,
     target_partitions: usize,
+    /// `WAYLOG_QUERY_MAX_VALUE_BYTES` ([`value_cap`]).
+    max_value_bytes: usize,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -84,6 +87,12 @@ impl std::fmt::Debug for QueryEngine {
 }
 
 impl QueryEngine {
+    /// The same engine with another per-value cap of the growing functions ([`value_cap`]).
+    pub fn with_max_value_bytes(mut self, max: usize) -> Self {
+        self.max_value_bytes = max;
+        self
+    }
+
     pub fn new(storage: Arc<Storage>) -> Self {
         let template = RuntimeEnvBuilder::new()
             .build()
@@ -97,6 +106,7 @@ impl QueryEngine {
             metadata_cache,
             trace_index: Arc::default(),
             target_partitions,
+            max_value_bytes: value_cap::DEFAULT_MAX_VALUE_BYTES,
         }
     }
 
@@ -228,6 +238,7 @@ impl QueryEngine {
             Arc::new(SnapshotTable::new(events, cold.url.clone())),
         )?;
         functions::register(&ctx);
+        value_cap::register(&ctx, self.max_value_bytes);
         Ok(ctx)
     }
 
@@ -292,6 +303,7 @@ impl QueryEngine {
             )?;
         }
         functions::register(&ctx);
+        value_cap::register(&ctx, self.max_value_bytes);
         register_views(&ctx).await?;
         Ok(ctx)
     }

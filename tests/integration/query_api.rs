@@ -239,6 +239,40 @@ fn query_api_memory_cap_answers_422() {
     );
 }
 
+/// Functions whose output escapes the memory pool are capped per value
+/// (`WAYLOG_QUERY_MAX_VALUE_BYTES`): refused as a 400 naming the setting, the server unharmed.
+#[test]
+fn query_api_caps_huge_scalar_values() {
+    let dir = TestDir::new();
+    let server = Server::start(
+        &dir.data_dir(),
+        &[],
+        &[("WAYLOG_QUERY_MAX_VALUE_BYTES", "1MiB")],
+    );
+    server.ingest(&[event("v-1")]);
+    for sql in [
+        "SELECT repeat('x', 2000000000) AS s",
+        "SELECT lpad('x', 1000000000) AS s",
+        "SELECT length(repeat(service, 100000000)) FROM events",
+        "SELECT range(4000000000) AS r",
+    ] {
+        let r = post_query(&server, &json!({"sql": sql}), &[]);
+        assert_eq!(r.status, 400, "{sql}: {}", r.body);
+        assert!(
+            r.body.contains("WAYLOG_QUERY_MAX_VALUE_BYTES"),
+            "{sql}: {}",
+            r.body
+        );
+    }
+    let r = post_query(
+        &server,
+        &json!({"sql": "SELECT repeat(service, 2) AS s FROM events"}),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["rows"], json!([["checkoutcheckout"]]));
+}
+
 /// At the hot tier's byte cap, ingest is refused with 503 overloaded + Retry-After and the
 /// refused request stores nothing; once the flusher catches up, ingest is admitted again.
 #[test]
