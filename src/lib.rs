@@ -33,6 +33,7 @@
 //!   of `waylog demo`
 //! - [`cli`]: the `waylog` command line (HTTP client, verbs, `waylog demo`)
 
+pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod clock;

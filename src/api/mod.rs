@@ -10,6 +10,7 @@
 //! answer 503 `ingest_unavailable` and `/readyz` 503. Shutdown: stop accepting, let in-flight
 //! requests finish, stop the writer after it drained, sync the WAL.
 
+pub mod agent;
 pub mod alerts;
 pub mod auth;
 pub mod background;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub incidents: Arc<crate::incidents::engine::IncidentEngine>,
     /// Maintenance, the index warmer and the engine loop, once storage is recovered.
     pub background: background::Background,
+    /// The idempotency cache of tools, plans and Ask (spec reads §6.2).
+    pub idempotency: crate::agent::idempotency::IdempotencyCache<agent::Stored>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -99,6 +102,7 @@ impl AppState {
             deployments: Arc::default(),
             incidents,
             background: background::Background::default(),
+            idempotency: Default::default(),
         })
     }
 
@@ -232,6 +236,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/query", any(query::query_run))
         .merge(reads::routes())
         .merge(triage::routes())
+        .merge(agent::routes(&state.config))
         .merge(otlp)
         .fallback(not_found)
         .layer(middleware::from_fn(request_id_layer))
