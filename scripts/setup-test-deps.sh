@@ -4,7 +4,8 @@
 #   tests/integration/alerts.rs) from Debian if missing, and creates a Python venv with pyarrow
 #   and duckdb (the external-reader test, tests/integration/parquet_external.rs) and the
 #   OpenTelemetry Python SDK with its OTLP HTTP and gRPC exporters (the real-client OTLP test,
-#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py). Prints the venv's python path
+#   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py) and the official MCP Python SDK
+#   (the MCP client test, tests/integration/tools.rs, peer tests/peers/mcp_client.py). Prints the venv's python path
 #   on the last line.
 #   Venv location: ${WAYLOG_VENV:-$HOME/.cache/waylog-venv}. Then run, for example:
 #     WAYLOG_TEST_PYTHON="$(scripts/setup-test-deps.sh | tail -n1)" cargo test --test integration
@@ -47,6 +48,7 @@ ensure() {
     "$venv/bin/python" -c "$check" >&2
 }
 ensure 'import pyarrow, duckdb' pyarrow duckdb
+ensure 'import mcp.client.stdio, mcp.client.streamable_http' mcp
 ensure 'import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.otlp.proto.grpc.trace_exporter' \
     opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
 

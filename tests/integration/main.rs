@@ -22,3 +22,4 @@ mod query;
 mod query_api;
 mod retention;
 mod signals;
+mod tools;
