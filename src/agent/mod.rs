@@ -5,6 +5,7 @@
 //! reads) and the TriageReport builder ([`crate::triage`]).
 
 pub mod error;
+pub mod graph_tools;
 pub mod idempotency;
 pub mod mcp;
 pub mod registry;

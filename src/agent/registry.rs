@@ -34,6 +34,7 @@ pub fn tools() -> &'static [Tool] {
     static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
     TOOLS.get_or_init(|| {
         let mut all = definitions();
+        all.extend(graph_definitions());
         all.sort_by_key(|t| t.name);
         all
     })
@@ -292,6 +293,264 @@ fn incidents_schema() -> Value {
         ),
         ("count", of("integer")),
     ])
+}
+
+fn graph_window() -> (&'static str, Value) {
+    ("window", window("1h"))
+}
+
+fn paging_params() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "limit",
+            json!({"type": "integer", "default": 100,
+            "description": "page size (<= 0 means 100, at most 1000)"}),
+        ),
+        (
+            "offset",
+            json!({"type": "integer", "default": 0, "description": "rows to skip"}),
+        ),
+    ]
+}
+
+fn trace_ref_params() -> Value {
+    input(
+        vec![
+            ("trace_id", id("trace id")),
+            ("request_id", id("request id (the trace id)")),
+        ],
+        &[],
+    )
+}
+
+fn error_fields(mut props: Vec<(&'static str, Value)>, required: &[&str]) -> Value {
+    props.extend([
+        ("error_code", of("string")),
+        ("error_path", of("string")),
+        ("error_reason", of("string")),
+    ]);
+    object(props, required)
+}
+
+fn counted(key: &'static str) -> Value {
+    array(record(vec![(key, of("string")), ("count", of("integer"))]))
+}
+
+fn span() -> Value {
+    record(vec![("since", of("string")), ("until", of("string"))])
+}
+
+fn change() -> Value {
+    array(record(vec![
+        ("error_code", of("string")),
+        ("before", of("integer")),
+        ("after", of("integer")),
+        ("delta", of("integer")),
+    ]))
+}
+
+fn graph_definitions() -> Vec<Tool> {
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    vec![
+        Tool {
+            name: "graph_stats",
+            description: "Counts of a window: events, requests, failed requests, users, services, distinct failure codes.",
+            version: "stats.v2",
+            input_schema: input(vec![graph_window()], &[]),
+            output_schema: record(vec![
+                ("schema_version", of("string")),
+                ("window", of("string")),
+                ("events", of("integer")),
+                ("requests", of("integer")),
+                ("failed_requests", of("integer")),
+                ("users", of("integer")),
+                ("services", of("integer")),
+                ("failures", of("integer")),
+            ]),
+            examples: json!([example("last hour", json!({"window": "1h"}))]),
+            id: ToolId::GraphStats,
+        },
+        Tool {
+            name: "trace_summary",
+            description: "One request: status, latency, services, its originating error and every root-to-leaf service path.",
+            version: "trace-summary.v2",
+            input_schema: input(vec![("trace_id", id("trace id"))], &["trace_id"]),
+            output_schema: error_fields(
+                vec![
+                    ("schema_version", of("string")),
+                    ("trace_id", of("string")),
+                    ("request_id", of("string")),
+                    ("linkage", of("string")),
+                    ("status", of("string")),
+                    ("latency_ms", of("integer")),
+                    ("services", array(of("string"))),
+                    ("paths", array(array(of("string")))),
+                ],
+                &[
+                    "schema_version",
+                    "trace_id",
+                    "request_id",
+                    "linkage",
+                    "status",
+                    "latency_ms",
+                    "services",
+                    "paths",
+                ],
+            ),
+            examples: json!([example("one trace", json!({"trace_id": trace}))]),
+            id: ToolId::TraceSummary,
+        },
+        Tool {
+            name: "graph_failures",
+            description: "Root-cause failed requests of a window, newest first, with their originating error.",
+            version: "failures.v2",
+            input_schema: input(
+                [
+                    vec![graph_window(), ("tier", string("only this user tier"))],
+                    paging_params(),
+                ]
+                .concat(),
+                &[],
+            ),
+            output_schema: record(vec![
+                ("schema_version", of("string")),
+                (
+                    "failures",
+                    array(error_fields(
+                        vec![
+                            ("request_id", of("string")),
+                            ("trace_id", of("string")),
+                            ("ts", of("string")),
+                            ("latency_ms", of("integer")),
+                            ("tier", of("string")),
+                        ],
+                        &[
+                            "request_id",
+                            "trace_id",
+                            "ts",
+                            "latency_ms",
+                            "error_code",
+                            "error_path",
+                        ],
+                    )),
+                ),
+                ("total_count", of("integer")),
+                ("has_more", of("boolean")),
+            ]),
+            examples: json!([example(
+                "gold users",
+                json!({"window": "1h", "tier": "gold", "limit": 20})
+            )]),
+            id: ToolId::GraphFailures,
+        },
+        Tool {
+            name: "failure_patterns",
+            description: "Root-cause failures of a window grouped by origin code, flow (route) and user tier.",
+            version: "patterns.v2",
+            input_schema: input([vec![graph_window()], paging_params()].concat(), &[]),
+            output_schema: record(vec![
+                ("schema_version", of("string")),
+                (
+                    "patterns",
+                    array(record(vec![
+                        ("error_code", of("string")),
+                        ("flow", of("string")),
+                        ("user_tier", of("string")),
+                        ("feature_flags", array(of("string"))),
+                        ("count", of("integer")),
+                    ])),
+                ),
+                ("total_count", of("integer")),
+                ("has_more", of("boolean")),
+            ]),
+            examples: json!([example("last hour", json!({"window": "1h"}))]),
+            id: ToolId::FailurePatterns,
+        },
+        Tool {
+            name: "failure_chain",
+            description: "The services a failure propagated through, from the entry service down to its origin.",
+            version: "chain.v2",
+            input_schema: trace_ref_params(),
+            output_schema: record(vec![
+                ("schema_version", of("string")),
+                ("request_id", of("string")),
+                ("trace_id", of("string")),
+                ("linkage", of("string")),
+                ("services", array(of("string"))),
+            ]),
+            examples: json!([example("one request", json!({"request_id": trace}))]),
+            id: ToolId::FailureChain,
+        },
+        Tool {
+            name: "compare_windows",
+            description: "Root-cause failure codes, request counts and latency percentiles of a window against a baseline.",
+            version: "compare.v2",
+            input_schema: input(
+                vec![
+                    ("current", id("current window duration")),
+                    ("baseline", id("baseline window duration")),
+                    (
+                        "offset",
+                        id("baseline ends this long before now (default: current)"),
+                    ),
+                    (
+                        "anchor",
+                        id("RFC 3339 time: current starts, baseline ends here"),
+                    ),
+                ],
+                &["current", "baseline"],
+            ),
+            output_schema: record(vec![
+                ("schema_version", of("string")),
+                ("current_window", span()),
+                ("baseline_window", span()),
+                ("new", change()),
+                ("removed", change()),
+                ("increased", change()),
+                ("decreased", change()),
+                ("total_requests_before", of("integer")),
+                ("total_requests_after", of("integer")),
+                ("total_failures_before", of("integer")),
+                ("total_failures_after", of("integer")),
+                ("latency_p50_before", of("integer")),
+                ("latency_p50_after", of("integer")),
+                ("latency_p95_before", of("integer")),
+                ("latency_p95_after", of("integer")),
+                ("latency_p99_before", of("integer")),
+                ("latency_p99_after", of("integer")),
+            ]),
+            examples: json!([example(
+                "last 15 minutes vs the 15 before",
+                json!({"current": "15m", "baseline": "15m"})
+            )]),
+            id: ToolId::CompareWindows,
+        },
+        Tool {
+            name: "graph_insights",
+            description: "Total root-cause failures of a window, the top error codes and the top services they touched.",
+            version: "insights.v2",
+            input_schema: input(
+                vec![
+                    graph_window(),
+                    ("top_errors", integer("error codes listed", 0, 50, 5)),
+                    ("top_services", integer("services listed", 0, 50, 5)),
+                ],
+                &[],
+            ),
+            output_schema: record(vec![
+                ("schema_version", of("string")),
+                ("window", of("string")),
+                ("total_failures", of("integer")),
+                ("top_errors", counted("error_code")),
+                ("top_services", counted("service")),
+            ]),
+            examples: json!([example(
+                "ten minutes",
+                json!({"window": "10m", "top_errors": 3})
+            )]),
+            id: ToolId::GraphInsights,
+        },
+    ]
 }
 
 fn definitions() -> Vec<Tool> {

@@ -7,8 +7,8 @@ use datafusion::prelude::SessionContext;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::ToolEnv;
 use super::error::{ToolCode, ToolError};
+use super::{ToolEnv, graph_tools};
 use crate::incidents::read as incidents;
 use crate::query::output::{columns_of, rows_to_json};
 use crate::query::{QueryOptions, run_user_sql};
@@ -28,6 +28,13 @@ pub enum ToolId {
     ListActiveIncidents,
     SuspectChange,
     QuerySql,
+    GraphStats,
+    TraceSummary,
+    GraphFailures,
+    FailurePatterns,
+    FailureChain,
+    CompareWindows,
+    GraphInsights,
 }
 
 /// Run `id` with validated, defaulted `params`.
@@ -44,6 +51,13 @@ pub async fn run(
         ToolId::ListActiveIncidents => list_active_incidents(env, &params).await,
         ToolId::SuspectChange => suspect_change(env, &params).await,
         ToolId::QuerySql => query_sql(env, &params).await,
+        ToolId::GraphStats => graph_tools::graph_stats(env, &params).await,
+        ToolId::TraceSummary => graph_tools::trace_summary(env, &params).await,
+        ToolId::GraphFailures => graph_tools::graph_failures(env, &params).await,
+        ToolId::FailurePatterns => graph_tools::failure_patterns(env, &params).await,
+        ToolId::FailureChain => graph_tools::failure_chain(env, &params).await,
+        ToolId::CompareWindows => graph_tools::compare_windows(env, &params).await,
+        ToolId::GraphInsights => graph_tools::graph_insights(env, &params).await,
     }
 }
 
@@ -51,14 +65,17 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ToolError> {
     serde_json::to_value(v).map_err(|e| ToolError::internal(&e))
 }
 
-fn str_param<'a>(p: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+pub(crate) fn str_param<'a>(p: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     p.get(name)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
 
 /// The route parameters `pairs` (absent values skipped) as the read API's [`Params`].
-fn route_params(pairs: &[(&str, Option<&str>)], allowed: &[&str]) -> Result<Params, ToolError> {
+pub(crate) fn route_params(
+    pairs: &[(&str, Option<&str>)],
+    allowed: &[&str],
+) -> Result<Params, ToolError> {
     let query: Vec<String> = pairs
         .iter()
         .filter_map(|(k, v)| v.map(|v| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))))
@@ -67,7 +84,7 @@ fn route_params(pairs: &[(&str, Option<&str>)], allowed: &[&str]) -> Result<Para
 }
 
 /// Run `read` over one fresh snapshot, holding a read slot (`OVERLOADED` when none is free).
-async fn with_snapshot<T, F, Fut>(env: &ToolEnv<'_>, read: F) -> Result<T, ToolError>
+pub(crate) async fn with_snapshot<T, F, Fut>(env: &ToolEnv<'_>, read: F) -> Result<T, ToolError>
 where
     F: FnOnce(SessionContext) -> Fut,
     Fut: std::future::Future<Output = Result<T, ToolError>>,

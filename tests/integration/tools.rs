@@ -209,6 +209,13 @@ fn every_tool_answers_and_matches_its_output_schema() {
             "query_sql" => {
                 json!({"sql": "SELECT service, count(*) AS n FROM events GROUP BY service ORDER BY service"})
             }
+            "graph_stats" => json!({"window": "15m"}),
+            "trace_summary" => json!({"trace_id": s.trace_id}),
+            "graph_failures" => json!({"window": "15m", "limit": 2}),
+            "failure_patterns" => json!({}),
+            "failure_chain" => json!({"request_id": s.trace_id}),
+            "compare_windows" => json!({"current": "15m", "baseline": "15m"}),
+            "graph_insights" => json!({"window": "15m", "top_errors": 1}),
             // Answers EMPTY_RESULT for this incident: checked with the error rows.
             "suspect_change" => return None,
             other => panic!("no test params for tool {other}"),
@@ -260,6 +267,77 @@ fn every_tool_answers_and_matches_its_output_schema() {
     .json();
     assert_eq!(sql["rows"], json!([[3]]));
     assert_eq!(sql["truncated"], false);
+    let stats = call(&s.server, "graph_stats", &json!({})).json();
+    assert_eq!(
+        (
+            stats["events"].clone(),
+            stats["requests"].clone(),
+            stats["failed_requests"].clone(),
+            stats["failures"].clone()
+        ),
+        (json!(3), json!(3), json!(3), json!(1))
+    );
+    assert_eq!(stats["window"], "1h0m0s");
+    let summary = call(&s.server, "trace_summary", &json!({"trace_id": s.trace_id})).json();
+    assert_eq!(summary["error_code"], "PMT_502");
+    assert_eq!(summary["error_path"], "checkout/payment.charge");
+    assert_eq!(summary["error_reason"], "acquirer returned 502");
+    assert_eq!(summary["paths"], json!([["checkout"]]));
+    let failures = call(&s.server, "graph_failures", &json!({"limit": 2})).json();
+    assert_eq!(
+        (
+            failures["total_count"].clone(),
+            failures["has_more"].clone()
+        ),
+        (json!(3), json!(true))
+    );
+    assert_eq!(failures["failures"][0]["tier"], "gold");
+    assert_eq!(
+        call(&s.server, "graph_failures", &json!({"tier": "silver"})).json()["total_count"],
+        0
+    );
+    let patterns = call(&s.server, "failure_patterns", &json!({})).json();
+    assert_eq!(
+        patterns["patterns"],
+        json!([{"error_code": "PMT_502", "flow": "/checkout", "user_tier": "gold", "feature_flags": [], "count": 3}])
+    );
+    let insights = call(&s.server, "graph_insights", &json!({"top_services": 0})).json();
+    assert_eq!(insights["total_failures"], 3);
+    assert_eq!(
+        insights["top_errors"],
+        json!([{"error_code": "PMT_502", "count": 3}])
+    );
+    assert_eq!(insights["top_services"], json!([]));
+    let cmp = call(
+        &s.server,
+        "compare_windows",
+        &json!({"current": "15m", "baseline": "15m"}),
+    )
+    .json();
+    assert_eq!(
+        cmp["new"],
+        json!([{"error_code": "PMT_502", "before": 0, "after": 3, "delta": 3}])
+    );
+    assert_eq!(
+        (
+            cmp["total_requests_after"].clone(),
+            cmp["latency_p50_after"].clone()
+        ),
+        (json!(3), json!(62))
+    );
+    assert_tool_error(
+        &call(
+            &s.server,
+            "compare_windows",
+            &json!({"current": "15m", "baseline": "15m", "offset": "1h", "anchor": "2026-01-01T00:00:00Z"}),
+        ),
+        400,
+        "INVALID_PARAMS",
+    );
+    assert_eq!(
+        call(&s.server, "failure_chain", &json!({"trace_id": s.trace_id})).json()["services"],
+        json!(["checkout"])
+    );
     let list = call(&s.server, "list_active_incidents", &json!({})).json();
     assert_eq!(list["count"], 1);
     assert_eq!(list["incidents"][0]["incident_id"], INCIDENT);
