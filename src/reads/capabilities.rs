@@ -223,6 +223,48 @@ mod tests {
         assert_eq!(v["mcp"]["http"], true);
         assert_eq!(v["otlp"]["grpc_traces"], true);
         let text = serde_json::to_string(&capabilities(&c)).unwrap();
+        let json_of = |c: &Config| serde_json::to_value(capabilities(c)).unwrap();
+        // MCP over HTTP follows its switch; stdio is always there (`waylog mcp`).
+        let mut no_http = c.clone();
+        no_http.mcp_http = false;
+        assert_eq!(
+            json_of(&no_http)["mcp"],
+            serde_json::json!({"stdio": true, "http": false})
+        );
+        // A provider with its credential enables Ask; named without one it is only configured.
+        let mut llm = crate::config::ServeArgs::defaults().llm;
+        llm.anthropic_api_key = Some("k".into());
+        let mut ask = c.clone();
+        ask.llm = llm.clone().into_config().unwrap();
+        let v = json_of(&ask);
+        assert_eq!(
+            v["llm"],
+            serde_json::json!({"provider": "anthropic", "model": "claude-sonnet-4-6",
+                "tool_mode": "native", "configured": true, "ask_enabled": true})
+        );
+        assert_eq!(v["ask"]["enabled"], true);
+        assert_eq!(v["ask"]["model"], "claude-sonnet-4-6");
+        llm.anthropic_api_key = None;
+        llm.llm_provider = Some("gemini".into());
+        llm.ask_max_steps_max = "6".into();
+        ask.llm = llm.into_config().unwrap();
+        let v = json_of(&ask);
+        assert_eq!(
+            (
+                v["llm"]["provider"].clone(),
+                v["llm"]["configured"].clone(),
+                v["llm"]["ask_enabled"].clone()
+            ),
+            ("gemini".into(), true.into(), false.into())
+        );
+        assert_eq!(v["llm"]["tool_mode"], "text");
+        assert_eq!(
+            (
+                v["ask"]["enabled"].clone(),
+                v["ask"]["max_steps_max"].clone()
+            ),
+            (false.into(), 6.into())
+        );
         let keys = [
             "\"version\"",
             "\"profile\"",

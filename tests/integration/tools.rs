@@ -728,3 +728,49 @@ fn waylog_mcp_reports_an_unreachable_server_as_a_tool_error() {
     );
     assert_eq!(lines[1]["error"]["code"], -32700);
 }
+
+#[test]
+fn capabilities_report_mcp_and_llm_as_configured() {
+    let caps = |env: &[(&str, &str)]| {
+        let dir = TestDir::new();
+        let server = Server::start(&dir.data_dir(), &[], env);
+        let v = server.get("/v1/capabilities").json();
+        let mcp = server.request(
+            "POST",
+            "/mcp",
+            &[],
+            Some(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+        );
+        (v, mcp.status)
+    };
+    let (v, mcp) = caps(&[]);
+    assert_eq!(v["mcp"], json!({"stdio": true, "http": true}));
+    assert_eq!(mcp, 200);
+    assert_eq!(v["llm"]["provider"], "none");
+    assert_eq!(
+        (v["llm"]["configured"].clone(), v["ask"]["enabled"].clone()),
+        (json!(false), json!(false))
+    );
+    let (v, mcp) = caps(&[
+        ("WAYLOG_MCP_HTTP", "false"),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("WAYLOG_LLM_MODEL", "gpt-test"),
+    ]);
+    assert_eq!(v["mcp"], json!({"stdio": true, "http": false}));
+    assert_eq!(mcp, 404, "no /mcp route when it is off");
+    assert_eq!(
+        v["llm"],
+        json!({"provider": "openai", "model": "gpt-test", "tool_mode": "native", "configured": true, "ask_enabled": true})
+    );
+    assert_eq!(v["ask"]["enabled"], true);
+    // An unknown provider stops the server at startup.
+    let dir = TestDir::new();
+    let out = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("WAYLOG_DATA_DIR", dir.data_dir())
+        .env("WAYLOG_LLM_PROVIDER", "llama")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WAYLOG_LLM_PROVIDER"));
+}
