@@ -8,6 +8,8 @@ pub mod error;
 pub mod graph_tools;
 pub mod idempotency;
 pub mod mcp;
+pub mod plan;
+pub mod plan_log;
 pub mod registry;
 pub mod schema;
 pub mod tools;

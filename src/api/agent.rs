@@ -23,7 +23,8 @@ use super::error::{ApiError, json_response, tool_status};
 use super::{AppState, RequestId, SharedState, auth};
 use crate::agent::idempotency::{self, Begin};
 use crate::agent::mcp::{self, Backend};
-use crate::agent::{ToolCode, ToolEnv, ToolError, registry};
+use crate::agent::plan_log::PlanRun;
+use crate::agent::{ToolCode, ToolEnv, ToolError, plan, registry};
 use crate::config::Config;
 use crate::percent::decode_path;
 
@@ -37,7 +38,9 @@ pub fn routes(config: &Config) -> Router<SharedState> {
     let r = Router::new()
         .route("/v1/tools", any(tools_list))
         .route("/v1/tools/", any(tools_call))
-        .route("/v1/tools/{*name}", any(tools_call));
+        .route("/v1/tools/{*name}", any(tools_call))
+        .route("/v1/plans/execute", any(plans_execute))
+        .route("/v1/stream/plans/{*plan_id}", any(plan_stream));
     if config.mcp_http {
         r.route("/mcp", any(mcp_post))
     } else {
@@ -390,4 +393,120 @@ pub async fn mcp_post(State(state): State<SharedState>, req: Request) -> Respons
         Some(answer) => json_response(StatusCode::OK, &answer),
         None => StatusCode::ACCEPTED.into_response(),
     }
+}
+
+/// `POST /v1/plans/execute` (spec reads §6.4): `200` with the plan's answer and `X-Plan-ID`
+/// whether it completed, halted or failed; `400` for a plan that does not validate.
+pub async fn plans_execute(State(state): State<SharedState>, req: Request) -> Response {
+    if let Err(e) = gate(&state, &req, Method::POST) {
+        return e.into_response();
+    }
+    let r = match AgentRequest::begin(&req) {
+        Ok(r) => r,
+        Err((r, e)) => return r.fail(e),
+    };
+    let key = match IdemKey::of(&state, &req) {
+        Ok(k) => k,
+        Err(e) => return r.fail(e),
+    };
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(e) => return r.fail(e),
+    };
+    idempotent(&state, &r, key, &body, || run_plan(&state, &body)).await
+}
+
+async fn run_plan(state: &AppState, body: &[u8]) -> Stored {
+    let failed = |e| Stored {
+        result: Err(e),
+        plan_id: None,
+    };
+    let plan = match plan::parse_plan(body) {
+        Ok(p) => p,
+        Err(e) => return failed(e),
+    };
+    let env = match tool_env(state) {
+        Ok(env) => env,
+        Err(e) => return failed(e),
+    };
+    let plan_id = plan::new_plan_id();
+    let run = state.plan_logs.start(&plan_id, Instant::now());
+    let mut sink = |f| run.push(f);
+    let answer = plan::execute(&env, &plan_id, &plan, &mut sink).await;
+    state.plan_logs.finish(&plan_id, Instant::now());
+    Stored {
+        result: Ok(answer),
+        plan_id: Some(plan_id),
+    }
+}
+
+/// Interval of the `: heartbeat` comments of a plan stream.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// One SSE frame.
+fn sse_frame(f: &plan::Frame) -> Bytes {
+    Bytes::from(format!("event: {}\ndata: {}\n\n", f.event, f.data))
+}
+
+/// The frames of `run` from the first: logged ones at once, then live ones, a heartbeat
+/// comment after every [`HEARTBEAT`] of silence; the stream ends after `done`.
+pub fn plan_frames(
+    run: std::sync::Arc<PlanRun>,
+) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+    let rx = run.watch();
+    futures::stream::unfold(
+        (run, rx, 0usize, false),
+        |(run, mut rx, next, ended)| async move {
+            if ended {
+                return None;
+            }
+            loop {
+                if let Some(f) = run.frame(next) {
+                    let done = f.event == "done";
+                    return Some((Ok(sse_frame(&f)), (run, rx, next + 1, done)));
+                }
+                tokio::select! {
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            return None;
+                        }
+                    }
+                    _ = tokio::time::sleep(HEARTBEAT) => {
+                        return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), (run, rx, next, false)));
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// `GET /v1/stream/plans/{plan_id}`: the plan's frames as Server-Sent Events.
+pub async fn plan_stream(State(state): State<SharedState>, req: Request) -> Response {
+    if let Err(e) = gate(&state, &req, Method::GET) {
+        return e.into_response();
+    }
+    let id = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/stream/plans/")
+        .and_then(decode_path)
+        .unwrap_or_default();
+    let Some(run) = state.plan_logs.get(&id, Instant::now()) else {
+        let r = AgentRequest {
+            envelope: false,
+            request_id: String::new(),
+            started: Instant::now(),
+        };
+        return r.fail(ToolError::not_found("plan not found or expired"));
+    };
+    let mut resp = axum::body::Body::from_stream(plan_frames(run)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
 }

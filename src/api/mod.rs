@@ -71,6 +71,8 @@ pub struct AppState {
     pub background: background::Background,
     /// The idempotency cache of tools, plans and Ask (spec reads §6.2).
     pub idempotency: crate::agent::idempotency::IdempotencyCache<agent::Stored>,
+    /// The event logs of plans, for their SSE streams (spec reads §6.4).
+    pub plan_logs: crate::agent::plan_log::PlanLogs,
 }
 
 impl std::fmt::Debug for AppState {
@@ -103,6 +105,7 @@ impl AppState {
             incidents,
             background: background::Background::default(),
             idempotency: Default::default(),
+            plan_logs: Default::default(),
         })
     }
 

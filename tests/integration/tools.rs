@@ -126,6 +126,8 @@ fn agent_routes_need_the_agent_key_and_no_other() {
         ("GET", "/v1/tools"),
         ("POST", "/v1/tools/query_sql"),
         ("POST", "/mcp"),
+        ("POST", "/v1/plans/execute"),
+        ("GET", "/v1/stream/plans/0123456789abcdef"),
     ];
     let body = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     for (method, path) in routes {
@@ -773,4 +775,239 @@ fn capabilities_report_mcp_and_llm_as_configured() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("WAYLOG_LLM_PROVIDER"));
+}
+
+fn plan(server: &Server, body: &Value, headers: &[(&str, &str)]) -> Resp {
+    let mut h = vec![AGENT, ("Content-Type", "application/json")];
+    h.extend_from_slice(headers);
+    server.request(
+        "POST",
+        "/v1/plans/execute",
+        &h,
+        Some(body.to_string().as_bytes()),
+    )
+}
+
+/// `curl -N` as the SSE client: the whole stream of a finished plan (it ends after `done`).
+fn curl_stream(server: &Server, plan_id: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-N", "-D", "-", "--max-time", "20", "-H"])
+        .arg(format!("Authorization: Bearer {AGENT_KEY}"))
+        .arg(format!("{}/v1/stream/plans/{plan_id}", server.url))
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").unwrap();
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// `(event, data)` of every frame of an SSE body.
+fn sse_frames(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|f| !f.trim().is_empty() && !f.starts_with(':'))
+        .map(|f| {
+            let mut event = String::new();
+            let mut data = Value::Null;
+            for line in f.lines() {
+                if let Some(e) = line.strip_prefix("event: ") {
+                    event = e.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).unwrap();
+                }
+            }
+            (event, data)
+        })
+        .collect()
+}
+
+#[test]
+fn plans_run_halt_replay_and_stream() {
+    let s = seeded(&[]);
+    let server = &s.server;
+    // Two steps, the second fed by the first.
+    let body = json!({"steps": [
+        {"id": "rollup", "tool": "graph_insights", "params": {"window": "10m"}},
+        {"id": "blast", "tool": "blast_radius",
+         "params": {"error_code": "$steps[\"rollup\"].result.top_errors[0].error_code"}}]});
+    let r = plan(server, &body, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let plan_id = r.header("x-plan-id").unwrap().to_owned();
+    assert_eq!(v["plan_id"], plan_id);
+    assert!(
+        plan_id.len() == 16
+            && plan_id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+    assert_eq!(
+        (
+            v["status"].clone(),
+            v["completed"].clone(),
+            v["total"].clone()
+        ),
+        (json!("complete"), json!(2), json!(2))
+    );
+    assert_eq!(
+        v["steps"][1]["result"]["key"],
+        json!({"error_code": "PMT_502"})
+    );
+    assert_eq!(v["steps"][1]["error"], Value::Null);
+    assert!(v.get("halted_at").is_none() && v.get("error").is_none());
+
+    // The stream replays the logged frames and ends after `done`.
+    let (head, body) = curl_stream(server, &plan_id);
+    for h in [
+        "content-type: text/event-stream",
+        "cache-control: no-cache",
+        "x-accel-buffering: no",
+    ] {
+        assert!(head.contains(h), "{h} in {head}");
+    }
+    let frames = sse_frames(&body);
+    let events: Vec<&str> = frames.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(
+        events,
+        [
+            "step_start",
+            "step_complete",
+            "step_start",
+            "step_complete",
+            "done"
+        ]
+    );
+    assert_eq!(
+        frames[0].1,
+        json!({"index": 0, "id": "rollup", "tool": "graph_insights"})
+    );
+    assert_eq!(frames[3].1["status"], "ok");
+    assert_eq!(
+        frames[4].1,
+        json!({"status": "complete", "completed": 2, "total": 2})
+    );
+    let r = server.request("GET", "/v1/stream/plans/0123456789abcdef", &[AGENT], None);
+    let e = assert_tool_error(&r, 404, "NOT_FOUND");
+    assert_eq!(e["message"], "plan not found or expired");
+    assert_eq!(
+        server
+            .request("GET", &format!("/v1/stream/plans/{plan_id}"), &[], None)
+            .status,
+        401
+    );
+
+    // Halting: a failed later step is `partial`, a failed first step `failed`.
+    let halted = json!({"steps": [
+        {"id": "q", "tool": "query_sql", "params": {"sql": "SELECT 1 AS one"}},
+        {"id": "x", "tool": "explain_request", "params": {"trace_id": "0123456789abcdef0123456789abcdef"}},
+        {"id": "never", "tool": "graph_stats"}]});
+    let r = plan(server, &halted, &[]);
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        (
+            v["status"].clone(),
+            v["halted_at"].clone(),
+            v["completed"].clone(),
+            v["total"].clone()
+        ),
+        (json!("partial"), json!(1), json!(1), json!(3))
+    );
+    assert_eq!(v["steps"].as_array().unwrap().len(), 2);
+    assert!(v["steps"][1].get("result").is_none());
+    assert_eq!(v["steps"][1]["error"]["code"], "NOT_FOUND");
+    assert_eq!(v["error"], v["steps"][1]["error"]);
+    let frames = sse_frames(&curl_stream(server, r.header("x-plan-id").unwrap()).1);
+    assert_eq!(frames[3].1["status"], "error");
+    assert_eq!(frames[3].1["error"]["code"], "NOT_FOUND");
+    assert_eq!(
+        frames.last().unwrap().1,
+        json!({"status": "partial", "completed": 1, "total": 3, "halted_at": 1})
+    );
+    let failed = json!({"steps": [
+        {"id": "r", "tool": "graph_insights", "params": {"top_errors": 0}},
+        {"id": "b", "tool": "blast_radius", "params": {"error_code": "$steps[\"r\"].result.top_errors[0].error_code"}}]});
+    let v = plan(server, &failed, &[]).json();
+    assert_eq!(
+        (v["status"].clone(), v["halted_at"].clone()),
+        (json!("partial"), json!(1))
+    );
+    assert_eq!(v["error"]["code"], "REF_RESOLVE_FAILED");
+    let v = plan(
+        server,
+        &json!({"steps": [{"id": "x", "tool": "trace_summary", "params": {"trace_id": "nope"}}]}),
+        &[],
+    )
+    .json();
+    assert_eq!(
+        (v["status"].clone(), v["completed"].clone()),
+        (json!("failed"), json!(0))
+    );
+
+    // The triage template answers the read route's report.
+    let v = plan(
+        server,
+        &json!({"template": "triage", "params": {"incident_id": INCIDENT, "snapshot": true}}),
+        &[],
+    )
+    .json();
+    let read = server.request(
+        "GET",
+        &format!("/v1/triage/{INCIDENT}?snapshot=true"),
+        &[("Authorization", "Bearer rk-tools")],
+        None,
+    );
+    assert_eq!(
+        v["steps"][0]["result"]["report_hash"],
+        read.json()["report_hash"]
+    );
+
+    // Validation and body errors.
+    let e = assert_tool_error(
+        &plan(
+            server,
+            &json!({"steps": [{"id": "a", "tool": "nope"}, {"id": "a", "tool": "graph_stats"}]}),
+            &[],
+        ),
+        400,
+        "INVALID_PLAN",
+    );
+    assert_eq!(
+        e["message"],
+        "step \"a\": unknown tool \"nope\"; duplicate step id \"a\""
+    );
+    let r = server.request("POST", "/v1/plans/execute", &[AGENT], Some(b"{nope"));
+    assert!(
+        assert_tool_error(&r, 400, "BAD_REQUEST")["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON: ")
+    );
+    let big = vec![b' '; (1 << 20) + 1];
+    assert_tool_error(
+        &server.request("POST", "/v1/plans/execute", &[AGENT], Some(&big)),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
+
+    // Replays keep the original plan id; envelope mode wraps the answer.
+    let once = json!({"steps": [{"id": "s", "tool": "graph_stats"}]});
+    let first = plan(server, &once, &[("Idempotency-Key", "plan-1")]);
+    let again = plan(server, &once, &[("Idempotency-Key", "plan-1")]);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.header("x-plan-id"), first.header("x-plan-id"));
+    assert_eq!(again.json(), first.json());
+    let r = server.request(
+        "POST",
+        "/v1/plans/execute?envelope=v2",
+        &[AGENT],
+        Some(once.to_string().as_bytes()),
+    );
+    let v = r.json();
+    assert_eq!(v["data"]["plan_id"], r.header("x-plan-id").unwrap());
+    assert_eq!(v["meta"]["data_status"], "complete");
 }
