@@ -4,6 +4,7 @@
 //! `src/api/agent.rs`; every tool stands on the read models ([`crate::reads`], the incident
 //! reads) and the TriageReport builder ([`crate::triage`]).
 
+pub mod ask;
 pub mod error;
 pub mod graph_tools;
 pub mod idempotency;

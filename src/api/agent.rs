@@ -24,7 +24,7 @@ use super::{AppState, RequestId, SharedState, auth};
 use crate::agent::idempotency::{self, Begin};
 use crate::agent::mcp::{self, Backend};
 use crate::agent::plan_log::PlanRun;
-use crate::agent::{ToolCode, ToolEnv, ToolError, plan, registry};
+use crate::agent::{ToolCode, ToolEnv, ToolError, ask, plan, registry};
 use crate::config::Config;
 use crate::percent::decode_path;
 
@@ -40,6 +40,7 @@ pub fn routes(config: &Config) -> Router<SharedState> {
         .route("/v1/tools/", any(tools_call))
         .route("/v1/tools/{*name}", any(tools_call))
         .route("/v1/plans/execute", any(plans_execute))
+        .route("/v1/ask", any(ask_post))
         .route("/v1/stream/plans/{*plan_id}", any(plan_stream));
     if config.mcp_http {
         r.route("/mcp", any(mcp_post))
@@ -54,13 +55,25 @@ pub struct Stored {
     pub result: Result<Value, ToolError>,
     /// The plan's id (`X-Plan-ID`), for plans.
     pub plan_id: Option<String>,
+    /// Ask ended by a provider or an aborting tool: `502` whatever the code (§6.5).
+    pub gateway: bool,
 }
 
 impl Stored {
     fn status(&self) -> StatusCode {
         match &self.result {
             Ok(_) => StatusCode::OK,
+            Err(_) if self.gateway => StatusCode::BAD_GATEWAY,
             Err(e) => tool_status(e.code),
+        }
+    }
+
+    /// An answer that is neither a plan's nor an Ask failure.
+    pub fn of(result: Result<Value, ToolError>) -> Stored {
+        Stored {
+            result,
+            plan_id: None,
+            gateway: false,
         }
     }
 }
@@ -166,13 +179,7 @@ impl AgentRequest {
 
     /// The answer of an error that never reached the cache.
     pub fn fail(&self, e: ToolError) -> Response {
-        self.respond(
-            &Stored {
-                result: Err(e),
-                plan_id: None,
-            },
-            false,
-        )
+        self.respond(&Stored::of(Err(e)), false)
     }
 }
 
@@ -301,13 +308,7 @@ pub async fn tools_list(State(state): State<SharedState>, req: Request) -> Respo
         return e.into_response();
     }
     match AgentRequest::begin(&req) {
-        Ok(r) => r.respond(
-            &Stored {
-                result: Ok(registry::listing()),
-                plan_id: None,
-            },
-            false,
-        ),
+        Ok(r) => r.respond(&Stored::of(Ok(registry::listing())), false),
         Err((r, e)) => r.fail(e),
     }
 }
@@ -352,10 +353,7 @@ pub async fn tools_call(State(state): State<SharedState>, req: Request) -> Respo
             Ok(params) => call_tool(&state, &name, params).await,
             Err(e) => Err(e),
         };
-        Stored {
-            result,
-            plan_id: None,
-        }
+        Stored::of(result)
     })
     .await
 }
@@ -417,10 +415,7 @@ pub async fn plans_execute(State(state): State<SharedState>, req: Request) -> Re
 }
 
 async fn run_plan(state: &AppState, body: &[u8]) -> Stored {
-    let failed = |e| Stored {
-        result: Err(e),
-        plan_id: None,
-    };
+    let failed = |e| Stored::of(Err(e));
     let plan = match plan::parse_plan(body) {
         Ok(p) => p,
         Err(e) => return failed(e),
@@ -437,6 +432,7 @@ async fn run_plan(state: &AppState, body: &[u8]) -> Stored {
     Stored {
         result: Ok(answer),
         plan_id: Some(plan_id),
+        gateway: false,
     }
 }
 
@@ -509,4 +505,44 @@ pub async fn plan_stream(State(state): State<SharedState>, req: Request) -> Resp
     h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
+}
+
+/// `POST /v1/ask` (spec reads §6.5).
+pub async fn ask_post(State(state): State<SharedState>, req: Request) -> Response {
+    if let Err(e) = gate(&state, &req, Method::POST) {
+        return e.into_response();
+    }
+    let r = match AgentRequest::begin(&req) {
+        Ok(r) => r,
+        Err((r, e)) => return r.fail(e),
+    };
+    let key = match IdemKey::of(&state, &req) {
+        Ok(k) => k,
+        Err(e) => return r.fail(e),
+    };
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(e) => return r.fail(e),
+    };
+    idempotent(&state, &r, key, &body, || run_ask(&state, &body)).await
+}
+
+async fn run_ask(state: &AppState, body: &[u8]) -> Stored {
+    let request = match ask::parse_request(body, &state.config.llm) {
+        Ok(r) => r,
+        Err(e) => return Stored::of(Err(e)),
+    };
+    let env = match tool_env(state) {
+        Ok(env) => env,
+        Err(e) => return Stored::of(Err(e)),
+    };
+    let result = ask::run(&env, &request, &ask::http_post).await;
+    // Provider failures and aborting tools answer 502; the deadline 504, no provider 503.
+    let gateway = matches!(&result, Err(e)
+        if !matches!(e.code, ToolCode::Timeout | ToolCode::ServiceUnavailable));
+    Stored {
+        result,
+        plan_id: None,
+        gateway,
+    }
 }

@@ -5,6 +5,7 @@
 mod harness;
 
 mod alerts;
+mod ask;
 mod cli;
 mod cli_verbs;
 mod config;

@@ -19,7 +19,7 @@ const AGENT_KEY: &str = "ak-tools";
 const READ_KEY: &str = "rk-tools";
 const WRITE_KEY: &str = "wk-tools";
 const INCIDENT: &str = "inc_00000000000000a1";
-const AGENT: (&str, &str) = ("Authorization", "Bearer ak-tools");
+pub const AGENT: (&str, &str) = ("Authorization", "Bearer ak-tools");
 
 /// One active incident of the family the seeded events fail with, written before start.
 fn write_incident(data_dir: &Path) {
@@ -60,14 +60,14 @@ fn write_incident(data_dir: &Path) {
 }
 
 /// A server with all three scopes closed, the incident and three failed requests.
-struct Seeded {
+pub struct Seeded {
     _dir: TestDir,
-    server: Server,
-    trace_id: String,
-    event_id: String,
+    pub server: Server,
+    pub trace_id: String,
+    pub event_id: String,
 }
 
-fn seeded(extra_env: &[(&str, &str)]) -> Seeded {
+pub fn seeded(extra_env: &[(&str, &str)]) -> Seeded {
     let dir = TestDir::new();
     write_incident(&dir.data_dir());
     let mut env = vec![
@@ -108,7 +108,7 @@ fn call(server: &Server, name: &str, params: &Value) -> Resp {
     )
 }
 
-fn assert_tool_error(r: &Resp, status: u16, code: &str) -> Value {
+pub fn assert_tool_error(r: &Resp, status: u16, code: &str) -> Value {
     assert_eq!(r.status, status, "{}", r.body);
     let e = r.json()["error"].clone();
     assert_eq!(e["code"], code, "{}", r.body);
@@ -127,6 +127,7 @@ fn agent_routes_need_the_agent_key_and_no_other() {
         ("POST", "/v1/tools/query_sql"),
         ("POST", "/mcp"),
         ("POST", "/v1/plans/execute"),
+        ("POST", "/v1/ask"),
         ("GET", "/v1/stream/plans/0123456789abcdef"),
     ];
     let body = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
