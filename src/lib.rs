@@ -26,6 +26,8 @@
 //!   next checks, alert matching, snapshot text) and the tick, store and reads around them
 //! - [`triage`]: TriageReport v1: the builder over one snapshot, `report_hash` over RFC 8785
 //!   canonical JSON, the Markdown / Slack / PagerDuty renderers
+//! - [`agent`]: the agent surface without transport: the tool registry over the read models
+//!   and the triage builder, plans, Ask with its LLM provider formats, the MCP JSON-RPC surface
 //! - [`api`]: the transport edge: every HTTP route and the OTLP/gRPC service, auth, rate
 //!   limits, request ids, CORS, the one error → status/code mapping, health, background tasks,
 //!   graceful shutdown

@@ -190,7 +190,7 @@ pub async fn failure_patterns(
     }
     let mut list: Vec<_> = groups.into_iter().collect();
     // Count desc, then the key ascending (the map's order, kept by the stable sort).
-    list.sort_by(|a, b| b.1.cmp(&a.1));
+    list.sort_by_key(|e| std::cmp::Reverse(e.1));
     let rows = list
         .into_iter()
         .map(|((code, flow, tier), count)| {
@@ -203,7 +203,7 @@ pub async fn failure_patterns(
 /// `(name, count)` ranked by count desc then name, at most `n`.
 fn top(counts: BTreeMap<String, i64>, n: usize, key: &str) -> Vec<Value> {
     let mut list: Vec<(String, i64)> = counts.into_iter().collect();
-    list.sort_by(|a, b| b.1.cmp(&a.1));
+    list.sort_by_key(|e| std::cmp::Reverse(e.1));
     list.truncate(n);
     list.into_iter()
         .map(|(k, c)| json!({key: k, "count": c}))
@@ -338,10 +338,10 @@ pub async fn compare_windows(
         list.push((code.clone(), b, a));
     }
     // Stable sorts over code order: the name is the tie-break.
-    new.sort_by(|x, y| y.2.cmp(&x.2));
-    removed.sort_by(|x, y| y.1.cmp(&x.1));
-    increased.sort_by(|x, y| (y.2 - y.1).cmp(&(x.2 - x.1)));
-    decreased.sort_by(|x, y| (x.2 - x.1).cmp(&(y.2 - y.1)));
+    new.sort_by_key(|x| std::cmp::Reverse(x.2));
+    removed.sort_by_key(|x| std::cmp::Reverse(x.1));
+    increased.sort_by_key(|x| std::cmp::Reverse(x.2 - x.1));
+    decreased.sort_by_key(|x| x.2 - x.1);
     let show = |l: Vec<(String, i64, i64)>| -> Vec<Value> {
         l.iter().map(|(c, b, a)| entry(c, *b, *a)).collect()
     };

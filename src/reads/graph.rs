@@ -66,7 +66,7 @@ fn service_or_id(r: &TraceRow) -> String {
     }
 }
 
-fn distinct_services<'a>(rows: &'a [TraceRow], order: impl Iterator<Item = usize>) -> Vec<String> {
+fn distinct_services(rows: &[TraceRow], order: impl Iterator<Item = usize>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for i in order {
         let s = service_or_id(&rows[i]);

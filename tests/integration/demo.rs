@@ -705,6 +705,9 @@ fn proof_loop_report_hash_is_stable_across_cli_read_tool_and_plan() {
         .unwrap()
         .output_schema;
     let validator = jsonschema::validator_for(schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&tool).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&tool)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{errors:?}\n{tool}");
 }
