@@ -8,7 +8,7 @@
 --
 -- Output: events Int64, requests Int64, failed_requests Int64, users Int64, services Int64,
 --         failures Int64
--- Order: one row (an aggregate without GROUP BY).
+-- Order: one row (an aggregate without GROUP BY; the ORDER BY states it).
 SELECT count(*) AS events,
        count(DISTINCT trace_id) AS requests,
        count(DISTINCT CASE WHEN status IN ('error', 'timeout', 'partial', 'aborted')
@@ -19,3 +19,4 @@ SELECT count(*) AS events,
                            THEN anchor_error_code END) AS failures
 FROM events
 WHERE ts_start BETWEEN $1 AND $2
+ORDER BY events
