@@ -444,36 +444,54 @@ fn sse_frame(f: &plan::Frame) -> Bytes {
     Bytes::from(format!("event: {}\ndata: {}\n\n", f.event, f.data))
 }
 
-/// The frames of `run` from the first: logged ones at once, then live ones, a heartbeat
-/// comment after every [`HEARTBEAT`] of silence; the stream ends after `done`.
-pub fn plan_frames(
-    run: std::sync::Arc<PlanRun>,
-) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> {
-    let rx = run.watch();
-    futures::stream::unfold(
-        (run, rx, 0usize, false),
-        |(run, mut rx, next, ended)| async move {
-            if ended {
-                return None;
-            }
-            loop {
-                if let Some(f) = run.frame(next) {
-                    let done = f.event == "done";
-                    return Some((Ok(sse_frame(&f)), (run, rx, next + 1, done)));
-                }
-                tokio::select! {
-                    changed = rx.changed() => {
-                        if changed.is_err() {
-                            return None;
-                        }
-                    }
-                    _ = tokio::time::sleep(HEARTBEAT) => {
-                        return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), (run, rx, next, false)));
-                    }
-                }
-            }
+/// A tick every [`HEARTBEAT`], the first one [`HEARTBEAT`] from now.
+fn heartbeat_ticks() -> impl futures::Stream<Item = ()> + Send + Unpin + 'static {
+    let first = tokio::time::Instant::now() + HEARTBEAT;
+    Box::pin(futures::stream::unfold(
+        tokio::time::interval_at(first, HEARTBEAT),
+        |mut interval| async move {
+            interval.tick().await;
+            Some(((), interval))
         },
-    )
+    ))
+}
+
+/// The frames of `run` from the first: logged ones at once, then live ones, and a
+/// `: heartbeat` comment whenever `heartbeats` ticks while nothing new is logged; the stream
+/// ends after `done`.
+pub fn plan_frames<H>(
+    run: std::sync::Arc<PlanRun>,
+    heartbeats: H,
+) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>>
+where
+    H: futures::Stream<Item = ()> + Send + Unpin + 'static,
+{
+    use futures::StreamExt;
+    let rx = run.watch();
+    let state = (run, rx, heartbeats, 0usize, false);
+    futures::stream::unfold(state, |(run, mut rx, mut beats, next, ended)| async move {
+        if ended {
+            return None;
+        }
+        loop {
+            if let Some(f) = run.frame(next) {
+                let done = f.event == "done";
+                return Some((Ok(sse_frame(&f)), (run, rx, beats, next + 1, done)));
+            }
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                beat = beats.next() => {
+                    beat?;
+                    let comment = Bytes::from_static(b": heartbeat\n\n");
+                    return Some((Ok(comment), (run, rx, beats, next, false)));
+                }
+            }
+        }
+    })
 }
 
 /// `GET /v1/stream/plans/{plan_id}`: the plan's frames as Server-Sent Events.
@@ -495,7 +513,8 @@ pub async fn plan_stream(State(state): State<SharedState>, req: Request) -> Resp
         };
         return r.fail(ToolError::not_found("plan not found or expired"));
     };
-    let mut resp = axum::body::Body::from_stream(plan_frames(run)).into_response();
+    let mut resp =
+        axum::body::Body::from_stream(plan_frames(run, heartbeat_ticks())).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -544,5 +563,49 @@ async fn run_ask(state: &AppState, body: &[u8]) -> Stored {
         result,
         plan_id: None,
         gateway,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn frame(event: &'static str, index: u64) -> plan::Frame {
+        plan::Frame {
+            event,
+            data: json!({"index": index}),
+        }
+    }
+
+    /// Replay, then heartbeats while the plan is silent, then live frames until `done`; the
+    /// heartbeat source is a channel the test ticks (no clock involved).
+    #[tokio::test]
+    async fn plan_stream_replays_beats_and_ends_after_done() {
+        let logs = crate::agent::plan_log::PlanLogs::default();
+        let run = logs.start("p", Instant::now());
+        run.push(frame("step_start", 0));
+        let (beat, beats) = futures::channel::mpsc::unbounded::<()>();
+        let mut stream = Box::pin(plan_frames(run.clone(), beats));
+        let text = |b: Option<Result<Bytes, std::convert::Infallible>>| {
+            String::from_utf8(b.unwrap().unwrap().to_vec()).unwrap()
+        };
+        assert_eq!(
+            text(stream.next().await),
+            "event: step_start\ndata: {\"index\":0}\n\n"
+        );
+        beat.unbounded_send(()).unwrap();
+        assert_eq!(text(stream.next().await), ": heartbeat\n\n");
+        run.push(frame("step_complete", 0));
+        run.push(plan::Frame {
+            event: "done",
+            data: json!({"status": "complete"}),
+        });
+        assert!(text(stream.next().await).starts_with("event: step_complete\n"));
+        assert_eq!(
+            text(stream.next().await),
+            "event: done\ndata: {\"status\":\"complete\"}\n\n"
+        );
+        assert!(stream.next().await.is_none(), "the stream ends after done");
     }
 }
