@@ -443,19 +443,79 @@ pub async fn bench_reads(
             format!("/v1/blast_radius?error_code={code}&window=1h"),
         ),
     ];
+    let incident = run_user_sql(
+        &engine,
+        "SELECT incident_id FROM incidents ORDER BY incident_id LIMIT 1",
+        &opts,
+    )
+    .await
+    .ok()
+    .filter(|r| r.row_count > 0)
+    .and_then(|r| {
+        crate::query::output::cell_to_json(r.batches[0].column(0).as_ref(), 0)
+            .as_str()
+            .map(str::to_owned)
+    });
+    // (name, method, path, JSON body): the read routes, then the agent tools of the issue's
+    // latency targets (reads §6.3).
+    let mut requests: Vec<(String, &str, String, Option<String>)> = paths
+        .into_iter()
+        .map(|(name, path)| (name.to_owned(), "GET", path, None))
+        .collect();
+    let tools = [
+        (
+            "tool_query_sql",
+            "query_sql",
+            json!({"sql": "SELECT service, count(*) AS n FROM events WHERE status = 'error' GROUP BY service ORDER BY n DESC"}),
+        ),
+        (
+            "tool_graph_insights_1h",
+            "graph_insights",
+            json!({"window": "1h"}),
+        ),
+        (
+            "tool_compare_windows_30m",
+            "compare_windows",
+            json!({"current": "30m", "baseline": "30m"}),
+        ),
+    ];
+    for (name, tool, params) in tools {
+        requests.push((
+            name.into(),
+            "POST",
+            format!("/v1/tools/{tool}"),
+            Some(params.to_string()),
+        ));
+    }
     let mut out = serde_json::Map::new();
-    for (name, path) in paths {
+    match &incident {
+        Some(id) => requests.push((
+            "tool_triage_incident".into(),
+            "POST",
+            "/v1/tools/triage_incident".into(),
+            Some(json!({"incident_id": id, "snapshot": true}).to_string()),
+        )),
+        None => {
+            out.insert(
+                "tool_triage_incident".into(),
+                json!({"skipped": "no incident in the generated data"}),
+            );
+        }
+    }
+    for (name, method, path, body) in requests {
         let mut ms = Vec::new();
         let mut status = 0;
         for _ in 0..iterations {
+            let req = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("content-type", "application/json")
+                .body(body.clone().map(Body::from).unwrap_or_else(Body::empty))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let t = Instant::now();
             let resp = app
                 .clone()
-                .oneshot(
-                    Request::get(&path)
-                        .body(Body::empty())
-                        .expect("request builds"),
-                )
+                .oneshot(req)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             status = resp.status().as_u16();
@@ -464,7 +524,7 @@ pub async fn bench_reads(
         }
         ms.sort_unstable();
         out.insert(
-            name.to_string(),
+            name,
             json!({"status": status, "p50_ms": percentile(&ms, 0.5), "p99_ms": percentile(&ms, 0.99)}),
         );
     }
