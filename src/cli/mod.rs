@@ -48,7 +48,8 @@ pub struct Globals {
     /// Server base URL (WAYLOG_URL, else INGEST_ADDR, else http://127.0.0.1:8080).
     #[arg(long, alias = "url", global = true)]
     pub addr: Option<String>,
-    /// Read key, sent as `Authorization: Bearer <key>` (default WAYLOG_READ_KEY).
+    /// Read key, sent as `Authorization: Bearer <key>` (default WAYLOG_READ_KEY); for
+    /// `waylog mcp` the agent key (default WAYLOG_AGENT_KEY).
     #[arg(long, global = true, hide_env_values = true)]
     pub api_key: Option<String>,
     /// Per-request timeout (default WAYLOG_CLI_TIMEOUT, else 5s).
