@@ -48,14 +48,15 @@ fn ok(id: Value, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
+/// The answer to a line or body over [`MAX_MESSAGE`].
+pub fn oversized() -> Value {
+    error(Value::Null, INVALID_REQUEST, "message larger than 1 MiB")
+}
+
 /// Answer one body (a line on stdio, a POST body over HTTP).
 pub async fn handle_body(backend: &dyn Backend, body: &[u8]) -> Option<Value> {
     if body.len() > MAX_MESSAGE {
-        return Some(error(
-            Value::Null,
-            INVALID_REQUEST,
-            "message larger than 1 MiB",
-        ));
+        return Some(oversized());
     }
     let parsed: Value = match serde_json::from_slice(body) {
         Ok(v) => v,

@@ -53,12 +53,8 @@ pub fn listing() -> Value {
 /// Validate `params`, fill defaults, run the tool under the deadline.
 pub async fn call(env: &ToolEnv<'_>, name: &str, params: Value) -> Result<Value, ToolError> {
     let tool = find(name).ok_or_else(|| ToolError::not_found(format!("unknown tool {name:?}")))?;
+    super::schema::validate(&tool.input_schema, &params, "params").map_err(ToolError::invalid)?;
     let Value::Object(map) = params else {
-        return Err(ToolError::invalid("params must be a JSON object"));
-    };
-    let checked = Value::Object(map);
-    super::schema::validate(&tool.input_schema, &checked, "params").map_err(ToolError::invalid)?;
-    let Value::Object(map) = checked else {
         return Err(ToolError::invalid("params must be a JSON object"));
     };
     let params = super::schema::with_defaults(&tool.input_schema, map);

@@ -382,10 +382,8 @@ pub async fn mcp_post(State(state): State<SharedState>, req: Request) -> Respons
     if let Err(e) = gate(&state, &req, Method::POST) {
         return e.into_response();
     }
-    // One byte over the cap is enough to know the body is too large.
-    let body = match axum::body::to_bytes(req.into_body(), mcp::MAX_MESSAGE + 1).await {
-        Ok(b) => b.to_vec(),
-        Err(_) => vec![b' '; mcp::MAX_MESSAGE + 1],
+    let Ok(body) = axum::body::to_bytes(req.into_body(), mcp::MAX_MESSAGE).await else {
+        return json_response(StatusCode::OK, &mcp::oversized());
     };
     match mcp::handle_body(&Local { state: &state }, &body).await {
         Some(answer) => json_response(StatusCode::OK, &answer),

@@ -619,6 +619,17 @@ fn mcp_over_http_answers_json_rpc() {
     let r = rpc("{oops");
     assert_eq!(r.json()["error"]["code"], -32700);
     assert_eq!(r.json()["id"], Value::Null);
+    let big = format!("[{}]", " ".repeat(1 << 20));
+    let r = rpc(&big);
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (200, json!(-32600))
+    );
+    let r = rpc(r#"{"jsonrpc":"2.0","id":7,"method":"resources/list"}"#);
+    assert_eq!(
+        (r.json()["id"].clone(), r.json()["error"]["code"].clone()),
+        (json!(7), json!(-32601))
+    );
 }
 
 fn mcp_python() -> String {
