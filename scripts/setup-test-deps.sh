@@ -5,7 +5,8 @@
 #   and duckdb (the external-reader test, tests/integration/parquet_external.rs) and the
 #   OpenTelemetry Python SDK with its OTLP HTTP and gRPC exporters (the real-client OTLP test,
 #   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py), rfc8785 (the JCS peer,
-#   tests/integration/jcs_peer.rs), and the browser test's
+#   tests/integration/jcs_peer.rs), the official MCP Python SDK (the MCP client test,
+#   tests/integration/tools.rs, peer tests/peers/mcp_client.py), and the browser test's
 #   Debian `chromium` with Playwright for Python (tests/integration/ui.rs, peer
 #   tests/peers/ui_test.py; Playwright drives the system chromium, it downloads no browser).
 #   Prints the venv's python path on the last line.
@@ -52,6 +53,7 @@ ensure() {
     "$venv/bin/python" -c "$check" >&2
 }
 ensure 'import pyarrow, duckdb' pyarrow duckdb
+ensure 'import mcp.client.stdio, mcp.client.streamable_http' mcp
 ensure 'import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.otlp.proto.grpc.trace_exporter' \
     opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc
 # The independent RFC 8785 implementation the report-hash canonicalization is checked against

@@ -26,6 +26,8 @@
 //!   next checks, alert matching, snapshot text) and the tick, store and reads around them
 //! - [`triage`]: TriageReport v1: the builder over one snapshot, `report_hash` over RFC 8785
 //!   canonical JSON, the Markdown / Slack / PagerDuty renderers
+//! - [`agent`]: the agent surface without transport: the tool registry over the read models
+//!   and the triage builder, plans, Ask with its LLM provider formats, the MCP JSON-RPC surface
 //! - [`ui`]: the embedded dashboard's files (HTML, CSS, JavaScript compiled in), served by
 //!   `api::ui`; its screens read the public HTTP API from the browser
 //! - [`api`]: the transport edge: every HTTP route and the OTLP/gRPC service, auth, rate
@@ -35,6 +37,7 @@
 //!   of `waylog demo`
 //! - [`cli`]: the `waylog` command line (HTTP client, verbs, `waylog demo`)
 
+pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod clock;

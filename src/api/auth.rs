@@ -232,6 +232,8 @@ mod tests {
 pub enum Scope {
     Write,
     Read,
+    /// Tools, plans, plan streams, Ask and MCP (`WAYLOG_AGENT_KEY`).
+    Agent,
 }
 
 /// Rate limit, then credentials, for `scope` (the order of spec events §2.1): `429
@@ -248,6 +250,7 @@ pub fn gate(
     let (limiter, keys, name) = match scope {
         Scope::Write => (&state.write_limiter, &state.config.write_keys, "write"),
         Scope::Read => (&state.read_limiter, &state.config.read_keys, "read"),
+        Scope::Agent => (&state.read_limiter, &state.config.agent_keys, "agent"),
     };
     check(limiter, keys, name, req.headers(), peer)
 }

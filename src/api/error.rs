@@ -59,6 +59,16 @@ pub fn grpc_code_of(class: ErrorClass) -> tonic::Code {
     }
 }
 
+/// The HTTP status of an agent error code (spec reads §6.1): its class's status, `200` for
+/// `EMPTY_RESULT`, `502` for `PROVIDER_ERROR`.
+pub fn tool_status(code: crate::agent::ToolCode) -> StatusCode {
+    match code.class() {
+        Some(class) => status_of(class),
+        None if code == crate::agent::ToolCode::EmptyResult => StatusCode::OK,
+        None => StatusCode::BAD_GATEWAY,
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct ErrorBody<'a> {
     error: &'a ErrorObject,

@@ -10,6 +10,7 @@
 //! answer 503 `ingest_unavailable` and `/readyz` 503. Shutdown: stop accepting, let in-flight
 //! requests finish, stop the writer after it drained, sync the WAL.
 
+pub mod agent;
 pub mod alerts;
 pub mod auth;
 pub mod background;
@@ -70,6 +71,10 @@ pub struct AppState {
     pub incidents: Arc<crate::incidents::engine::IncidentEngine>,
     /// Maintenance, the index warmer and the engine loop, once storage is recovered.
     pub background: background::Background,
+    /// The idempotency cache of tools, plans and Ask (spec reads §6.2).
+    pub idempotency: crate::agent::idempotency::IdempotencyCache<agent::Stored>,
+    /// The event logs of plans, for their SSE streams (spec reads §6.4).
+    pub plan_logs: crate::agent::plan_log::PlanLogs,
 }
 
 impl std::fmt::Debug for AppState {
@@ -101,6 +106,8 @@ impl AppState {
             deployments: Arc::default(),
             incidents,
             background: background::Background::default(),
+            idempotency: Default::default(),
+            plan_logs: Default::default(),
         })
     }
 
@@ -247,6 +254,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(reads::routes())
         .merge(triage::routes())
         .merge(ui::routes())
+        .merge(agent::routes(&state.config))
         .merge(otlp)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -4,6 +4,7 @@
 //! 5xx or local internal error.
 
 pub mod demo;
+pub mod mcp;
 pub mod table;
 pub mod verbs;
 
@@ -47,7 +48,8 @@ pub struct Globals {
     /// Server base URL (WAYLOG_URL, else INGEST_ADDR, else http://127.0.0.1:8080).
     #[arg(long, alias = "url", global = true)]
     pub addr: Option<String>,
-    /// Read key, sent as `Authorization: Bearer <key>` (default WAYLOG_READ_KEY).
+    /// Read key, sent as `Authorization: Bearer <key>` (default WAYLOG_READ_KEY); for
+    /// `waylog mcp` the agent key (default WAYLOG_AGENT_KEY).
     #[arg(long, global = true, hide_env_values = true)]
     pub api_key: Option<String>,
     /// Per-request timeout (default WAYLOG_CLI_TIMEOUT, else 5s).
@@ -82,6 +84,9 @@ pub enum Command {
     /// Start waylog (or target --addr) and four demo services, drive a burst through them and
     /// print the triage story.
     Demo(demo::DemoArgs),
+    /// MCP over stdio: newline-delimited JSON-RPC on stdin/stdout, tools served by the server
+    /// at --addr / WAYLOG_URL with the agent key (--api-key, else WAYLOG_AGENT_KEY).
+    Mcp,
     /// The read verbs (spec reads §7.2).
     #[command(flatten)]
     Read(verbs::Verb),
@@ -391,6 +396,7 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             run_bench(async move { Ok(crate::demo::otlp_load::loadgen_otlp(args).await) })
         }
         Command::Demo(d) => demo::run(cli.global.addr.clone(), cli.global.api_key.clone(), d),
+        Command::Mcp => mcp::run(&cli.global),
         Command::BenchTick(b) => run_bench(crate::demo::bench::bench_tick(
             &b.data_dir,
             b.rows,

@@ -10,6 +10,7 @@
 
 pub mod incident_settings;
 pub mod incidents;
+pub mod llm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +49,19 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub read_key: String,
+    /// Agent-scope keys (tools, plans, plan streams, Ask, MCP), comma-separated; empty leaves
+    /// the scope open.
+    #[arg(
+        long,
+        env = "WAYLOG_AGENT_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub agent_key: String,
+    /// Honour the first `X-Forwarded-For` hop as the client address (idempotency principal of
+    /// an open agent scope).
+    #[arg(long, env = "WAYLOG_TRUST_PROXY", default_value = "false")]
+    pub trust_proxy: String,
     /// fdatasync the WAL before acknowledging (`false`: hand to the OS only).
     #[arg(long, env = "WAYLOG_WAL_SYNC", default_value = "true")]
     pub wal_sync: String,
@@ -132,6 +146,11 @@ pub struct ServeArgs {
     pub cors_origin: String,
     #[command(flatten)]
     pub incidents: incidents::IncidentArgs,
+    /// Serve MCP over HTTP (`POST /mcp`); `false` removes the route.
+    #[arg(long, env = "WAYLOG_MCP_HTTP", default_value = "true")]
+    pub mcp_http: String,
+    #[command(flatten)]
+    pub llm: llm::LlmArgs,
 }
 
 /// Every flag of `T` at its declared `default_value` (optional flags unset), with the
@@ -183,6 +202,9 @@ pub struct Config {
     pub cold_store: Option<String>,
     pub write_keys: Vec<String>,
     pub read_keys: Vec<String>,
+    pub agent_keys: Vec<String>,
+    /// `WAYLOG_TRUST_PROXY`.
+    pub trust_proxy: bool,
     pub wal_sync: bool,
     pub wal_segment_bytes: u64,
     pub hot_window: Duration,
@@ -215,6 +237,10 @@ pub struct Config {
     /// `None` = OTLP/gRPC disabled.
     pub otlp_grpc_addr: Option<SocketAddr>,
     pub incidents: IncidentConfig,
+    /// The Ask provider and its limits (`WAYLOG_LLM_*`, `WAYLOG_ASK_*`).
+    pub llm: llm::LlmConfig,
+    /// `POST /mcp` is served (`WAYLOG_MCP_HTTP`).
+    pub mcp_http: bool,
 }
 
 impl Config {
@@ -256,10 +282,13 @@ impl ServeArgs {
         })?;
         let write_keys = split_keys(&self.write_key);
         let read_keys = split_keys(&self.read_key);
-        if profile == Profile::Prod && (write_keys.is_empty() || read_keys.is_empty()) {
-            return Err(
-                "--profile prod requires WAYLOG_WRITE_KEY and WAYLOG_READ_KEY to be set".into(),
-            );
+        let agent_keys = split_keys(&self.agent_key);
+        if profile == Profile::Prod {
+            prod_scopes_closed(&[
+                ("WAYLOG_WRITE_KEY", &write_keys),
+                ("WAYLOG_READ_KEY", &read_keys),
+                ("WAYLOG_AGENT_KEY", &agent_keys),
+            ])?;
         }
         let hot_window_from_env = self.hot_window.is_some();
         let hot_window = match &self.hot_window {
@@ -285,6 +314,7 @@ impl ServeArgs {
             ));
         }
         let incidents = self.incidents.into_config(retention)?;
+        let llm = self.llm.into_config()?;
         Ok(Config {
             incidents,
             addr,
@@ -292,6 +322,10 @@ impl ServeArgs {
             cold_store,
             write_keys,
             read_keys,
+            agent_keys,
+            trust_proxy: parse_bool("WAYLOG_TRUST_PROXY", &self.trust_proxy)?,
+            llm,
+            mcp_http: parse_bool("WAYLOG_MCP_HTTP", &self.mcp_http)?,
             wal_sync: parse_bool("WAYLOG_WAL_SYNC", &self.wal_sync)?,
             wal_segment_bytes: positive_bytes("WAYLOG_WAL_SEGMENT_BYTES", &self.wal_segment_bytes)?,
             hot_window,
@@ -354,6 +388,22 @@ impl ServeArgs {
             },
         })
     }
+}
+
+/// `--profile prod` refuses every open scope, naming the unset key variables.
+fn prod_scopes_closed(scopes: &[(&str, &Vec<String>)]) -> Result<(), String> {
+    let open: Vec<&str> = scopes
+        .iter()
+        .filter(|(_, keys)| keys.is_empty())
+        .map(|(name, _)| *name)
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "--profile prod requires WAYLOG_WRITE_KEY, WAYLOG_READ_KEY and WAYLOG_AGENT_KEY to be set (unset: {})",
+        open.join(", ")
+    ))
 }
 
 /// Comma-separated keys, trimmed, empties dropped.
@@ -467,6 +517,15 @@ mod tests {
         let mut a = args();
         a.profile = "prod".into();
         assert!(a.into_config().unwrap_err().contains("prod"));
+        let mut a = args();
+        a.profile = "prod".into();
+        a.write_key = "w".into();
+        a.read_key = "r".into();
+        let e = a.clone().into_config().unwrap_err();
+        assert!(e.contains("unset: WAYLOG_AGENT_KEY"), "{e}");
+        a.agent_key = "a1, a2".into();
+        let c = a.into_config().unwrap();
+        assert_eq!(c.agent_keys, vec!["a1".to_string(), "a2".to_string()]);
     }
 
     #[test]

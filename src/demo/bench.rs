@@ -392,11 +392,14 @@ pub async fn bench_tick(
     }))
 }
 
-/// `iterations` GETs of each `(name, path)` through the router in-process: per name, the last
-/// status and the p50 / p99 latency in ms.
-async fn time_gets(
+/// One benchmarked request: name, method, path and JSON body.
+type BenchRequest = (String, &'static str, String, Option<String>);
+
+/// `iterations` of each request through the router in-process: per name, the last status and
+/// the p50 / p99 latency in ms.
+async fn time_requests(
     app: &axum::Router,
-    paths: &[(&str, String)],
+    requests: Vec<BenchRequest>,
     iterations: usize,
 ) -> anyhow::Result<serde_json::Map<String, Value>> {
     use axum::body::Body;
@@ -404,18 +407,20 @@ async fn time_gets(
     use tower::ServiceExt;
 
     let mut out = serde_json::Map::new();
-    for (name, path) in paths {
+    for (name, method, path, body) in requests {
         let mut us = Vec::new();
         let mut status = 0;
         for _ in 0..iterations {
+            let req = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("content-type", "application/json")
+                .body(body.clone().map(Body::from).unwrap_or_else(Body::empty))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let t = Instant::now();
             let resp = app
                 .clone()
-                .oneshot(
-                    Request::get(path.as_str())
-                        .body(Body::empty())
-                        .expect("request builds"),
-                )
+                .oneshot(req)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             status = resp.status().as_u16();
@@ -424,7 +429,7 @@ async fn time_gets(
         }
         us.sort_unstable();
         out.insert(
-            (*name).to_string(),
+            name,
             json!({"status": status, "p50_ms": percentile(&us, 0.5), "p99_ms": percentile(&us, 0.99)}),
         );
     }
@@ -461,15 +466,16 @@ async fn bench_triage(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let paths = [
-        ("triage_live", format!("/v1/triage/{id}")),
-        ("triage_snapshot", format!("/v1/triage/{id}?snapshot=true")),
-        (
+    let get = |name: &str, path: String| (name.to_owned(), "GET", path, None);
+    let requests = vec![
+        get("triage_live", format!("/v1/triage/{id}")),
+        get("triage_snapshot", format!("/v1/triage/{id}?snapshot=true")),
+        get(
             "triage_report_markdown",
             format!("/v1/triage/{id}/report?format=markdown"),
         ),
     ];
-    let mut out = time_gets(&app, &paths, iterations).await?;
+    let mut out = time_requests(&app, requests, iterations).await?;
     out.insert("incident_id".into(), json!(id));
     Ok(Value::Object(out))
 }
@@ -523,7 +529,66 @@ pub async fn bench_reads(
             format!("/v1/blast_radius?error_code={code}&window=1h"),
         ),
     ];
-    let out = time_gets(&app, &paths, iterations).await?;
+    let incident = run_user_sql(
+        &engine,
+        "SELECT incident_id FROM incidents ORDER BY incident_id LIMIT 1",
+        &opts,
+    )
+    .await
+    .ok()
+    .filter(|r| r.row_count > 0)
+    .and_then(|r| {
+        crate::query::output::cell_to_json(r.batches[0].column(0).as_ref(), 0)
+            .as_str()
+            .map(str::to_owned)
+    });
+    // (name, method, path, JSON body): the read routes, then the agent tools of the issue's
+    // latency targets (reads §6.3).
+    let mut requests: Vec<(String, &str, String, Option<String>)> = paths
+        .into_iter()
+        .map(|(name, path)| (name.to_owned(), "GET", path, None))
+        .collect();
+    let tools = [
+        (
+            "tool_query_sql",
+            "query_sql",
+            json!({"sql": "SELECT service, count(*) AS n FROM events WHERE status = 'error' GROUP BY service ORDER BY n DESC"}),
+        ),
+        (
+            "tool_graph_insights_1h",
+            "graph_insights",
+            json!({"window": "1h"}),
+        ),
+        (
+            "tool_compare_windows_30m",
+            "compare_windows",
+            json!({"current": "30m", "baseline": "30m"}),
+        ),
+    ];
+    for (name, tool, params) in tools {
+        requests.push((
+            name.into(),
+            "POST",
+            format!("/v1/tools/{tool}"),
+            Some(params.to_string()),
+        ));
+    }
+    let mut out = serde_json::Map::new();
+    match &incident {
+        Some(id) => requests.push((
+            "tool_triage_incident".into(),
+            "POST",
+            "/v1/tools/triage_incident".into(),
+            Some(json!({"incident_id": id, "snapshot": true}).to_string()),
+        )),
+        None => {
+            out.insert(
+                "tool_triage_incident".into(),
+                json!({"skipped": "no incident in the generated data"}),
+            );
+        }
+    }
+    out.extend(time_requests(&app, requests, iterations).await?);
     let snap = storage.table(TableId::Events).snapshot();
     storage.close()?;
     Ok(json!({

@@ -119,6 +119,8 @@ read_queries! {
     TraceEvents => "trace_events": [Timestamp, Timestamp],
     RollupCodeCounts => "rollup_code_counts": [Timestamp, Timestamp],
     RollupCodeServices => "rollup_code_services": [Timestamp, Timestamp],
+    GraphStats => "graph_stats": [Timestamp, Timestamp],
+    TraceDurations => "trace_durations": [Timestamp, Timestamp, Timestamp, Timestamp],
     BlastTraces => "blast_traces": [Timestamp, Timestamp, Utf8, Utf8, Utf8],
     BlastExtent => "blast_extent": [Timestamp, Timestamp],
     BlastRadius => "blast_radius": [],

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::config::llm::Provider;
 use crate::duration::format_duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,9 +104,17 @@ pub struct Mcp {
 
 /// The capabilities of a server running with `config`.
 ///
-/// The OTLP, LLM/Ask, incident and MCP sections describe parts that live elsewhere; until
-/// their settings exist in [`Config`] they report the spec's defaults for this build.
+/// Every section reports what is configured: the LLM/Ask section from `WAYLOG_LLM_*` and the
+/// vendor credentials, MCP from the `mcp` switches (`waylog mcp` over stdio; `POST /mcp`
+/// unless `WAYLOG_MCP_HTTP=false`).
 pub fn capabilities(config: &Config) -> Capabilities {
+    let llm = &config.llm;
+    // Model and tool mode are reported for a provider that can run (spec reads §7.3).
+    let (model, tool_mode) = if llm.provider == Provider::None {
+        (String::new(), String::new())
+    } else {
+        (llm.model.clone(), llm.tool_mode.as_str().to_owned())
+    };
     let max_timeout_ms = u64::try_from(config.query_timeout.as_millis()).unwrap_or(u64::MAX);
     Capabilities {
         version: env!("CARGO_PKG_VERSION"),
@@ -121,18 +130,18 @@ pub fn capabilities(config: &Config) -> Capabilities {
                 .unwrap_or_default(),
         },
         ask: Ask {
-            enabled: false,
-            model: String::new(),
-            tool_mode: String::new(),
-            max_steps_default: 5,
-            max_steps_max: 8,
+            enabled: llm.ask_enabled(),
+            model: model.clone(),
+            tool_mode: tool_mode.clone(),
+            max_steps_default: llm.max_steps_default,
+            max_steps_max: llm.max_steps_max,
         },
         llm: Llm {
-            provider: "none".into(),
-            model: String::new(),
-            tool_mode: String::new(),
-            configured: false,
-            ask_enabled: false,
+            provider: llm.provider.as_str().into(),
+            model,
+            tool_mode,
+            configured: llm.configured,
+            ask_enabled: llm.ask_enabled(),
         },
         incidents: Incidents {
             enabled: config.incidents.enabled,
@@ -169,7 +178,7 @@ pub fn capabilities(config: &Config) -> Capabilities {
         },
         mcp: Mcp {
             stdio: true,
-            http: true,
+            http: config.mcp_http,
         },
     }
 }
@@ -208,8 +217,54 @@ mod tests {
         let v_off = serde_json::to_value(capabilities(&off)).unwrap();
         assert_eq!(v_off["incidents"]["enabled"], false);
         assert_eq!(v["otlp"]["http_traces"], true);
+        assert_eq!(v["llm"]["provider"], "none");
+        assert_eq!(v["llm"]["configured"], false);
+        assert_eq!(v["ask"]["enabled"], false);
+        assert_eq!(v["mcp"]["http"], true);
         assert_eq!(v["otlp"]["grpc_traces"], true);
         let text = serde_json::to_string(&capabilities(&c)).unwrap();
+        let json_of = |c: &Config| serde_json::to_value(capabilities(c)).unwrap();
+        // MCP over HTTP follows its switch; stdio is always there (`waylog mcp`).
+        let mut no_http = c.clone();
+        no_http.mcp_http = false;
+        assert_eq!(
+            json_of(&no_http)["mcp"],
+            serde_json::json!({"stdio": true, "http": false})
+        );
+        // A provider with its credential enables Ask; named without one it is only configured.
+        let mut llm = crate::config::ServeArgs::defaults().llm;
+        llm.anthropic_api_key = Some("k".into());
+        let mut ask = c.clone();
+        ask.llm = llm.clone().into_config().unwrap();
+        let v = json_of(&ask);
+        assert_eq!(
+            v["llm"],
+            serde_json::json!({"provider": "anthropic", "model": "claude-sonnet-4-6",
+                "tool_mode": "native", "configured": true, "ask_enabled": true})
+        );
+        assert_eq!(v["ask"]["enabled"], true);
+        assert_eq!(v["ask"]["model"], "claude-sonnet-4-6");
+        llm.anthropic_api_key = None;
+        llm.llm_provider = Some("gemini".into());
+        llm.ask_max_steps_max = "6".into();
+        ask.llm = llm.into_config().unwrap();
+        let v = json_of(&ask);
+        assert_eq!(
+            (
+                v["llm"]["provider"].clone(),
+                v["llm"]["configured"].clone(),
+                v["llm"]["ask_enabled"].clone()
+            ),
+            ("gemini".into(), true.into(), false.into())
+        );
+        assert_eq!(v["llm"]["tool_mode"], "text");
+        assert_eq!(
+            (
+                v["ask"]["enabled"].clone(),
+                v["ask"]["max_steps_max"].clone()
+            ),
+            (false.into(), 6.into())
+        );
         let keys = [
             "\"version\"",
             "\"profile\"",

@@ -16,6 +16,7 @@ pub mod blast;
 pub mod capabilities;
 pub mod errors;
 pub mod events;
+pub mod graph;
 pub mod origin;
 pub mod params;
 pub mod rollup;

@@ -222,6 +222,28 @@ impl TraceGraph {
         self.usable
     }
 
+    /// The parent of node `i` (always `None` when the graph is not usable).
+    pub fn parent(&self, i: usize) -> Option<usize> {
+        self.parent
+            .get(i)
+            .copied()
+            .flatten()
+            .filter(|_| self.usable)
+    }
+
+    /// The children of node `i` in identity order (empty when the graph is not usable).
+    pub fn children(&self, i: usize) -> &[usize] {
+        match self.children.get(i) {
+            Some(c) if self.usable => c,
+            _ => &[],
+        }
+    }
+
+    /// Node indices in identity order.
+    pub fn identity(&self) -> &[usize] {
+        &self.identity
+    }
+
     pub fn linkage(&self) -> Linkage {
         if self.usable {
             Linkage::Causal

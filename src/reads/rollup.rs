@@ -13,7 +13,7 @@ use std::time::Duration;
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
-use super::origin::resolve_origin;
+use super::origin::{TraceNode, resolve_origin};
 use super::params::{Params, RollupCursor, TimeWindow, parse_cursor, parse_limit};
 use super::{ReadError, load_traces};
 use crate::config::Config;
@@ -99,27 +99,42 @@ fn window_params(w: &TimeWindow) -> Vec<Param> {
     vec![Param::Timestamp(w.since_ns), Param::Timestamp(w.until_ns)]
 }
 
+/// The originating event of a root-cause trace of `window` (§3.4): the trace's resolved
+/// origin (suppressed events excluded) when its `ts_start` lies in the window. Shared by the
+/// rollup and the graph tools (`super::graph`), so both count the same traces.
+pub fn window_root<N: TraceNode>(rows: &[N], window: &TimeWindow) -> Option<usize> {
+    let (i, _) = resolve_origin(rows, true)?;
+    window.contains(rows[i].ts_start_ns()).then_some(i)
+}
+
+/// The candidate traces of `window` (`sql/rollup_failed_traces.sql`): every trace with a
+/// failed event starting in it.
+pub async fn candidate_traces(
+    ctx: &SessionContext,
+    window: &TimeWindow,
+) -> Result<Vec<String>, ReadError> {
+    let mut candidates = Vec::new();
+    for batch in sql::collect(ctx, ReadQuery::RollupFailedTraces, window_params(window)).await? {
+        let ids = Columns::new(&batch).strings("trace_id")?;
+        candidates.extend(ids.iter().flatten().map(str::to_owned));
+    }
+    Ok(candidates)
+}
+
 pub async fn read(ctx: &SessionContext, q: &RollupQuery) -> Result<RollupResponse, ReadError> {
     let window = q.window;
     let extent = window.extent();
 
     // 1. Candidate traces.
-    let mut candidates = Vec::new();
-    for batch in sql::collect(ctx, ReadQuery::RollupFailedTraces, window_params(&window)).await? {
-        let ids = Columns::new(&batch).strings("trace_id")?;
-        candidates.extend(ids.iter().flatten().map(str::to_owned));
-    }
+    let candidates = candidate_traces(ctx, &window).await?;
 
     // 2. Origins of the candidate traces.
     let mut roots: Vec<RootCause> = Vec::new();
     load_traces(ctx, &candidates, extent, |rows| {
-        let Some((i, _)) = resolve_origin(rows, true) else {
+        let Some(i) = window_root(rows, &window) else {
             return;
         };
         let origin = &rows[i];
-        if !window.contains(origin.ts_start_ns()) {
-            return;
-        }
         // Failed events always carry an anchor (ingest rejects them otherwise).
         if let (Some(code), Some(step)) = (origin.anchor_error_code(), origin.anchor_step()) {
             roots.push(RootCause {

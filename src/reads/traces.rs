@@ -327,7 +327,12 @@ pub struct RecentResponse {
 }
 
 /// Services in trace order (first occurrence, non-empty), resolved status and anchor summary.
-fn summarize(rows: &[TraceRow], exclude_suppressed: bool) -> (Vec<String>, String, Option<String>) {
+/// A recent-trace summary of one trace's rows: its services in trace order, the resolved
+/// event's status and its anchor summary (§4.3).
+pub fn summarize(
+    rows: &[TraceRow],
+    exclude_suppressed: bool,
+) -> (Vec<String>, String, Option<String>) {
     let graph = TraceGraph::build(rows);
     let mut services: Vec<String> = Vec::new();
     for i in graph.order() {

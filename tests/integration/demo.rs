@@ -716,3 +716,44 @@ fn demo_taken_port_is_a_clear_error() {
     assert!(out.stderr.contains("--listen"), "{out:?}");
     drop(taken);
 }
+
+#[test]
+fn proof_loop_report_hash_is_stable_across_cli_read_tool_and_plan() {
+    let dir = TestDir::new();
+    let proof = dir.data_dir().join("proof");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/proof-loop.sh");
+    let mut cmd = Command::new("bash");
+    cmd.arg(script);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("WAYLOG_") || k == "DEMO_GATEWAY_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .env("WAYLOG_BIN", BIN)
+        .env("WAYLOG_CLI_TIMEOUT", "30s")
+        .env("PROOF_DIR", &proof)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("PASS: report_hash stable across CLI/read/tool/plan (sha256:"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("Proof loop passed.\n"), "{stdout}");
+    // The demo's full report (alerts, signals, traces, suspect change) fits the tool's
+    // declared output schema.
+    let tool: Value =
+        serde_json::from_slice(&std::fs::read(proof.join("tool.json")).unwrap()).unwrap();
+    let schema = &waylog::agent::registry::find("triage_incident")
+        .unwrap()
+        .output_schema;
+    let validator = jsonschema::validator_for(schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&tool)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{tool}");
+}

@@ -17,6 +17,21 @@ use waylog::rfc3339::format_rfc3339_ns;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_waylog");
 
+/// The vendor variables `waylog serve` reads for Ask (spec reads §6.5); removed from every
+/// server a test starts.
+pub const LLM_VARIABLES: &[&str] = &[
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "GEMINI_MODEL",
+    "ANTHROPIC_MODEL",
+    "OPENAI_MODEL",
+    "GEMINI_API_BASE",
+    "ANTHROPIC_API_BASE",
+    "OPENAI_API_BASE",
+];
+
 /// How long a server may take from spawn to `/readyz` 200 (debug build, busy 2-core machine).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -156,9 +171,9 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        // Hermetic: settings come from this test only.
+        // Hermetic: settings come from this test only (the LLM vendor variables included).
         for (k, _) in std::env::vars() {
-            if k.starts_with("WAYLOG_") {
+            if k.starts_with("WAYLOG_") || LLM_VARIABLES.contains(&k.as_str()) {
                 cmd.env_remove(k);
             }
         }

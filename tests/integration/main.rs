@@ -5,6 +5,7 @@
 mod harness;
 
 mod alerts;
+mod ask;
 mod cli;
 mod cli_verbs;
 mod config;
@@ -24,5 +25,6 @@ mod query;
 mod query_api;
 mod retention;
 mod signals;
+mod tools;
 mod triage;
 mod ui;

@@ -1193,6 +1193,48 @@ async fn read_endpoints_require_the_read_scope() {
     assert!(r.headers.contains_key("x-request-id"));
 }
 
+/// The route × scope matrix: each key opens its own scope's routes and no other.
+#[tokio::test]
+async fn read_write_and_agent_scopes_are_disjoint() {
+    let h = harness_with(|c| {
+        c.read_keys = vec!["rk".into()];
+        c.write_keys = vec!["wk".into()];
+        c.agent_keys = vec!["ak".into()];
+    })
+    .await;
+    let routes = [
+        ("GET", "/v1/errors", "read"),
+        ("GET", "/v1/capabilities", "read"),
+        ("GET", "/v1/incidents/active", "read"),
+        ("GET", "/v1/tools", "agent"),
+        ("POST", "/v1/tools/graph_stats", "agent"),
+        ("POST", "/v1/plans/execute", "agent"),
+        ("POST", "/v1/ask", "agent"),
+        ("GET", "/v1/stream/plans/0123456789abcdef", "agent"),
+        ("POST", "/mcp", "agent"),
+        ("POST", "/v1/events", "write"),
+        ("POST", "/v1/signals", "write"),
+    ];
+    for (method, path, scope) in routes {
+        for key in ["rk", "wk", "ak"] {
+            let bearer = format!("Bearer {key}");
+            let r = h
+                .call(method, path, &[("authorization", bearer.as_str())])
+                .await;
+            let own = key == format!("{}k", &scope[..1]);
+            if own {
+                assert_ne!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} {key}");
+            } else {
+                assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} {key}");
+                assert_eq!(
+                    r.headers.get(header::WWW_AUTHENTICATE).unwrap(),
+                    &format!("Bearer realm=\"waylog\", scope=\"{scope}\"")
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn read_endpoints_are_rate_limited() {
     let h = harness_with(|c| c.rate_limit_read_rps = 1).await;

@@ -1,0 +1,369 @@
+//! The graph tools (spec reads §6.3: `graph_stats`, `trace_summary`, `graph_failures`,
+//! `failure_patterns`, `failure_chain`, `graph_insights`, `compare_windows`), over the
+//! root-cause traces and trace facts of [`crate::reads::graph`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::ToolEnv;
+use super::error::ToolError;
+use super::tools::{route_params, str_param, with_snapshot};
+use crate::duration::parse_duration;
+use crate::incidents::model::json_time;
+use crate::reads::graph::{self, SCHEMA_VERSION, TraceFacts, percentile};
+use crate::reads::params::TimeWindow;
+use crate::rfc3339::format_rfc3339_ns;
+
+/// Default window of the graph tools.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+
+/// `params.window` (default 1h) as `[now − window, now]`; above retention is
+/// `INVALID_PARAMS`.
+fn window_of(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<TimeWindow, ToolError> {
+    let params = route_params(&[("window", str_param(p, "window"))], &["window"])?;
+    Ok(TimeWindow::resolve(
+        &params,
+        env.now_ns,
+        env.config.retention,
+        DEFAULT_WINDOW,
+    )?)
+}
+
+fn int(p: &Map<String, Value>, name: &str, default: i64) -> i64 {
+    p.get(name).and_then(Value::as_i64).unwrap_or(default)
+}
+
+/// `limit` ≤ 0 → 100, > 1000 → 1000; `offset` < 0 → 0.
+fn paging(p: &Map<String, Value>) -> (usize, usize) {
+    let limit = match int(p, "limit", 100) {
+        l if l <= 0 => 100,
+        l => l.min(1000) as usize,
+    };
+    (limit, int(p, "offset", 0).max(0) as usize)
+}
+
+fn page(rows: Vec<Value>, (limit, offset): (usize, usize), key: &str) -> Value {
+    let total = rows.len();
+    let shown: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
+    let has_more = offset + shown.len() < total;
+    json!({"schema_version": SCHEMA_VERSION, key: shown, "total_count": total, "has_more": has_more})
+}
+
+async fn root_causes(env: &ToolEnv<'_>, window: TimeWindow) -> Result<Vec<TraceFacts>, ToolError> {
+    with_snapshot(env, |ctx| async move {
+        Ok(graph::root_cause_traces(&ctx, &window).await?)
+    })
+    .await
+}
+
+/// The error fields of a failed trace (`error_code`, `error_path`).
+fn error_fields(f: &TraceFacts, out: &mut Map<String, Value>) {
+    if let Some(o) = &f.origin {
+        out.insert("error_code".into(), json!(o.error_code));
+        out.insert("error_path".into(), json!(o.error_path()));
+    }
+}
+
+pub async fn graph_stats(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<Value, ToolError> {
+    let window = window_of(env, p)?;
+    let s = with_snapshot(env, |ctx| async move {
+        Ok(graph::stats_read(&ctx, &window).await?)
+    })
+    .await?;
+    Ok(json!({
+        "schema_version": SCHEMA_VERSION,
+        "window": window.echo(),
+        "events": s.events,
+        "requests": s.requests,
+        "failed_requests": s.failed_requests,
+        "users": s.users,
+        "services": s.services,
+        "failures": s.failures,
+    }))
+}
+
+/// The trace named by `trace_id` or `request_id` (exactly one).
+fn one_trace_id(p: &Map<String, Value>) -> Result<String, ToolError> {
+    match (str_param(p, "trace_id"), str_param(p, "request_id")) {
+        (Some(t), None) | (None, Some(t)) => Ok(t.to_owned()),
+        _ => Err(ToolError::invalid(
+            "exactly one of trace_id or request_id is required",
+        )),
+    }
+}
+
+async fn facts_of(
+    env: &ToolEnv<'_>,
+    trace_id: String,
+) -> Result<(TraceFacts, Option<String>), ToolError> {
+    with_snapshot(env, |ctx| async move {
+        let facts = graph::trace_read(&ctx, &trace_id)
+            .await?
+            .ok_or_else(|| ToolError::not_found("trace not found"))?;
+        // error.reason of the origin's anchor step, from its story (§4.1 step 3).
+        let reason = match &facts.origin {
+            Some(o) => crate::reads::traces::load_event(&ctx, &o.event_id)
+                .await?
+                .map(|e| crate::reads::traces::build_story(&e, facts.linkage))
+                .and_then(|story| {
+                    story
+                        .path
+                        .iter()
+                        .rev()
+                        .find(|s| s.name == o.step && s.error_msg.is_some())
+                        .and_then(|s| s.error_msg.clone())
+                }),
+            None => None,
+        };
+        Ok((facts, reason))
+    })
+    .await
+}
+
+pub async fn trace_summary(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<Value, ToolError> {
+    let (f, reason) = facts_of(env, one_trace_id(p)?).await?;
+    let mut out = Map::new();
+    out.insert("schema_version".into(), json!(SCHEMA_VERSION));
+    out.insert("trace_id".into(), json!(f.trace_id));
+    out.insert("request_id".into(), json!(f.trace_id));
+    out.insert("linkage".into(), json!(f.linkage));
+    out.insert("status".into(), json!(f.status));
+    out.insert("latency_ms".into(), json!(f.latency_ms));
+    out.insert("services".into(), json!(f.services));
+    error_fields(&f, &mut out);
+    if let Some(r) = reason {
+        out.insert("error_reason".into(), json!(r));
+    }
+    out.insert("paths".into(), json!(f.paths));
+    Ok(Value::Object(out))
+}
+
+pub async fn failure_chain(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<Value, ToolError> {
+    let (f, _) = facts_of(env, one_trace_id(p)?).await?;
+    Ok(json!({
+        "schema_version": SCHEMA_VERSION,
+        "request_id": f.trace_id,
+        "trace_id": f.trace_id,
+        "linkage": f.linkage,
+        "services": f.chain,
+    }))
+}
+
+pub async fn graph_failures(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<Value, ToolError> {
+    let window = window_of(env, p)?;
+    let tier = str_param(p, "tier").map(str::to_owned);
+    let mut rcs = root_causes(env, window).await?;
+    rcs.retain(|f| tier.is_none() || f.tier == tier);
+    let ts = |f: &TraceFacts| f.origin.as_ref().map_or(0, |o| o.ts_start_ns);
+    rcs.sort_by(|a, b| ts(b).cmp(&ts(a)).then_with(|| a.trace_id.cmp(&b.trace_id)));
+    let rows = rcs
+        .iter()
+        .map(|f| {
+            let mut row = Map::new();
+            row.insert("request_id".into(), json!(f.trace_id));
+            row.insert("trace_id".into(), json!(f.trace_id));
+            row.insert("ts".into(), json!(json_time(ts(f))));
+            row.insert("latency_ms".into(), json!(f.latency_ms));
+            if let Some(t) = &f.tier {
+                row.insert("tier".into(), json!(t));
+            }
+            error_fields(f, &mut row);
+            Value::Object(row)
+        })
+        .collect();
+    Ok(page(rows, paging(p), "failures"))
+}
+
+pub async fn failure_patterns(
+    env: &ToolEnv<'_>,
+    p: &Map<String, Value>,
+) -> Result<Value, ToolError> {
+    let window = window_of(env, p)?;
+    let mut groups: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for f in root_causes(env, window).await? {
+        let code = f.origin.map(|o| o.error_code).unwrap_or_default();
+        *groups
+            .entry((code, f.flow, f.tier.unwrap_or_default()))
+            .or_default() += 1;
+    }
+    let mut list: Vec<_> = groups.into_iter().collect();
+    // Count desc, then the key ascending (the map's order, kept by the stable sort).
+    list.sort_by_key(|e| std::cmp::Reverse(e.1));
+    let rows = list
+        .into_iter()
+        .map(|((code, flow, tier), count)| {
+            json!({"error_code": code, "flow": flow, "user_tier": tier, "feature_flags": [], "count": count})
+        })
+        .collect();
+    Ok(page(rows, paging(p), "patterns"))
+}
+
+/// `(name, count)` ranked by count desc then name, at most `n`.
+fn top(counts: BTreeMap<String, i64>, n: usize, key: &str) -> Vec<Value> {
+    let mut list: Vec<(String, i64)> = counts.into_iter().collect();
+    list.sort_by_key(|e| std::cmp::Reverse(e.1));
+    list.truncate(n);
+    list.into_iter()
+        .map(|(k, c)| json!({key: k, "count": c}))
+        .collect()
+}
+
+/// Root-cause count per origin code.
+fn code_counts(rcs: &[TraceFacts]) -> BTreeMap<String, i64> {
+    let mut counts = BTreeMap::new();
+    for o in rcs.iter().filter_map(|f| f.origin.as_ref()) {
+        *counts.entry(o.error_code.clone()).or_default() += 1;
+    }
+    counts
+}
+
+pub async fn graph_insights(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<Value, ToolError> {
+    let window = window_of(env, p)?;
+    let rcs = root_causes(env, window).await?;
+    let mut services: BTreeMap<String, i64> = BTreeMap::new();
+    for f in &rcs {
+        for s in &f.services {
+            *services.entry(s.clone()).or_default() += 1;
+        }
+    }
+    Ok(json!({
+        "schema_version": SCHEMA_VERSION,
+        "window": window.echo(),
+        "total_failures": rcs.len(),
+        "top_errors": top(code_counts(&rcs), int(p, "top_errors", 5) as usize, "error_code"),
+        "top_services": top(services, int(p, "top_services", 5) as usize, "service"),
+    }))
+}
+
+fn duration_param(p: &Map<String, Value>, name: &str) -> Result<Option<Duration>, ToolError> {
+    match str_param(p, name) {
+        None => Ok(None),
+        Some(s) => match parse_duration(s) {
+            Some(d) if !d.is_zero() => Ok(Some(d)),
+            _ => Err(ToolError::invalid(format!("invalid {name}"))),
+        },
+    }
+}
+
+fn ns(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// `[since, until]` checked against retention like every read window.
+fn explicit_window(env: &ToolEnv<'_>, since: i64, until: i64) -> Result<TimeWindow, ToolError> {
+    let (s, u) = (format_rfc3339_ns(since), format_rfc3339_ns(until));
+    let params = route_params(
+        &[("since", Some(&s)), ("until", Some(&u))],
+        &["since", "until"],
+    )?;
+    Ok(TimeWindow::resolve(
+        &params,
+        env.now_ns,
+        env.config.retention,
+        DEFAULT_WINDOW,
+    )?)
+}
+
+/// The facts `compare_windows` compares of one window.
+struct Side {
+    codes: BTreeMap<String, i64>,
+    failures: usize,
+    durations: Vec<i64>,
+}
+
+async fn side(env: &ToolEnv<'_>, window: TimeWindow) -> Result<Side, ToolError> {
+    let rcs = root_causes(env, window).await?;
+    let durations = with_snapshot(env, |ctx| async move {
+        Ok(graph::durations_read(&ctx, &window).await?)
+    })
+    .await?;
+    let mut durations = durations;
+    durations.sort_unstable();
+    Ok(Side {
+        codes: code_counts(&rcs),
+        failures: rcs.len(),
+        durations,
+    })
+}
+
+fn entry(code: &str, before: i64, after: i64) -> Value {
+    json!({"error_code": code, "before": before, "after": after, "delta": after - before})
+}
+
+pub async fn compare_windows(
+    env: &ToolEnv<'_>,
+    p: &Map<String, Value>,
+) -> Result<Value, ToolError> {
+    let current = duration_param(p, "current")?.unwrap_or(DEFAULT_WINDOW);
+    let baseline = duration_param(p, "baseline")?.unwrap_or(DEFAULT_WINDOW);
+    let offset = duration_param(p, "offset")?;
+    let anchor = str_param(p, "anchor");
+    let (cur, base) = match (offset, anchor) {
+        (Some(_), Some(_)) => return Err(ToolError::invalid("offset and anchor are exclusive")),
+        (_, Some(a)) => {
+            let a = crate::rfc3339::parse_rfc3339_ns(a)
+                .ok_or_else(|| ToolError::invalid("invalid anchor"))?;
+            (
+                explicit_window(env, a, a.saturating_add(ns(current)))?,
+                explicit_window(env, a.saturating_sub(ns(baseline)), a)?,
+            )
+        }
+        (o, None) => {
+            let o = ns(o.unwrap_or(current));
+            let now = env.now_ns;
+            (
+                explicit_window(env, now.saturating_sub(ns(current)), now)?,
+                explicit_window(env, now - o - ns(baseline), now - o)?,
+            )
+        }
+    };
+    let before = side(env, base).await?;
+    let after = side(env, cur).await?;
+    let mut codes: Vec<&String> = before.codes.keys().chain(after.codes.keys()).collect();
+    codes.sort();
+    codes.dedup();
+    let (mut new, mut removed, mut increased, mut decreased) = (vec![], vec![], vec![], vec![]);
+    for code in codes {
+        let b = before.codes.get(code).copied().unwrap_or(0);
+        let a = after.codes.get(code).copied().unwrap_or(0);
+        let list = match (b, a) {
+            (0, _) => &mut new,
+            (_, 0) => &mut removed,
+            (b, a) if a > b => &mut increased,
+            (b, a) if a < b => &mut decreased,
+            _ => continue,
+        };
+        list.push((code.clone(), b, a));
+    }
+    // Stable sorts over code order: the name is the tie-break.
+    new.sort_by_key(|x| std::cmp::Reverse(x.2));
+    removed.sort_by_key(|x| std::cmp::Reverse(x.1));
+    increased.sort_by_key(|x| std::cmp::Reverse(x.2 - x.1));
+    decreased.sort_by_key(|x| x.2 - x.1);
+    let show = |l: Vec<(String, i64, i64)>| -> Vec<Value> {
+        l.iter().map(|(c, b, a)| entry(c, *b, *a)).collect()
+    };
+    let span =
+        |w: &TimeWindow| json!({"since": json_time(w.since_ns), "until": json_time(w.until_ns)});
+    Ok(json!({
+        "schema_version": SCHEMA_VERSION,
+        "current_window": span(&cur),
+        "baseline_window": span(&base),
+        "new": show(new),
+        "removed": show(removed),
+        "increased": show(increased),
+        "decreased": show(decreased),
+        "total_requests_before": before.durations.len(),
+        "total_requests_after": after.durations.len(),
+        "total_failures_before": before.failures,
+        "total_failures_after": after.failures,
+        "latency_p50_before": percentile(&before.durations, 50),
+        "latency_p50_after": percentile(&after.durations, 50),
+        "latency_p95_before": percentile(&before.durations, 95),
+        "latency_p95_after": percentile(&after.durations, 95),
+        "latency_p99_before": percentile(&before.durations, 99),
+        "latency_p99_after": percentile(&after.durations, 99),
+    }))
+}

@@ -1,0 +1,355 @@
+//! The trace-graph reads of the agent tools (spec reads §6.3): per-trace facts (status,
+//! latency, services, root-to-leaf paths, the failure chain, the origin's error fields), the
+//! root-cause traces of a window (the same set as the rollup, [`super::rollup::window_root`]),
+//! the window counts of `graph_stats` (`sql/graph_stats.sql`) and the trace durations of
+//! `compare_windows` (`sql/trace_durations.sql`).
+
+use datafusion::prelude::SessionContext;
+
+use super::origin::{Linkage, TraceGraph, resolve_with};
+use super::params::TimeWindow;
+use super::rollup::{candidate_traces, window_root};
+use super::trace_rows::TraceRow;
+use super::traces::summarize;
+use super::{ReadError, for_each_trace};
+use crate::model::status_is_failed;
+use crate::query::rows::Columns;
+use crate::query::sql::{self, Param, ReadQuery};
+
+/// `schema_version` of the graph tools.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// The failed origin of a trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginFacts {
+    pub event_id: String,
+    pub service: String,
+    pub step: String,
+    pub error_code: String,
+    pub ts_start_ns: i64,
+}
+
+impl OriginFacts {
+    /// `<origin service>/<origin anchor step>`.
+    pub fn error_path(&self) -> String {
+        format!("{}/{}", self.service, self.step)
+    }
+}
+
+/// What the graph tools report of one trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceFacts {
+    pub trace_id: String,
+    pub linkage: Linkage,
+    /// The resolved event's status (`""` when nothing resolves).
+    pub status: String,
+    pub latency_ms: i64,
+    /// Services in trace order (the recent-trace summary's).
+    pub services: Vec<String>,
+    /// Every root-to-leaf path as service lists (usable graph), else one path of the distinct
+    /// services in identity order.
+    pub paths: Vec<Vec<String>>,
+    /// The services from the root down to the origin (`failure_chain`).
+    pub chain: Vec<String>,
+    pub origin: Option<OriginFacts>,
+    /// First non-null `user_tier` in trace order.
+    pub tier: Option<String>,
+    /// `http_route` of the first event in trace order, else `""`.
+    pub flow: String,
+}
+
+fn service_or_id(r: &TraceRow) -> String {
+    if r.service.is_empty() {
+        r.event_id.clone()
+    } else {
+        r.service.clone()
+    }
+}
+
+fn distinct_services(rows: &[TraceRow], order: impl Iterator<Item = usize>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for i in order {
+        let s = service_or_id(&rows[i]);
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Root-to-leaf paths of a usable graph, in trace order.
+fn root_paths(rows: &[TraceRow], graph: &TraceGraph) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
+    let roots = graph
+        .identity()
+        .iter()
+        .copied()
+        .filter(|i| graph.parent(*i).is_none());
+    for root in roots {
+        // (node, path so far) depth-first, children in identity order.
+        let mut stack = vec![(root, vec![service_or_id(&rows[root])])];
+        while let Some((node, path)) = stack.pop() {
+            let children = graph.children(node);
+            if children.is_empty() {
+                paths.push(path);
+                continue;
+            }
+            for c in children.iter().rev() {
+                let mut p = path.clone();
+                p.push(service_or_id(&rows[*c]));
+                stack.push((*c, p));
+            }
+        }
+    }
+    paths
+}
+
+/// The facts of one trace's rows (any order).
+pub fn trace_facts(rows: &[TraceRow]) -> TraceFacts {
+    let graph = TraceGraph::build(rows);
+    let order = graph.order();
+    let (services, _, _) = summarize(rows, true);
+    let resolved = resolve_with(rows, &graph, true);
+    let linkage = resolved.map_or(graph.linkage(), |(_, l)| l);
+    let origin_idx = resolved
+        .map(|(i, _)| i)
+        .filter(|i| status_is_failed(&rows[*i].status));
+    let origin = origin_idx.and_then(|i| {
+        let r = &rows[i];
+        Some(OriginFacts {
+            event_id: r.event_id.clone(),
+            service: r.service.clone(),
+            step: r.anchor_step.clone()?,
+            error_code: r.anchor_error_code.clone()?,
+            ts_start_ns: r.ts_start_ns,
+        })
+    });
+    let paths = if graph.usable() {
+        root_paths(rows, &graph)
+    } else {
+        vec![distinct_services(rows, graph.identity().iter().copied())]
+    };
+    let chain = match origin_idx {
+        Some(o) if graph.usable() => {
+            let mut up = vec![o];
+            while let Some(p) = up.last().and_then(|n| graph.parent(*n)) {
+                up.push(p);
+            }
+            let mut chain: Vec<String> = Vec::new();
+            for i in up.into_iter().rev() {
+                let s = service_or_id(&rows[i]);
+                if chain.last() != Some(&s) {
+                    chain.push(s);
+                }
+            }
+            chain
+        }
+        Some(o) => {
+            let upto = graph.identity().iter().position(|i| *i == o).unwrap_or(0);
+            distinct_services(rows, graph.identity()[..=upto].iter().copied())
+        }
+        None => order
+            .first()
+            .map(|i| vec![service_or_id(&rows[*i])])
+            .unwrap_or_default(),
+    };
+    let start = rows.iter().map(|r| r.ts_start_ns).min().unwrap_or(0);
+    let end = rows.iter().map(|r| r.ts_end_ns).max().unwrap_or(start);
+    TraceFacts {
+        trace_id: rows.first().map(|r| r.trace_id.clone()).unwrap_or_default(),
+        linkage,
+        status: resolved
+            .map(|(i, _)| rows[i].status.clone())
+            .unwrap_or_default(),
+        latency_ms: (end.saturating_sub(start) / 1_000_000).max(0),
+        services,
+        paths,
+        chain,
+        origin,
+        tier: order.iter().find_map(|i| rows[*i].user_tier.clone()),
+        flow: order
+            .first()
+            .and_then(|i| rows[*i].http_route.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The facts of one trace (all retained time), `None` when it has no events.
+pub async fn trace_read(
+    ctx: &SessionContext,
+    trace_id: &str,
+) -> Result<Option<TraceFacts>, ReadError> {
+    let mut facts = None;
+    for_each_trace(ctx, &[trace_id.to_owned()], (0, i64::MAX), |rows| {
+        facts = Some(trace_facts(&rows));
+    })
+    .await?;
+    Ok(facts)
+}
+
+/// The root-cause traces of `window` (§3.4: the rollup's set), each with its facts, in
+/// trace-id order.
+pub async fn root_cause_traces(
+    ctx: &SessionContext,
+    window: &TimeWindow,
+) -> Result<Vec<TraceFacts>, ReadError> {
+    let candidates = candidate_traces(ctx, window).await?;
+    let mut out = Vec::new();
+    for_each_trace(ctx, &candidates, window.extent(), |rows| {
+        if window_root(&rows, window).is_some() {
+            let f = trace_facts(&rows);
+            if f.origin.is_some() {
+                out.push(f);
+            }
+        }
+    })
+    .await?;
+    Ok(out)
+}
+
+/// The `graph_stats` counts of a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WindowStats {
+    pub events: i64,
+    pub requests: i64,
+    pub failed_requests: i64,
+    pub users: i64,
+    pub services: i64,
+    pub failures: i64,
+}
+
+fn window_params(w: &TimeWindow) -> Vec<Param> {
+    vec![Param::Timestamp(w.since_ns), Param::Timestamp(w.until_ns)]
+}
+
+/// `sql/graph_stats.sql` over `window`.
+pub async fn stats_read(
+    ctx: &SessionContext,
+    window: &TimeWindow,
+) -> Result<WindowStats, ReadError> {
+    let mut s = WindowStats::default();
+    for batch in sql::collect(ctx, ReadQuery::GraphStats, window_params(window)).await? {
+        let cols = Columns::new(&batch);
+        let get = |name: &str| -> Result<i64, ReadError> {
+            let a = cols.ints(name)?;
+            Ok(if a.is_empty() { 0 } else { a.value(0) })
+        };
+        if batch.num_rows() > 0 {
+            s = WindowStats {
+                events: get("events")?,
+                requests: get("requests")?,
+                failed_requests: get("failed_requests")?,
+                users: get("users")?,
+                services: get("services")?,
+                failures: get("failures")?,
+            };
+        }
+    }
+    Ok(s)
+}
+
+/// Durations in ms (ascending) of the traces whose first event starts in `window`.
+pub async fn durations_read(
+    ctx: &SessionContext,
+    window: &TimeWindow,
+) -> Result<Vec<i64>, ReadError> {
+    let (lo, hi) = window.extent();
+    let params = vec![
+        Param::Timestamp(lo),
+        Param::Timestamp(hi),
+        Param::Timestamp(window.since_ns),
+        Param::Timestamp(window.until_ns),
+    ];
+    let mut out = Vec::new();
+    for batch in sql::collect(ctx, ReadQuery::TraceDurations, params).await? {
+        let d = Columns::new(&batch).ints("duration_ms")?;
+        out.extend(d.iter().map(|v| v.unwrap_or(0)));
+    }
+    Ok(out)
+}
+
+/// Nearest-rank percentile `p` of ascending `sorted`: rank `ceil(p × n / 100)` clamped to
+/// `[1, n]`; `0` when empty.
+pub fn percentile(sorted: &[i64], p: u32) -> i64 {
+    let n = sorted.len();
+    if n == 0 {
+        return 0;
+    }
+    let rank = (u64::from(p) * n as u64).div_ceil(100).clamp(1, n as u64) as usize;
+    sorted[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, service: &str, span: &str, parent: &str, status: &str, ts: i64) -> TraceRow {
+        TraceRow {
+            trace_id: "t1".into(),
+            event_id: id.into(),
+            service: service.into(),
+            status: status.into(),
+            ts_start_ns: ts,
+            ts_end_ns: ts + 5_000_000,
+            parent_span_id: parent.into(),
+            anchor_step: (status != "ok").then(|| "charge".into()),
+            anchor_error_code: (status != "ok").then(|| "PMT_502".into()),
+            http_route: (id == "a").then(|| "/checkout".into()),
+            user_id: None,
+            user_tier: (id == "b").then(|| "gold".into()),
+            step_span_ids: vec![span.into()],
+        }
+    }
+
+    #[test]
+    fn facts_of_a_linked_cascade() {
+        // gateway -> checkout -> payment (origin), gateway -> db.
+        let rows = vec![
+            row("a", "gateway", "s1", "", "error", 0),
+            row("b", "checkout", "s2", "s1", "error", 1_000_000),
+            row("c", "payment", "s3", "s2", "error", 2_000_000),
+            row("d", "db", "s4", "s1", "ok", 3_000_000),
+        ];
+        let f = trace_facts(&rows);
+        assert_eq!(f.linkage, Linkage::Causal);
+        let o = f.origin.clone().unwrap();
+        assert_eq!(
+            (o.service.as_str(), o.error_path()),
+            ("payment", "payment/charge".into())
+        );
+        assert_eq!(f.chain, vec!["gateway", "checkout", "payment"]);
+        assert_eq!(
+            f.paths,
+            vec![
+                vec!["gateway", "checkout", "payment"],
+                vec!["gateway", "db"]
+            ]
+        );
+        assert_eq!(f.tier.as_deref(), Some("gold"));
+        assert_eq!(f.flow, "/checkout");
+        assert_eq!(f.latency_ms, 8);
+    }
+
+    #[test]
+    fn unlinked_traces_fall_back_to_identity_order() {
+        let rows = vec![
+            row("a", "gateway", "s1", "", "ok", 0),
+            row("b", "checkout", "s2", "", "error", 1_000_000),
+        ];
+        let f = trace_facts(&rows);
+        assert_eq!(f.paths, vec![vec!["gateway", "checkout"]]);
+        assert_eq!(f.chain, vec!["gateway", "checkout"]);
+        let ok = vec![row("a", "gateway", "s1", "", "ok", 0)];
+        let f = trace_facts(&ok);
+        assert_eq!((f.origin, f.chain), (None, vec!["gateway".to_string()]));
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let d = [10, 20, 30, 40];
+        assert_eq!(percentile(&d, 50), 20);
+        assert_eq!(percentile(&d, 95), 40);
+        assert_eq!(percentile(&d, 1), 10);
+        assert_eq!(percentile(&[], 99), 0);
+    }
+}
