@@ -138,9 +138,22 @@ grep -qF -- "$first_trace" "$PROOF_DIR/report.markdown" || fail "markdown render
 grep -qF -- 'signal `sig_' "$PROOF_DIR/report.markdown" || fail 'markdown render cites a signal `sig_…`'
 pass "markdown render holds the sample trace and a signal"
 
-agent_post /v1/tools/render_triage_report "{\"incident_id\":\"$incident_id\",\"snapshot\":true}" \
-  >"$PROOF_DIR/render_tool.json" || fail "POST /v1/tools/render_triage_report"
-jq -r .body "$PROOF_DIR/render_tool.json" | grep -qF -- "$stable" || fail "render_triage_report holds the report_hash"
+# The incident may have ticked since: the tool's rendering must hold the hash of the report
+# built at the same state (read route, tool, read route again; a round that moved is
+# repeated, at most 5).
+rendered=false
+for _ in $(seq 1 5); do
+  before="$(waylog_get "/v1/triage/$incident_id?snapshot=true" | jq -r .report_hash)"
+  agent_post /v1/tools/render_triage_report "{\"incident_id\":\"$incident_id\",\"snapshot\":true}" \
+    >"$PROOF_DIR/render_tool.json" || fail "POST /v1/tools/render_triage_report"
+  after="$(waylog_get "/v1/triage/$incident_id?snapshot=true" | jq -r .report_hash)"
+  if jq -r .body "$PROOF_DIR/render_tool.json" | grep -qF -- "$after"; then
+    rendered=true
+    break
+  fi
+  [[ "$before" != "$after" ]] || break
+done
+[[ "$rendered" == true ]] || fail "render_triage_report holds the report_hash"
 pass "render_triage_report holds the report_hash"
 
 echo "Proof loop passed."

@@ -217,13 +217,28 @@ fn triage_schema() -> Value {
             ),
             (
                 "signals",
-                array(object(vec![("signal_id", of("string"))], &["signal_id"])),
+                array(object(
+                    vec![
+                        ("id", of("string")),
+                        ("type", of("string")),
+                        ("evidence_ids", array(of("string"))),
+                    ],
+                    &["id", "type", "evidence_ids"],
+                )),
             ),
             (
+                // `alert_id` and `provider_url` are omitted when empty (triage §6.1).
                 "alerts",
                 array(object(
-                    vec![("alert_id", of("string")), ("signal_id", of("string"))],
-                    &["alert_id"],
+                    vec![
+                        ("signal_id", of("string")),
+                        ("alert_id", of("string")),
+                        ("source", of("string")),
+                        ("severity", of("string")),
+                        ("reason", of("string")),
+                        ("evidence_ids", array(of("string"))),
+                    ],
+                    &["signal_id", "source", "severity", "reason", "evidence_ids"],
                 )),
             ),
             ("runtime", array(of("object"))),

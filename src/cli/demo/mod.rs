@@ -19,11 +19,9 @@
 //! 4. Keep serving (server and services) until SIGINT/SIGTERM, or with `--exit` stop after the
 //!    report; either way the services stop first, then the server drains and closes storage.
 //!
-//! The shipped scripts `scripts/demo-acceptance.sh` and `scripts/rollup-comparison.sh` (§8.4)
-//! run against this demo. Not implemented: the in-process server has no OTLP/gRPC listener
-//! (OTLP/HTTP is served); the §8.4 scripts `proof-loop.sh` and `rca-scorecard.sh` (they compare
-//! `report_hash` across the triage routes and tools, which this build does not have yet); this
-//! build has no agent scope, so "read and agent scopes open" is the open read scope.
+//! The shipped scripts `scripts/demo-acceptance.sh`, `scripts/rollup-comparison.sh`,
+//! `scripts/proof-loop.sh` and `scripts/rca-scorecard.sh` (§8.4) run against this demo. Not
+//! implemented: the in-process server has no OTLP/gRPC listener (OTLP/HTTP is served).
 
 mod report;
 
