@@ -104,6 +104,8 @@ async fn handle(state: &AppState, req: Request, validate_only: bool) -> Result<R
     } else {
         Some(state.writable(WriteRoute::Events)?)
     };
+    // Held until the events are committed (or refused): bounds the bytes in flight.
+    let _inflight = state.admit_ingest(WriteRoute::Events, state.ingest_charge(req.headers()))?;
     let max = state.config.max_body_bytes;
     let body = read_body(req.into_body(), encoding, max)
         .await

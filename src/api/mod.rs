@@ -63,6 +63,9 @@ pub struct AppState {
     pub query_slots: Semaphore,
     /// One permit per running read of the read API (`WAYLOG_READ_CONCURRENCY`).
     pub read_slots: Semaphore,
+    /// KiB of ingest bodies in flight (`WAYLOG_INGEST_INFLIGHT_BYTES`), see
+    /// [`AppState::admit_ingest`].
+    ingest_inflight: Semaphore,
     pub write_limiter: RateLimiter,
     pub read_limiter: RateLimiter,
     /// Deployment states and the OTLP version memory (spec events §5).
@@ -95,6 +98,7 @@ impl AppState {
         Arc::new(AppState {
             query_slots: Semaphore::new(config.query_concurrency),
             read_slots: Semaphore::new(config.read_concurrency),
+            ingest_inflight: Semaphore::new(inflight_kib(config.ingest_inflight_bytes)),
             write_limiter: RateLimiter::new(config.rate_limit_write_rps),
             read_limiter: RateLimiter::new(config.rate_limit_read_rps),
             config,
@@ -151,6 +155,37 @@ impl AppState {
             return Err(route.overloaded(retry));
         }
         Ok(storage)
+    }
+
+    /// Admit an ingest body of `bytes` into the in-flight budget for as long as the returned
+    /// permit lives (read, decode, convert, commit), else `503 overloaded` at once: the bytes a
+    /// burst of large requests can hold in memory are bounded, whatever their number. A body
+    /// larger than the whole budget is admitted when nothing else is in flight.
+    pub fn admit_ingest(
+        &self,
+        route: WriteRoute,
+        bytes: usize,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        let total = inflight_kib(self.config.ingest_inflight_bytes);
+        let kib = bytes.div_ceil(1024).clamp(1, total);
+        let kib = u32::try_from(kib).unwrap_or(u32::MAX);
+        self.ingest_inflight
+            .try_acquire_many(kib)
+            .map_err(|_| route.overloaded(1))
+    }
+
+    /// What admitting a request body costs: its declared length when it is neither compressed
+    /// nor longer than the limit, else the body limit (what it may decompress to).
+    pub fn ingest_charge(&self, headers: &axum::http::HeaderMap) -> usize {
+        let max = self.config.max_body_bytes;
+        if headers.contains_key(axum::http::header::CONTENT_ENCODING) {
+            return max;
+        }
+        headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map_or(max, |n| n.min(max))
     }
 
     /// Register the new `service.version`s of stored OTLP events as deployments (spec events
@@ -231,6 +266,11 @@ async fn readyz(State(state): State<SharedState>) -> Response {
 
 async fn not_found() -> Response {
     ApiError::not_found("not found").into_response()
+}
+
+/// The in-flight ingest budget in KiB permits (at least one).
+fn inflight_kib(bytes: usize) -> usize {
+    (bytes / 1024).clamp(1, Semaphore::MAX_PERMITS)
 }
 
 pub fn router(state: SharedState) -> Router {

@@ -225,6 +225,11 @@ impl UnaryService<Bytes> for ExportMethod {
         Box::pin(tracing::Instrument::instrument(
             async move {
                 let body = request.into_inner();
+                // The message is read already; decoding and converting it is what the budget
+                // bounds (UNAVAILABLE with a retry hint when full).
+                let _inflight = state
+                    .admit_ingest(WriteRoute::Events, body.len())
+                    .map_err(|e| grpc_status(&e))?;
                 let max_spans = state.config.otlp_max_spans;
                 // An undecodable message is INVALID_ARGUMENT with the decoder's words; too
                 // many spans are RESOURCE_EXHAUSTED, refused before decoding.

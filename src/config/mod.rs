@@ -79,6 +79,11 @@ pub struct ServeArgs {
     pub write_queue_bytes: String,
     #[arg(long, env = "WAYLOG_MAX_BODY_BYTES", default_value = "16777216")]
     pub max_body_bytes: String,
+    /// Bytes of ingest bodies being read, decompressed, parsed and converted at once (an
+    /// uncompressed body counts its declared length, others the body limit); beyond:
+    /// `503 overloaded` at once.
+    #[arg(long, env = "WAYLOG_INGEST_INFLIGHT_BYTES", default_value = "256MiB")]
+    pub ingest_inflight_bytes: String,
     #[arg(long, env = "WAYLOG_MAX_BATCH_EVENTS", default_value = "10000")]
     pub max_batch_events: String,
     /// Spans per OTLP export, counted before decoding; beyond: `413 batch_oversize` /
@@ -212,6 +217,7 @@ pub struct Config {
     pub hot_max_bytes: u64,
     pub write_queue_bytes: u64,
     pub max_body_bytes: usize,
+    pub ingest_inflight_bytes: usize,
     pub max_batch_events: usize,
     pub otlp_max_spans: usize,
     pub http_header_timeout: Duration,
@@ -335,6 +341,10 @@ impl ServeArgs {
             max_body_bytes: to_usize(positive_bytes(
                 "WAYLOG_MAX_BODY_BYTES",
                 &self.max_body_bytes,
+            )?),
+            ingest_inflight_bytes: to_usize(positive_bytes(
+                "WAYLOG_INGEST_INFLIGHT_BYTES",
+                &self.ingest_inflight_bytes,
             )?),
             max_batch_events: positive_int("WAYLOG_MAX_BATCH_EVENTS", &self.max_batch_events)?,
             otlp_max_spans: positive_int("WAYLOG_OTLP_MAX_SPANS", &self.otlp_max_spans)?,

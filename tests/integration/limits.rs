@@ -67,3 +67,46 @@ fn stalled_headers_are_disconnected_and_trickled_bodies_refused() {
     assert_eq!(env["accepted"], 1, "{env}");
     assert_eq!(server.count(), 1);
 }
+
+/// Ingest bodies in flight are bounded by bytes (`WAYLOG_INGEST_INFLIGHT_BYTES`): while one
+/// client holds most of the budget with a slow body, another is told `503 overloaded` at once
+/// (with `Retry-After`), and is admitted again as soon as the budget frees.
+#[test]
+fn ingest_bodies_in_flight_are_bounded_by_bytes() {
+    let dir = TestDir::new();
+    let server = Server::start(
+        &dir.data_dir(),
+        &[],
+        &[("WAYLOG_INGEST_INFLIGHT_BYTES", "64KiB")],
+    );
+    // 64 KiB declared, a few bytes sent: the request holds the whole budget while its body
+    // trickles.
+    let mut slow = connect(&server);
+    slow.write_all(
+        b"POST /v1/events HTTP/1.1\r\nHost: waylog\r\nContent-Type: application/x-ndjson\r\nContent-Length: 65536\r\n\r\n{\"a\":",
+    )
+    .unwrap();
+    let body = serde_json::to_vec(&event("inflight-1")).unwrap();
+    let post = || {
+        server.request(
+            "POST",
+            "/v1/events",
+            &[("Content-Type", "application/json")],
+            Some(&body),
+        )
+    };
+    // The slow request is admitted once its headers are read: poll until it holds the budget.
+    let refused = wait_until(Duration::from_secs(10), || post().status == 503);
+    assert!(refused, "a second body was admitted past the budget");
+    let r = post();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "overloaded");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(server.count(), 0);
+
+    // The slow client goes away: its share returns and ingest works again.
+    drop(slow);
+    let admitted = wait_until(Duration::from_secs(10), || post().status == 200);
+    assert!(admitted, "ingest did not recover after the slow body ended");
+    assert_eq!(server.count(), 1);
+}
