@@ -40,6 +40,7 @@ pub mod config;
 pub mod demo;
 pub mod duration;
 pub mod incidents;
+pub mod metrics;
 pub mod ingest;
 pub mod model;
 pub mod percent;
