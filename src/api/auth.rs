@@ -249,5 +249,12 @@ pub fn gate(
         Scope::Write => (&state.write_limiter, &state.config.write_keys, "write"),
         Scope::Read => (&state.read_limiter, &state.config.read_keys, "read"),
     };
-    check(limiter, keys, name, req.headers(), peer)
+    let result = check(limiter, keys, name, req.headers(), peer);
+    if scope == Scope::Read
+        && let Err(e) = &result
+        && e.class == crate::model::rejection::ErrorClass::RateLimited
+    {
+        crate::metrics::query_rejected("rate_limit");
+    }
+    result
 }

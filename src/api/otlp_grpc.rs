@@ -218,8 +218,9 @@ impl UnaryService<Bytes> for ExportMethod {
         Box::pin(tracing::Instrument::instrument(
             async move {
                 let body = request.into_inner();
+                let transport = super::otlp_http::Transport::Grpc(body.len() as u64);
                 // An undecodable message is INVALID_ARGUMENT with the decoder's words.
-                let response = super::otlp_http::export(&state, &storage, move || {
+                let response = super::otlp_http::export(&state, &storage, transport, move || {
                     ExportTraceServiceRequest::decode(body).map_err(|e| {
                         let message = format!("undecodable message: {e}");
                         ApiError::new(ErrorClass::BadRequest, "invalid_body", message, "")

@@ -111,6 +111,7 @@ impl ReadRequest {
         };
         // Each read may hold a whole query memory pool: bounded like `/v1/query`.
         let Ok(_slot) = state.read_slots.try_acquire() else {
+            crate::metrics::query_rejected("concurrency");
             return Err(
                 Rejection::unavailable("overloaded", "too many concurrent reads", 1).into(),
             );

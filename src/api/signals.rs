@@ -17,7 +17,27 @@ pub async fn signals_route(
     if req.method() == Method::GET {
         return super::reads::signals_list(&state, req).await;
     }
-    signals_ingest(&state, req).await
+    let result = signals_ingest(&state, req).await;
+    match &result {
+        Ok(_) => crate::metrics::signal_accepted(),
+        Err(e) => crate::metrics::signal_rejected(signal_reject_reason(e)),
+    }
+    result
+}
+
+/// The `waylog_signals_rejected_total` reason of a refusal: its code when the spec lists it
+/// (§9), the 503 refusals as `overloaded`, other server failures as `internal_error`, else the
+/// code itself (auth and rate-limit refusals).
+fn signal_reject_reason(e: &ApiError) -> &'static str {
+    let code = e.error.code;
+    if crate::metrics::SIGNAL_REJECT_REASONS.contains(&code) {
+        return code;
+    }
+    match e.class {
+        ErrorClass::Unavailable => "overloaded",
+        ErrorClass::Internal => "internal_error",
+        _ => code,
+    }
 }
 
 /// `POST /v1/signals`.

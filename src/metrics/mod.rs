@@ -123,9 +123,9 @@ pub const OTLP_DROP_REASONS: &[&str] = &[
     "duplicate",
 ];
 /// Cold store operations (`waylog_object_store_errors_total{operation}`).
-pub const STORE_OPERATIONS: &[&str] = &["put", "get", "delete", "list", "manifest"];
+pub const STORE_OPERATIONS: &[&str] = &["put", "get", "delete", "list"];
 /// Query admission caps (`waylog_query_rejections_total{cap}`).
-pub const QUERY_CAPS: &[&str] = &["concurrency", "rate_limit", "timeout", "rows", "bytes"];
+pub const QUERY_CAPS: &[&str] = &["concurrency", "rate_limit", "timeout", "memory"];
 /// Read slot pools (`waylog_query_slots_in_use{pool}`).
 pub const SLOT_POOLS: &[&str] = &["query", "read"];
 /// The watched background jobs (`waylog_job_up{job}`, `/readyz`).
@@ -450,7 +450,7 @@ impl Metrics {
             ),
             ingest_bytes: b.counters(
                 "waylog_ingest_bytes",
-                "Request body bytes received by ingest route (as sent, before decompression)",
+                "Request body bytes received by ingest route (after decompression)",
                 &[("route", INGEST_ROUTES)],
             ),
             ingest_decode: b.histograms(
