@@ -17,11 +17,14 @@ pub mod body;
 pub mod deployments;
 pub mod error;
 pub mod events;
+pub mod health;
+pub mod metrics;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod query;
 pub mod reads;
 pub mod signals;
+pub mod test_hooks;
 pub mod triage;
 
 use std::net::SocketAddr;
@@ -29,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -185,27 +188,27 @@ async fn request_id_layer(mut req: Request, next: Next) -> Response {
     resp
 }
 
-async fn healthz() -> Response {
-    json_response(StatusCode::OK, &json!({"status": "ok"}))
+/// Count every request in `waylog_http_requests_total{route, status}` and time it in
+/// `waylog_http_request_duration_seconds{route}`; `route` is the router's pattern (bounded),
+/// `unmatched` for the fallback.
+async fn http_metrics_layer(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    crate::metrics::http_request(
+        &route,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
 }
 
-/// Ready: storage recovered, not shutting down, every background task alive and the WAL
-/// writer not poisoned (a dead flusher or a failed fsync must not look healthy).
-async fn readyz(State(state): State<SharedState>) -> Response {
-    if !state.is_ready() || state.is_shutting_down() {
-        return ApiError::unavailable("unavailable", "not ready", 1).into_response();
-    }
-    let problem = match (
-        state.background.dead(),
-        state.storage().and_then(|s| s.poisoned()),
-    ) {
-        (Some(task), _) => format!("background task {task} stopped"),
-        (None, Some(reason)) => format!("{reason}; restart to repair"),
-        (None, None) => return json_response(StatusCode::OK, &json!({"status": "ready"})),
-    };
-    let mut e = ApiError::unavailable("unavailable", "not ready", 1);
-    e.error.detail = problem;
-    e.into_response()
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
 async fn not_found() -> Response {
@@ -223,7 +226,8 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", any(metrics::metrics_get))
         .route("/v1/events", any(events::events_ingest))
         .route("/v1/events/validate", any(events::events_validate))
         .route("/v1/signals", any(signals::signals_route))
@@ -233,7 +237,9 @@ pub fn router(state: SharedState) -> Router {
         .merge(reads::routes())
         .merge(triage::routes())
         .merge(otlp)
+        .merge(test_hooks::routes(&state))
         .fallback(not_found)
+        .layer(middleware::from_fn(http_metrics_layer))
         .layer(middleware::from_fn(request_id_layer))
         .with_state(state)
 }

@@ -109,6 +109,17 @@ pub struct ServeArgs {
     /// `/v1/incidents/…`).
     #[arg(long, env = "WAYLOG_CORS_ORIGIN", default_value = "*")]
     pub cors_origin: String,
+    /// Scope `GET /metrics` needs: `read` (a read key, like every read route) or `none` (open,
+    /// for a scraper on a private network).
+    #[arg(long, env = "WAYLOG_METRICS_AUTH", default_value = "read")]
+    pub metrics_auth: String,
+    /// How long the flusher may fail without one success before `/readyz` answers 503.
+    #[arg(long, env = "WAYLOG_FLUSH_FAILURE_UNREADY_AFTER", default_value = "5m")]
+    pub flush_failure_unready_after: String,
+    /// Internal: enables the `/internal/test/...` routes that stop or break background jobs
+    /// (the readiness integration tests). Never set in production.
+    #[arg(long, env = "WAYLOG_TEST_HOOKS", default_value = "false", hide = true)]
+    pub test_hooks: String,
     #[command(flatten)]
     pub incidents: incidents::IncidentArgs,
 }
@@ -153,6 +164,15 @@ impl Profile {
     }
 }
 
+/// `WAYLOG_METRICS_AUTH`: what `GET /metrics` requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricsAuth {
+    /// No credential (a scraper on a private network).
+    None,
+    /// A read key, like every read route (the default).
+    Read,
+}
+
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -187,6 +207,11 @@ pub struct Config {
     pub otlp_enabled: bool,
     /// `None` = OTLP/gRPC disabled.
     pub otlp_grpc_addr: Option<SocketAddr>,
+    pub metrics_auth: MetricsAuth,
+    /// `/readyz` turns not ready when flushes have failed this long without a success.
+    pub flush_failure_unready_after: Duration,
+    /// The internal test routes are served (`WAYLOG_TEST_HOOKS`).
+    pub test_hooks: bool,
     pub incidents: IncidentConfig,
 }
 
@@ -300,6 +325,17 @@ impl ServeArgs {
             )?)
             .map_err(|_| "WAYLOG_RATE_LIMIT_READ_RPS: too large".to_string())?,
             profile,
+            metrics_auth: MetricsAuth::from_str(self.metrics_auth.trim(), false).map_err(|_| {
+                format!(
+                    "WAYLOG_METRICS_AUTH: expected none or read, got {:?}",
+                    self.metrics_auth.trim()
+                )
+            })?,
+            flush_failure_unready_after: positive_duration(
+                "WAYLOG_FLUSH_FAILURE_UNREADY_AFTER",
+                &self.flush_failure_unready_after,
+            )?,
+            test_hooks: parse_bool("WAYLOG_TEST_HOOKS", &self.test_hooks)?,
             otlp_enabled: parse_bool("WAYLOG_OTLP_ENABLED", &self.otlp_enabled)?,
             otlp_grpc_addr: match self.otlp_grpc_addr.trim() {
                 "" => None,

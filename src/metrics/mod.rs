@@ -129,13 +129,7 @@ pub const QUERY_CAPS: &[&str] = &["concurrency", "rate_limit", "timeout", "memor
 /// Read slot pools (`waylog_query_slots_in_use{pool}`).
 pub const SLOT_POOLS: &[&str] = &["query", "read"];
 /// The watched background jobs (`waylog_job_up{job}`, `/readyz`).
-pub const JOBS: &[&str] = &[
-    "wal_writer",
-    "flusher",
-    "maintenance",
-    "index_warmer",
-    "incident_engine",
-];
+pub const JOBS: &[&str] = &["wal_writer", "flusher", "index_warmer", "incident_engine"];
 
 /// The histogram constructor of a family: every histogram gets the same buckets.
 #[derive(Debug, Clone)]
