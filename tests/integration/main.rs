@@ -12,6 +12,7 @@ mod dedup;
 mod demo;
 mod deployments;
 mod durability;
+mod health;
 mod incidents;
 mod incidents_read;
 mod ingest;
