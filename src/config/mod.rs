@@ -90,9 +90,10 @@ pub struct ServeArgs {
     /// each under its own `WAYLOG_QUERY_MEMORY`; beyond: `503 overloaded`.
     #[arg(long, env = "WAYLOG_READ_CONCURRENCY", default_value = "8")]
     pub read_concurrency: String,
-    /// Token-bucket rate per credential for write routes (0 = off).
-    #[arg(long, env = "WAYLOG_RATE_LIMIT_WRITE_RPS", default_value = "0")]
-    pub rate_limit_write_rps: String,
+    /// Token-bucket rate per credential for write routes (0 = off). Unset: 0 (off), or
+    /// 1000 under `--profile prod` (spec events §2.1).
+    #[arg(long, env = "WAYLOG_RATE_LIMIT_WRITE_RPS")]
+    pub rate_limit_write_rps: Option<String>,
     /// Token-bucket rate per credential for read routes (0 = off).
     #[arg(long, env = "WAYLOG_RATE_LIMIT_READ_RPS", default_value = "0")]
     pub rate_limit_read_rps: String,
@@ -162,6 +163,36 @@ impl Profile {
             Profile::Prod => "prod",
         }
     }
+}
+
+/// `WAYLOG_RATE_LIMIT_WRITE_RPS` when unset, per profile (spec events §2.1).
+pub const fn default_write_rps(profile: Profile) -> u32 {
+    match profile {
+        Profile::Prod => 1000,
+        Profile::Dev | Profile::Demo => 0,
+    }
+}
+
+/// Why `--profile prod` refuses to start: every scope must have keys (spec events §2.1,
+/// reads §1.1). `None` when the profile is not prod or every scope has keys.
+pub fn prod_refusal(profile: Profile, write_keys: &[String], read_keys: &[String]) -> Option<String> {
+    if profile != Profile::Prod {
+        return None;
+    }
+    let missing: Vec<&str> = [
+        ("WAYLOG_WRITE_KEY (write scope: ingest, signals, alerts, deployments)", write_keys),
+        ("WAYLOG_READ_KEY (read scope: queries, reads, incidents, triage, /metrics)", read_keys),
+    ]
+    .into_iter()
+    .filter(|(_, keys)| keys.is_empty())
+    .map(|(name, _)| name)
+    .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "--profile prod refuses open scopes; set {} (comma-separated keys), or run with --profile dev",
+            missing.join(" and ")
+        )
+    })
 }
 
 /// `WAYLOG_METRICS_AUTH`: what `GET /metrics` requires.
@@ -254,10 +285,8 @@ impl ServeArgs {
         })?;
         let write_keys = split_keys(&self.write_key);
         let read_keys = split_keys(&self.read_key);
-        if profile == Profile::Prod && (write_keys.is_empty() || read_keys.is_empty()) {
-            return Err(
-                "--profile prod requires WAYLOG_WRITE_KEY and WAYLOG_READ_KEY to be set".into(),
-            );
+        if let Some(why) = prod_refusal(profile, &write_keys, &read_keys) {
+            return Err(why);
         }
         let hot_window_from_env = self.hot_window.is_some();
         let hot_window = match &self.hot_window {
@@ -314,11 +343,11 @@ impl ServeArgs {
             )?),
             query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
             read_concurrency: positive_int("WAYLOG_READ_CONCURRENCY", &self.read_concurrency)?,
-            rate_limit_write_rps: u32::try_from(nonneg_int(
-                "WAYLOG_RATE_LIMIT_WRITE_RPS",
-                &self.rate_limit_write_rps,
-            )?)
-            .map_err(|_| "WAYLOG_RATE_LIMIT_WRITE_RPS: too large".to_string())?,
+            rate_limit_write_rps: match &self.rate_limit_write_rps {
+                None => default_write_rps(profile),
+                Some(s) => u32::try_from(nonneg_int("WAYLOG_RATE_LIMIT_WRITE_RPS", s)?)
+                    .map_err(|_| "WAYLOG_RATE_LIMIT_WRITE_RPS: too large".to_string())?,
+            },
             rate_limit_read_rps: u32::try_from(nonneg_int(
                 "WAYLOG_RATE_LIMIT_READ_RPS",
                 &self.rate_limit_read_rps,
@@ -461,6 +490,25 @@ mod tests {
         let mut a = args();
         a.profile = "prod".into();
         assert!(a.into_config().unwrap_err().contains("prod"));
+    }
+
+    #[test]
+    fn prod_names_each_open_scope_and_defaults_the_write_rate_limit() {
+        let mut a = args();
+        a.profile = "prod".into();
+        let err = a.clone().into_config().unwrap_err();
+        assert!(err.contains("WAYLOG_WRITE_KEY") && err.contains("WAYLOG_READ_KEY"), "{err}");
+        a.write_key = "w1".into();
+        let err = a.clone().into_config().unwrap_err();
+        assert!(!err.contains("WAYLOG_WRITE_KEY") && err.contains("WAYLOG_READ_KEY"), "{err}");
+        a.read_key = "r1, r2".into();
+        let c = a.clone().into_config().unwrap();
+        assert_eq!(c.rate_limit_write_rps, 1000);
+        assert_eq!(c.read_keys, ["r1", "r2"]);
+        a.rate_limit_write_rps = Some("0".into());
+        assert_eq!(a.into_config().unwrap().rate_limit_write_rps, 0);
+        assert_eq!(args().into_config().unwrap().rate_limit_write_rps, 0);
+        assert_eq!(args().into_config().unwrap().metrics_auth, MetricsAuth::Read);
     }
 
     #[test]
