@@ -19,6 +19,7 @@ mod ingest;
 mod otlp_refusals;
 mod otlp_sdk;
 mod parquet_external;
+mod prometheus;
 mod query;
 mod query_api;
 mod retention;
