@@ -215,3 +215,65 @@ fn vm_rss_parses_kilobytes() {
     assert!(process::open_fds() > 0);
     assert!(process::resident_bytes() > 0);
 }
+
+/// Every `waylog_…` name in `text`, deduplicated.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("waylog_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        // `waylog_` alone is the prefix named in prose, not a metric.
+        if end > "waylog_".len() {
+            names.insert(tail[..end].to_string());
+        }
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// The sample names of the `/metrics` text (histograms' `_bucket`, `_sum`, `_count` included).
+fn exported(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_grafana_dashboard_uses_only_exported_metric_names() {
+    let dashboard = include_str!("../../docs/grafana-dashboard.json");
+    let _: serde_json::Value = serde_json::from_str(dashboard).expect("dashboard is JSON");
+    http_request("/v1/query", 200, 0.001);
+    let have = exported(&prom());
+    let used = metric_names(dashboard);
+    assert!(used.len() >= 20, "{used:?}");
+    let unknown: Vec<&String> = used.iter().filter(|n| !have.contains(*n)).collect();
+    assert!(unknown.is_empty(), "not exported: {unknown:?}");
+}
+
+#[test]
+fn operations_md_lists_every_exported_family() {
+    let doc = include_str!("../../docs/operations.md");
+    let documented = metric_names(doc);
+    let missing: Vec<String> = prom()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|n| !documented.contains(*n))
+        .map(str::to_string)
+        .collect();
+    assert!(missing.is_empty(), "not in docs/operations.md: {missing:?}");
+    // And the doc names nothing that does not exist.
+    let have = exported(&prom());
+    let families: Vec<&String> = documented
+        .iter()
+        .filter(|n| {
+            !have.contains(*n) && !have.contains(&format!("{n}_count"))
+        })
+        .collect();
+    assert!(families.is_empty(), "documented but not exported: {families:?}");
+}
