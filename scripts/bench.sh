@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|metrics|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 LABELS=1000)
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
 set -euo pipefail
@@ -84,4 +84,10 @@ if [ "$what" = tick ] || [ "$what" = all ]; then
   # 100 ticks per state: p99 is then the 99th tick, and `first_tick` / `max_ms` report the
   # first one after the load separately.
   "$BIN" bench-tick --rows "$ROWS" --iterations 100 --data-dir "$work/tick"
+fi
+
+if [ "$what" = metrics ] || [ "$what" = all ]; then
+  LABELS=${LABELS:-1000}
+  echo "# /metrics scrape cost: $ROWS events (half cold, half hot), $LABELS extra label values, 200 scrapes per format"
+  "$BIN" bench-metrics --rows "$ROWS" --iterations 200 --labels "$LABELS" --data-dir "$work/metrics"
 fi
