@@ -29,19 +29,23 @@ pub async fn metrics_get(
     refresh(&state);
     let openmetrics = wants_openmetrics(req.headers().get(header::ACCEPT));
     let (text, content_type) = if openmetrics {
-        (metrics::encode_openmetrics(), metrics::OPENMETRICS_CONTENT_TYPE)
+        (
+            metrics::encode_openmetrics(),
+            metrics::OPENMETRICS_CONTENT_TYPE,
+        )
     } else {
-        (metrics::encode_prometheus(), metrics::PROMETHEUS_CONTENT_TYPE)
+        (
+            metrics::encode_prometheus(),
+            metrics::PROMETHEUS_CONTENT_TYPE,
+        )
     };
     let text = text.map_err(|e| {
         tracing::error!(error = %e, "metrics encoding failed");
         ApiError::internal()
     })?;
     let mut resp = (StatusCode::OK, text).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(resp)
 }
 
@@ -95,13 +99,13 @@ fn refresh(state: &AppState) {
     }
     m.oldest_unflushed_age.set(oldest);
     m.ingest_queued_bytes.set(storage.queued_bytes() as f64);
-    m.flush_failing.set(
-        storage
-            .flush_failing_for()
-            .map_or(0.0, |d| d.as_secs_f64()),
-    );
-    m.wal_poisoned
-        .set(if storage.poisoned().is_some() { 1.0 } else { 0.0 });
+    m.flush_failing
+        .set(storage.flush_failing_for().map_or(0.0, |d| d.as_secs_f64()));
+    m.wal_poisoned.set(if storage.poisoned().is_some() {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 #[cfg(test)]
@@ -111,13 +115,17 @@ mod tests {
     #[test]
     fn accept_negotiation() {
         let h = |s: &'static str| Some(HeaderValue::from_static(s));
-        assert!(wants_openmetrics(h("application/openmetrics-text").as_ref()));
+        assert!(wants_openmetrics(
+            h("application/openmetrics-text").as_ref()
+        ));
         assert!(wants_openmetrics(
             h("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3")
                 .as_ref()
         ));
         assert!(!wants_openmetrics(h("text/plain;version=0.0.4").as_ref()));
-        assert!(!wants_openmetrics(h("application/openmetrics-text;q=0").as_ref()));
+        assert!(!wants_openmetrics(
+            h("application/openmetrics-text;q=0").as_ref()
+        ));
         assert!(!wants_openmetrics(None));
     }
 }

@@ -59,7 +59,9 @@ async fn job_break(
         _ => false,
     };
     if !done {
-        return Err(ApiError::not_found(&format!("no hook {action} for job {job}")));
+        return Err(ApiError::not_found(&format!(
+            "no hook {action} for job {job}"
+        )));
     }
     tracing::warn!(job, action, "test hook applied");
     Ok(json_response(

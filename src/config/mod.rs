@@ -175,13 +175,23 @@ pub const fn default_write_rps(profile: Profile) -> u32 {
 
 /// Why `--profile prod` refuses to start: every scope must have keys (spec events §2.1,
 /// reads §1.1). `None` when the profile is not prod or every scope has keys.
-pub fn prod_refusal(profile: Profile, write_keys: &[String], read_keys: &[String]) -> Option<String> {
+pub fn prod_refusal(
+    profile: Profile,
+    write_keys: &[String],
+    read_keys: &[String],
+) -> Option<String> {
     if profile != Profile::Prod {
         return None;
     }
     let missing: Vec<&str> = [
-        ("WAYLOG_WRITE_KEY (write scope: ingest, signals, alerts, deployments)", write_keys),
-        ("WAYLOG_READ_KEY (read scope: queries, reads, incidents, triage, /metrics)", read_keys),
+        (
+            "WAYLOG_WRITE_KEY (write scope: ingest, signals, alerts, deployments)",
+            write_keys,
+        ),
+        (
+            "WAYLOG_READ_KEY (read scope: queries, reads, incidents, triage, /metrics)",
+            read_keys,
+        ),
     ]
     .into_iter()
     .filter(|(_, keys)| keys.is_empty())
@@ -497,10 +507,16 @@ mod tests {
         let mut a = args();
         a.profile = "prod".into();
         let err = a.clone().into_config().unwrap_err();
-        assert!(err.contains("WAYLOG_WRITE_KEY") && err.contains("WAYLOG_READ_KEY"), "{err}");
+        assert!(
+            err.contains("WAYLOG_WRITE_KEY") && err.contains("WAYLOG_READ_KEY"),
+            "{err}"
+        );
         a.write_key = "w1".into();
         let err = a.clone().into_config().unwrap_err();
-        assert!(!err.contains("WAYLOG_WRITE_KEY") && err.contains("WAYLOG_READ_KEY"), "{err}");
+        assert!(
+            !err.contains("WAYLOG_WRITE_KEY") && err.contains("WAYLOG_READ_KEY"),
+            "{err}"
+        );
         a.read_key = "r1, r2".into();
         let c = a.clone().into_config().unwrap();
         assert_eq!(c.rate_limit_write_rps, 1000);
@@ -508,7 +524,10 @@ mod tests {
         a.rate_limit_write_rps = Some("0".into());
         assert_eq!(a.into_config().unwrap().rate_limit_write_rps, 0);
         assert_eq!(args().into_config().unwrap().rate_limit_write_rps, 0);
-        assert_eq!(args().into_config().unwrap().metrics_auth, MetricsAuth::Read);
+        assert_eq!(
+            args().into_config().unwrap().metrics_auth,
+            MetricsAuth::Read
+        );
     }
 
     #[test]

@@ -526,7 +526,10 @@ pub async fn bench_metrics(
             let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
             us.push(t.elapsed().as_micros() as u64);
             bytes = body.len();
-            series = body.split(|b| *b == b'\n').filter(|l| !l.is_empty() && l[0] != b'#').count();
+            series = body
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty() && l[0] != b'#')
+                .count();
         }
         us.sort_unstable();
         out.insert(

@@ -52,8 +52,8 @@ pub const TICK_BUCKETS: &[f64] = &[
 ];
 /// Fast disk operations (WAL append, fsync), seconds: 50 µs .. 2.5 s.
 pub const DISK_BUCKETS: &[f64] = &[
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5,
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5,
 ];
 /// Request and query latency, seconds: 1 ms .. 30 s.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -326,7 +326,10 @@ impl Builder {
 }
 
 /// Create every label set of `dims` in `f` (at zero).
-fn seed<M: Clone, C: MetricConstructor<M>>(f: &Family<Labels, M, C>, dims: &[(&'static str, &[&str])]) {
+fn seed<M: Clone, C: MetricConstructor<M>>(
+    f: &Family<Labels, M, C>,
+    dims: &[(&'static str, &[&str])],
+) {
     for set in combinations(dims) {
         drop(f.get_or_create(&set));
     }
@@ -404,10 +407,7 @@ impl Metrics {
                 "Incident engine tick duration",
                 TICK_BUCKETS,
             ),
-            tick_failures: b.counter(
-                "waylog_incident_tick_failures",
-                "Abandoned incident ticks",
-            ),
+            tick_failures: b.counter("waylog_incident_tick_failures", "Abandoned incident ticks"),
             classifications: b.counters(
                 "waylog_incident_classifications",
                 "Incident builds by cause and confidence",
@@ -467,7 +467,11 @@ impl Metrics {
                 "WAL group write time (before fsync)",
                 DISK_BUCKETS,
             ),
-            wal_fsync: b.histogram("waylog_wal_fsync_seconds", "WAL fdatasync time", DISK_BUCKETS),
+            wal_fsync: b.histogram(
+                "waylog_wal_fsync_seconds",
+                "WAL fdatasync time",
+                DISK_BUCKETS,
+            ),
             wal_group_records: b.histogram(
                 "waylog_wal_group_records",
                 "Records per WAL group commit",
@@ -563,7 +567,10 @@ impl Metrics {
             otlp_dropped: b.counters(
                 "waylog_otlp_spans_dropped",
                 "OTLP spans not stored, by reason",
-                &[("transport", OTLP_TRANSPORTS), ("reason", OTLP_DROP_REASONS)],
+                &[
+                    ("transport", OTLP_TRANSPORTS),
+                    ("reason", OTLP_DROP_REASONS),
+                ],
             ),
             job_up: b.gauges(
                 "waylog_job_up",
@@ -579,12 +586,23 @@ impl Metrics {
                 "Resident set size (/proc/self/status VmRSS)",
             ),
             open_fds: b.gauge("waylog_process_open_fds", "Open file descriptors"),
-            uptime: b.gauge("waylog_process_uptime_seconds", "Seconds since the process started"),
-            build_info: b.gauges("waylog_build_info", "Build version and commit (value 1)", &[]),
+            uptime: b.gauge(
+                "waylog_process_uptime_seconds",
+                "Seconds since the process started",
+            ),
+            build_info: b.gauges(
+                "waylog_build_info",
+                "Build version and commit (value 1)",
+                &[],
+            ),
             registry: b.registry,
         };
         let (version, commit) = build_version();
-        set(&m.build_info, &[("version", version), ("commit", commit)], 1.0);
+        set(
+            &m.build_info,
+            &[("version", version), ("commit", commit)],
+            1.0,
+        );
         m
     }
 

@@ -88,14 +88,26 @@ fn label_sets_are_pre_seeded_at_zero() {
     assert_eq!(samples(&text, "waylog_signals_rejected_total").len(), 10);
     one("waylog_alerts_received_total", "format", ALERT_FORMATS);
     one("waylog_alerts_matched_total", "strategy", MATCH_STRATEGIES);
-    one("waylog_alerts_rejected_total", "reason", ALERT_REJECT_REASONS);
+    one(
+        "waylog_alerts_rejected_total",
+        "reason",
+        ALERT_REJECT_REASONS,
+    );
     one("waylog_storage_hot_rows", "table", TABLES);
     one("waylog_storage_cold_bytes", "table", TABLES);
-    one("waylog_object_store_errors_total", "operation", STORE_OPERATIONS);
+    one(
+        "waylog_object_store_errors_total",
+        "operation",
+        STORE_OPERATIONS,
+    );
     one("waylog_query_rejections_total", "cap", QUERY_CAPS);
     one("waylog_query_slots_in_use", "pool", SLOT_POOLS);
     one("waylog_job_up", "job", JOBS);
-    one("waylog_otlp_spans_received_total", "transport", OTLP_TRANSPORTS);
+    one(
+        "waylog_otlp_spans_received_total",
+        "transport",
+        OTLP_TRANSPORTS,
+    );
     let classes = samples(&text, "waylog_incident_classifications_total");
     assert_eq!(classes.len(), 15, "{classes:?}");
     for c in CAUSES {
@@ -113,7 +125,10 @@ fn label_sets_are_pre_seeded_at_zero() {
         }
     }
     let dropped = samples(&text, "waylog_otlp_spans_dropped_total");
-    assert_eq!(dropped.len(), OTLP_TRANSPORTS.len() * OTLP_DROP_REASONS.len());
+    assert_eq!(
+        dropped.len(),
+        OTLP_TRANSPORTS.len() * OTLP_DROP_REASONS.len()
+    );
     let ingest = samples(&text, "waylog_ingest_events_total");
     assert_eq!(ingest.len(), INGEST_ROUTES.len() * INGEST_RESULTS.len());
 }
@@ -137,7 +152,11 @@ fn histograms_have_their_exact_buckets() {
         ("waylog_wal_group_records", GROUP_BUCKETS),
         ("waylog_storage_flush_duration_seconds", FLUSH_BUCKETS),
     ] {
-        assert_eq!(bucket_bounds(&text, name, ""), expected_bounds(buckets), "{name}");
+        assert_eq!(
+            bucket_bounds(&text, name, ""),
+            expected_bounds(buckets),
+            "{name}"
+        );
     }
     for route in INGEST_ROUTES {
         let with = format!("route=\"{route}\"");
@@ -168,10 +187,16 @@ fn hooks_move_their_series() {
             .map(|(_, v)| v.parse().unwrap())
             .unwrap_or(0.0)
     };
-    let b = before("waylog_triage_reports_total", "format=\"slack\",result=\"error\"");
+    let b = before(
+        "waylog_triage_reports_total",
+        "format=\"slack\",result=\"error\"",
+    );
     triage_report("slack", false);
     assert_eq!(
-        before("waylog_triage_reports_total", "format=\"slack\",result=\"error\""),
+        before(
+            "waylog_triage_reports_total",
+            "format=\"slack\",result=\"error\""
+        ),
         b + 1.0
     );
     let b = before("waylog_signals_rejected_total", "reason=\"unknown_type\"");
@@ -271,9 +296,10 @@ fn operations_md_lists_every_exported_family() {
     let have = exported(&prom());
     let families: Vec<&String> = documented
         .iter()
-        .filter(|n| {
-            !have.contains(*n) && !have.contains(&format!("{n}_count"))
-        })
+        .filter(|n| !have.contains(*n) && !have.contains(&format!("{n}_count")))
         .collect();
-    assert!(families.is_empty(), "documented but not exported: {families:?}");
+    assert!(
+        families.is_empty(),
+        "documented but not exported: {families:?}"
+    );
 }

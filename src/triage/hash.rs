@@ -43,13 +43,20 @@ pub fn report_hash(r: &TriageReport) -> Result<String, HashError> {
 /// `evidence_fingerprint` of `r`.
 pub fn evidence_fingerprint(r: &TriageReport) -> String {
     let deploy = r.suspect_change.as_ref().map(|c| c.deploy_id.as_str());
-    let tagged = [("incident", Some(r.incident_ref.id.as_str())), ("deploy", deploy)]
-        .into_iter()
-        .filter_map(|(tag, id)| id.map(|id| (tag, id)))
-        .chain(r.signals.iter().map(|s| ("signal", s.id.as_str())))
-        .chain(r.alerts.iter().map(|a| ("alert", a.signal_id.as_str())))
-        .chain(r.runtime.iter().map(|x| ("runtime", x.signal_id.as_str())))
-        .chain(r.sample_traces.iter().map(|t| ("trace", t.trace_id.as_str())));
+    let tagged = [
+        ("incident", Some(r.incident_ref.id.as_str())),
+        ("deploy", deploy),
+    ]
+    .into_iter()
+    .filter_map(|(tag, id)| id.map(|id| (tag, id)))
+    .chain(r.signals.iter().map(|s| ("signal", s.id.as_str())))
+    .chain(r.alerts.iter().map(|a| ("alert", a.signal_id.as_str())))
+    .chain(r.runtime.iter().map(|x| ("runtime", x.signal_id.as_str())))
+    .chain(
+        r.sample_traces
+            .iter()
+            .map(|t| ("trace", t.trace_id.as_str())),
+    );
     let mut ids: Vec<String> = tagged
         .filter(|(_, id)| !id.is_empty())
         .map(|(tag, id)| format!("{tag}:{id}"))

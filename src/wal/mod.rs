@@ -447,7 +447,10 @@ impl Wal {
     /// Recount the older segments from the directory and publish.
     fn recount(&mut self) {
         let (segments, bytes) = self.disk_usage();
-        self.older = (segments.saturating_sub(1) as u64, bytes.saturating_sub(self.len));
+        self.older = (
+            segments.saturating_sub(1) as u64,
+            bytes.saturating_sub(self.len),
+        );
         self.publish_usage();
     }
 

@@ -87,7 +87,12 @@ fn a_healthy_server_reports_every_job_ok() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|j| (j["job"].as_str().unwrap().into(), j["state"].as_str().unwrap().into()))
+        .map(|j| {
+            (
+                j["job"].as_str().unwrap().into(),
+                j["state"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let want = ["wal_writer", "flusher", "index_warmer", "incident_engine"];
     assert_eq!(
@@ -148,7 +153,12 @@ fn a_stalled_incident_engine_is_named() {
 fn hook_routes_do_not_exist_without_the_setting() {
     let dir = TestDir::new();
     let server = Server::start(&dir.data_dir(), &[], &[]);
-    let r = server.request("POST", "/internal/test/jobs/wal_writer/stop", &[], Some(b""));
+    let r = server.request(
+        "POST",
+        "/internal/test/jobs/wal_writer/stop",
+        &[],
+        Some(b""),
+    );
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(server.get("/readyz").status, 200);
 }

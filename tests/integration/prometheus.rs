@@ -65,7 +65,10 @@ impl Prometheus {
         let log = dir.join("prometheus.log");
         let child = Command::new(prometheus_bin())
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -178,7 +181,10 @@ fn real_prometheus_scrapes_the_spec_and_storage_series() {
     );
     assert_eq!(q.status, 200, "{}", q.body);
     // Signals: one stored, one refused as unknown_type.
-    assert_eq!(post_json(&server, "/v1/signals", &signal("deploy"), None).status, 201);
+    assert_eq!(
+        post_json(&server, "/v1/signals", &signal("deploy"), None).status,
+        201
+    );
     let bad = post_json(&server, "/v1/signals", &signal("bogus"), None);
     assert_eq!(bad.json()["error"]["code"], "unknown_type", "{}", bad.body);
 
@@ -199,7 +205,10 @@ fn real_prometheus_scrapes_the_spec_and_storage_series() {
     let r = post_json(&server, "/v1/alerts", &alert, None);
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["match"]["strategy"], "family");
-    let id = r.json()["match"]["incident_id"].as_str().unwrap().to_string();
+    let id = r.json()["match"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let auth = format!("Bearer {READ_KEY}");
     let report = server.request(
         "GET",
@@ -215,7 +224,10 @@ fn real_prometheus_scrapes_the_spec_and_storage_series() {
     prom.expect_eq("waylog_alerts_received_total{format=\"waylog\"}", 1.0);
     prom.expect_eq("waylog_alerts_matched_total{strategy=\"family\"}", 1.0);
     prom.expect_eq("waylog_signals_accepted_total", 1.0);
-    prom.expect_eq("waylog_signals_rejected_total{reason=\"unknown_type\"}", 1.0);
+    prom.expect_eq(
+        "waylog_signals_rejected_total{reason=\"unknown_type\"}",
+        1.0,
+    );
     prom.expect_eq("count(waylog_signals_rejected_total)", 10.0);
     prom.expect_eq("count(waylog_incident_classifications_total)", 15.0);
     // One classification per build, and every tick rebuilds the open incident.
@@ -230,23 +242,32 @@ fn real_prometheus_scrapes_the_spec_and_storage_series() {
         1.0,
     );
     prom.expect_eq("waylog_incident_tick_failures_total", 0.0);
-    prom.expect("waylog_incident_tick_latency_seconds_count", ">= 1 tick", |v| v >= 1.0);
-    prom.expect_eq(
-        "count(waylog_incident_tick_latency_seconds_bucket)",
-        13.0,
+    prom.expect(
+        "waylog_incident_tick_latency_seconds_count",
+        ">= 1 tick",
+        |v| v >= 1.0,
     );
+    prom.expect_eq("count(waylog_incident_tick_latency_seconds_bucket)", 13.0);
     // Ingest, durability, storage, query, process.
     prom.expect_eq(
         "waylog_ingest_events_total{route=\"events\",result=\"accepted\"}",
         8.0,
     );
-    prom.expect("waylog_wal_fsync_seconds_count", ">= 4 fsyncs", |v| v >= 4.0);
+    prom.expect("waylog_wal_fsync_seconds_count", ">= 4 fsyncs", |v| {
+        v >= 4.0
+    });
     prom.expect("waylog_wal_bytes", "> 0", |v| v > 0.0);
-    prom.expect("waylog_storage_cold_files{table=\"events\"}", ">= 1", |v| v >= 1.0);
-    prom.expect("waylog_storage_cold_bytes{table=\"events\"}", "> 0", |v| v > 0.0);
+    prom.expect("waylog_storage_cold_files{table=\"events\"}", ">= 1", |v| {
+        v >= 1.0
+    });
+    prom.expect("waylog_storage_cold_bytes{table=\"events\"}", "> 0", |v| {
+        v > 0.0
+    });
     prom.expect_eq("waylog_storage_hot_rows{table=\"events\"}", 0.0);
     prom.expect_eq("waylog_storage_flushed_rows_total{table=\"events\"}", 8.0);
-    prom.expect("waylog_storage_flush_duration_seconds_count", ">= 1", |v| v >= 1.0);
+    prom.expect("waylog_storage_flush_duration_seconds_count", ">= 1", |v| {
+        v >= 1.0
+    });
     prom.expect(
         "waylog_http_requests_total{route=\"/v1/query\",status=\"200\"}",
         ">= 2",
@@ -254,7 +275,9 @@ fn real_prometheus_scrapes_the_spec_and_storage_series() {
     );
     prom.expect_eq("sum(waylog_job_up)", 4.0);
     prom.expect_eq("waylog_wal_poisoned", 0.0);
-    prom.expect("waylog_process_resident_memory_bytes", "> 1 MB", |v| v > 1e6);
+    prom.expect("waylog_process_resident_memory_bytes", "> 1 MB", |v| {
+        v > 1e6
+    });
     prom.expect("waylog_process_open_fds", "> 3", |v| v > 3.0);
     prom.expect_eq(
         &format!(

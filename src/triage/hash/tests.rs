@@ -27,7 +27,10 @@ fn spec_vector_report_hash() {
     }
     // The report emits exactly the vector's JSON, and canonicalizes to its canonical form.
     let mut emitted: Value = serde_json::from_str(VECTOR_REPORT).expect("json");
-    emitted.as_object_mut().expect("object").remove("generated_at");
+    emitted
+        .as_object_mut()
+        .expect("object")
+        .remove("generated_at");
     assert_eq!(v, emitted);
     assert_eq!(jcs::canonicalize(&v).expect("canonical"), VECTOR_CANONICAL);
     assert_eq!(report_hash(&r).expect("hash"), VECTOR_HASH);

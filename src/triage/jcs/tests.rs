@@ -61,7 +61,11 @@ fn numbers_follow_ecmascript_appendix_b() {
         (0x444b1ae4d6e2ef4f, "999999999999999900000"),
     ];
     for (bits, want) in cases {
-        assert_eq!(canonicalize(&float(bits)).expect("finite"), want, "{bits:#x}");
+        assert_eq!(
+            canonicalize(&float(bits)).expect("finite"),
+            want,
+            "{bits:#x}"
+        );
     }
     assert_eq!(canonicalize(&json!(0.75)).expect("n"), "0.75");
     assert_eq!(canonicalize(&json!(0.9667)).expect("n"), "0.9667");
