@@ -51,7 +51,7 @@ struct AcceptedLabels {
 }
 
 async fn alerts_store(state: &SharedState, req: Request) -> Result<Outcome, ApiError> {
-    auth::gate(&state, &req, auth::Scope::Write)?;
+    auth::gate(state, &req, auth::Scope::Write)?;
     if req.method() != Method::POST {
         return Err(ApiError::new(
             ErrorClass::MethodNotAllowed,

@@ -113,22 +113,27 @@ pub struct IncidentEngine {
     health: EngineHealth,
 }
 
-/// The engine's liveness as `/readyz` sees it: the last successful tick, and a stall switch
-/// for the readiness tests.
+/// The engine's liveness as `/readyz` sees it: when its last tick succeeded (or, before the
+/// first one, when it was created or its loop started: a long recovery is not a stale
+/// engine), and a stall switch for the readiness tests.
 #[derive(Debug)]
 struct EngineHealth {
-    created: std::time::Instant,
-    last_success: parking_lot::Mutex<Option<std::time::Instant>>,
+    fresh_since: parking_lot::Mutex<std::time::Instant>,
     stalled: std::sync::atomic::AtomicBool,
 }
 
 impl Default for EngineHealth {
     fn default() -> Self {
         EngineHealth {
-            created: std::time::Instant::now(),
-            last_success: parking_lot::Mutex::new(None),
+            fresh_since: parking_lot::Mutex::new(std::time::Instant::now()),
             stalled: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+}
+
+impl EngineHealth {
+    fn refresh(&self) {
+        *self.fresh_since.lock() = std::time::Instant::now();
     }
 }
 
@@ -147,11 +152,10 @@ impl IncidentEngine {
         }
     }
 
-    /// Time since the last successful tick (since the engine was created when none has
+    /// Time since the last successful tick (since the tick loop started when none has
     /// succeeded yet).
     pub fn since_last_success(&self) -> std::time::Duration {
-        let last = *self.health.last_success.lock();
-        last.unwrap_or(self.health.created).elapsed()
+        self.health.fresh_since.lock().elapsed()
     }
 
     /// Whether the last successful tick is older than three tick intervals (spec: the engine
@@ -267,7 +271,7 @@ impl IncidentEngine {
         if result.is_err() {
             self.metrics.tick_failures.fetch_add(1, Ordering::Relaxed);
         } else {
-            *self.health.last_success.lock() = Some(std::time::Instant::now());
+            self.health.refresh();
         }
         result
     }
@@ -910,6 +914,7 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let period = engine.config.tick;
+    engine.health.refresh();
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut janitor =
         tokio::time::interval_at(tokio::time::Instant::now() + JANITOR_PERIOD, JANITOR_PERIOD);

@@ -381,7 +381,7 @@ impl Wal {
                 .map_err(io(path))?;
             let len = file.metadata().map_err(io(path))?.len();
             if len >= MAGIC.len() as u64 {
-                return Ok(Wal {
+                return Ok(Wal::counted(Wal {
                     dir: dir.to_path_buf(),
                     file,
                     path: path.clone(),
@@ -394,8 +394,7 @@ impl Wal {
                     older: (0, 0),
                     #[cfg(test)]
                     fail_next_write: false,
-                })
-                .map(Wal::counted);
+                }));
             }
         }
         let (file, path) = create_segment(dir, next_seq)?;

@@ -9,14 +9,14 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-/// A server with the test hooks on, a 1 s incident tick and a 1 s flush failure limit.
+/// A server with the test hooks on, a 2 s incident tick (stale after 6 s) and a 1 s flush failure limit.
 fn hooked_server(dir: &TestDir) -> Server {
     Server::start(
         &dir.data_dir(),
         &[],
         &[
             ("WAYLOG_TEST_HOOKS", "true"),
-            ("WAYLOG_INCIDENT_TICK_INTERVAL", "1s"),
+            ("WAYLOG_INCIDENT_TICK_INTERVAL", "2s"),
             ("WAYLOG_FLUSH_FAILURE_UNREADY_AFTER", "1s"),
             ("WAYLOG_HOT_WINDOW", "1s"),
         ],
@@ -100,7 +100,7 @@ fn a_healthy_server_reports_every_job_ok() {
         want.map(|j| (j.to_string(), "ok".to_string())).to_vec()
     );
     // Several ticks later the engine is still fresh (its last success is recent).
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(8));
     let r = server.get("/readyz");
     assert_eq!(r.status, 200, "{}", r.body);
 }
