@@ -314,6 +314,7 @@ pub async fn start_storage(
 /// Run `waylog serve` until SIGTERM/SIGINT; returns after a clean shutdown.
 pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
     let process_start = std::time::Instant::now();
+    crate::metrics::process::mark_start();
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
