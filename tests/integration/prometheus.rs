@@ -180,6 +180,21 @@ fn real_prometheus_scrapes_the_spec_and_storage_series() {
         Some(READ_KEY),
     );
     assert_eq!(q.status, 200, "{}", q.body);
+    // OTLP/HTTP: the fixture export twice (the second time every span is a duplicate).
+    let otlp = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/otlp/trace-request.json"
+    ))
+    .unwrap();
+    for _ in 0..2 {
+        let r = server.request(
+            "POST",
+            "/v1/traces",
+            &[("Content-Type", "application/json")],
+            Some(&otlp),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
     // Signals: one stored, one refused as unknown_type.
     assert_eq!(
         post_json(&server, "/v1/signals", &signal("deploy"), None).status,
@@ -264,7 +279,12 @@ fn real_prometheus_scrapes_the_spec_and_storage_series() {
         v > 0.0
     });
     prom.expect_eq("waylog_storage_hot_rows{table=\"events\"}", 0.0);
-    prom.expect_eq("waylog_storage_flushed_rows_total{table=\"events\"}", 8.0);
+    // The 8 events and the OTLP spans stored (the fixture's old spans may meet retention).
+    prom.expect(
+        "waylog_storage_flushed_rows_total{table=\"events\"}",
+        ">= 8",
+        |v| v >= 8.0,
+    );
     prom.expect("waylog_storage_flush_duration_seconds_count", ">= 1", |v| {
         v >= 1.0
     });
@@ -273,6 +293,22 @@ fn real_prometheus_scrapes_the_spec_and_storage_series() {
         ">= 2",
         |v| v >= 2.0,
     );
+    prom.expect(
+        "waylog_otlp_spans_received_total{transport=\"http\"}",
+        "> 0",
+        |v| v > 0.0,
+    );
+    // Every span received is stored, a duplicate, or dropped with a reason.
+    prom.expect_eq(
+        "waylog_otlp_spans_received_total{transport=\"http\"} - waylog_otlp_spans_accepted_total{transport=\"http\"} - on() sum(waylog_otlp_spans_dropped_total{transport=\"http\"})",
+        0.0,
+    );
+    prom.expect(
+        "waylog_otlp_spans_dropped_total{transport=\"http\",reason=\"duplicate\"}",
+        "> 0 (the second export)",
+        |v| v > 0.0,
+    );
+    prom.expect_eq("count(waylog_otlp_spans_dropped_total)", 14.0);
     prom.expect_eq("sum(waylog_job_up)", 4.0);
     prom.expect_eq("waylog_wal_poisoned", 0.0);
     prom.expect("waylog_process_resident_memory_bytes", "> 1 MB", |v| {
