@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500)
+# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|metrics|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 LABELS=1000)
 # `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
@@ -87,6 +87,12 @@ if [ "$what" = tick ] || [ "$what" = triage ] || [ "$what" = all ]; then
   # times GET /v1/triage/{id} (live, snapshot) and its Markdown rendering for the incident the
   # ticks opened (spec triage §6; target p99 <= 150 ms).
   "$BIN" bench-tick --rows "$ROWS" --iterations 100 --data-dir "$work/tick"
+fi
+
+if [ "$what" = metrics ] || [ "$what" = all ]; then
+  LABELS=${LABELS:-1000}
+  echo "# /metrics scrape cost: $ROWS events (half cold, half hot), $LABELS extra label values, 200 scrapes per format"
+  "$BIN" bench-metrics --rows "$ROWS" --iterations 200 --labels "$LABELS" --data-dir "$work/metrics"
 fi
 
 if [ "$what" = ui ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/setup-test-deps.sh
-#   Installs (idempotently) curl, jq and prometheus-alertmanager (the real-Alertmanager test,
-#   tests/integration/alerts.rs) from Debian if missing, and creates a Python venv with pyarrow
+#   Installs (idempotently) curl, jq, prometheus-alertmanager (the real-Alertmanager test,
+#   tests/integration/alerts.rs) and prometheus (the real-Prometheus scrape test,
+#   tests/integration/prometheus.rs) from Debian if missing, and creates a Python venv with pyarrow
 #   and duckdb (the external-reader test, tests/integration/parquet_external.rs) and the
 #   OpenTelemetry Python SDK with its OTLP HTTP and gRPC exporters (the real-client OTLP test,
 #   tests/integration/otlp_sdk.rs, peer tests/peers/otel_trace.py), rfc8785 (the JCS peer,
@@ -17,7 +18,8 @@ set -euo pipefail
 venv="${WAYLOG_VENV:-$HOME/.cache/waylog-venv}"
 
 # Debian packages: tools the shell scripts under test use (scripts/demo-lib.sh: curl,
-# jq) and a real Prometheus Alertmanager for tests/integration/alerts.rs.
+# jq), a real Prometheus Alertmanager for tests/integration/alerts.rs and a real Prometheus
+# for tests/integration/prometheus.rs.
 missing=()
 for tool in curl jq; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
@@ -25,6 +27,8 @@ done
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 # The dashboard's browser test (tests/integration/ui.rs) runs Debian's headless chromium.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The real-Prometheus scrape test (tests/integration/prometheus.rs).
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # usage: scripts/test.sh [cargo test args...]
-# Runs the whole test suite (unit + integration) after installing the test peers (a Python
-# venv with pyarrow, duckdb and the OpenTelemetry SDK with its OTLP exporters). This is the
-# README's test command and what CI runs.
+# Runs the whole test suite (unit + integration) after installing the test peers (Debian
+# prometheus-alertmanager and prometheus, a Python venv with pyarrow, duckdb and the
+# OpenTelemetry SDK with its OTLP exporters). This is the README's test command and what CI
+# runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/waylog-target}

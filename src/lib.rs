@@ -7,6 +7,8 @@
 //!
 //! Layout, lowest layer first; a module imports only modules above it in this list
 //! (`scripts/check-architecture.sh` enforces it, `docs/architecture.md` draws it):
+//! - [`metrics`]: the process-wide Prometheus registry and the hooks every layer calls (the
+//!   lowest layer: imports nothing of the crate)
 //! - [`clock`], [`duration`], [`percent`], [`rfc3339`]: time source, the duration grammar,
 //!   strict percent-decoding, the spec's RFC 3339 timestamps
 //! - [`config`]: `waylog serve` flags + `WAYLOG_*` → validated settings, each default written
@@ -46,6 +48,7 @@ pub mod demo;
 pub mod duration;
 pub mod incidents;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod percent;
 pub mod query;

@@ -16,12 +16,42 @@ use crate::ingest::alert_intake::{self, alerts_to_batch, created};
 use crate::ingest::signals::{MAX_SIGNAL_BODY, Signal, signals_to_batch};
 use crate::storage::schema::TableId;
 
-/// `POST /v1/alerts`.
+/// `POST /v1/alerts`; counts `waylog_alerts_*` (spec triage §9).
 pub async fn alerts_ingest(
     State(state): State<SharedState>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    auth::gate(&state, &req, auth::Scope::Write)?;
+    let result = alerts_store(&state, req).await;
+    match &result {
+        Ok(outcome) => {
+            for a in &outcome.accepted {
+                crate::metrics::alert_received(a.format, a.strategy);
+            }
+            for code in &outcome.rejected {
+                crate::metrics::alert_rejected(code);
+            }
+        }
+        Err(e) => crate::metrics::alert_rejected(e.error.code),
+    }
+    result.map(|o| o.response)
+}
+
+/// What one alert request stored: the response, then per accepted alert its format and
+/// match strategy, and the codes of the rejected ones.
+struct Outcome {
+    response: Response,
+    accepted: Vec<AcceptedLabels>,
+    rejected: Vec<&'static str>,
+}
+
+/// The metric labels of one accepted alert.
+struct AcceptedLabels {
+    format: &'static str,
+    strategy: &'static str,
+}
+
+async fn alerts_store(state: &SharedState, req: Request) -> Result<Outcome, ApiError> {
+    auth::gate(state, &req, auth::Scope::Write)?;
     if req.method() != Method::POST {
         return Err(ApiError::new(
             ErrorClass::MethodNotAllowed,
@@ -80,6 +110,18 @@ pub async fn alerts_ingest(
         ])
         .await
         .map_err(|e| WriteRoute::Alerts.write_failed(&e))?;
+    let labels = accepted
+        .iter()
+        .map(|a| AcceptedLabels {
+            format: a.mapped.format.as_str(),
+            strategy: a.matched.strategy,
+        })
+        .collect();
+    let rejected_codes = rejected.iter().map(|r| r.code).collect();
     let body = created(&accepted, rejected).map_err(|e| internal("response", &e))?;
-    Ok(json_response(StatusCode::CREATED, &body))
+    Ok(Outcome {
+        response: json_response(StatusCode::CREATED, &body),
+        accepted: labels,
+        rejected: rejected_codes,
+    })
 }

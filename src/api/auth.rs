@@ -252,5 +252,12 @@ pub fn gate(
         Scope::Read => (&state.read_limiter, &state.config.read_keys, "read"),
         Scope::Agent => (&state.read_limiter, &state.config.agent_keys, "agent"),
     };
-    check(limiter, keys, name, req.headers(), peer)
+    let result = check(limiter, keys, name, req.headers(), peer);
+    if scope == Scope::Read
+        && let Err(e) = &result
+        && e.class == crate::model::rejection::ErrorClass::RateLimited
+    {
+        crate::metrics::query_rejected("rate_limit");
+    }
+    result
 }

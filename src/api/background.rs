@@ -38,6 +38,28 @@ impl Background {
             .map(|(name, _)| *name)
     }
 
+    /// Every task (in start order) that has ended.
+    pub fn dead_all(&self) -> Vec<&'static str> {
+        self.tasks
+            .lock()
+            .iter()
+            .filter(|(_, t)| t.is_finished())
+            .map(|(name, _)| *name)
+            .collect()
+    }
+
+    /// Test hook (`WAYLOG_TEST_HOOKS`): abort the task `name` as if it had died. Returns
+    /// whether such a task runs.
+    #[doc(hidden)]
+    pub fn abort_for_test(&self, name: &str) -> bool {
+        let tasks = self.tasks.lock();
+        let found = tasks.iter().find(|(n, _)| *n == name);
+        if let Some((_, t)) = found {
+            t.abort();
+        }
+        found.is_some()
+    }
+
     /// The tasks' names, in start order.
     pub fn names(&self) -> Vec<&'static str> {
         self.tasks.lock().iter().map(|(name, _)| *name).collect()

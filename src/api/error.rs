@@ -172,12 +172,17 @@ impl ApiError {
     }
 
     /// `504 timeout` (spec reads §1.3).
+    /// `504 timeout` of a query or read past its deadline (counted as
+    /// `waylog_query_rejections_total{cap="timeout"}`).
     pub fn timeout() -> Self {
+        crate::metrics::query_rejected("timeout");
         Self::new(ErrorClass::Timeout, "timeout", "query timed out", "")
     }
 
     /// `422 resources_exhausted` (spec reads §1.3).
     pub fn memory_exceeded(detail: impl Into<String>) -> Self {
+        crate::metrics::query_memory_cap_hit();
+        crate::metrics::query_rejected("memory");
         Self::new(
             ErrorClass::ResourcesExhausted,
             "resources_exhausted",

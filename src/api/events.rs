@@ -115,6 +115,8 @@ async fn handle(state: &AppState, req: Request, validate_only: bool) -> Result<R
         })?;
     let now = state.clock.now_ns();
     let max_items = state.config.max_batch_events;
+    let body_bytes = body.len() as u64;
+    let started = std::time::Instant::now();
     // Framing and validation are CPU work: keep them off the async workers.
     let prepared = tokio::task::spawn_blocking(move || {
         events::prepare(&body, framing, now, max_items, validate_only)
@@ -132,6 +134,9 @@ async fn handle(state: &AppState, req: Request, validate_only: bool) -> Result<R
             format!("{n} items; limit {max_items}"),
         )
     })?;
+    if !validate_only {
+        crate::metrics::ingest_body("events", body_bytes, started.elapsed().as_secs_f64());
+    }
     let envelope = events::commit(storage.as_deref(), prepared)
         .await
         .map_err(|e| match e {
@@ -141,5 +146,13 @@ async fn handle(state: &AppState, req: Request, validate_only: bool) -> Result<R
                 ApiError::internal()
             }
         })?;
+    if !validate_only {
+        crate::metrics::ingest_items(
+            "events",
+            envelope.accepted as u64,
+            envelope.duplicate as u64,
+            envelope.rejected.len() as u64,
+        );
+    }
     Ok(json_response(StatusCode::OK, &envelope))
 }

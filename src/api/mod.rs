@@ -18,12 +18,15 @@ pub mod body;
 pub mod deployments;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod http_server;
+pub mod metrics;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod query;
 pub mod reads;
 pub mod signals;
+pub mod test_hooks;
 pub mod triage;
 pub mod ui;
 
@@ -32,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -214,7 +217,7 @@ fn valid_request_id(v: &str) -> bool {
 /// Every request body fails once `WAYLOG_HTTP_BODY_TIMEOUT` has passed since the request
 /// arrived ([`body::DeadlineBody`]).
 async fn body_deadline_layer(
-    State(timeout): State<std::time::Duration>,
+    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -241,27 +244,27 @@ async fn request_id_layer(mut req: Request, next: Next) -> Response {
     resp
 }
 
-async fn healthz() -> Response {
-    json_response(StatusCode::OK, &json!({"status": "ok"}))
+/// Count every request in `waylog_http_requests_total{route, status}` and time it in
+/// `waylog_http_request_duration_seconds{route}`; `route` is the router's pattern (bounded),
+/// `unmatched` for the fallback.
+async fn http_metrics_layer(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    crate::metrics::http_request(
+        &route,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
 }
 
-/// Ready: storage recovered, not shutting down, every background task alive and the WAL
-/// writer not poisoned (a dead flusher or a failed fsync must not look healthy).
-async fn readyz(State(state): State<SharedState>) -> Response {
-    if !state.is_ready() || state.is_shutting_down() {
-        return ApiError::unavailable("unavailable", "not ready", 1).into_response();
-    }
-    let problem = match (
-        state.background.dead(),
-        state.storage().and_then(|s| s.poisoned()),
-    ) {
-        (Some(task), _) => format!("background task {task} stopped"),
-        (None, Some(reason)) => format!("{reason}; restart to repair"),
-        (None, None) => return json_response(StatusCode::OK, &json!({"status": "ready"})),
-    };
-    let mut e = ApiError::unavailable("unavailable", "not ready", 1);
-    e.error.detail = problem;
-    e.into_response()
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
 async fn not_found() -> Response {
@@ -284,7 +287,8 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", any(metrics::metrics_get))
         .route("/v1/events", any(events::events_ingest))
         .route("/v1/events/validate", any(events::events_validate))
         .route("/v1/signals", any(signals::signals_route))
@@ -296,11 +300,13 @@ pub fn router(state: SharedState) -> Router {
         .merge(ui::routes())
         .merge(agent::routes(&state.config))
         .merge(otlp)
+        .merge(test_hooks::routes(&state))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.config.http_body_timeout,
             body_deadline_layer,
         ))
+        .layer(middleware::from_fn(http_metrics_layer))
         .layer(middleware::from_fn(request_id_layer))
         .with_state(state)
 }
@@ -375,6 +381,7 @@ pub async fn start_storage(
 /// Run `waylog serve` until SIGTERM/SIGINT; returns after a clean shutdown.
 pub async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
     let process_start = std::time::Instant::now();
+    crate::metrics::process::mark_start();
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;

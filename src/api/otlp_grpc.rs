@@ -231,9 +231,10 @@ impl UnaryService<Bytes> for ExportMethod {
                     .admit_ingest(WriteRoute::Events, body.len())
                     .map_err(|e| grpc_status(&e))?;
                 let max_spans = state.config.otlp_max_spans;
+                let transport = super::otlp_http::Transport::Grpc(body.len() as u64);
                 // An undecodable message is INVALID_ARGUMENT with the decoder's words; too
                 // many spans are RESOURCE_EXHAUSTED, refused before decoding.
-                let response = super::otlp_http::export(&state, &storage, move || {
+                let response = super::otlp_http::export(&state, &storage, transport, move || {
                     crate::ingest::otlp_limits::protobuf_spans(&body, max_spans)
                         .map_err(super::otlp_http::too_many_spans)?;
                     ExportTraceServiceRequest::decode(body).map_err(|e| {

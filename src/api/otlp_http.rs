@@ -89,12 +89,14 @@ fn invalid_body(detail: impl Into<String>) -> ApiError {
 pub(crate) async fn export<F>(
     state: &AppState,
     storage: &Storage,
+    transport: Transport,
     decode: F,
 ) -> Result<ExportTraceServiceResponse, ApiError>
 where
     F: FnOnce() -> Result<ExportTraceServiceRequest, ApiError> + Send + 'static,
 {
     let now = state.clock.now_ns();
+    let started = std::time::Instant::now();
     // Decoding and conversion are CPU work: keep them off the async workers.
     let prepared = tokio::task::spawn_blocking(move || {
         let export = decode()?;
@@ -108,11 +110,54 @@ where
         tracing::error!(error = %e, "otlp worker failed");
         ApiError::internal()
     })??;
+    crate::metrics::ingest_body(
+        transport.route(),
+        transport.body_bytes(),
+        started.elapsed().as_secs_f64(),
+    );
+    let (spans, mut dropped) = (prepared.spans() as u64, prepared.dropped());
     let committed = otlp::commit(storage, prepared)
         .await
         .map_err(|e| WriteRoute::Events.write_failed(&e))?;
+    let (stored, duplicate) = (committed.events.len(), committed.duplicate);
+    dropped.push(("duplicate", duplicate as u64));
+    let rejected = dropped.iter().map(|(_, n)| n).sum::<u64>() - duplicate as u64;
+    let accepted = stored.saturating_sub(duplicate) as u64;
+    crate::metrics::ingest_items(transport.route(), accepted, duplicate as u64, rejected);
+    crate::metrics::otlp_export(transport.label(), spans, accepted, &dropped);
     state.observe_deployments(&committed.events);
     Ok(committed.response)
+}
+
+/// The transport of one OTLP export, with its request size (for the metrics' labels).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Transport {
+    Http(u64),
+    Grpc(u64),
+}
+
+impl Transport {
+    /// The `transport` label.
+    fn label(self) -> &'static str {
+        match self {
+            Transport::Http(_) => "http",
+            Transport::Grpc(_) => "grpc",
+        }
+    }
+
+    /// The ingest `route` label.
+    fn route(self) -> &'static str {
+        match self {
+            Transport::Http(_) => "otlp_http",
+            Transport::Grpc(_) => "otlp_grpc",
+        }
+    }
+
+    fn body_bytes(self) -> u64 {
+        match self {
+            Transport::Http(n) | Transport::Grpc(n) => n,
+        }
+    }
 }
 
 /// `POST /v1/otlp/v1/traces` and `POST /v1/traces`.
@@ -165,7 +210,11 @@ pub async fn otlp_traces_ingest(
             BodyError::Corrupt(detail) => invalid_body(detail),
         })?;
     let max_spans = state.config.otlp_max_spans;
-    let response = export(&state, &storage, move || payload.decode(&body, max_spans)).await?;
+    let transport = Transport::Http(body.len() as u64);
+    let response = export(&state, &storage, transport, move || {
+        payload.decode(&body, max_spans)
+    })
+    .await?;
     let mut resp = (StatusCode::OK, payload.encode(&response)).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -146,6 +146,7 @@ pub async fn query_run(
         .engine()
         .ok_or_else(|| ApiError::storage_unavailable(1))?;
     let Ok(_permit) = state.query_slots.try_acquire() else {
+        crate::metrics::query_rejected("concurrency");
         return Err(ApiError::unavailable(
             "overloaded",
             "too many concurrent queries",

@@ -111,6 +111,7 @@ impl ReadRequest {
         };
         // Each read may hold a whole query memory pool: bounded like `/v1/query`.
         let Ok(_slot) = state.read_slots.try_acquire() else {
+            crate::metrics::query_rejected("concurrency");
             return Err(
                 Rejection::unavailable("overloaded", "too many concurrent reads", 1).into(),
             );
@@ -237,10 +238,16 @@ pub async fn capabilities_get(
     req: Request,
 ) -> Result<Response, ApiError> {
     ReadRequest::begin(&state, &req, &[])?;
-    Ok(json_response(
-        StatusCode::OK,
-        &capabilities::capabilities(&state.config),
-    ))
+    let mut caps = capabilities::capabilities(&state.config);
+    caps.jobs = super::health::jobs(&state)
+        .into_iter()
+        .map(|j| capabilities::Job {
+            job: j.job.to_string(),
+            state: j.state.as_str().to_string(),
+            detail: j.detail,
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &caps))
 }
 
 /// `GET /v1/signals` (spec triage §1.5).

@@ -17,7 +17,33 @@ pub async fn signals_route(
     if req.method() == Method::GET {
         return super::reads::signals_list(&state, req).await;
     }
-    signals_ingest(&state, req).await
+    let result = signals_ingest(&state, req).await;
+    match &result {
+        Ok(_) => crate::metrics::signal_accepted(),
+        Err(e) => {
+            if let Some(reason) = signal_reject_reason(e) {
+                crate::metrics::signal_rejected(reason);
+            }
+        }
+    }
+    result
+}
+
+/// The `waylog_signals_rejected_total` reason of a refusal: its code when the spec lists it
+/// (§9), the 503 refusals as `overloaded`, other server failures as `internal_error`, else the
+/// code itself (auth and rate-limit refusals).
+fn signal_reject_reason(e: &ApiError) -> Option<&'static str> {
+    let code = e.error.code;
+    if crate::metrics::SIGNAL_REJECT_REASONS.contains(&code) {
+        return Some(code);
+    }
+    match e.class {
+        ErrorClass::Unavailable => Some("overloaded"),
+        ErrorClass::Internal => Some("internal_error"),
+        // Refused credentials and rate limits are not rejected signals (the §9 label set
+        // is closed); `waylog_http_requests_total{route,status}` counts them.
+        _ => None,
+    }
 }
 
 /// `POST /v1/signals`.

@@ -75,7 +75,7 @@ pub async fn triage_get(State(state): State<SharedState>, req: Request) -> Respo
         Ok((format, resp)) => (format, Ok(resp)),
         Err((format, e)) => (format, Err(e)),
     };
-    let _ = format;
+    crate::metrics::triage_report(format, result.is_ok());
     result.into_response()
 }
 

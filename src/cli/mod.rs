@@ -81,6 +81,9 @@ pub enum Command {
     /// Benchmark driver: N events over the detection windows; time incident engine ticks.
     #[command(hide = true)]
     BenchTick(BenchQueryCli),
+    /// Benchmark driver: N events half hot, half cold, extra label values; time `/metrics`.
+    #[command(hide = true)]
+    BenchMetrics(BenchMetricsCli),
     /// Start waylog (or target --addr) and four demo services, drive a burst through them and
     /// print the triage story.
     Demo(demo::DemoArgs),
@@ -126,6 +129,19 @@ pub struct LoadgenOtlpCli {
     /// Write key (default WAYLOG_WRITE_KEY).
     #[arg(long)]
     pub write_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchMetricsCli {
+    #[arg(long, default_value = "10000000")]
+    pub rows: usize,
+    #[arg(long, default_value = "200")]
+    pub iterations: usize,
+    /// Extra distinct label values registered before the scrapes.
+    #[arg(long, default_value = "1000")]
+    pub labels: usize,
+    #[arg(long)]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -401,6 +417,12 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             &b.data_dir,
             b.rows,
             b.iterations,
+        )),
+        Command::BenchMetrics(b) => run_bench(crate::demo::bench::bench_metrics(
+            &b.data_dir,
+            b.rows,
+            b.iterations,
+            b.labels,
         )),
         Command::BenchReads(b) => run_bench(crate::demo::bench::bench_reads(
             &b.data_dir,

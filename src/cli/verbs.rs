@@ -615,6 +615,15 @@ pub fn render_capabilities(v: &Capabilities<String>) -> String {
         ),
         format!("mcp: stdio={} http={}", v.mcp.stdio, v.mcp.http),
     ];
+    // One line per background job (servers that report them).
+    for j in &v.jobs {
+        let why = if j.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", j.detail)
+        };
+        lines.push(format!("job {}: {}{why}", j.job, j.state));
+    }
     for l in &mut lines {
         // `model=` with an empty value must not leave a trailing space.
         l.truncate(l.trim_end().len());

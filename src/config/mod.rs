@@ -130,9 +130,10 @@ pub struct ServeArgs {
     /// each under its own `WAYLOG_QUERY_MEMORY`; beyond: `503 overloaded`.
     #[arg(long, env = "WAYLOG_READ_CONCURRENCY", default_value = "8")]
     pub read_concurrency: String,
-    /// Token-bucket rate per credential for write routes (0 = off).
-    #[arg(long, env = "WAYLOG_RATE_LIMIT_WRITE_RPS", default_value = "0")]
-    pub rate_limit_write_rps: String,
+    /// Token-bucket rate per credential for write routes (0 = off). Unset: 0 (off), or
+    /// 1000 under `--profile prod` (spec events §2.1).
+    #[arg(long, env = "WAYLOG_RATE_LIMIT_WRITE_RPS")]
+    pub rate_limit_write_rps: Option<String>,
     /// Token-bucket rate per credential for read routes (0 = off).
     #[arg(long, env = "WAYLOG_RATE_LIMIT_READ_RPS", default_value = "0")]
     pub rate_limit_read_rps: String,
@@ -149,6 +150,17 @@ pub struct ServeArgs {
     /// `/v1/incidents/…`).
     #[arg(long, env = "WAYLOG_CORS_ORIGIN", default_value = "*")]
     pub cors_origin: String,
+    /// Scope `GET /metrics` needs: `read` (a read key, like every read route) or `none` (open,
+    /// for a scraper on a private network).
+    #[arg(long, env = "WAYLOG_METRICS_AUTH", default_value = "read")]
+    pub metrics_auth: String,
+    /// How long the flusher may fail without one success before `/readyz` answers 503.
+    #[arg(long, env = "WAYLOG_FLUSH_FAILURE_UNREADY_AFTER", default_value = "5m")]
+    pub flush_failure_unready_after: String,
+    /// Internal: enables the `/internal/test/...` routes that stop or break background jobs
+    /// (the readiness integration tests). Never set in production.
+    #[arg(long, env = "WAYLOG_TEST_HOOKS", default_value = "false", hide = true)]
+    pub test_hooks: String,
     #[command(flatten)]
     pub incidents: incidents::IncidentArgs,
     /// Serve MCP over HTTP (`POST /mcp`); `false` removes the route.
@@ -198,6 +210,60 @@ impl Profile {
     }
 }
 
+/// `WAYLOG_RATE_LIMIT_WRITE_RPS` when unset, per profile (spec events §2.1).
+pub const fn default_write_rps(profile: Profile) -> u32 {
+    match profile {
+        Profile::Prod => 1000,
+        Profile::Dev | Profile::Demo => 0,
+    }
+}
+
+/// Why `--profile prod` refuses to start: every scope must have keys (spec events §2.1,
+/// reads §1.1). `None` when the profile is not prod or every scope has keys.
+pub fn prod_refusal(
+    profile: Profile,
+    write_keys: &[String],
+    read_keys: &[String],
+    agent_keys: &[String],
+) -> Option<String> {
+    if profile != Profile::Prod {
+        return None;
+    }
+    let missing: Vec<&str> = [
+        (
+            "WAYLOG_WRITE_KEY (write scope: ingest, signals, alerts, deployments)",
+            write_keys,
+        ),
+        (
+            "WAYLOG_READ_KEY (read scope: queries, reads, incidents, triage, /metrics)",
+            read_keys,
+        ),
+        (
+            "WAYLOG_AGENT_KEY (agent scope: tools, plans, Ask, MCP)",
+            agent_keys,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, keys)| keys.is_empty())
+    .map(|(name, _)| name)
+    .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "--profile prod refuses open scopes; set {} (comma-separated keys), or run with --profile dev",
+            missing.join(" and ")
+        )
+    })
+}
+
+/// `WAYLOG_METRICS_AUTH`: what `GET /metrics` requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricsAuth {
+    /// No credential (a scraper on a private network).
+    None,
+    /// A read key, like every read route (the default).
+    Read,
+}
+
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -242,6 +308,11 @@ pub struct Config {
     pub otlp_enabled: bool,
     /// `None` = OTLP/gRPC disabled.
     pub otlp_grpc_addr: Option<SocketAddr>,
+    pub metrics_auth: MetricsAuth,
+    /// `/readyz` turns not ready when flushes have failed this long without a success.
+    pub flush_failure_unready_after: Duration,
+    /// The internal test routes are served (`WAYLOG_TEST_HOOKS`).
+    pub test_hooks: bool,
     pub incidents: IncidentConfig,
     /// The Ask provider and its limits (`WAYLOG_LLM_*`, `WAYLOG_ASK_*`).
     pub llm: llm::LlmConfig,
@@ -289,12 +360,8 @@ impl ServeArgs {
         let write_keys = split_keys(&self.write_key);
         let read_keys = split_keys(&self.read_key);
         let agent_keys = split_keys(&self.agent_key);
-        if profile == Profile::Prod {
-            prod_scopes_closed(&[
-                ("WAYLOG_WRITE_KEY", &write_keys),
-                ("WAYLOG_READ_KEY", &read_keys),
-                ("WAYLOG_AGENT_KEY", &agent_keys),
-            ])?;
+        if let Some(why) = prod_refusal(profile, &write_keys, &read_keys, &agent_keys) {
+            return Err(why);
         }
         let hot_window_from_env = self.hot_window.is_some();
         let hot_window = match &self.hot_window {
@@ -375,17 +442,28 @@ impl ServeArgs {
             )?),
             query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
             read_concurrency: positive_int("WAYLOG_READ_CONCURRENCY", &self.read_concurrency)?,
-            rate_limit_write_rps: u32::try_from(nonneg_int(
-                "WAYLOG_RATE_LIMIT_WRITE_RPS",
-                &self.rate_limit_write_rps,
-            )?)
-            .map_err(|_| "WAYLOG_RATE_LIMIT_WRITE_RPS: too large".to_string())?,
+            rate_limit_write_rps: match &self.rate_limit_write_rps {
+                None => default_write_rps(profile),
+                Some(s) => u32::try_from(nonneg_int("WAYLOG_RATE_LIMIT_WRITE_RPS", s)?)
+                    .map_err(|_| "WAYLOG_RATE_LIMIT_WRITE_RPS: too large".to_string())?,
+            },
             rate_limit_read_rps: u32::try_from(nonneg_int(
                 "WAYLOG_RATE_LIMIT_READ_RPS",
                 &self.rate_limit_read_rps,
             )?)
             .map_err(|_| "WAYLOG_RATE_LIMIT_READ_RPS: too large".to_string())?,
             profile,
+            metrics_auth: MetricsAuth::from_str(self.metrics_auth.trim(), false).map_err(|_| {
+                format!(
+                    "WAYLOG_METRICS_AUTH: expected none or read, got {:?}",
+                    self.metrics_auth.trim()
+                )
+            })?,
+            flush_failure_unready_after: positive_duration(
+                "WAYLOG_FLUSH_FAILURE_UNREADY_AFTER",
+                &self.flush_failure_unready_after,
+            )?,
+            test_hooks: parse_bool("WAYLOG_TEST_HOOKS", &self.test_hooks)?,
             otlp_enabled: parse_bool("WAYLOG_OTLP_ENABLED", &self.otlp_enabled)?,
             otlp_grpc_addr: match self.otlp_grpc_addr.trim() {
                 "" => None,
@@ -398,22 +476,6 @@ impl ServeArgs {
             },
         })
     }
-}
-
-/// `--profile prod` refuses every open scope, naming the unset key variables.
-fn prod_scopes_closed(scopes: &[(&str, &Vec<String>)]) -> Result<(), String> {
-    let open: Vec<&str> = scopes
-        .iter()
-        .filter(|(_, keys)| keys.is_empty())
-        .map(|(name, _)| *name)
-        .collect();
-    if open.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "--profile prod requires WAYLOG_WRITE_KEY, WAYLOG_READ_KEY and WAYLOG_AGENT_KEY to be set (unset: {})",
-        open.join(", ")
-    ))
 }
 
 /// Comma-separated keys, trimmed, empties dropped.
@@ -532,10 +594,44 @@ mod tests {
         a.write_key = "w".into();
         a.read_key = "r".into();
         let e = a.clone().into_config().unwrap_err();
-        assert!(e.contains("unset: WAYLOG_AGENT_KEY"), "{e}");
+        assert!(e.contains("set WAYLOG_AGENT_KEY"), "{e}");
         a.agent_key = "a1, a2".into();
         let c = a.into_config().unwrap();
         assert_eq!(c.agent_keys, vec!["a1".to_string(), "a2".to_string()]);
+    }
+
+    #[test]
+    fn prod_names_each_open_scope_and_defaults_the_write_rate_limit() {
+        let mut a = args();
+        a.profile = "prod".into();
+        let err = a.clone().into_config().unwrap_err();
+        assert!(
+            err.contains("WAYLOG_WRITE_KEY") && err.contains("WAYLOG_READ_KEY"),
+            "{err}"
+        );
+        a.write_key = "w1".into();
+        let err = a.clone().into_config().unwrap_err();
+        assert!(
+            !err.contains("WAYLOG_WRITE_KEY") && err.contains("WAYLOG_READ_KEY"),
+            "{err}"
+        );
+        a.read_key = "r1, r2".into();
+        let err = a.clone().into_config().unwrap_err();
+        assert!(
+            err.contains("WAYLOG_AGENT_KEY") && !err.contains("WAYLOG_READ_KEY"),
+            "{err}"
+        );
+        a.agent_key = "a1".into();
+        let c = a.clone().into_config().unwrap();
+        assert_eq!(c.rate_limit_write_rps, 1000);
+        assert_eq!(c.read_keys, ["r1", "r2"]);
+        a.rate_limit_write_rps = Some("0".into());
+        assert_eq!(a.into_config().unwrap().rate_limit_write_rps, 0);
+        assert_eq!(args().into_config().unwrap().rate_limit_write_rps, 0);
+        assert_eq!(
+            args().into_config().unwrap().metrics_auth,
+            MetricsAuth::Read
+        );
     }
 
     #[test]

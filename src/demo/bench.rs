@@ -600,3 +600,74 @@ pub async fn bench_reads(
         "reads": out,
     }))
 }
+
+/// `waylog bench-metrics`: N events (half cold, half hot) behind the real router, `labels`
+/// extra distinct label values (synthetic `route` values of `waylog_http_requests_total` and
+/// its latency histogram: waylog itself has no label fed by request data), then `iterations`
+/// scrapes of `GET /metrics` in each format, timed end to end (gauge refresh from the
+/// snapshots and `/proc/self`, encoding, body).
+pub async fn bench_metrics(
+    dir: &std::path::Path,
+    rows: usize,
+    iterations: usize,
+    labels: usize,
+) -> anyhow::Result<Value> {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let config = crate::config::Config::for_data_dir(dir);
+    let (storage, load_secs) = load_half_cold(&config, rows, 50 * 60 * 1_000_000_000, 7).await?;
+    let state = crate::api::AppState::new(config, Arc::new(SystemClock));
+    state.set_storage(storage.clone());
+    let app = crate::api::router(state.clone());
+    for i in 0..labels {
+        crate::metrics::http_request(&format!("/bench/route-{i}"), 200, 0.002);
+    }
+    let mut out = serde_json::Map::new();
+    for (name, accept) in [
+        ("prometheus_text", "text/plain;version=0.0.4"),
+        ("openmetrics", "application/openmetrics-text;version=1.0.0"),
+    ] {
+        let mut us = Vec::with_capacity(iterations);
+        let (mut status, mut bytes, mut series) = (0, 0, 0);
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let resp = app
+                .clone()
+                .oneshot(
+                    Request::get("/metrics")
+                        .header("accept", accept)
+                        .body(Body::empty())
+                        .expect("request builds"),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            status = resp.status().as_u16();
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+            us.push(t.elapsed().as_micros() as u64);
+            bytes = body.len();
+            series = body
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty() && l[0] != b'#')
+                .count();
+        }
+        us.sort_unstable();
+        out.insert(
+            name.to_string(),
+            json!({"status": status, "bytes": bytes, "series": series,
+                   "p50_ms": percentile(&us, 0.5), "p99_ms": percentile(&us, 0.99)}),
+        );
+    }
+    let snap = storage.table(TableId::Events).snapshot();
+    storage.close()?;
+    Ok(json!({
+        "rows": rows,
+        "hot_rows": snap.hot_rows(),
+        "cold_rows": snap.cold_rows(),
+        "cold_files": snap.cold.len(),
+        "extra_label_values": labels,
+        "load_secs": (load_secs * 10.0).round() / 10.0,
+        "scrapes": out,
+    }))
+}

@@ -109,6 +109,32 @@ pub struct IncidentEngine {
     pub metrics: EngineMetrics,
     /// Per-source suspect-dimension summaries (see `dimensions::register_sources`).
     summaries: SummaryCache,
+    /// When the engine was created and when its last tick succeeded (`/readyz`).
+    health: EngineHealth,
+}
+
+/// The engine's liveness as `/readyz` sees it: when its last tick succeeded (or, before the
+/// first one, when it was created or its loop started: a long recovery is not a stale
+/// engine), and a stall switch for the readiness tests.
+#[derive(Debug)]
+struct EngineHealth {
+    fresh_since: parking_lot::Mutex<std::time::Instant>,
+    stalled: std::sync::atomic::AtomicBool,
+}
+
+impl Default for EngineHealth {
+    fn default() -> Self {
+        EngineHealth {
+            fresh_since: parking_lot::Mutex::new(std::time::Instant::now()),
+            stalled: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl EngineHealth {
+    fn refresh(&self) {
+        *self.fresh_since.lock() = std::time::Instant::now();
+    }
 }
 
 fn ns(d: std::time::Duration) -> i64 {
@@ -122,7 +148,32 @@ impl IncidentEngine {
             state: tokio::sync::Mutex::new(EngineState::default()),
             metrics: EngineMetrics::default(),
             summaries: SummaryCache::default(),
+            health: EngineHealth::default(),
         }
+    }
+
+    /// Time since the last successful tick (since the tick loop started when none has
+    /// succeeded yet).
+    pub fn since_last_success(&self) -> std::time::Duration {
+        self.health.fresh_since.lock().elapsed()
+    }
+
+    /// Whether the last successful tick is older than three tick intervals (spec: the engine
+    /// is then reported not ready). `Some(age)` when stale.
+    pub fn stale(&self) -> Option<std::time::Duration> {
+        let age = self.since_last_success();
+        (age > self.config.tick.saturating_mul(3)).then_some(age)
+    }
+
+    /// Test hook (`WAYLOG_TEST_HOOKS`): stop ticking without ending the task, as a tick stuck
+    /// forever would; `/readyz` must then name the engine.
+    #[doc(hidden)]
+    pub fn stall_for_test(&self) {
+        self.health.stalled.store(true, Ordering::SeqCst);
+    }
+
+    fn stalled(&self) -> bool {
+        self.health.stalled.load(Ordering::SeqCst)
     }
 
     /// Summarize the events sources of the detection span ahead of the builds (see
@@ -216,8 +267,11 @@ impl IncidentEngine {
         self.metrics
             .last_tick_us
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        crate::metrics::incident_tick(started.elapsed().as_secs_f64(), result.is_ok());
         if result.is_err() {
             self.metrics.tick_failures.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.health.refresh();
         }
         result
     }
@@ -268,6 +322,7 @@ impl IncidentEngine {
         if let Some(c) = next_counters {
             state.counters = c;
         }
+        crate::metrics::set_incidents_active(state.cache.len());
         Ok(report)
     }
 
@@ -316,7 +371,9 @@ impl IncidentEngine {
     fn record(&self, produced: &mut Produced, built: (Incident, bool), known: bool) {
         if built.1 {
             self.metrics.ids_reissued.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::incident_id_reissued();
         }
+        crate::metrics::incident_classified(built.0.cause.as_str(), built.0.confidence.as_str());
         produced.taken.insert(built.0.incident_id.clone());
         produced.incidents.push((built.0, known));
     }
@@ -433,25 +490,27 @@ impl IncidentEngine {
         report: &mut TickReport,
     ) {
         for (row, (_, known)) in rows.into_iter().zip(produced) {
-            let counter = match row.incident.status {
+            use crate::metrics::Transition;
+            let (counter, kind) = match row.incident.status {
                 Status::Active if *known => {
                     report.updated += 1;
-                    &self.metrics.updated
+                    (&self.metrics.updated, Transition::Updated)
                 }
                 Status::Active => {
                     report.opened += 1;
-                    &self.metrics.opened
+                    (&self.metrics.opened, Transition::Opened)
                 }
                 Status::Recovering => {
                     report.recovering += 1;
-                    &self.metrics.recovered
+                    (&self.metrics.recovered, Transition::Recovered)
                 }
                 Status::Resolved => {
                     report.resolved += 1;
-                    &self.metrics.resolved
+                    (&self.metrics.resolved, Transition::Resolved)
                 }
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::incident_written(kind);
             report.written += 1;
             state.ids.insert(row.incident.incident_id.clone());
             let family = row.incident.error_family.clone();
@@ -834,6 +893,7 @@ impl IncidentEngine {
             .await
             .map_err(|e| TickError::Prune(crate::storage::error_chain(&e)))?;
         self.metrics.pruned.fetch_add(n, Ordering::Relaxed);
+        crate::metrics::incidents_pruned(n);
         Ok(n)
     }
 }
@@ -854,6 +914,7 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let period = engine.config.tick;
+    engine.health.refresh();
     let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut janitor =
         tokio::time::interval_at(tokio::time::Instant::now() + JANITOR_PERIOD, JANITOR_PERIOD);
@@ -909,6 +970,7 @@ pub async fn run(
                 }
                 continue;
             }
+            Wake::Tick if engine.stalled() => continue,
             Wake::Tick => {}
         }
         let now = clock.now_ns();

@@ -633,6 +633,29 @@ fn fields(
 // ---------------------------------------------------------------------------------------------
 // The shared export pipeline (§4.4 steps 2-3, §3.1, §3.4).
 
+impl Prepared {
+    /// Spans in the request: converted, dropped and rejected.
+    pub(crate) fn spans(&self) -> usize {
+        let c = &self.conversion;
+        c.events.len() + c.drops.len() + c.rejects.len()
+    }
+
+    /// Spans not converted, by reason (`invalid_event` for converted spans that failed
+    /// validation), for `waylog_otlp_spans_dropped_total`.
+    pub(crate) fn dropped(&self) -> Vec<(&'static str, u64)> {
+        let mut out: Vec<(&'static str, u64)> = Vec::new();
+        let reasons = self.conversion.drops.iter().map(|d| d.reason.as_str());
+        let rejects = self.conversion.rejects.iter().map(|_| "invalid_event");
+        for r in reasons.chain(rejects) {
+            match out.iter_mut().find(|(x, _)| *x == r) {
+                Some((_, n)) => *n += 1,
+                None => out.push((r, 1)),
+            }
+        }
+        out
+    }
+}
+
 /// A converted request ready to be written.
 #[derive(Debug)]
 pub(crate) struct Prepared {
@@ -660,12 +683,15 @@ pub(crate) fn prepare(
 pub(crate) struct Committed {
     pub response: ExportTraceServiceResponse,
     pub events: Vec<Event>,
+    /// Converted spans whose event id was already stored.
+    pub duplicate: usize,
 }
 
 /// Dedup + WAL (§2.4 stages 6-8) and the response.
 pub(crate) async fn commit(storage: &Storage, prepared: Prepared) -> Result<Committed, WriteError> {
+    let mut duplicate = 0;
     if let Some(batch) = prepared.batch {
-        storage.append(TableId::Events, batch).await?;
+        duplicate = storage.append(TableId::Events, batch).await?.duplicate;
     }
     let response = ExportTraceServiceResponse {
         partial_success: prepared.conversion.partial_success(),
@@ -673,6 +699,7 @@ pub(crate) async fn commit(storage: &Storage, prepared: Prepared) -> Result<Comm
     Ok(Committed {
         response,
         events: prepared.conversion.events,
+        duplicate,
     })
 }
 

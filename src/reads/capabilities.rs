@@ -20,6 +20,20 @@ pub struct Capabilities<S = &'static str> {
     pub architecture: Architecture<S>,
     pub query: QueryCaps<S>,
     pub mcp: Mcp,
+    /// The background jobs' states (`/readyz`'s view), filled in by the route; absent from
+    /// older servers.
+    #[serde(default)]
+    pub jobs: Vec<Job>,
+}
+
+/// One background job: `job` (`wal_writer`, `flusher`, `index_warmer`, `incident_engine`),
+/// `state` (`starting`, `ok`, `disabled`, `failing`, `stopped`) and why when not `ok`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub job: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -180,6 +194,7 @@ pub fn capabilities(config: &Config) -> Capabilities {
             stdio: true,
             http: config.mcp_http,
         },
+        jobs: Vec::new(),
     }
 }
 

@@ -146,11 +146,7 @@ impl ColdStore {
             .put(&StorePath::from(path), PutPayload::from(bytes))
             .await
             .map(|_| ())
-            .map_err(|source| Error::Store {
-                op: "put",
-                path: path.to_string(),
-                source,
-            })?;
+            .map_err(|source| store_error("put", path, source))?;
         if let Some(root) = &self.local_root {
             let (root, rel) = (root.clone(), path.to_string());
             tokio::task::spawn_blocking(move || sync_local(&root, &rel))
@@ -168,11 +164,7 @@ impl ColdStore {
     }
 
     pub async fn get(&self, path: &str) -> Result<Bytes> {
-        let store_err = |source| Error::Store {
-            op: "get",
-            path: path.to_string(),
-            source,
-        };
+        let store_err = |source| store_error("get", path, source);
         let r = self
             .store
             .get(&StorePath::from(path))
@@ -184,11 +176,7 @@ impl ColdStore {
     pub async fn delete(&self, path: &str) -> Result<()> {
         match self.store.delete(&StorePath::from(path)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(Error::Store {
-                op: "delete",
-                path: path.to_string(),
-                source,
-            }),
+            Err(source) => Err(store_error("delete", path, source)),
         }
     }
 
@@ -214,11 +202,7 @@ impl ColdStore {
             .list(Some(&StorePath::from(prefix)))
             .try_collect()
             .await
-            .map_err(|source| Error::Store {
-                op: "list",
-                path: prefix.to_string(),
-                source,
-            })
+            .map_err(|source| store_error("list", prefix, source))
     }
 
     async fn manifest_versions(&self) -> Result<Vec<(u64, String)>> {
@@ -307,6 +291,17 @@ fn sync_local(root: &Path, rel: &str) -> std::io::Result<()> {
 }
 
 /// The Hive-style partition directory of a timestamp: `date=YYYY-MM-DD/hour=HH`.
+/// A failed cold store request of `op` on `path`, counted in
+/// `waylog_object_store_errors_total{operation}`.
+fn store_error(op: &'static str, path: &str, source: object_store::Error) -> Error {
+    crate::metrics::object_store_error(op);
+    Error::Store {
+        op,
+        path: path.to_string(),
+        source,
+    }
+}
+
 pub fn partition_of(ts_ns: i64) -> String {
     let secs = ts_ns.div_euclid(1_000_000_000);
     let dt = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();

@@ -50,6 +50,13 @@ impl Dedup {
         self.order.push_back((h, accepted_ns));
     }
 
+    /// Approximate heap bytes held: the map's and the expiry queue's capacity.
+    pub fn memory_bytes(&self) -> usize {
+        // Each map slot holds the key, the value and about one control byte.
+        let slot = std::mem::size_of::<(u128, i64)>() + 1;
+        self.seen.capacity() * slot + self.order.capacity() * std::mem::size_of::<(u128, i64)>()
+    }
+
     pub fn len(&self) -> usize {
         self.seen.len()
     }

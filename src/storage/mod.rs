@@ -73,6 +73,9 @@ pub enum Error {
     WriterStopped,
     #[error("background task failed: {0}")]
     Join(String),
+    /// A failure made on purpose by a test hook (`WAYLOG_TEST_HOOKS`).
+    #[error("injected failure (test hook)")]
+    Injected,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -205,6 +208,18 @@ pub struct RecoveryReport {
     pub elapsed: Duration,
 }
 
+/// One table's gauges for `/metrics` (read from its snapshot: no I/O, no SQL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableGauges {
+    pub table: TableId,
+    pub hot_rows: u64,
+    pub hot_bytes: u64,
+    pub cold_files: u64,
+    pub cold_bytes: u64,
+    /// Age of the oldest unflushed hot batch (0 when none).
+    pub oldest_unflushed_s: f64,
+}
+
 /// Counters exposed for logs, tests and metrics.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -235,6 +250,10 @@ pub struct Storage {
     /// Bytes of rows handed to the writer and not yet written (bounded by
     /// `write_queue_bytes`).
     queued_bytes: Arc<AtomicU64>,
+    /// Since when flushes have failed without a success (`None` while healthy).
+    flush_failing_since: Mutex<Option<Instant>>,
+    /// Test hook: every flush fails ([`Storage::fail_flushes_for_test`]).
+    fail_flushes: AtomicBool,
 }
 
 impl std::fmt::Debug for Storage {
@@ -651,7 +670,72 @@ impl Storage {
             closed: AtomicBool::new(false),
             poisoned: Arc::default(),
             queued_bytes: Arc::default(),
+            flush_failing_since: Mutex::new(None),
+            fail_flushes: AtomicBool::new(false),
         }
+    }
+
+    /// Per-table gauges for `/metrics`, from the current snapshots.
+    pub fn table_gauges(&self) -> Vec<TableGauges> {
+        let now = self.clock.now_ns();
+        self.tables
+            .iter()
+            .map(|(t, state)| {
+                let s = state.snapshot();
+                let oldest = s.hot.iter().map(|h| h.oldest_commit_ns).min();
+                TableGauges {
+                    table: *t,
+                    hot_rows: s.hot_rows() as u64,
+                    hot_bytes: s.hot_bytes(),
+                    cold_files: s.cold.len() as u64,
+                    cold_bytes: s.cold.iter().map(|c| c.size).sum(),
+                    oldest_unflushed_s: oldest
+                        .map(|o| now.saturating_sub(o).max(0) as f64 / 1e9)
+                        .unwrap_or(0.0),
+                }
+            })
+            .collect()
+    }
+
+    /// Bytes handed to the writer and not yet written.
+    pub fn queued_bytes(&self) -> u64 {
+        self.queued_bytes.load(Ordering::Relaxed)
+    }
+
+    /// How long flushes have been failing without a success (`None` while healthy).
+    pub fn flush_failing_for(&self) -> Option<Duration> {
+        self.flush_failing_since.lock().map(|t| t.elapsed())
+    }
+
+    /// Whether the writer thread runs (a writable storage that was not closed and whose
+    /// thread has not ended).
+    pub fn writer_alive(&self) -> bool {
+        self.writer_thread
+            .lock()
+            .as_ref()
+            .is_some_and(|h| !h.is_finished())
+    }
+
+    /// Test hook (`WAYLOG_TEST_HOOKS`): stop the writer thread as if it had died; writes are
+    /// then refused and `/readyz` names the writer.
+    #[doc(hidden)]
+    pub fn stop_writer_for_test(&self) {
+        self.writer_tx.lock().take();
+    }
+
+    /// Test hook (`WAYLOG_TEST_HOOKS`): poison the writer as a failed fsync would.
+    #[doc(hidden)]
+    pub fn poison_for_test(&self) {
+        let _ = self
+            .poisoned
+            .set("write-ahead log failed: injected by a test hook".into());
+        crate::metrics::get().wal_poisoned.set(1.0);
+    }
+
+    /// Test hook (`WAYLOG_TEST_HOOKS`): make every flush fail from now on.
+    #[doc(hidden)]
+    pub fn fail_flushes_for_test(&self) {
+        self.fail_flushes.store(true, Ordering::SeqCst);
     }
 
     pub fn cold(&self) -> &ColdStore {
@@ -706,6 +790,10 @@ impl Storage {
     }
 
     fn start_writer(self: &Arc<Self>, mut dedup: Dedup) {
+        crate::metrics::get().dedup_ids.set(dedup.len() as f64);
+        crate::metrics::get()
+            .dedup_memory_bytes
+            .set(dedup.memory_bytes() as f64);
         let (tx, rx) = mpsc::channel::<WriteMsg>();
         *self.writer_tx.lock() = Some(tx);
         let wal = self.wal.clone().expect("a writable storage has a wal");
@@ -816,6 +904,7 @@ impl Storage {
         if runs.is_empty() {
             return Ok(());
         }
+        crate::metrics::compaction_pass();
         let merged = tokio::task::spawn_blocking(move || {
             runs.into_iter()
                 .map(|run| merge_hot(&run, t).map(|m| (run, m)))
@@ -863,6 +952,9 @@ impl Storage {
     pub async fn flush(&self, t: TableId) -> Result<u64> {
         if self.read_only {
             return Ok(0);
+        }
+        if self.fail_flushes.load(Ordering::SeqCst) {
+            return Err(Error::Injected);
         }
         let _guard = self.maintenance.lock().await;
         let snap = self.table(t).snapshot();
@@ -941,6 +1033,7 @@ impl Storage {
         self.stats
             .last_flush_ms
             .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        crate::metrics::flushed(t.name(), rows, started.elapsed().as_secs_f64());
         self.delete_flushed_wal()?;
         Ok(rows)
     }
@@ -1126,18 +1219,26 @@ impl Storage {
                         }
                     }
                     Err(e) => {
+                        crate::metrics::flush_failed();
                         let delay = b.failed(Instant::now());
                         tracing::error!(table = t.name(), error = %error_chain(&e),
                             retry_in_ms = delay.as_millis() as u64, "flush failed; will retry");
                     }
                 }
             }
+            // Failing since the earliest failure of a table that has not succeeded since.
+            *self.flush_failing_since.lock() = backoff.values().filter_map(|b| b.since).min();
             if last_retention.elapsed() >= Duration::from_secs(60) {
                 last_retention = Instant::now();
+                crate::metrics::retention_pass();
                 for t in TableId::ALL {
                     match self.enforce_retention(t).await {
                         Ok(0) => {}
                         Ok(n) => {
+                            crate::metrics::retention_removed(t.name(), n);
+                            if t == TableId::Signals {
+                                crate::metrics::signals_pruned(n);
+                            }
                             tracing::info!(table = t.name(), rows = n, "retention removed rows")
                         }
                         Err(e) => {
@@ -1157,6 +1258,8 @@ impl Storage {
 struct Backoff {
     failures: u32,
     next_attempt: Option<Instant>,
+    /// The first failure of the current run of failures.
+    since: Option<Instant>,
 }
 
 impl Backoff {
@@ -1174,12 +1277,14 @@ impl Backoff {
             .min(Self::MAX);
         self.failures = self.failures.saturating_add(1);
         self.next_attempt = Some(now + delay);
+        self.since.get_or_insert(now);
         delay
     }
 
     /// Record a success; the failures it ends.
     fn succeeded(&mut self) -> u32 {
         self.next_attempt = None;
+        self.since = None;
         std::mem::take(&mut self.failures)
     }
 }
@@ -1455,6 +1560,7 @@ fn writer_loop(
                     // (A record too large for the format wrote nothing and is only refused.)
                     if matches!(e, crate::wal::Error::Io { .. }) {
                         let _ = poisoned.set(format!("write-ahead log failed: {reason}"));
+                        crate::metrics::get().wal_poisoned.set(1.0);
                     }
                     WriteError::Durability(reason)
                 })
@@ -1479,6 +1585,9 @@ fn writer_loop(
                     }
                     msg.answer(Ok(outcome));
                 }
+                let m = crate::metrics::get();
+                m.dedup_ids.set(dedup.len() as f64);
+                m.dedup_memory_bytes.set(dedup.memory_bytes() as f64);
             }
             Err(e) => {
                 tracing::error!(error = %e, "wal append failed");

@@ -348,6 +348,8 @@ pub struct Wal {
     next_seq: u64,
     sync: bool,
     buf: Vec<u8>,
+    /// Segment files before the current one and their bytes (for the metrics).
+    older: (u64, u64),
     /// Test hook: the next group's write fails as if the disk had.
     #[cfg(test)]
     fail_next_write: bool,
@@ -379,7 +381,7 @@ impl Wal {
                 .map_err(io(path))?;
             let len = file.metadata().map_err(io(path))?.len();
             if len >= MAGIC.len() as u64 {
-                return Ok(Wal {
+                return Ok(Wal::counted(Wal {
                     dir: dir.to_path_buf(),
                     file,
                     path: path.clone(),
@@ -389,13 +391,14 @@ impl Wal {
                     next_seq,
                     sync,
                     buf: Vec::new(),
+                    older: (0, 0),
                     #[cfg(test)]
                     fail_next_write: false,
-                });
+                }));
             }
         }
         let (file, path) = create_segment(dir, next_seq)?;
-        Ok(Wal {
+        Ok(Wal::counted(Wal {
             dir: dir.to_path_buf(),
             file,
             path,
@@ -405,13 +408,49 @@ impl Wal {
             next_seq,
             sync,
             buf: Vec::new(),
+            older: (0, 0),
             #[cfg(test)]
             fail_next_write: false,
-        })
+        }))
+    }
+
+    fn counted(mut self) -> Wal {
+        self.recount();
+        self
     }
 
     pub fn next_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    /// Segment files and their bytes on disk (lists the directory).
+    pub fn disk_usage(&self) -> (usize, u64) {
+        let segments = list_segments(&self.dir).unwrap_or_default();
+        let older: u64 = segments
+            .iter()
+            .filter(|(first, _)| *first < self.first_seq)
+            .filter_map(|(_, p)| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        (segments.len().max(1), older + self.len)
+    }
+
+    /// Publish `waylog_wal_segments` / `waylog_wal_bytes`: the older segments' totals (kept
+    /// up to date by open, rotate and delete) plus the current segment's length.
+    fn publish_usage(&self) {
+        let m = crate::metrics::get();
+        m.wal_segments.set((self.older.0 + 1) as f64);
+        m.wal_bytes.set((self.older.1 + self.len) as f64);
+    }
+
+    /// Recount the older segments from the directory and publish.
+    fn recount(&mut self) {
+        let (segments, bytes) = self.disk_usage();
+        self.older = (
+            segments.saturating_sub(1) as u64,
+            bytes.saturating_sub(self.len),
+        );
+        self.publish_usage();
     }
 
     /// Append records as one group and make them durable with a single fdatasync (unless
@@ -432,11 +471,17 @@ impl Wal {
             seqs.push(seq);
             seq += 1;
         }
+        let started = std::time::Instant::now();
+        let mut synced = None;
         let result = self.file.write_all(&self.buf).and_then(|()| {
+            let written = started.elapsed().as_secs_f64();
             if self.sync {
-                self.file.sync_data()
+                let t = std::time::Instant::now();
+                let r = self.file.sync_data();
+                synced = Some(t.elapsed().as_secs_f64());
+                r.map(|()| written)
             } else {
-                Ok(())
+                Ok(written)
             }
         });
         #[cfg(test)]
@@ -453,8 +498,12 @@ impl Wal {
                 source,
             });
         }
+        if let Ok(written) = &result {
+            crate::metrics::wal_group(records.len(), *written, synced);
+        }
         self.len += self.buf.len() as u64;
         self.next_seq = seq;
+        self.publish_usage();
         if self.buf.capacity() > 64 << 20 {
             self.buf = Vec::new();
         }
@@ -473,6 +522,7 @@ impl Wal {
         self.path = path;
         self.first_seq = self.next_seq;
         self.len = MAGIC.len() as u64;
+        self.recount();
         Ok(())
     }
 
@@ -493,6 +543,9 @@ impl Wal {
             } else {
                 break;
             }
+        }
+        if deleted > 0 {
+            self.recount();
         }
         Ok(deleted)
     }

@@ -72,7 +72,15 @@ fn cli_read_verbs_explain_a_three_hop_cascade() {
     let text = ok(&out);
     assert!(text.starts_with("version: "), "{text}");
     assert!(text.contains("\nquery: enabled default_limit="), "{text}");
-    assert!(text.ends_with("mcp: stdio=true http=true\n"), "{text}");
+    // The spec's lines end with `mcp`; the background jobs' states follow (issue 18).
+    let (spec, jobs) = text
+        .split_once("mcp: stdio=true http=true\n")
+        .expect("the mcp line");
+    assert!(!spec.contains("job "), "{text}");
+    assert_eq!(
+        jobs,
+        "job wal_writer: ok\njob flusher: ok\njob index_warmer: ok\njob incident_engine: ok\n"
+    );
 
     let out = cli(&["errors", "--window", "1h"]);
     let text = ok(&out);

@@ -117,3 +117,70 @@ fn health_endpoints_answer_ok_and_sigterm_exits_zero() {
     // The port is closed after the shutdown.
     assert!(try_post(&agent(), &format!("{url}/v1/events"), &[], b"").is_err());
 }
+
+/// The prod profile's boot matrix (spec events §2.1, reads §1.1): an open scope refuses to
+/// start naming every missing key; with both keys every scope is closed, `/metrics` included
+/// unless `WAYLOG_METRICS_AUTH=none`; dev starts open.
+#[test]
+fn prod_profile_boot_matrix() {
+    let dir = TestDir::new();
+    let prod = [("WAYLOG_PROFILE", "prod")];
+    let (code, stderr) = serve_refused(&dir.data_dir(), &[], &prod);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("--profile prod refuses open scopes")
+            && stderr.contains("WAYLOG_WRITE_KEY")
+            && stderr.contains("WAYLOG_READ_KEY"),
+        "{stderr}"
+    );
+    let (_, stderr) = serve_refused(
+        &dir.data_dir(),
+        &["--profile", "prod"],
+        &[("WAYLOG_READ_KEY", "r1")],
+    );
+    assert!(
+        stderr.contains("WAYLOG_WRITE_KEY") && !stderr.contains("WAYLOG_READ_KEY"),
+        "{stderr}"
+    );
+    let (_, stderr) = serve_refused(&dir.data_dir(), &[], &[("WAYLOG_METRICS_AUTH", "open")]);
+    assert!(stderr.contains("WAYLOG_METRICS_AUTH"), "{stderr}");
+
+    let keys = [
+        ("WAYLOG_PROFILE", "prod"),
+        ("WAYLOG_WRITE_KEY", "w1"),
+        ("WAYLOG_READ_KEY", "r1"),
+        ("WAYLOG_AGENT_KEY", "a1"),
+    ];
+    let server = Server::start(&dir.data_dir(), &[], &keys);
+    let caps = server.request("GET", "/v1/capabilities", &[("X-API-Key", "r1")], None);
+    assert_eq!(caps.json()["profile"], "prod");
+    for (method, path) in [
+        ("POST", "/v1/events"),
+        ("POST", "/v1/signals"),
+        ("POST", "/v1/alerts"),
+        ("GET", "/v1/errors"),
+        ("GET", "/v1/incidents/active"),
+        ("GET", "/metrics"),
+    ] {
+        let r = server.request(method, path, &[], Some(b"[]"));
+        assert_eq!(r.status, 401, "{method} {path}: {}", r.body);
+        assert_eq!(r.json()["error"]["code"], "unauthorized");
+    }
+    // A write key does not open reads, nor a read key writes.
+    let r = server.request("GET", "/metrics", &[("X-API-Key", "w1")], None);
+    assert_eq!(r.status, 401);
+    let r = server.request("GET", "/metrics", &[("Authorization", "Bearer r1")], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    server.stop_graceful();
+
+    let open_metrics = [keys.as_slice(), &[("WAYLOG_METRICS_AUTH", "none")]].concat();
+    let server = Server::start(&dir.data_dir(), &[], &open_metrics);
+    assert_eq!(server.get("/metrics").status, 200);
+    assert_eq!(server.get("/v1/errors").status, 401);
+    server.stop_graceful();
+
+    let server = Server::start(&dir.data_dir(), &[], &[]);
+    assert_eq!(server.get("/metrics").status, 200);
+    assert_eq!(server.get("/v1/capabilities").json()["profile"], "dev");
+    server.stop_graceful();
+}

@@ -176,7 +176,7 @@ fn prod_refuses_an_open_agent_scope() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unset: WAYLOG_AGENT_KEY"), "{err}");
+    assert!(err.contains("set WAYLOG_AGENT_KEY"), "{err}");
 }
 
 /// Validate `instance` against `schema` with an independent JSON Schema implementation.
