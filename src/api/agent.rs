@@ -325,28 +325,40 @@ fn params_of(body: &[u8]) -> Result<Value, ToolError> {
     }
 }
 
-/// `POST /v1/tools/{name}`.
-pub async fn tools_call(State(state): State<SharedState>, req: Request) -> Response {
-    if let Err(e) = gate(&state, &req, Method::POST) {
-        return e.into_response();
+/// The shared start of the agent POST routes: scope and method, the envelope mode, the
+/// idempotency key and the body; `Err` is the answer already made when one of them fails.
+async fn begin_post(
+    state: &AppState,
+    req: Request,
+) -> Result<(AgentRequest, IdemKey, Bytes), Response> {
+    if let Err(e) = gate(state, &req, Method::POST) {
+        return Err(e.into_response());
     }
     let r = match AgentRequest::begin(&req) {
         Ok(r) => r,
-        Err((r, e)) => return r.fail(e),
+        Err((r, e)) => return Err(r.fail(e)),
     };
-    let key = match IdemKey::of(&state, &req) {
+    let key = match IdemKey::of(state, &req) {
         Ok(k) => k,
-        Err(e) => return r.fail(e),
+        Err(e) => return Err(r.fail(e)),
     };
+    match read_body(req).await {
+        Ok(body) => Ok((r, key, body)),
+        Err(e) => Err(r.fail(e)),
+    }
+}
+
+/// `POST /v1/tools/{name}`.
+pub async fn tools_call(State(state): State<SharedState>, req: Request) -> Response {
     let name = req
         .uri()
         .path()
         .strip_prefix("/v1/tools/")
         .and_then(decode_path)
         .unwrap_or_default();
-    let body = match read_body(req).await {
-        Ok(b) => b,
-        Err(e) => return r.fail(e),
+    let (r, key, body) = match begin_post(&state, req).await {
+        Ok(started) => started,
+        Err(answer) => return answer,
     };
     idempotent(&state, &r, key, &body, || async {
         let result = match params_of(&body) {
@@ -394,20 +406,9 @@ pub async fn mcp_post(State(state): State<SharedState>, req: Request) -> Respons
 /// `POST /v1/plans/execute` (spec reads §6.4): `200` with the plan's answer and `X-Plan-ID`
 /// whether it completed, halted or failed; `400` for a plan that does not validate.
 pub async fn plans_execute(State(state): State<SharedState>, req: Request) -> Response {
-    if let Err(e) = gate(&state, &req, Method::POST) {
-        return e.into_response();
-    }
-    let r = match AgentRequest::begin(&req) {
-        Ok(r) => r,
-        Err((r, e)) => return r.fail(e),
-    };
-    let key = match IdemKey::of(&state, &req) {
-        Ok(k) => k,
-        Err(e) => return r.fail(e),
-    };
-    let body = match read_body(req).await {
-        Ok(b) => b,
-        Err(e) => return r.fail(e),
+    let (r, key, body) = match begin_post(&state, req).await {
+        Ok(started) => started,
+        Err(answer) => return answer,
     };
     idempotent(&state, &r, key, &body, || run_plan(&state, &body)).await
 }
@@ -526,20 +527,9 @@ pub async fn plan_stream(State(state): State<SharedState>, req: Request) -> Resp
 
 /// `POST /v1/ask` (spec reads §6.5).
 pub async fn ask_post(State(state): State<SharedState>, req: Request) -> Response {
-    if let Err(e) = gate(&state, &req, Method::POST) {
-        return e.into_response();
-    }
-    let r = match AgentRequest::begin(&req) {
-        Ok(r) => r,
-        Err((r, e)) => return r.fail(e),
-    };
-    let key = match IdemKey::of(&state, &req) {
-        Ok(k) => k,
-        Err(e) => return r.fail(e),
-    };
-    let body = match read_body(req).await {
-        Ok(b) => b,
-        Err(e) => return r.fail(e),
+    let (r, key, body) = match begin_post(&state, req).await {
+        Ok(started) => started,
+        Err(answer) => return answer,
     };
     idempotent(&state, &r, key, &body, || run_ask(&state, &body)).await
 }

@@ -436,6 +436,36 @@ async fn time_requests(
     Ok(out)
 }
 
+/// The real router over `storage`, with its query engine, as `waylog serve` would run them.
+fn bench_app(config: crate::config::Config, storage: Arc<Storage>) -> (axum::Router, QueryEngine) {
+    let state = crate::api::AppState::new(config, Arc::new(SystemClock));
+    state.set_storage(storage);
+    let engine = state.engine().expect("storage installed").clone();
+    (crate::api::router(state), engine)
+}
+
+/// The first row of `sql` as strings (`None` when there is none).
+async fn first_row(engine: &QueryEngine, sql: &str) -> anyhow::Result<Option<Vec<String>>> {
+    let opts = QueryOptions {
+        limit: 1,
+        timeout: None,
+        memory_bytes: 1 << 30,
+    };
+    let found = run_user_sql(engine, sql, &opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(batch) = found.batches.first().filter(|b| b.num_rows() > 0) else {
+        return Ok(None);
+    };
+    let cell = |i: usize| {
+        crate::query::output::cell_to_json(batch.column(i).as_ref(), 0)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(Some((0..batch.num_columns()).map(cell).collect()))
+}
+
 /// TriageReport builds (spec triage §6) of the incident the spiking ticks opened, through the
 /// real routes: live, snapshot, and the Markdown rendering.
 async fn bench_triage(
@@ -443,29 +473,15 @@ async fn bench_triage(
     storage: Arc<Storage>,
     iterations: usize,
 ) -> anyhow::Result<Value> {
-    let state = crate::api::AppState::new(config, Arc::new(SystemClock));
-    state.set_storage(storage);
-    let app = crate::api::router(state.clone());
-    let engine = state.engine().expect("storage installed").clone();
-    let opts = QueryOptions {
-        limit: 1,
-        timeout: None,
-        memory_bytes: 1 << 30,
-    };
-    let found = run_user_sql(
+    let (app, engine) = bench_app(config, storage);
+    let found = first_row(
         &engine,
         "SELECT incident_id FROM incidents ORDER BY started_at DESC LIMIT 1",
-        &opts,
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let Some(batch) = found.batches.first().filter(|b| b.num_rows() > 0) else {
+    .await?;
+    let Some(id) = found.and_then(|row| row.into_iter().next()) else {
         return Ok(json!({"skipped": "no incident was opened"}));
     };
-    let id = crate::query::output::cell_to_json(batch.column(0).as_ref(), 0)
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
     let get = |name: &str, path: String| (name.to_owned(), "GET", path, None);
     let requests = vec![
         get("triage_live", format!("/v1/triage/{id}")),
@@ -487,33 +503,18 @@ pub async fn bench_reads(
 ) -> anyhow::Result<Value> {
     let config = crate::config::Config::for_data_dir(dir);
     let (storage, load_secs) = load_half_cold(&config, rows, 50 * 60 * 1_000_000_000, 7).await?;
-    let state = crate::api::AppState::new(config, Arc::new(SystemClock));
-    state.set_storage(storage.clone());
-    let app = crate::api::router(state.clone());
-    let engine = state.engine().expect("storage installed").clone();
+    let (app, engine) = bench_app(config, storage.clone());
     // What `waylog serve`'s index warmer has done by the time the load is over.
     let warm = Instant::now();
     engine.warm_trace_indexes().await?;
     let warm_secs = warm.elapsed().as_secs_f64();
-    let opts = QueryOptions {
-        limit: 1,
-        timeout: None,
-        memory_bytes: 1 << 30,
-    };
-    let pick = run_user_sql(
+    let pick = first_row(
         &engine,
         "SELECT trace_id, anchor_error_code FROM events WHERE status = 'error' AND anchor_kind IS NULL ORDER BY ts_start DESC LIMIT 1",
-        &opts,
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cell = |i: usize| -> String {
-        crate::query::output::cell_to_json(pick.batches[0].column(i).as_ref(), 0)
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (trace_id, code) = (cell(0), cell(1));
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no failed event generated"))?;
+    let (trace_id, code) = (pick[0].clone(), pick[1].clone());
     let paths = [
         ("errors_1h", "/v1/errors?window=1h".to_string()),
         (
@@ -529,19 +530,14 @@ pub async fn bench_reads(
             format!("/v1/blast_radius?error_code={code}&window=1h"),
         ),
     ];
-    let incident = run_user_sql(
+    let incident = first_row(
         &engine,
         "SELECT incident_id FROM incidents ORDER BY incident_id LIMIT 1",
-        &opts,
     )
     .await
     .ok()
-    .filter(|r| r.row_count > 0)
-    .and_then(|r| {
-        crate::query::output::cell_to_json(r.batches[0].column(0).as_ref(), 0)
-            .as_str()
-            .map(str::to_owned)
-    });
+    .flatten()
+    .and_then(|row| row.into_iter().next());
     // (name, method, path, JSON body): the read routes, then the agent tools of the issue's
     // latency targets (reads §6.3).
     let mut requests: Vec<(String, &str, String, Option<String>)> = paths
