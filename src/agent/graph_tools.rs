@@ -12,7 +12,7 @@ use super::error::ToolError;
 use super::tools::{route_params, str_param, with_snapshot};
 use crate::duration::parse_duration;
 use crate::incidents::model::json_time;
-use crate::reads::graph::{self, SCHEMA_VERSION, TraceFacts, percentile};
+use crate::reads::graph::{self, SCHEMA_VERSION, TraceFacts};
 use crate::reads::params::TimeWindow;
 use crate::rfc3339::format_rfc3339_ns;
 
@@ -270,7 +270,7 @@ fn explicit_window(env: &ToolEnv<'_>, since: i64, until: i64) -> Result<TimeWind
 struct Side {
     codes: BTreeMap<String, i64>,
     failures: usize,
-    durations: Vec<i64>,
+    durations: graph::Durations,
 }
 
 async fn side(env: &ToolEnv<'_>, window: TimeWindow) -> Result<Side, ToolError> {
@@ -279,8 +279,6 @@ async fn side(env: &ToolEnv<'_>, window: TimeWindow) -> Result<Side, ToolError> 
         Ok(graph::durations_read(&ctx, &window).await?)
     })
     .await?;
-    let mut durations = durations;
-    durations.sort_unstable();
     Ok(Side {
         codes: code_counts(&rcs),
         failures: rcs.len(),
@@ -355,15 +353,15 @@ pub async fn compare_windows(
         "removed": show(removed),
         "increased": show(increased),
         "decreased": show(decreased),
-        "total_requests_before": before.durations.len(),
-        "total_requests_after": after.durations.len(),
+        "total_requests_before": before.durations.total(),
+        "total_requests_after": after.durations.total(),
         "total_failures_before": before.failures,
         "total_failures_after": after.failures,
-        "latency_p50_before": percentile(&before.durations, 50),
-        "latency_p50_after": percentile(&after.durations, 50),
-        "latency_p95_before": percentile(&before.durations, 95),
-        "latency_p95_after": percentile(&after.durations, 95),
-        "latency_p99_before": percentile(&before.durations, 99),
-        "latency_p99_after": percentile(&after.durations, 99),
+        "latency_p50_before": before.durations.percentile(50),
+        "latency_p50_after": after.durations.percentile(50),
+        "latency_p95_before": before.durations.percentile(95),
+        "latency_p95_after": after.durations.percentile(95),
+        "latency_p99_before": before.durations.percentile(99),
+        "latency_p99_after": after.durations.percentile(99),
     }))
 }

@@ -252,7 +252,7 @@ pub async fn stats_read(
 pub async fn durations_read(
     ctx: &SessionContext,
     window: &TimeWindow,
-) -> Result<Vec<i64>, ReadError> {
+) -> Result<Durations, ReadError> {
     let (lo, hi) = window.extent();
     let params = vec![
         Param::Timestamp(lo),
@@ -260,23 +260,56 @@ pub async fn durations_read(
         Param::Timestamp(window.since_ns),
         Param::Timestamp(window.until_ns),
     ];
-    let mut out = Vec::new();
+    let mut out = Durations::default();
     for batch in sql::collect(ctx, ReadQuery::TraceDurations, params).await? {
-        let d = Columns::new(&batch).ints("duration_ms")?;
-        out.extend(d.iter().map(|v| v.unwrap_or(0)));
+        let cols = Columns::new(&batch);
+        let (d, n) = (cols.ints("duration_ms")?, cols.ints("traces")?);
+        for (d, n) in d.iter().zip(n.iter()) {
+            out.push(d.unwrap_or(0), n.unwrap_or(0));
+        }
     }
     Ok(out)
 }
 
-/// Nearest-rank percentile `p` of ascending `sorted`: rank `ceil(p × n / 100)` clamped to
-/// `[1, n]`; `0` when empty.
-pub fn percentile(sorted: &[i64], p: u32) -> i64 {
-    let n = sorted.len();
-    if n == 0 {
-        return 0;
+/// Trace durations (ms) as an ascending histogram: `(duration, traces)` per distinct duration.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Durations {
+    buckets: Vec<(i64, i64)>,
+    total: i64,
+}
+
+impl Durations {
+    /// Add `traces` traces of `duration` ms; durations come in ascending order.
+    pub fn push(&mut self, duration: i64, traces: i64) {
+        if traces > 0 {
+            self.buckets.push((duration, traces));
+            self.total += traces;
+        }
     }
-    let rank = (u64::from(p) * n as u64).div_ceil(100).clamp(1, n as u64) as usize;
-    sorted[rank - 1]
+
+    /// The number of traces.
+    pub fn total(&self) -> i64 {
+        self.total
+    }
+
+    /// Nearest-rank percentile `p`: rank `ceil(p × n / 100)` clamped to `[1, n]`; `0` when
+    /// there is no trace.
+    pub fn percentile(&self, p: u32) -> i64 {
+        let n = self.total;
+        if n <= 0 {
+            return 0;
+        }
+        // ceil(p × n / 100) for non-negative p and n.
+        let rank = ((i64::from(p) * n + 99) / 100).clamp(1, n);
+        let mut seen = 0;
+        for &(duration, traces) in &self.buckets {
+            seen += traces;
+            if seen >= rank {
+                return duration;
+            }
+        }
+        self.buckets.last().map_or(0, |b| b.0)
+    }
 }
 
 #[cfg(test)]
@@ -346,10 +379,30 @@ mod tests {
 
     #[test]
     fn nearest_rank_percentiles() {
-        let d = [10, 20, 30, 40];
-        assert_eq!(percentile(&d, 50), 20);
-        assert_eq!(percentile(&d, 95), 40);
-        assert_eq!(percentile(&d, 1), 10);
-        assert_eq!(percentile(&[], 99), 0);
+        let mut d = Durations::default();
+        for x in [10, 20, 30, 40] {
+            d.push(x, 1);
+        }
+        assert_eq!(d.total(), 4);
+        assert_eq!(d.percentile(50), 20);
+        assert_eq!(d.percentile(95), 40);
+        assert_eq!(d.percentile(1), 10);
+        assert_eq!(Durations::default().percentile(99), 0);
+        // Counts, as the histogram query returns them: 3 × 5 ms, 1 × 9 ms, 96 × 12 ms.
+        let mut h = Durations::default();
+        h.push(5, 3);
+        h.push(9, 1);
+        h.push(12, 96);
+        assert_eq!(h.total(), 100);
+        assert_eq!(h.percentile(3), 5);
+        assert_eq!(h.percentile(4), 9);
+        assert_eq!(h.percentile(5), 12);
+        assert_eq!(h.percentile(99), 12);
+        // The same as the sorted list it stands for.
+        let sorted: Vec<i64> = [5; 3].into_iter().chain([9]).chain([12; 96]).collect();
+        for p in [1, 3, 4, 50, 95, 99] {
+            let rank = ((p as usize * sorted.len()).div_ceil(100)).clamp(1, sorted.len());
+            assert_eq!(h.percentile(p), sorted[rank - 1], "p{p}");
+        }
     }
 }
