@@ -72,6 +72,25 @@ pub async fn read_body(
     decode_body(raw, encoding, max)
 }
 
+/// Read and discard what a refused request still sends, up to 64 KiB and 500 ms, so the client
+/// reads the refusal instead of a connection reset (closing a socket with unread bytes resets
+/// it). Nothing is kept: each chunk is dropped as it arrives.
+pub async fn drain_refused(body: Body) {
+    use futures::StreamExt;
+    const DRAIN_MAX: usize = 64 << 10;
+    let mut stream = body.into_data_stream();
+    let drain = async {
+        let mut seen = 0;
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen > DRAIN_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+}
+
 /// Whether reading a body failed on its size limit (not on a timeout or a broken connection).
 pub fn is_length_limit(e: &axum::Error) -> bool {
     crate::storage::error_chain(e).contains("length limit")

@@ -105,7 +105,7 @@ async fn handle(state: &AppState, req: Request, validate_only: bool) -> Result<R
         Some(state.writable(WriteRoute::Events)?)
     };
     // Held until the events are committed (or refused): bounds the bytes in flight.
-    let _inflight = state.admit_ingest(WriteRoute::Events, state.ingest_charge(req.headers()))?;
+    let (req, _inflight) = state.admit_ingest_request(WriteRoute::Events, req).await?;
     let max = state.config.max_body_bytes;
     let body = read_body(req.into_body(), encoding, max)
         .await

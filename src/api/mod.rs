@@ -160,6 +160,23 @@ impl AppState {
         Ok(storage)
     }
 
+    /// [`AppState::admit_ingest`] for an HTTP request, charged by [`AppState::ingest_charge`]:
+    /// the request back with its permit, or the refusal after draining what the client still
+    /// sends of a small body ([`body::drain_refused`]).
+    pub async fn admit_ingest_request(
+        &self,
+        route: WriteRoute,
+        req: Request,
+    ) -> Result<(Request, tokio::sync::SemaphorePermit<'_>), ApiError> {
+        match self.admit_ingest(route, self.ingest_charge(req.headers())) {
+            Ok(permit) => Ok((req, permit)),
+            Err(e) => {
+                body::drain_refused(req.into_body()).await;
+                Err(e)
+            }
+        }
+    }
+
     /// Admit an ingest body of `bytes` into the in-flight budget for as long as the returned
     /// permit lives (read, decode, convert, commit), else `503 overloaded` at once: the bytes a
     /// burst of large requests can hold in memory are bounded, whatever their number. A body

@@ -202,7 +202,7 @@ pub async fn otlp_traces_ingest(
         return Err(ApiError::body_oversize(format!("{len} bytes; limit {max}")));
     }
     let storage: Arc<Storage> = state.writable(WriteRoute::Events)?;
-    let _inflight = state.admit_ingest(WriteRoute::Events, state.ingest_charge(req.headers()))?;
+    let (req, _inflight) = state.admit_ingest_request(WriteRoute::Events, req).await?;
     let body = read_body(req.into_body(), encoding, max)
         .await
         .map_err(|e| match e {
