@@ -159,7 +159,30 @@ pub async fn query_run(
         memory_bytes: state.config.query_memory_bytes,
     };
     let result = run_user_sql(engine, &q.sql, &opts).await?;
+    check_response_bytes(&result, state.config.query_max_response_bytes)?;
     render(&result, q.format)
+}
+
+/// The result's size in Arrow (its slices' buffers, not the buffers they share), against
+/// `WAYLOG_QUERY_MAX_RESPONSE_BYTES`: a larger result is `422 resources_exhausted` before any
+/// encoding allocates its copy.
+fn check_response_bytes(result: &crate::query::QueryResult, max: usize) -> Result<(), ApiError> {
+    let bytes: usize = result
+        .batches
+        .iter()
+        .flat_map(|b| b.columns())
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(usize::MAX))
+        .fold(0, usize::saturating_add);
+    if bytes <= max {
+        return Ok(());
+    }
+    crate::metrics::query_rejected("response_bytes");
+    Err(ApiError::new(
+        crate::model::rejection::ErrorClass::ResourcesExhausted,
+        "resources_exhausted",
+        "query result too large",
+        format!("{bytes} bytes of result; the limit is {max} (WAYLOG_QUERY_MAX_RESPONSE_BYTES)"),
+    ))
 }
 
 fn render(result: &crate::query::QueryResult, format: Format) -> Result<Response, ApiError> {

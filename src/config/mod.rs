@@ -126,6 +126,10 @@ pub struct ServeArgs {
     /// `generate_series` may produce (their outputs escape the memory pool).
     #[arg(long, env = "WAYLOG_QUERY_MAX_VALUE_BYTES", default_value = "16MiB")]
     pub query_max_value_bytes: String,
+    /// Largest `/v1/query` result (its Arrow size, before encoding); beyond:
+    /// `422 resources_exhausted`.
+    #[arg(long, env = "WAYLOG_QUERY_MAX_RESPONSE_BYTES", default_value = "64MiB")]
+    pub query_max_response_bytes: String,
     /// Concurrent reads of the read API (`/v1/errors`, `/v1/traces/…`, `/v1/incidents/…`, …),
     /// each under its own `WAYLOG_QUERY_MEMORY`; beyond: `503 overloaded`.
     #[arg(long, env = "WAYLOG_READ_CONCURRENCY", default_value = "8")]
@@ -300,6 +304,7 @@ pub struct Config {
     pub query_timeout: Duration,
     pub query_memory_bytes: usize,
     pub query_max_value_bytes: usize,
+    pub query_max_response_bytes: usize,
     pub query_concurrency: usize,
     pub read_concurrency: usize,
     pub rate_limit_write_rps: u32,
@@ -439,6 +444,10 @@ impl ServeArgs {
             query_max_value_bytes: to_usize(positive_bytes(
                 "WAYLOG_QUERY_MAX_VALUE_BYTES",
                 &self.query_max_value_bytes,
+            )?),
+            query_max_response_bytes: to_usize(positive_bytes(
+                "WAYLOG_QUERY_MAX_RESPONSE_BYTES",
+                &self.query_max_response_bytes,
             )?),
             query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
             read_concurrency: positive_int("WAYLOG_READ_CONCURRENCY", &self.read_concurrency)?,

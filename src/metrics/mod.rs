@@ -125,7 +125,13 @@ pub const OTLP_DROP_REASONS: &[&str] = &[
 /// Cold store operations (`waylog_object_store_errors_total{operation}`).
 pub const STORE_OPERATIONS: &[&str] = &["put", "get", "delete", "list"];
 /// Query admission caps (`waylog_query_rejections_total{cap}`).
-pub const QUERY_CAPS: &[&str] = &["concurrency", "rate_limit", "timeout", "memory"];
+pub const QUERY_CAPS: &[&str] = &[
+    "concurrency",
+    "rate_limit",
+    "timeout",
+    "memory",
+    "response_bytes",
+];
 /// Read slot pools (`waylog_query_slots_in_use{pool}`).
 pub const SLOT_POOLS: &[&str] = &["query", "read"];
 /// The watched background jobs (`waylog_job_up{job}`, `/readyz`).

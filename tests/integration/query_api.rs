@@ -273,6 +273,31 @@ fn query_api_caps_huge_scalar_values() {
     assert_eq!(r.json()["rows"], json!([["checkoutcheckout"]]));
 }
 
+/// A result over `WAYLOG_QUERY_MAX_RESPONSE_BYTES` (its Arrow size) is refused before it is
+/// encoded; a result under it, even cut from the same large scan, is served.
+#[test]
+fn query_api_caps_the_result_size() {
+    let dir = TestDir::new();
+    let server = Server::start(
+        &dir.data_dir(),
+        &[],
+        &[("WAYLOG_QUERY_MAX_RESPONSE_BYTES", "100KiB")],
+    );
+    let big = "SELECT repeat('x', 1000) AS s FROM generate_series(1, 500) t(a)";
+    let r = post_query(&server, &json!({"sql": big, "limit": 500}), &[]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "resources_exhausted");
+    assert!(
+        r.body.contains("WAYLOG_QUERY_MAX_RESPONSE_BYTES"),
+        "{}",
+        r.body
+    );
+    // 50 rows of the same scan: 50 KB, served (the outer limit's slices count what they hold).
+    let r = post_query(&server, &json!({"sql": big, "limit": 50}), &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["row_count"], 50);
+}
+
 /// At the hot tier's byte cap, ingest is refused with 503 overloaded + Retry-After and the
 /// refused request stores nothing; once the flusher catches up, ingest is admitted again.
 #[test]
