@@ -81,11 +81,15 @@ fn ingest_bodies_in_flight_are_bounded_by_bytes() {
     );
     // 64 KiB declared, a few bytes sent: the request holds the whole budget while its body
     // trickles.
-    let mut slow = connect(&server);
-    slow.write_all(
-        b"POST /v1/events HTTP/1.1\r\nHost: waylog\r\nContent-Type: application/x-ndjson\r\nContent-Length: 65536\r\n\r\n{\"a\":",
-    )
-    .unwrap();
+    let open_slow = || {
+        let mut slow = connect(&server);
+        slow.write_all(
+            b"POST /v1/events HTTP/1.1\r\nHost: waylog\r\nContent-Type: application/x-ndjson\r\nContent-Length: 65536\r\n\r\n{\"a\":",
+        )
+        .unwrap();
+        slow
+    };
+    let mut slow = open_slow();
     let body = serde_json::to_vec(&event("inflight-1")).unwrap();
     let url = format!("{}/v1/events", server.url);
     // A refusal comes before the body is read, so the server may close the connection while
@@ -100,15 +104,32 @@ fn ingest_bodies_in_flight_are_bounded_by_bytes() {
     };
     let status = || post().map_or(0, |r| r.status);
     // The slow request is admitted once its headers are read: poll until it holds the budget.
-    let refused = wait_until(Duration::from_secs(10), || status() == 503);
-    assert!(refused, "a second body was admitted past the budget");
+    // Should the server have answered it instead (it then sent bytes or closed), it is sent
+    // again, and what it received is kept for the failure message.
+    let mut answered = Vec::new();
+    let refused = wait_until(Duration::from_secs(30), || {
+        slow.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        match slow.peek(&mut buf) {
+            Ok(n) => {
+                answered.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                slow = open_slow();
+                false
+            }
+            Err(_) => status() == 503,
+        }
+    });
+    assert!(
+        refused,
+        "a second body was admitted past the budget; the slow request got {answered:?}"
+    );
     let r = (0..20)
         .find_map(|_| post().ok())
         .expect("an answer to a second body");
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.json()["error"]["code"], "overloaded");
     assert_eq!(r.header("retry-after"), Some("1"));
-    assert_eq!(server.count(), 0);
 
     // The slow client goes away: its share returns and ingest works again.
     drop(slow);
