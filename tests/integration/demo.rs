@@ -562,21 +562,23 @@ fn demo_scripts_pass_against_the_running_demo() {
     drop(demo);
 }
 
-#[test]
-fn demo_rollup_comparison_starts_its_own_demo_without_waylog_url() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/rollup-comparison.sh");
+/// `bash scripts/<name>` with none of the caller's `WAYLOG_*` / `DEMO_GATEWAY_URL`, so the
+/// script starts its own demo with this build's binary.
+fn own_demo_script(name: &str) -> Command {
     let mut cmd = Command::new("bash");
-    cmd.arg(script);
+    cmd.arg(format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR")));
     for (k, _) in std::env::vars() {
         if k.starts_with("WAYLOG_") || k == "DEMO_GATEWAY_URL" {
             cmd.env_remove(k);
         }
     }
-    let out = cmd
-        .env("WAYLOG_BIN", BIN)
-        .env("WAYLOG_CLI_TIMEOUT", "30s")
-        .output()
-        .unwrap();
+    cmd.env("WAYLOG_BIN", BIN).env("WAYLOG_CLI_TIMEOUT", "30s");
+    cmd
+}
+
+#[test]
+fn demo_rollup_comparison_starts_its_own_demo_without_waylog_url() {
+    let out = own_demo_script("rollup-comparison.sh").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -721,17 +723,7 @@ fn demo_taken_port_is_a_clear_error() {
 fn proof_loop_report_hash_is_stable_across_cli_read_tool_and_plan() {
     let dir = TestDir::new();
     let proof = dir.data_dir().join("proof");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/proof-loop.sh");
-    let mut cmd = Command::new("bash");
-    cmd.arg(script);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("WAYLOG_") || k == "DEMO_GATEWAY_URL" {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
-        .env("WAYLOG_BIN", BIN)
-        .env("WAYLOG_CLI_TIMEOUT", "30s")
+    let out = own_demo_script("proof-loop.sh")
         .env("PROOF_DIR", &proof)
         .output()
         .unwrap();
