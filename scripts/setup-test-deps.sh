@@ -9,7 +9,10 @@
 #   tests/integration/jcs_peer.rs), the official MCP Python SDK (the MCP client test,
 #   tests/integration/tools.rs, peer tests/peers/mcp_client.py), and the browser test's
 #   Debian `chromium` with Playwright for Python (tests/integration/ui.rs, peer
-#   tests/peers/ui_test.py; Playwright drives the system chromium, it downloads no browser).
+#   tests/peers/ui_test.py; Playwright drives the system chromium, it downloads no browser),
+#   moto's S3 server (the S3 cold store tests, tests/integration/cold_s3.rs, peer
+#   tests/peers/s3_server.py; it honours conditional PUTs, If-None-Match) and the `deltalake`
+#   package (the independent reader of the cold tier's Delta tables).
 #   Prints the venv's python path on the last line.
 #   Venv location: ${WAYLOG_VENV:-$HOME/.cache/waylog-venv}. Then run, for example:
 #     WAYLOG_TEST_PYTHON="$(scripts/setup-test-deps.sh | tail -n1)" cargo test --test integration
@@ -66,5 +69,9 @@ ensure 'import rfc8785' rfc8785
 # Playwright's Python API only: tests/peers/ui_test.py launches the system chromium through
 # executable_path, so `playwright install` (a browser download) is never run.
 ensure 'import playwright.sync_api' playwright
+# An S3-protocol server on loopback (tests/peers/s3_server.py) and the independent Delta Lake
+# reader (tests/integration/cold_s3.rs).
+ensure 'import moto.server, boto3' 'moto[server]'
+ensure 'import deltalake' deltalake
 
 echo "$venv/bin/python"

@@ -177,9 +177,12 @@ pub struct QueryArgs {
     /// Open this data directory directly (no server).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Cold store of the data directory (default WAYLOG_COLD_STORE, else <dir>/cold).
+    /// Cold store of the data directory (default WAYLOG_COLD_STORE, else <dir>/cold): a
+    /// path, file:// or s3://bucket/prefix (read-only).
     #[arg(long)]
     pub cold_store: Option<String>,
+    #[command(flatten)]
+    pub s3: crate::config::cold_store::S3Args,
 }
 
 /// `waylog query --format`. The flag stays a string so that a wrong value keeps the verb's
@@ -496,11 +499,13 @@ fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
         return Err(CliError::usage("waylog query --limit must be >= 1"));
     }
     if let Some(dir) = &q.data_dir {
+        let s3 = q.s3.clone().into_settings().map_err(CliError::usage)?;
         return query_local(
             dir,
             q.cold_store
                 .clone()
                 .or_else(|| env_nonempty("WAYLOG_COLD_STORE")),
+            &s3,
             &sql,
             format,
             q.limit,
@@ -545,6 +550,7 @@ fn query(g: &Globals, q: QueryArgs) -> Result<String, CliError> {
 fn query_local(
     dir: &std::path::Path,
     cold_store: Option<String>,
+    s3: &crate::config::cold_store::S3Settings,
     sql: &str,
     format: QueryFormat,
     limit: Option<u64>,
@@ -576,7 +582,7 @@ fn query_local(
         })?;
     let limit = limit.unwrap_or(1000) as usize;
     let result = rt.block_on(async {
-        let storage = Storage::open_read_only(dir, cold_store.as_deref(), Arc::new(SystemClock))
+        let storage = Storage::open_read_only(dir, cold_store.as_deref(), s3, Arc::new(SystemClock))
             .await
             .map_err(|e| CliError {
                 code: EXIT_TRANSPORT,

@@ -8,6 +8,7 @@
 //! engine's typed settings ([`incident_settings`]), which the engine reads: `crate::incidents`
 //! depends on this module, never the reverse (config imports only [`crate::duration`]).
 
+pub mod cold_store;
 pub mod incident_settings;
 pub mod incidents;
 pub mod llm;
@@ -172,6 +173,8 @@ pub struct ServeArgs {
     pub mcp_http: String,
     #[command(flatten)]
     pub llm: llm::LlmArgs,
+    #[command(flatten)]
+    pub s3: cold_store::S3Args,
 }
 
 /// Every flag of `T` at its declared `default_value` (optional flags unset), with the
@@ -275,6 +278,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `None` = the default local directory `<data dir>/cold`.
     pub cold_store: Option<String>,
+    /// S3 overrides of an `s3://` cold store (`WAYLOG_S3_*`).
+    pub s3: cold_store::S3Settings,
     pub write_keys: Vec<String>,
     pub read_keys: Vec<String>,
     pub agent_keys: Vec<String>,
@@ -383,14 +388,10 @@ impl ServeArgs {
             .cold_store
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        if let Some(url) = &cold_store
-            && url.contains("://")
-            && !url.starts_with("file://")
-        {
-            return Err(format!(
-                "WAYLOG_COLD_STORE: unsupported store {url:?}: this build supports local paths and file:// URLs"
-            ));
+        if let Some(url) = &cold_store {
+            self::cold_store::parse_cold_location(url)?;
         }
+        let s3 = self.s3.into_settings()?;
         let incidents = self.incidents.into_config(retention)?;
         let llm = self.llm.into_config()?;
         Ok(Config {
@@ -398,6 +399,7 @@ impl ServeArgs {
             addr,
             data_dir: self.data_dir,
             cold_store,
+            s3,
             write_keys,
             read_keys,
             agent_keys,

@@ -21,8 +21,12 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::schema::types::ColumnPath;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
+use object_store::aws::AmazonS3Builder;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
+
+use crate::config::cold_store::{ColdLocation, S3Settings, parse_cold_location};
 
 use super::schema::{SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableId, ts_range};
 use super::table::ColdFile;
@@ -113,27 +117,87 @@ pub struct ColdStore {
 }
 
 impl ColdStore {
-    /// `location`: `None` = `<data_dir>/cold`; a path or `file://` URL = that directory.
-    pub fn open(location: Option<&str>, data_dir: &Path, create: bool) -> Result<ColdStore> {
-        let dir = match location {
-            None => data_dir.join("cold"),
-            Some(l) => Path::new(l.strip_prefix("file://").unwrap_or(l)).to_path_buf(),
+    /// `location`: `None` = `<data_dir>/cold`; a path or `file://` URL = that directory;
+    /// `s3://bucket/prefix` = that prefix of an S3 bucket (settings: `s3` over the AWS
+    /// environment). `create` makes a missing local directory.
+    pub fn open(
+        location: Option<&str>,
+        data_dir: &Path,
+        create: bool,
+        s3: &S3Settings,
+    ) -> Result<ColdStore> {
+        let parsed = match location {
+            None => None,
+            Some(l) => Some(parse_cold_location(l).map_err(|e| Error::Open {
+                location: l.to_string(),
+                source: e.into(),
+            })?),
         };
+        match parsed {
+            Some(ColdLocation::S3 { bucket, prefix }) => Self::open_s3(bucket, prefix, s3),
+            Some(ColdLocation::Local(dir)) => Self::open_local(Path::new(dir), create),
+            None => Self::open_local(&data_dir.join("cold"), create),
+        }
+    }
+
+    fn open_local(dir: &Path, create: bool) -> Result<ColdStore> {
         let open_err = |e: Box<dyn std::error::Error + Send + Sync>| Error::Open {
             location: dir.display().to_string(),
             source: e,
         };
         if create {
-            std::fs::create_dir_all(&dir).map_err(|e| open_err(Box::new(e)))?;
+            std::fs::create_dir_all(dir).map_err(|e| open_err(Box::new(e)))?;
         }
-        let abs = std::fs::canonicalize(&dir).map_err(|e| open_err(Box::new(e)))?;
+        let abs = std::fs::canonicalize(dir).map_err(|e| open_err(Box::new(e)))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(&abs)
             .map_err(|e| open_err(Box::new(e)))?;
         Ok(ColdStore {
             store: Arc::new(store),
-            url: ObjectStoreUrl::parse("waylogcold://store/").expect("static url parses"),
+            url: cold_url(),
             location: format!("file://{}", abs.display()),
             local_root: Some(abs),
+        })
+    }
+
+    /// An S3 (or S3-compatible) store: object_store's S3 client built from the AWS
+    /// environment, then the `WAYLOG_S3_*` overrides; paths are relative to `prefix`.
+    /// Conditional puts use `If-None-Match` (object_store's default for S3).
+    fn open_s3(bucket: &str, prefix: &str, s3: &S3Settings) -> Result<ColdStore> {
+        let location = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_allow_http(s3.allow_http)
+            .with_virtual_hosted_style_request(!s3.path_style);
+        if let Some(e) = &s3.endpoint {
+            b = b.with_endpoint(e);
+        }
+        if let Some(r) = &s3.region {
+            b = b.with_region(r);
+        }
+        if let (Some(k), Some(sec)) = (&s3.access_key_id, &s3.secret_access_key) {
+            b = b.with_access_key_id(k).with_secret_access_key(sec);
+        }
+        if let Some(t) = &s3.session_token {
+            b = b.with_token(t);
+        }
+        let s3_store = b.build().map_err(|e| Error::Open {
+            location: location.clone(),
+            source: Box::new(e),
+        })?;
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3_store)
+        } else {
+            Arc::new(PrefixStore::new(s3_store, prefix))
+        };
+        Ok(ColdStore {
+            store,
+            url: cold_url(),
+            location,
+            local_root: None,
         })
     }
 
@@ -147,6 +211,11 @@ impl ColdStore {
             .await
             .map(|_| ())
             .map_err(|source| store_error("put", path, source))?;
+        self.sync_if_local(path).await
+    }
+
+    /// On a local store, fsync the file at `path` and its directories up to the root.
+    async fn sync_if_local(&self, path: &str) -> Result<()> {
         if let Some(root) = &self.local_root {
             let (root, rel) = (root.clone(), path.to_string());
             tokio::task::spawn_blocking(move || sync_local(&root, &rel))
@@ -161,6 +230,37 @@ impl ColdStore {
                 })?;
         }
         Ok(())
+    }
+
+    /// Store `bytes` at `path` only if nothing is there (`PutMode::Create`: `If-None-Match: *`
+    /// on S3, a no-clobber link on local disk), durably as [`ColdStore::put`]. `false`: the
+    /// object already exists (another writer won).
+    pub async fn put_if_absent(&self, path: &str, bytes: Bytes) -> Result<bool> {
+        let opts = object_store::PutOptions {
+            mode: object_store::PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .put_opts(&StorePath::from(path), PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => return Ok(false),
+            Err(source) => return Err(store_error("put", path, source)),
+        }
+        self.sync_if_local(path).await?;
+        Ok(true)
+    }
+
+    /// The object at `path`, or `None` when there is none.
+    pub async fn get_opt(&self, path: &str) -> Result<Option<Bytes>> {
+        let store_err = |source| store_error("get", path, source);
+        match self.store.get(&StorePath::from(path)).await {
+            Ok(r) => Ok(Some(r.bytes().await.map_err(store_err)?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(store_err(source)),
+        }
     }
 
     pub async fn get(&self, path: &str) -> Result<Bytes> {
@@ -197,7 +297,8 @@ impl ColdStore {
         Ok(removed)
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>> {
+    /// Every object under `prefix`.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>> {
         self.store
             .list(Some(&StorePath::from(prefix)))
             .try_collect()
@@ -272,6 +373,11 @@ impl ColdStore {
         }
         Ok(())
     }
+}
+
+/// The URL the query engine registers every cold store under.
+fn cold_url() -> ObjectStoreUrl {
+    ObjectStoreUrl::parse("waylogcold://store/").expect("static url parses")
 }
 
 /// fsync `root/rel` and each directory from its parent up to `root`: the file's data, and the
@@ -383,7 +489,7 @@ mod tests {
     #[tokio::test]
     async fn a_corrupt_newest_manifest_falls_back_to_the_previous_version() {
         let dir = tempfile::tempdir().unwrap();
-        let cold = ColdStore::open(None, dir.path(), true).unwrap();
+        let cold = ColdStore::open(None, dir.path(), true, &S3Settings::default()).unwrap();
         let mut m = Manifest::default();
         m.table_mut(TableId::Events).flushed_seq = 7;
         cold.commit_manifest(&mut m).await.unwrap();
@@ -420,7 +526,7 @@ mod tests {
     #[tokio::test]
     async fn puts_land_in_synced_partition_directories() {
         let dir = tempfile::tempdir().unwrap();
-        let cold = ColdStore::open(None, dir.path(), true).unwrap();
+        let cold = ColdStore::open(None, dir.path(), true, &S3Settings::default()).unwrap();
         let path =
             "events/date=2026-05-04/hour=10/00000000000000000001-00000000000000000002.parquet";
         cold.put(path, Bytes::from_static(b"PAR1")).await.unwrap();

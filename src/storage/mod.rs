@@ -119,6 +119,8 @@ pub struct AppendOutcome {
 pub struct StorageConfig {
     pub data_dir: PathBuf,
     pub cold_store: Option<String>,
+    /// S3 overrides of an `s3://` cold store.
+    pub s3: crate::config::cold_store::S3Settings,
     pub wal_sync: bool,
     pub wal_segment_bytes: u64,
     pub hot_window: Duration,
@@ -151,6 +153,7 @@ impl From<&Config> for StorageConfig {
         StorageConfig {
             data_dir: c.data_dir.clone(),
             cold_store: c.cold_store.clone(),
+            s3: c.s3.clone(),
             wal_sync: c.wal_sync,
             wal_segment_bytes: c.wal_segment_bytes,
             hot_window: c.hot_window,
@@ -494,7 +497,7 @@ impl Storage {
                 path: cfg.data_dir.clone(),
             });
         }
-        let cold = ColdStore::open(cfg.cold_store.as_deref(), &cfg.data_dir, true)?;
+        let cold = ColdStore::open(cfg.cold_store.as_deref(), &cfg.data_dir, true, &cfg.s3)?;
         let (manifest, skipped) = cold.load_manifest_reporting().await?;
         let mut orphans = skipped.clone();
         // After a fallback the unlisted files may be the skipped version's: keep them.
@@ -581,6 +584,7 @@ impl Storage {
     pub async fn open_read_only(
         data_dir: &Path,
         cold_store: Option<&str>,
+        s3: &crate::config::cold_store::S3Settings,
         clock: SharedClock,
     ) -> Result<Arc<Storage>> {
         if !data_dir.is_dir() {
@@ -589,7 +593,7 @@ impl Storage {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such data directory"),
             });
         }
-        let cold = ColdStore::open(cold_store, data_dir, false)?;
+        let cold = ColdStore::open(cold_store, data_dir, false, s3)?;
         // A running server may flush (and delete WAL segments) while we read: retry until
         // the manifest is the same before and after the WAL replay.
         let mut attempt = 0;
@@ -606,6 +610,7 @@ impl Storage {
                 let cfg = StorageConfig {
                     data_dir: data_dir.to_path_buf(),
                     cold_store: cold_store.map(str::to_string),
+                    s3: s3.clone(),
                     wal_sync: false,
                     wal_segment_bytes: u64::MAX,
                     hot_window: Duration::MAX,

@@ -8,6 +8,7 @@ mod alerts;
 mod ask;
 mod cli;
 mod cli_verbs;
+mod cold_s3;
 mod config;
 mod dedup;
 mod demo;
