@@ -3,7 +3,7 @@
 
 Usage: scripts/parquet_check.py <cold_dir>
 
-Reads every <cold_dir>/events/**/*.parquet file with pyarrow (and with duckdb when it is
+Reads every <cold_dir>/events/**/*.parquet data file (not the Delta log's checkpoints) with pyarrow (and with duckdb when it is
 importable, cross-checking the two) and prints one JSON object:
   {"rows": N, "by_service": {"<service>": n, ...}, "schema_version": "1",
    "files": F, "readers": ["pyarrow", "duckdb"]}
@@ -34,7 +34,12 @@ def main(argv):
     except ImportError as e:
         fail(2, f"pyarrow is not importable: {e}")
 
-    files = sorted(glob.glob(os.path.join(cold, "events", "**", "*.parquet"), recursive=True))
+    # The data files; the Delta log's checkpoints (events/_delta_log/*.parquet) are not rows.
+    files = sorted(
+        f
+        for f in glob.glob(os.path.join(cold, "events", "**", "*.parquet"), recursive=True)
+        if "_delta_log" not in f
+    )
     rows = 0
     by_service = {}
     versions = set()

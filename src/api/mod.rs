@@ -353,7 +353,7 @@ pub async fn start_storage(
         tracing::warn!(problem = %p, "recovery");
     }
     tracing::info!(
-        manifest_version = report.manifest_version,
+        delta_version = report.delta_version,
         cold_files = report.cold_files,
         replayed_records = report.replayed_records,
         replayed_rows = report.replayed_rows,

@@ -59,7 +59,7 @@ pub const DISK_BUCKETS: &[f64] = &[
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
-/// Flushes (encode Parquet + put + manifest commit), seconds: 10 ms .. 2 min.
+/// Flushes (encode Parquet + put + Delta commit), seconds: 10 ms .. 2 min.
 pub const FLUSH_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
@@ -511,7 +511,7 @@ impl Metrics {
             ),
             flush_duration: b.histogram(
                 "waylog_storage_flush_duration_seconds",
-                "Duration of one flush chunk (encode, put, manifest commit)",
+                "Duration of one flush chunk (encode, put, Delta commit)",
                 FLUSH_BUCKETS,
             ),
             flush_failures: b.counter("waylog_storage_flush_failures", "Failed flush attempts"),

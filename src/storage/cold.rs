@@ -306,7 +306,8 @@ impl ColdStore {
             .map_err(|source| store_error("list", prefix, source))
     }
 
-    async fn manifest_versions(&self) -> Result<Vec<(u64, String)>> {
+    /// The pre-Delta manifest objects (version, path), oldest first (migration).
+    pub async fn manifest_versions(&self) -> Result<Vec<(u64, String)>> {
         let metas = self.list(MANIFEST_PREFIX).await?;
         let mut out: Vec<(u64, String)> = metas
             .into_iter()

@@ -8,11 +8,13 @@
 //! Invariants:
 //! 1. an acknowledged row is fsynced (when `wal_sync`) and visible in the published snapshot;
 //! 2. every row is in exactly one tier of any snapshot (see [`table`]);
-//! 3. restart = load manifest, load dedup id logs, replay WAL records above each table's
-//!    flushed sequence; a torn tail is truncated and reported;
+//! 3. restart = load each table's Delta log (its `txn` gives the flushed sequence), load dedup
+//!    id logs, replay WAL records above each table's flushed sequence; a torn tail is truncated and reported;
 //! 4. the hot tier is bounded: at `hot_max_bytes` writes are refused (`overloaded`).
 
 pub mod cold;
+pub mod commit;
+pub mod delta;
 pub mod dedup;
 pub mod schema;
 pub mod table;
@@ -40,7 +42,9 @@ use tokio::sync::oneshot;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::wal::{self, Wal};
-use cold::{ColdStore, Manifest};
+use cold::ColdStore;
+use commit::NodeId;
+use delta::TableLog;
 use dedup::{Dedup, hash_id};
 use schema::{TableId, string_column};
 use table::{ColdFile, HotBatch, TableSnapshot, TableState};
@@ -61,6 +65,12 @@ pub enum Error {
     Cold(#[from] cold::Error),
     #[error(transparent)]
     Dedup(#[from] dedup::Error),
+    #[error(transparent)]
+    Delta(delta::Error),
+    #[error(
+        "cold store {0} still has the pre-Delta manifest: start `waylog serve` on its data directory once to migrate it"
+    )]
+    NotMigrated(String),
     #[error("arrow")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("wal record {seq} holds an undecodable batch")]
@@ -201,7 +211,8 @@ impl Drop for QueueTicket {
 /// What startup recovery did (logged by the server).
 #[derive(Debug, Clone, Default)]
 pub struct RecoveryReport {
-    pub manifest_version: u64,
+    /// The newest Delta version over the tables.
+    pub delta_version: u64,
     pub cold_files: usize,
     pub replayed_records: u64,
     pub replayed_rows: u64,
@@ -237,7 +248,11 @@ pub struct Storage {
     clock: SharedClock,
     tables: BTreeMap<TableId, Arc<TableState>>,
     cold: ColdStore,
-    manifest: tokio::sync::Mutex<Manifest>,
+    /// Every table's Delta log (the cold tier's commits), at the version last read.
+    logs: tokio::sync::Mutex<BTreeMap<TableId, TableLog>>,
+    /// This node's identity (`txn` app id, file tag); `None` for a read-only open of a data
+    /// directory no server has opened.
+    node: Option<NodeId>,
     wal: Option<Arc<Mutex<Wal>>>,
     writer_tx: Mutex<Option<mpsc::Sender<WriteMsg>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -311,22 +326,26 @@ fn adapt_to_schema(
 }
 
 struct Replayed {
-    manifest: Manifest,
     hot: BTreeMap<TableId, Vec<HotBatch>>,
     ids: Vec<(u128, i64)>,
     report: wal::ReplayReport,
     rows: u64,
 }
 
-fn replay_wal(dir: &Path, manifest: &Manifest, repair: bool) -> Result<Replayed> {
+/// Per table, the WAL sequence this node flushed through: its `txn` version in the table's
+/// Delta log (0 without a node id or a `txn`).
+fn flushed_seqs(logs: &BTreeMap<TableId, TableLog>, node: Option<&NodeId>) -> BTreeMap<TableId, u64> {
+    let app = node.map(NodeId::app_id);
+    logs.iter()
+        .map(|(t, l)| (*t, app.as_deref().map_or(0, |a| l.txn_version(a))))
+        .collect()
+}
+
+fn replay_wal(dir: &Path, flushed: &BTreeMap<TableId, u64>, repair: bool) -> Result<Replayed> {
     let mut hot: BTreeMap<TableId, Vec<HotBatch>> = BTreeMap::new();
     let mut ids = Vec::new();
     let mut rows = 0u64;
     let mut failure: Option<Error> = None;
-    let flushed: BTreeMap<TableId, u64> = TableId::ALL
-        .iter()
-        .map(|t| (*t, manifest.table(*t).flushed_seq))
-        .collect();
     let report = wal::replay(dir, repair, |rec| {
         if failure.is_some() {
             return;
@@ -341,7 +360,7 @@ fn replay_wal(dir: &Path, manifest: &Manifest, repair: bool) -> Result<Replayed>
             });
             return;
         };
-        if rec.seq <= flushed[&table] {
+        if rec.seq <= flushed.get(&table).copied().unwrap_or(0) {
             return;
         }
         let batches = match decode_ipc(rec.payload) {
@@ -383,7 +402,6 @@ fn replay_wal(dir: &Path, manifest: &Manifest, repair: bool) -> Result<Replayed>
         return Err(e);
     }
     Ok(Replayed {
-        manifest: manifest.clone(),
         hot,
         ids,
         report,
@@ -479,6 +497,8 @@ fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
 const HOT_MERGE_TARGET_ROWS: usize = 64 * 1024;
 /// Rows per flushed file (upper bound of a flush chunk).
 const FLUSH_CHUNK_ROWS: usize = 1 << 20;
+/// How often the maintenance loop reads other nodes' commits to the cold tables.
+const COLD_REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// Compaction starts when the hot tier has more batches than this.
 const HOT_MERGE_TRIGGER: usize = 16;
 
@@ -498,23 +518,10 @@ impl Storage {
             });
         }
         let cold = ColdStore::open(cfg.cold_store.as_deref(), &cfg.data_dir, true, &cfg.s3)?;
-        let (manifest, skipped) = cold.load_manifest_reporting().await?;
-        let mut orphans = skipped.clone();
-        // After a fallback the unlisted files may be the skipped version's: keep them.
-        for t in TableId::ALL.into_iter().filter(|_| skipped.is_empty()) {
-            let listed: Vec<String> = manifest
-                .table(t)
-                .files
-                .iter()
-                .map(|f| f.path.clone())
-                .collect();
-            for path in cold.remove_orphans(t.name(), &listed).await? {
-                orphans.push(format!(
-                    "{path}: unlisted cold file from an interrupted flush removed"
-                ));
-            }
-        }
+        let node = NodeId::load(&cfg.data_dir, true)?.expect("created when missing");
         let now = clock.now_ns();
+        let (logs, orphans) = commit::open_logs(&cold, &node, now / 1_000_000).await?;
+        let flushed = flushed_seqs(&logs, Some(&node));
         let mut dedup = Dedup::new(
             i64::try_from(cfg.dedup_window.as_nanos()).unwrap_or(i64::MAX),
             cfg.dedup_min_ids,
@@ -523,8 +530,8 @@ impl Storage {
         problems.extend(orphans);
         let wal_dir = cfg.data_dir.join("wal");
         let dir = wal_dir.clone();
-        let m = manifest.clone();
-        let replayed = tokio::task::spawn_blocking(move || replay_wal(&dir, &m, true))
+        let f = flushed.clone();
+        let replayed = tokio::task::spawn_blocking(move || replay_wal(&dir, &f, true))
             .await
             .map_err(|e| Error::Join(e.to_string()))??;
         for (h, t) in &replayed.ids {
@@ -538,31 +545,16 @@ impl Storage {
             .unwrap_or(1);
         let next_seq = [
             replayed.report.last_seq.map(|s| s + 1).unwrap_or(1),
-            manifest.max_flushed_seq() + 1,
+            flushed.values().max().copied().unwrap_or(0) + 1,
             segment_floor,
         ]
         .into_iter()
         .max()
         .unwrap_or(1);
         let wal = Wal::open(&wal_dir, next_seq, cfg.wal_segment_bytes, cfg.wal_sync)?;
-        let storage = Self::assemble(
-            cfg,
-            clock,
-            cold,
-            manifest,
-            replayed.hot,
-            Some(wal),
-            false,
-            Some(lock),
-        );
         let report = RecoveryReport {
-            manifest_version: replayed.manifest.version,
-            cold_files: replayed
-                .manifest
-                .tables
-                .values()
-                .map(|t| t.files.len())
-                .sum(),
+            delta_version: logs.values().filter_map(|l| l.version).max().unwrap_or(0),
+            cold_files: logs.values().map(|l| l.files.len()).sum(),
             replayed_records: replayed.report.records,
             replayed_rows: replayed.rows,
             wal_bytes: replayed.report.bytes,
@@ -570,7 +562,16 @@ impl Storage {
             problems,
             elapsed: started.elapsed(),
         };
-        let storage = Arc::new(storage);
+        let storage = Arc::new(Self::assemble(
+            cfg,
+            clock,
+            cold,
+            (logs, Some(node)),
+            replayed.hot,
+            Some(wal),
+            false,
+            Some(lock),
+        ));
         storage.start_writer(dedup);
         // Replay leaves one batch per record; merge them so queries see few batches.
         for t in TableId::ALL {
@@ -594,19 +595,28 @@ impl Storage {
             });
         }
         let cold = ColdStore::open(cold_store, data_dir, false, s3)?;
+        let node = NodeId::load(data_dir, false)?;
         // A running server may flush (and delete WAL segments) while we read: retry until
-        // the manifest is the same before and after the WAL replay.
+        // every table's Delta version is the same before and after the WAL replay.
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let manifest = cold.load_manifest().await?;
+            let logs = commit::load_logs(&cold).await?;
+            if logs.values().all(|l| l.version.is_none())
+                && !cold.manifest_versions().await?.is_empty()
+            {
+                return Err(Error::NotMigrated(cold.location.clone()));
+            }
+            let flushed = flushed_seqs(&logs, node.as_ref());
             let dir = data_dir.join("wal");
-            let m = manifest.clone();
-            let replayed = tokio::task::spawn_blocking(move || replay_wal(&dir, &m, false))
+            let replayed = tokio::task::spawn_blocking(move || replay_wal(&dir, &flushed, false))
                 .await
                 .map_err(|e| Error::Join(e.to_string()))??;
-            let after = cold.load_manifest().await?;
-            if after.version == manifest.version || attempt >= 5 {
+            let after = commit::load_logs(&cold).await?;
+            let versions = |l: &BTreeMap<TableId, TableLog>| {
+                l.values().map(|t| t.version).collect::<Vec<_>>()
+            };
+            if versions(&after) == versions(&logs) || attempt >= 5 {
                 let cfg = StorageConfig {
                     data_dir: data_dir.to_path_buf(),
                     cold_store: cold_store.map(str::to_string),
@@ -625,7 +635,7 @@ impl Storage {
                     cfg,
                     clock,
                     cold,
-                    manifest,
+                    (logs, node),
                     replayed.hot,
                     None,
                     true,
@@ -644,7 +654,7 @@ impl Storage {
         cfg: StorageConfig,
         clock: SharedClock,
         cold: ColdStore,
-        manifest: Manifest,
+        (logs, node): (BTreeMap<TableId, TableLog>, Option<NodeId>),
         mut hot: BTreeMap<TableId, Vec<HotBatch>>,
         wal: Option<Wal>,
         read_only: bool,
@@ -653,7 +663,8 @@ impl Storage {
         let tables = TableId::ALL
             .into_iter()
             .map(|t| {
-                let state = TableState::new(t, manifest.table(t).files);
+                let files = logs.get(&t).map(TableLog::cold_files).unwrap_or_default();
+                let state = TableState::new(t, files);
                 let batches = hot.remove(&t).unwrap_or_default();
                 state.update(|s| s.hot.extend(batches.into_iter().map(Arc::new)));
                 (t, Arc::new(state))
@@ -664,7 +675,8 @@ impl Storage {
             clock,
             tables,
             cold,
-            manifest: tokio::sync::Mutex::new(manifest),
+            logs: tokio::sync::Mutex::new(logs),
+            node,
             wal: wal.map(|w| Arc::new(Mutex::new(w))),
             writer_tx: Mutex::new(None),
             writer_thread: Mutex::new(None),
@@ -952,7 +964,7 @@ impl Storage {
         age >= self.cfg.hot_window || self.hot_bytes() >= self.cfg.hot_max_bytes / 2
     }
 
-    /// Write every hot batch of `t` to Parquet, commit the manifest, then swap the snapshot so
+    /// Write every hot batch of `t` to Parquet, commit them to the table's Delta log, then swap the snapshot so
     /// the rows move from hot to cold in one step. Returns the number of rows flushed.
     pub async fn flush(&self, t: TableId) -> Result<u64> {
         if self.read_only {
@@ -984,6 +996,9 @@ impl Storage {
 
     async fn flush_chunk(&self, t: TableId, batches: Vec<Arc<HotBatch>>) -> Result<u64> {
         let started = Instant::now();
+        let Some(node) = self.node.clone() else {
+            return Ok(0);
+        };
         let state = self.table(t).clone();
         let first_seq = batches.iter().map(|h| h.first_seq).min().unwrap_or(0);
         let last_seq = batches.iter().map(|h| h.last_seq).max().unwrap_or(0);
@@ -1004,8 +1019,9 @@ impl Storage {
             None => Vec::new(),
         };
         let to_encode = batches.clone();
+        let tag = node.tag().to_string();
         let files = tokio::task::spawn_blocking(move || {
-            encode_partitions(t, &to_encode, first_seq, last_seq)
+            encode_partitions(t, &to_encode, first_seq, last_seq, &tag)
         })
         .await
         .map_err(|e| Error::Join(e.to_string()))??;
@@ -1013,6 +1029,7 @@ impl Storage {
         for (bytes, file) in &files {
             self.cold.put(&file.path, bytes.clone()).await?;
         }
+        // failpoint: after the Parquet writes (durable, not yet in any commit).
         if !ids.is_empty() {
             let dir = self.cfg.data_dir.join("dedup");
             tokio::task::spawn_blocking(move || dedup::write_id_log(&dir, last_seq, &ids))
@@ -1020,18 +1037,22 @@ impl Storage {
                 .map_err(|e| Error::Join(e.to_string()))??;
         }
         let new_files: Vec<ColdFile> = files.into_iter().map(|(_, f)| f).collect();
-        {
-            let mut manifest = self.manifest.lock().await;
-            let mut next = manifest.clone();
-            let tm = next.table_mut(t);
-            tm.files.extend(new_files.iter().cloned());
-            tm.flushed_seq = tm.flushed_seq.max(last_seq);
-            self.cold.commit_manifest(&mut next).await?;
-            *manifest = next;
-        }
+        // One Delta commit: the files' `add` actions and this node's `txn` at `last_seq`.
+        let cold_now = {
+            let now_ms = self.clock.now_ns() / 1_000_000;
+            let app = node.app_id();
+            let mut logs = self.logs.lock().await;
+            let log = logs.get_mut(&t).expect("every table has a log");
+            let actions = commit::flush_actions(t, &new_files, &app, last_seq, now_ms);
+            log.commit(&self.cold, actions, "WRITE", Some((&app, last_seq)), now_ms)
+                .await
+                .map_err(Error::Delta)?;
+            log.cold_files()
+        };
+        // failpoint: after the commit (durable; the rows are still hot, the WAL still holds them).
         state.update(|s| {
             s.hot.retain(|h| !batches.iter().any(|b| Arc::ptr_eq(h, b)));
-            s.cold.extend(new_files.into_iter().map(Arc::new));
+            s.cold = commit::republish(&s.cold, cold_now);
         });
         self.stats.flushes.fetch_add(1, Ordering::Relaxed);
         self.stats.flushed_rows.fetch_add(rows, Ordering::Relaxed);
@@ -1065,6 +1086,24 @@ impl Storage {
         Ok(())
     }
 
+    /// Read the commits other nodes made to the cold tables since the last look and publish
+    /// their files (several nodes appending to one store see each other's flushed rows).
+    pub async fn refresh_cold(&self) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
+        let _guard = self.maintenance.lock().await;
+        let mut logs = self.logs.lock().await;
+        for (t, log) in logs.iter_mut() {
+            if log.refresh(&self.cold).await.map_err(Error::Delta)? {
+                let files = log.cold_files();
+                self.table(*t)
+                    .update(|s| s.cold = commit::republish(&s.cold, files));
+            }
+        }
+        Ok(())
+    }
+
     /// Remove rows older than the table's retention (by its retention column) from hot
     /// batches and cold files. Returns the number of rows removed.
     pub async fn enforce_retention(&self, t: TableId) -> Result<u64> {
@@ -1095,7 +1134,7 @@ impl Storage {
 
     /// Remove the rows of `t` for which `keep` is false, from hot batches (those where
     /// `hot_may_match` holds) and cold files (by `file_action`; inspected files are rewritten
-    /// without the rows). One manifest commit; readers see before or after, never between.
+    /// without the rows). One Delta commit; readers see before or after, never between.
     pub async fn remove_rows(
         &self,
         t: TableId,
@@ -1115,10 +1154,12 @@ impl Storage {
             return Ok(0);
         }
         let removed = hot_removed + cold_removed;
-        if !cold.is_empty() {
-            self.commit_cold_removal(t, &cold).await?;
-        }
-        state.update(|s| publish_removal(s, hot, &cold));
+        let cold_now = if cold.is_empty() {
+            None
+        } else {
+            Some(self.commit_cold_removal(t, &cold).await?)
+        };
+        state.update(|s| publish_removal(s, hot, cold_now));
         for f in cold.old_files() {
             self.cold.delete(&f.path).await?;
         }
@@ -1130,7 +1171,7 @@ impl Storage {
 
     /// [`Storage::remove_rows`], cold side: pick the files to drop whole and rewrite the
     /// partially matching ones without the removed rows. The rewrites are written to the cold
-    /// store but not yet listed in the manifest. Returns the changes and the rows removed.
+    /// store but not yet in any commit. Returns the changes and the rows removed.
     async fn filter_cold(
         &self,
         t: TableId,
@@ -1152,8 +1193,9 @@ impl Storage {
                     let file = f.clone();
                     let now = self.clock.now_ns();
                     let keep = keep.clone();
+                    let tag = self.node.as_ref().map_or("", |n| n.tag()).to_string();
                     let rewrite = tokio::task::spawn_blocking(move || {
-                        rewrite_cold_file(t, bytes, &file, now, &keep)
+                        rewrite_cold_file(t, bytes, &file, &rewrite_path(&file.path, now, &tag), &keep)
                     })
                     .await
                     .map_err(|e| Error::Join(e.to_string()))??;
@@ -1180,17 +1222,30 @@ impl Storage {
         Ok((changes, removed))
     }
 
-    /// [`Storage::remove_rows`], commit: one manifest commit that drops the replaced cold
+    /// [`Storage::remove_rows`], commit: one Delta commit that removes the replaced cold
     /// files and lists their rewrites.
-    async fn commit_cold_removal(&self, t: TableId, cold: &ColdRemoval) -> Result<()> {
-        let mut manifest = self.manifest.lock().await;
-        let mut next = manifest.clone();
-        let tm = next.table_mut(t);
-        tm.files.retain(|f| !cold.replaces(&f.path));
-        tm.files.extend(cold.new_files().cloned());
-        self.cold.commit_manifest(&mut next).await?;
-        *manifest = next;
-        Ok(())
+    async fn commit_cold_removal(&self, t: TableId, cold: &ColdRemoval) -> Result<Vec<ColdFile>> {
+        let now_ms = self.clock.now_ns() / 1_000_000;
+        let old: Vec<&ColdFile> = cold.old_files().collect();
+        let new: Vec<&ColdFile> = cold.new_files().collect();
+        let actions = commit::replace_actions(t, &old, &new, true, now_ms);
+        let mut logs = self.logs.lock().await;
+        let log = logs.get_mut(&t).expect("every table has a log");
+        match log.commit(&self.cold, actions, "DELETE", None, now_ms).await {
+            Ok(_) => {}
+            // Another node changed the same files first: our rewrites are referenced by no
+            // commit; remove them and let the next pass start over from the new snapshot.
+            // (After a store error the commit may have landed: the files stay, and a restart's
+            // orphan cleanup removes them if it did not.)
+            Err(e @ delta::Error::Conflict { .. }) => {
+                for f in new {
+                    self.cold.delete(&f.path).await?;
+                }
+                return Err(Error::Delta(e));
+            }
+            Err(e) => return Err(Error::Delta(e)),
+        }
+        Ok(log.cold_files())
     }
 
     /// Background loop: hot compaction, flush by age/bytes, retention. Ends on `shutdown`.
@@ -1201,6 +1256,7 @@ impl Storage {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_retention = Instant::now() - Duration::from_secs(3600);
+        let mut last_refresh = Instant::now();
         let mut backoff: HashMap<TableId, Backoff> = HashMap::new();
         loop {
             tokio::select! {
@@ -1229,6 +1285,12 @@ impl Storage {
                         tracing::error!(table = t.name(), error = %error_chain(&e),
                             retry_in_ms = delay.as_millis() as u64, "flush failed; will retry");
                     }
+                }
+            }
+            if last_refresh.elapsed() >= COLD_REFRESH_EVERY {
+                last_refresh = Instant::now();
+                if let Err(e) = self.refresh_cold().await {
+                    tracing::warn!(error = %error_chain(&e), "reading other nodes' cold commits failed");
                 }
             }
             // Failing since the earliest failure of a table that has not succeeded since.
@@ -1346,12 +1408,6 @@ impl ColdRemoval {
         self.dropped.is_empty() && self.rewritten.is_empty()
     }
 
-    /// Whether the file at `path` is dropped or rewritten.
-    fn replaces(&self, path: &str) -> bool {
-        self.dropped.iter().any(|d| d.path == path)
-            || self.rewritten.iter().any(|(o, _)| o.path == path)
-    }
-
     /// The rewrites that take the place of their old files.
     fn new_files(&self) -> impl Iterator<Item = &ColdFile> {
         self.rewritten.iter().filter_map(|(_, n)| n.as_ref())
@@ -1378,13 +1434,29 @@ enum Rewrite {
     },
 }
 
+/// The path of a rewrite of the file at `path` made at `now` by the node tagged `tag`:
+/// `<first>-<last>-r<now>-<tag>.parquet` next to it (an earlier `-r…` suffix is replaced, so
+/// names do not grow with each rewrite).
+fn rewrite_path(path: &str, now: i64, tag: &str) -> String {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let stem = name.strip_suffix(".parquet").unwrap_or(name);
+    let stem = stem.split_once("-r").map_or(stem, |(s, _)| s);
+    let stem = match stem.rsplit_once('-') {
+        // `<first>-<last>-<tag>`: drop the writer's tag, ours goes last.
+        Some((s, t)) if t.len() == 16 && stem.matches('-').count() == 2 => s,
+        _ => stem,
+    };
+    let name = format!("{stem}-r{now}-{tag}.parquet");
+    if dir.is_empty() { name } else { format!("{dir}/{name}") }
+}
+
 /// Decode the cold file `file` (its content `bytes`), filter it with `keep` and encode the kept
-/// rows as `<path>-r<now>.parquet`. CPU-bound: runs on the blocking pool.
+/// rows as a new file at `path`. CPU-bound: runs on the blocking pool.
 fn rewrite_cold_file(
     t: TableId,
     bytes: Bytes,
     file: &ColdFile,
-    now: i64,
+    path: &str,
     keep: &KeepFn,
 ) -> Result<Rewrite> {
     let batches = cold::decode_parquet(bytes)?;
@@ -1403,8 +1475,8 @@ fn rewrite_cold_file(
     if kept.num_rows() == 0 {
         return Ok(Rewrite::Emptied { removed });
     }
-    let path = file.path.replace(".parquet", &format!("-r{now}.parquet"));
-    let (bytes, file) = cold::encode_parquet(t, &kept, path, file.first_seq, file.last_seq)?;
+    let (bytes, file) =
+        cold::encode_parquet(t, &kept, path.to_string(), file.first_seq, file.last_seq)?;
     Ok(Rewrite::Replaced {
         bytes,
         file,
@@ -1414,7 +1486,7 @@ fn rewrite_cold_file(
 
 /// [`Storage::remove_rows`], publish: swap the changed hot batches for their replacements and
 /// the replaced cold files for their rewrites, in one table update.
-fn publish_removal(s: &mut TableSnapshot, hot: Vec<HotChange>, cold: &ColdRemoval) {
+fn publish_removal(s: &mut TableSnapshot, hot: Vec<HotChange>, cold: Option<Vec<ColdFile>>) {
     for (old, new) in hot {
         if let Some(pos) = s.hot.iter().position(|h| Arc::ptr_eq(h, &old)) {
             match new {
@@ -1425,8 +1497,9 @@ fn publish_removal(s: &mut TableSnapshot, hot: Vec<HotChange>, cold: &ColdRemova
             }
         }
     }
-    s.cold.retain(|f| !cold.replaces(&f.path));
-    s.cold.extend(cold.new_files().cloned().map(Arc::new));
+    if let Some(files) = cold {
+        s.cold = commit::republish(&s.cold, files);
+    }
 }
 
 /// Render an error with its sources: `a: b: c`.
@@ -1462,6 +1535,7 @@ fn encode_partitions(
     batches: &[Arc<HotBatch>],
     first_seq: u64,
     last_seq: u64,
+    tag: &str,
 ) -> Result<Vec<(Bytes, ColdFile)>> {
     let schema = t.schema();
     let all = concat_batches(&schema, batches.iter().map(|h| &h.batch))?;
@@ -1491,7 +1565,7 @@ fn encode_partitions(
         };
         let (sorted, _) = sort_by_table_key(&part, t)?;
         let path = format!(
-            "{}/{}/{first_seq:020}-{last_seq:020}.parquet",
+            "{}/{}/{first_seq:020}-{last_seq:020}-{tag}.parquet",
             t.name(),
             cold::partition_of(hour * hour_ns)
         );
@@ -1745,6 +1819,79 @@ mod tests {
             1
         );
         storage.close().unwrap();
+    }
+
+    /// A data directory in the pre-Delta format (`_waylog/manifest`) migrates on start: its
+    /// listed file becomes the Delta table's version 0 with this node's `txn` at the flushed
+    /// sequence, unlisted files go, the manifest objects are deleted, and nothing is replayed
+    /// or counted twice.
+    #[tokio::test]
+    async fn a_manifest_store_migrates_to_delta_on_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_777_888_800_000_000_000;
+        let s3 = crate::config::cold_store::S3Settings::default();
+        let cold = ColdStore::open(None, dir.path(), true, &s3).unwrap();
+        let batch = events_to_batch(&[
+            test_event(1, "api", "ok", now - 2_000),
+            test_event(2, "api", "error", now - 1_000),
+        ])
+        .unwrap();
+        let path = "events/date=2026-05-04/hour=10/00000000000000000001-00000000000000000005.parquet";
+        let (bytes, file) =
+            cold::encode_parquet(TableId::Events, &batch, path.to_string(), 1, 5).unwrap();
+        cold.put(path, bytes.clone()).await.unwrap();
+        let stray = "events/date=2026-05-04/hour=10/00000000000000000006-00000000000000000007.parquet";
+        cold.put(stray, bytes).await.unwrap();
+        let mut m = cold::Manifest::default();
+        m.table_mut(TableId::Events).files.push(file);
+        m.table_mut(TableId::Events).flushed_seq = 5;
+        cold.commit_manifest(&mut m).await.unwrap();
+
+        let mut config = crate::config::Config::for_data_dir(dir.path());
+        config.wal_sync = false;
+        let clock = Arc::new(crate::clock::ManualClock::new(now));
+        let (storage, report) = Storage::open((&config).into(), clock.clone()).await.unwrap();
+        assert!(
+            report.problems.iter().any(|p| p.contains("migrated")),
+            "{:?}",
+            report.problems
+        );
+        assert!(report.problems.iter().any(|p| p.contains(stray)));
+        assert!(cold.manifest_versions().await.unwrap().is_empty());
+        assert!(!dir.path().join("cold").join(stray).exists());
+        let snap = storage.table(TableId::Events).snapshot();
+        assert_eq!((snap.cold.len(), snap.cold_rows()), (1, 2));
+        let log = TableLog::load(&cold, TableId::Events).await.unwrap();
+        let node = NodeId::load(dir.path(), false).unwrap().unwrap();
+        assert_eq!(log.txn_version(&node.app_id()), 5);
+        assert_eq!(log.version, Some(0));
+        // A flush after the migration appends version 1 with this node's txn.
+        storage
+            .append(TableId::Events, events_to_batch(&[test_event(3, "db", "ok", now)]).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(storage.flush(TableId::Events).await.unwrap(), 1);
+        storage.close().unwrap();
+        drop(storage);
+        let (storage, report) = Storage::open((&config).into(), clock).await.unwrap();
+        assert_eq!(report.replayed_rows, 0, "the txn says the WAL is flushed");
+        assert_eq!(storage.table(TableId::Events).snapshot().cold_rows(), 3);
+        storage.close().unwrap();
+    }
+
+    #[test]
+    fn rewrites_are_named_for_their_writer_without_growing() {
+        let p = "events/date=2026-05-04/hour=10/00000000000000000001-00000000000000000005-0123456789abcdef.parquet";
+        let once = rewrite_path(p, 7, "fedcba9876543210");
+        assert_eq!(
+            once,
+            "events/date=2026-05-04/hour=10/00000000000000000001-00000000000000000005-r7-fedcba9876543210.parquet"
+        );
+        assert_eq!(
+            rewrite_path(&once, 8, "fedcba9876543210"),
+            "events/date=2026-05-04/hour=10/00000000000000000001-00000000000000000005-r8-fedcba9876543210.parquet"
+        );
+        assert_eq!(rewrite_path("a/1-2.parquet", 9, "t"), "a/1-2-r9-t.parquet");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The cold tier on an S3-protocol server: moto's S3 server on loopback (`tests/peers/
-//! s3_server.py`, installed by `scripts/setup-test-deps.sh`), reached through object_store's
-//! real S3 client. Without moto the tests fail under `CI` and are skipped (with a notice)
-//! elsewhere.
+//! The cold tier as Delta Lake tables, on local disk and on an S3-protocol server: moto's S3
+//! server on loopback (`tests/peers/s3_server.py`, installed by `scripts/setup-test-deps.sh`),
+//! reached through object_store's real S3 client; the `deltalake` Python package
+//! (`scripts/delta_check.py`) as the independent reader. Without moto or deltalake the tests
+//! fail under `CI` and are skipped (with a notice) elsewhere.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -25,20 +26,7 @@ impl S3Server {
     /// Start the peer with `BUCKET` created; `None` (after a notice, or a panic under `CI`)
     /// when moto is not installed.
     pub fn start(test: &str) -> Option<S3Server> {
-        let python = test_python();
-        let probe = Command::new(&python)
-            .args(["-c", "import moto.server, boto3"])
-            .output();
-        if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-            let msg = format!(
-                "moto[server] is not importable by {python:?}; run scripts/setup-test-deps.sh"
-            );
-            if std::env::var_os("CI").is_some() {
-                panic!("{msg}");
-            }
-            eprintln!("SKIPPED {test}: {msg}");
-            return None;
-        }
+        let python = python_with(test, "moto.server, boto3, deltalake")?;
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/s3_server.py");
         let mut child = Command::new(&python)
             .arg(script)
@@ -77,6 +65,17 @@ impl S3Server {
         ]
     }
 
+    /// deltalake's storage options for this server.
+    pub fn delta_options(&self) -> Value {
+        json!({
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        })
+    }
+
     /// The same settings as `waylog query` flags.
     pub fn query_flags(&self, prefix: &str) -> Vec<String> {
         [
@@ -112,6 +111,48 @@ impl S3Server {
         assert_eq!(out.code, 0, "{out:?}");
         serde_json::from_str::<Value>(&out.stdout).unwrap()["rows"].clone()
     }
+}
+
+/// The test Python when it can import `modules`; else `None` after a notice (a panic under
+/// `CI`).
+pub fn python_with(test: &str, modules: &str) -> Option<String> {
+    let python = test_python();
+    let probe = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output();
+    if probe.as_ref().is_ok_and(|o| o.status.success()) {
+        return Some(python);
+    }
+    let msg = format!("{modules} not importable by {python:?}; run scripts/setup-test-deps.sh");
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED {test}: {msg}");
+    None
+}
+
+/// `scripts/delta_check.py` on the Delta table at `uri`: deltalake's view of it.
+pub fn delta_check(python: &str, uri: &str, app_id: &str, options: Option<Value>) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/delta_check.py");
+    let mut cmd = Command::new(python);
+    cmd.arg(script).arg(uri).arg(app_id);
+    if let Some(o) = options {
+        cmd.arg(o.to_string());
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "delta_check.py failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The sorted `event_id`s waylog's server answers.
+fn server_event_ids(server: &Server) -> Value {
+    let rows = server.query("SELECT event_id FROM events ORDER BY event_id");
+    Value::Array(rows.into_iter().map(|mut r| r.remove(0)).collect())
 }
 
 impl Drop for S3Server {
@@ -181,6 +222,18 @@ fn s3_cold_store_ingest_flush_query_restart() {
     assert_eq!(s3.cli_rows(&dir.data_dir(), "prod", BY_SERVICE), expected);
     // Another prefix of the same bucket is another (empty) store.
     assert_eq!(s3.cli_rows(&empty.data_dir(), "other", BY_SERVICE), json!([]));
+    // deltalake reads the same rows from the Delta table on S3.
+    let python = test_python();
+    let app = format!("waylog-{}", node_id(&dir.data_dir()));
+    let report = delta_check(
+        &python,
+        &format!("{}/events", s3.store("prod")),
+        &app,
+        Some(s3.delta_options()),
+    );
+    assert_eq!(report["event_ids"], server_event_ids(&server), "{report}");
+    assert_eq!(report["by_service"], json!({"checkout": 5, "search": 3}));
+    assert!(report["txn"].as_u64().is_some_and(|v| v > 0), "{report}");
     server.stop_graceful();
 
     // Restart: the rows come from S3 (the flushed WAL segments are gone) exactly once.
@@ -209,4 +262,107 @@ fn s3_store_settings_are_checked_at_start() {
     ]);
     assert_ne!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("WAYLOG_S3_ALLOW_HTTP"), "{out:?}");
+}
+
+/// deltalake reads exactly the rows `waylog query` returns from the local cold tier, through
+/// enough flushes to pass a checkpoint; this node's `txn` is the flushed WAL sequence; a
+/// restart (rows from the table alone) still agrees.
+#[test]
+fn delta_readers_agree_with_waylog_query() {
+    let test = "delta_readers_agree_with_waylog_query";
+    let Some(python) = python_with(test, "deltalake, pyarrow") else {
+        return;
+    };
+    let dir = TestDir::new();
+    let server = Server::start(&dir.data_dir(), &["--hot-window", "1s"], &[]);
+    let base = recent_base();
+    // Eleven flushes: version 0 creates the table, version 10 writes a checkpoint.
+    for round in 0..11 {
+        let events = service_events(&format!("d{round}"), ["api", "db"][round % 2], 2, base);
+        assert_eq!(server.ingest(&events)["accepted"], json!(2));
+        let flushed = wait_until(Duration::from_secs(20), || {
+            manifest_files(&dir.data_dir()).len() > round
+        });
+        assert!(flushed, "flush {round} never committed; log:\n{}", server.log());
+    }
+    let table = dir.cold_events_dir();
+    assert!(
+        table
+            .join("_delta_log/00000000000000000010.checkpoint.parquet")
+            .exists()
+    );
+    let app = format!("waylog-{}", node_id(&dir.data_dir()));
+    let report = delta_check(&python, table.to_str().unwrap(), &app, None);
+    assert_eq!(report["rows"], json!(22), "{report}");
+    assert_eq!(report["pyarrow_rows"], json!(22), "{report}");
+    assert_eq!(report["event_ids"], server_event_ids(&server), "{report}");
+    assert_eq!(report["by_service"], json!({"api": 12, "db": 10}));
+    // The txn is the last flushed WAL sequence: at least one per flush.
+    assert!(report["txn"].as_u64().is_some_and(|v| v >= 11), "{report}");
+    server.stop_graceful();
+
+    let server = Server::start(&dir.data_dir(), &[], &[]);
+    assert_eq!(server_event_ids(&server), report["event_ids"]);
+    server.stop_graceful();
+}
+
+/// Two servers with their own data directories append to one S3 table: both commit (the
+/// loser of a version race retries at the next one), neither loses or deletes the other's
+/// files, and a third process reads both nodes' rows.
+#[test]
+fn two_nodes_append_to_one_s3_table() {
+    let Some(s3) = S3Server::start("two_nodes_append_to_one_s3_table") else {
+        return;
+    };
+    let env = s3.env("shared");
+    let (dir_a, dir_b) = (TestDir::new(), TestDir::new());
+    let a = Server::start(&dir_a.data_dir(), &["--hot-window", "1s"], &env_refs(&env));
+    let b = Server::start(&dir_b.data_dir(), &["--hot-window", "1s"], &env_refs(&env));
+    let base = recent_base();
+    for round in 0..3 {
+        assert_eq!(
+            a.ingest(&service_events(&format!("a{round}"), "checkout", 4, base))["accepted"],
+            json!(4)
+        );
+        assert_eq!(
+            b.ingest(&service_events(&format!("b{round}"), "search", 3, base))["accepted"],
+            json!(3)
+        );
+    }
+    let reader = TestDir::new();
+    std::fs::create_dir_all(reader.data_dir()).unwrap();
+    let expected = json!([["checkout", 12], ["search", 9]]);
+    let landed = wait_until(Duration::from_secs(40), || {
+        s3.cli_rows(&reader.data_dir(), "shared", BY_SERVICE) == expected
+    });
+    assert!(
+        landed,
+        "both nodes' rows never reached the table; logs:\n{}\n{}",
+        a.log(),
+        b.log()
+    );
+    // Each node sees the other's flushed rows (it reads new commits every few seconds).
+    for node in [&a, &b] {
+        let seen = wait_until(Duration::from_secs(20), || {
+            let rows: Value = node.query(BY_SERVICE).into();
+            rows == expected
+        });
+        assert!(seen, "a node never saw the other's rows; log:\n{}", node.log());
+    }
+    a.stop_graceful();
+    b.stop_graceful();
+    // Restarts remove only their own unreferenced files: nothing of the other goes.
+    let a = Server::start(&dir_a.data_dir(), &[], &env_refs(&env));
+    let b = Server::start(&dir_b.data_dir(), &[], &env_refs(&env));
+    assert_eq!(s3.cli_rows(&reader.data_dir(), "shared", BY_SERVICE), expected);
+    let report = delta_check(
+        &test_python(),
+        &format!("{}/events", s3.store("shared")),
+        &format!("waylog-{}", node_id(&dir_b.data_dir())),
+        Some(s3.delta_options()),
+    );
+    assert_eq!(report["rows"], json!(21), "{report}");
+    assert!(report["txn"].as_u64().is_some_and(|v| v > 0), "{report}");
+    a.stop_graceful();
+    b.stop_graceful();
 }

@@ -269,9 +269,9 @@ fn kill9_cycles_keep_every_acknowledged_event_exactly_once() {
     server.stop_graceful();
 }
 
-/// A Parquet file written by a flush that crashed before its manifest commit is not listed
-/// in the manifest; the next start removes it (its rows are still in the WAL), so external
-/// readers of the cold layout never count them twice.
+/// A Parquet file written by a flush that crashed before its Delta commit is referenced by no
+/// commit; the next start removes it (its rows are still in the WAL) when this node wrote it,
+/// and never touches another node's files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_removes_cold_files_missing_from_the_manifest() {
     use waylog::clock::SystemClock;
@@ -295,16 +295,25 @@ async fn restart_removes_cold_files_missing_from_the_manifest() {
     drop(storage);
     let listed = parquet_files(&dir.cold_events_dir());
     assert_eq!(listed.len(), 1);
-    let stray = listed[0].with_file_name("00000000000000000090-00000000000000000099.parquet");
+    // A file this node wrote (its tag) that no commit references; another node's stays.
+    let node = node_id(&dir.data_dir());
+    let stray = listed[0].with_file_name(format!(
+        "00000000000000000090-00000000000000000099-{node}.parquet"
+    ));
+    let foreign =
+        listed[0].with_file_name("00000000000000000090-00000000000000000099-0123456789abcdef.parquet");
+    std::fs::copy(&listed[0], &foreign).unwrap();
     std::fs::copy(&listed[0], &stray).unwrap();
     let (storage, report) = Storage::open(cfg, Arc::new(SystemClock)).await.unwrap();
     assert!(!stray.exists(), "unlisted file removed");
+    assert!(foreign.exists(), "another node's file is never removed");
+    std::fs::remove_file(&foreign).unwrap();
     assert!(listed[0].exists(), "listed file kept");
     assert!(
         report
             .problems
             .iter()
-            .any(|p| p.contains("unlisted cold file")),
+            .any(|p| p.contains("no Delta commit references")),
         "{:?}",
         report.problems
     );

@@ -581,7 +581,7 @@ pub fn zstd(bytes: &[u8]) -> Vec<u8> {
     zstd::stream::encode_all(bytes, 3).unwrap()
 }
 
-/// Every `*.parquet` file under `dir`, recursively (sorted).
+/// Every `*.parquet` data file under `dir`, recursively (sorted; not under `_delta_log`).
 pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -592,7 +592,10 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p);
+                // The Delta log's checkpoints are Parquet too, but hold no rows.
+                if !p.ends_with("_delta_log") {
+                    stack.push(p);
+                }
             } else if p.extension().is_some_and(|x| x == "parquet") {
                 out.push(p);
             }
@@ -602,32 +605,40 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The `events` file paths (relative to the cold root) of the newest committed manifest.
+/// The `events` file paths (relative to the cold root) live in the newest version of the
+/// `events` Delta table: every commit (`_delta_log/*.json`, all kept) replayed in order.
 pub fn manifest_files(data_dir: &Path) -> Vec<String> {
-    let dir = data_dir.join("cold/_waylog/manifest");
-    let Some(newest) = std::fs::read_dir(&dir)
+    let dir = data_dir.join("cold/events/_delta_log");
+    let mut commits: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .max()
-        })
-        .ok()
-        .flatten()
-    else {
-        return Vec::new();
-    };
-    let m: Value = serde_json::from_slice(&std::fs::read(&newest).unwrap()).unwrap();
-    let mut out: Vec<String> = m["tables"]["events"]["files"]
-        .as_array()
-        .map(|fs| {
-            fs.iter()
-                .map(|f| f["path"].as_str().unwrap().to_string())
                 .collect()
         })
         .unwrap_or_default();
-    out.sort();
-    out
+    commits.sort();
+    let mut live = std::collections::BTreeSet::new();
+    for c in commits {
+        for line in std::fs::read_to_string(&c).unwrap().lines() {
+            let a: Value = serde_json::from_str(line).unwrap();
+            if let Some(p) = a["add"]["path"].as_str() {
+                live.insert(format!("events/{p}"));
+            }
+            if let Some(p) = a["remove"]["path"].as_str() {
+                live.remove(&format!("events/{p}"));
+            }
+        }
+    }
+    live.into_iter().collect()
+}
+
+/// This data directory's node id (the tag of the cold files it writes).
+pub fn node_id(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("node_id"))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 /// Poll `f` every 100 ms until it returns true or `timeout` passes.
