@@ -582,12 +582,13 @@ fn query_local(
         })?;
     let limit = limit.unwrap_or(1000) as usize;
     let result = rt.block_on(async {
-        let storage = Storage::open_read_only(dir, cold_store.as_deref(), s3, Arc::new(SystemClock))
-            .await
-            .map_err(|e| CliError {
-                code: EXIT_TRANSPORT,
-                message: format!("data dir error: {}", crate::storage::error_chain(&e)),
-            })?;
+        let storage =
+            Storage::open_read_only(dir, cold_store.as_deref(), s3, Arc::new(SystemClock))
+                .await
+                .map_err(|e| CliError {
+                    code: EXIT_TRANSPORT,
+                    message: format!("data dir error: {}", crate::storage::error_chain(&e)),
+                })?;
         let engine = QueryEngine::new(storage).with_max_value_bytes(max_value);
         run_user_sql(
             &engine,

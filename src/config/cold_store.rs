@@ -52,7 +52,8 @@ impl S3Args {
     /// Validate: an `http://` endpoint needs `WAYLOG_S3_ALLOW_HTTP=true`; a key id and a
     /// secret come together.
     pub fn into_settings(self) -> Result<S3Settings, String> {
-        let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let nonempty =
+            |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let allow_http = super::parse_bool("WAYLOG_S3_ALLOW_HTTP", &self.s3_allow_http)?;
         let path_style = super::parse_bool("WAYLOG_S3_PATH_STYLE", &self.s3_path_style)?;
         let endpoint = nonempty(self.s3_endpoint);
@@ -148,7 +149,11 @@ mod tests {
         );
         assert_eq!(parse_cold_location("cold"), Ok(ColdLocation::Local("cold")));
         assert!(parse_cold_location("s3:///x").is_err());
-        assert!(parse_cold_location("gs://b/p").unwrap_err().contains("s3://bucket/prefix"));
+        assert!(
+            parse_cold_location("gs://b/p")
+                .unwrap_err()
+                .contains("s3://bucket/prefix")
+        );
     }
 
     #[test]
@@ -165,7 +170,9 @@ mod tests {
                 .unwrap_err()
                 .contains("WAYLOG_S3_ALLOW_HTTP")
         );
-        let s = args("http://127.0.0.1:9000", "true").into_settings().unwrap();
+        let s = args("http://127.0.0.1:9000", "true")
+            .into_settings()
+            .unwrap();
         assert!(s.allow_http && s.path_style);
         assert!(args("https://s3.example", "false").into_settings().is_ok());
         assert!(args("ftp://x", "true").into_settings().is_err());

@@ -175,6 +175,10 @@ pub struct ServeArgs {
     pub llm: llm::LlmArgs,
     #[command(flatten)]
     pub s3: cold_store::S3Args,
+    /// Size compaction merges the small files of a closed hour partition up to (suffixes
+    /// KiB, MiB, GiB allowed).
+    #[arg(long, env = "WAYLOG_COMPACT_TARGET_BYTES", default_value = "256MiB")]
+    pub compact_target_bytes: String,
 }
 
 /// Every flag of `T` at its declared `default_value` (optional flags unset), with the
@@ -280,6 +284,8 @@ pub struct Config {
     pub cold_store: Option<String>,
     /// S3 overrides of an `s3://` cold store (`WAYLOG_S3_*`).
     pub s3: cold_store::S3Settings,
+    /// `WAYLOG_COMPACT_TARGET_BYTES`.
+    pub compact_target_bytes: u64,
     pub write_keys: Vec<String>,
     pub read_keys: Vec<String>,
     pub agent_keys: Vec<String>,
@@ -400,6 +406,10 @@ impl ServeArgs {
             data_dir: self.data_dir,
             cold_store,
             s3,
+            compact_target_bytes: positive_bytes(
+                "WAYLOG_COMPACT_TARGET_BYTES",
+                &self.compact_target_bytes,
+            )?,
             write_keys,
             read_keys,
             agent_keys,

@@ -299,7 +299,10 @@ impl TableLog {
             });
         }
         if current != Some(schema_string.as_str()) {
-            let id = self.metadata.as_ref().map_or_else(new_table_id, |m| m.id.clone());
+            let id = self
+                .metadata
+                .as_ref()
+                .map_or_else(new_table_id, |m| m.id.clone());
             actions.push(Action {
                 metadata: Some(Metadata {
                     id,
@@ -519,7 +522,11 @@ pub fn add_of(file: &ColdFile, table: TableId, data_change: bool, now_ms: i64) -
     let mut null_count = serde_json::Map::new();
     for (col, lo, hi) in [
         (table.time_column(), file.min_ts, file.max_ts),
-        (table.retention_column(), file.min_retention_ts, file.max_retention_ts),
+        (
+            table.retention_column(),
+            file.min_retention_ts,
+            file.max_retention_ts,
+        ),
     ] {
         min_values.insert(col.into(), json!(delta_ts(lo, false)));
         max_values.insert(col.into(), json!(delta_ts(hi, true)));
@@ -602,9 +609,7 @@ fn cold_file_of(table: TableId, add: &Add) -> Option<ColdFile> {
         max_ts: num("max_ts", i64::MAX),
         min_retention_ts: num("min_retention_ts", i64::MIN),
         max_retention_ts: num("max_retention_ts", i64::MAX),
-        schema_version: tag("schema_version")
-            .unwrap_or(SCHEMA_VERSION)
-            .to_string(),
+        schema_version: tag("schema_version").unwrap_or(SCHEMA_VERSION).to_string(),
     })
 }
 
@@ -663,7 +668,9 @@ fn delta_type(table: TableId, column: &str, t: &DataType) -> Result<Value> {
         DataType::Date32 => json!("date"),
         DataType::Timestamp(_, Some(_)) => json!("timestamp"),
         DataType::Timestamp(_, None) => json!("timestamp_ntz"),
-        DataType::Struct(fields) => json!({"type": "struct", "fields": struct_fields(table, fields)?}),
+        DataType::Struct(fields) => {
+            json!({"type": "struct", "fields": struct_fields(table, fields)?})
+        }
         DataType::List(item) | DataType::LargeList(item) => json!({
             "type": "array",
             "elementType": delta_type(table, column, item.data_type())?,
@@ -700,7 +707,10 @@ fn checkpoint_schema() -> SchemaRef {
     let l = |n: &str, nullable| Field::new(n, DataType::Int64, nullable);
     let st = |n: &str, f: Vec<Field>| Field::new(n, DataType::Struct(Fields::from(f)), true);
     Arc::new(Schema::new(vec![
-        st("txn", vec![s("appId", true), l("version", true), l("lastUpdated", true)]),
+        st(
+            "txn",
+            vec![s("appId", true), l("version", true), l("lastUpdated", true)],
+        ),
         st(
             "add",
             vec![
@@ -824,8 +834,14 @@ mod tests {
         let stats: Value = serde_json::from_str(a.stats.as_deref().unwrap()).unwrap();
         assert_eq!(stats["numRecords"], json!(7));
         // Min rounded down, max rounded up to the millisecond.
-        assert_eq!(stats["minValues"]["ts_start"], json!("2026-05-04T10:00:00.000Z"));
-        assert_eq!(stats["maxValues"]["ts_start"], json!("2026-05-04T10:00:00.124Z"));
+        assert_eq!(
+            stats["minValues"]["ts_start"],
+            json!("2026-05-04T10:00:00.000Z")
+        );
+        assert_eq!(
+            stats["maxValues"]["ts_start"],
+            json!("2026-05-04T10:00:00.124Z")
+        );
     }
 
     #[test]
@@ -833,7 +849,10 @@ mod tests {
         for t in TableId::ALL {
             let s: Value = serde_json::from_str(&delta_schema_string(t).unwrap()).unwrap();
             assert_eq!(s["type"], json!("struct"));
-            assert_eq!(s["fields"].as_array().unwrap().len(), t.schema().fields().len());
+            assert_eq!(
+                s["fields"].as_array().unwrap().len(),
+                t.schema().fields().len()
+            );
         }
     }
 
@@ -847,7 +866,10 @@ mod tests {
         // A second writer with a stale view appends: it catches up and takes version 1 + n.
         let mut b = TableLog::load(&store, TableId::Events).await.unwrap();
         for i in 0..CHECKPOINT_INTERVAL {
-            let f = file(&format!("events/date=2026-05-04/hour=10/a{i}.parquet"), i + 1);
+            let f = file(
+                &format!("events/date=2026-05-04/hour=10/a{i}.parquet"),
+                i + 1,
+            );
             let v = a
                 .commit(&store, vec![add(&f)], "WRITE", Some(("a", i + 1)), 1)
                 .await
@@ -868,7 +890,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(v, Committed::Version(CHECKPOINT_INTERVAL + 1));
-        assert_eq!(b.files.len() as u64, CHECKPOINT_INTERVAL + 1, "nothing lost");
+        assert_eq!(
+            b.files.len() as u64,
+            CHECKPOINT_INTERVAL + 1,
+            "nothing lost"
+        );
         // The same txn again: already in, nothing written.
         let again = b
             .commit(&store, vec![add(&fb)], "WRITE", Some(("b", 1)), 1)
@@ -897,7 +923,9 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            stale.commit(&store, vec![rm(&gone)], "DELETE", None, 1).await,
+            stale
+                .commit(&store, vec![rm(&gone)], "DELETE", None, 1)
+                .await,
             Err(Error::Conflict { .. })
         ));
     }

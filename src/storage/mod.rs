@@ -14,8 +14,9 @@
 
 pub mod cold;
 pub mod commit;
-pub mod delta;
+mod compact;
 pub mod dedup;
+pub mod delta;
 pub mod schema;
 pub mod table;
 
@@ -44,8 +45,8 @@ use crate::config::Config;
 use crate::wal::{self, Wal};
 use cold::ColdStore;
 use commit::NodeId;
-use delta::TableLog;
 use dedup::{Dedup, hash_id};
+use delta::TableLog;
 use schema::{TableId, string_column};
 use table::{ColdFile, HotBatch, TableSnapshot, TableState};
 
@@ -131,6 +132,8 @@ pub struct StorageConfig {
     pub cold_store: Option<String>,
     /// S3 overrides of an `s3://` cold store.
     pub s3: crate::config::cold_store::S3Settings,
+    /// Size compaction merges the small files of a closed hour partition up to.
+    pub compact_target_bytes: u64,
     pub wal_sync: bool,
     pub wal_segment_bytes: u64,
     pub hot_window: Duration,
@@ -164,6 +167,7 @@ impl From<&Config> for StorageConfig {
             data_dir: c.data_dir.clone(),
             cold_store: c.cold_store.clone(),
             s3: c.s3.clone(),
+            compact_target_bytes: c.compact_target_bytes,
             wal_sync: c.wal_sync,
             wal_segment_bytes: c.wal_segment_bytes,
             hot_window: c.hot_window,
@@ -253,6 +257,8 @@ pub struct Storage {
     /// This node's identity (`txn` app id, file tag); `None` for a read-only open of a data
     /// directory no server has opened.
     node: Option<NodeId>,
+    /// Files replaced by compaction, deleted once their grace period has passed.
+    vacuum: Mutex<Vec<(Instant, String)>>,
     wal: Option<Arc<Mutex<Wal>>>,
     writer_tx: Mutex<Option<mpsc::Sender<WriteMsg>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -334,7 +340,10 @@ struct Replayed {
 
 /// Per table, the WAL sequence this node flushed through: its `txn` version in the table's
 /// Delta log (0 without a node id or a `txn`).
-fn flushed_seqs(logs: &BTreeMap<TableId, TableLog>, node: Option<&NodeId>) -> BTreeMap<TableId, u64> {
+fn flushed_seqs(
+    logs: &BTreeMap<TableId, TableLog>,
+    node: Option<&NodeId>,
+) -> BTreeMap<TableId, u64> {
     let app = node.map(NodeId::app_id);
     logs.iter()
         .map(|(t, l)| (*t, app.as_deref().map_or(0, |a| l.txn_version(a))))
@@ -497,6 +506,8 @@ fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
 const HOT_MERGE_TARGET_ROWS: usize = 64 * 1024;
 /// Rows per flushed file (upper bound of a flush chunk).
 const FLUSH_CHUNK_ROWS: usize = 1 << 20;
+/// How often the maintenance loop compacts closed hour partitions and vacuums.
+const COLD_COMPACT_EVERY: Duration = Duration::from_secs(60);
 /// How often the maintenance loop reads other nodes' commits to the cold tables.
 const COLD_REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// Compaction starts when the hot tier has more batches than this.
@@ -613,14 +624,14 @@ impl Storage {
                 .await
                 .map_err(|e| Error::Join(e.to_string()))??;
             let after = commit::load_logs(&cold).await?;
-            let versions = |l: &BTreeMap<TableId, TableLog>| {
-                l.values().map(|t| t.version).collect::<Vec<_>>()
-            };
+            let versions =
+                |l: &BTreeMap<TableId, TableLog>| l.values().map(|t| t.version).collect::<Vec<_>>();
             if versions(&after) == versions(&logs) || attempt >= 5 {
                 let cfg = StorageConfig {
                     data_dir: data_dir.to_path_buf(),
                     cold_store: cold_store.map(str::to_string),
                     s3: s3.clone(),
+                    compact_target_bytes: u64::MAX,
                     wal_sync: false,
                     wal_segment_bytes: u64::MAX,
                     hot_window: Duration::MAX,
@@ -677,6 +688,7 @@ impl Storage {
             cold,
             logs: tokio::sync::Mutex::new(logs),
             node,
+            vacuum: Mutex::new(Vec::new()),
             wal: wal.map(|w| Arc::new(Mutex::new(w))),
             writer_tx: Mutex::new(None),
             writer_thread: Mutex::new(None),
@@ -1086,6 +1098,25 @@ impl Storage {
         Ok(())
     }
 
+    /// One compaction pass over every table, then the due deletions; failures are logged
+    /// (the next pass retries).
+    async fn compact_cold_all(&self) {
+        for t in TableId::ALL {
+            match self.compact_cold(t).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(table = t.name(), files = n, "cold compaction merged files")
+                }
+                Err(e) => {
+                    tracing::warn!(table = t.name(), error = %error_chain(&e), "cold compaction failed")
+                }
+            }
+        }
+        if let Err(e) = self.vacuum_due().await {
+            tracing::warn!(error = %error_chain(&e), "vacuum of replaced cold files failed");
+        }
+    }
+
     /// Read the commits other nodes made to the cold tables since the last look and publish
     /// their files (several nodes appending to one store see each other's flushed rows).
     pub async fn refresh_cold(&self) -> Result<()> {
@@ -1195,7 +1226,13 @@ impl Storage {
                     let keep = keep.clone();
                     let tag = self.node.as_ref().map_or("", |n| n.tag()).to_string();
                     let rewrite = tokio::task::spawn_blocking(move || {
-                        rewrite_cold_file(t, bytes, &file, &rewrite_path(&file.path, now, &tag), &keep)
+                        rewrite_cold_file(
+                            t,
+                            bytes,
+                            &file,
+                            &rewrite_path(&file.path, now, &tag),
+                            &keep,
+                        )
                     })
                     .await
                     .map_err(|e| Error::Join(e.to_string()))??;
@@ -1231,7 +1268,10 @@ impl Storage {
         let actions = commit::replace_actions(t, &old, &new, true, now_ms);
         let mut logs = self.logs.lock().await;
         let log = logs.get_mut(&t).expect("every table has a log");
-        match log.commit(&self.cold, actions, "DELETE", None, now_ms).await {
+        match log
+            .commit(&self.cold, actions, "DELETE", None, now_ms)
+            .await
+        {
             Ok(_) => {}
             // Another node changed the same files first: our rewrites are referenced by no
             // commit; remove them and let the next pass start over from the new snapshot.
@@ -1257,6 +1297,7 @@ impl Storage {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_retention = Instant::now() - Duration::from_secs(3600);
         let mut last_refresh = Instant::now();
+        let mut last_cold_compaction = Instant::now();
         let mut backoff: HashMap<TableId, Backoff> = HashMap::new();
         loop {
             tokio::select! {
@@ -1286,6 +1327,10 @@ impl Storage {
                             retry_in_ms = delay.as_millis() as u64, "flush failed; will retry");
                     }
                 }
+            }
+            if last_cold_compaction.elapsed() >= COLD_COMPACT_EVERY {
+                last_cold_compaction = Instant::now();
+                self.compact_cold_all().await;
             }
             if last_refresh.elapsed() >= COLD_REFRESH_EVERY {
                 last_refresh = Instant::now();
@@ -1447,7 +1492,11 @@ fn rewrite_path(path: &str, now: i64, tag: &str) -> String {
         _ => stem,
     };
     let name = format!("{stem}-r{now}-{tag}.parquet");
-    if dir.is_empty() { name } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 /// Decode the cold file `file` (its content `bytes`), filter it with `keep` and encode the kept
@@ -1836,11 +1885,13 @@ mod tests {
             test_event(2, "api", "error", now - 1_000),
         ])
         .unwrap();
-        let path = "events/date=2026-05-04/hour=10/00000000000000000001-00000000000000000005.parquet";
+        let path =
+            "events/date=2026-05-04/hour=10/00000000000000000001-00000000000000000005.parquet";
         let (bytes, file) =
             cold::encode_parquet(TableId::Events, &batch, path.to_string(), 1, 5).unwrap();
         cold.put(path, bytes.clone()).await.unwrap();
-        let stray = "events/date=2026-05-04/hour=10/00000000000000000006-00000000000000000007.parquet";
+        let stray =
+            "events/date=2026-05-04/hour=10/00000000000000000006-00000000000000000007.parquet";
         cold.put(stray, bytes).await.unwrap();
         let mut m = cold::Manifest::default();
         m.table_mut(TableId::Events).files.push(file);
@@ -1850,7 +1901,9 @@ mod tests {
         let mut config = crate::config::Config::for_data_dir(dir.path());
         config.wal_sync = false;
         let clock = Arc::new(crate::clock::ManualClock::new(now));
-        let (storage, report) = Storage::open((&config).into(), clock.clone()).await.unwrap();
+        let (storage, report) = Storage::open((&config).into(), clock.clone())
+            .await
+            .unwrap();
         assert!(
             report.problems.iter().any(|p| p.contains("migrated")),
             "{:?}",
@@ -1867,7 +1920,10 @@ mod tests {
         assert_eq!(log.version, Some(0));
         // A flush after the migration appends version 1 with this node's txn.
         storage
-            .append(TableId::Events, events_to_batch(&[test_event(3, "db", "ok", now)]).unwrap())
+            .append(
+                TableId::Events,
+                events_to_batch(&[test_event(3, "db", "ok", now)]).unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(storage.flush(TableId::Events).await.unwrap(), 1);

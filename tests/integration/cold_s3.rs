@@ -221,7 +221,10 @@ fn s3_cold_store_ingest_flush_query_restart() {
     assert_eq!(rows, expected);
     assert_eq!(s3.cli_rows(&dir.data_dir(), "prod", BY_SERVICE), expected);
     // Another prefix of the same bucket is another (empty) store.
-    assert_eq!(s3.cli_rows(&empty.data_dir(), "other", BY_SERVICE), json!([]));
+    assert_eq!(
+        s3.cli_rows(&empty.data_dir(), "other", BY_SERVICE),
+        json!([])
+    );
     // deltalake reads the same rows from the Delta table on S3.
     let python = test_python();
     let app = format!("waylog-{}", node_id(&dir.data_dir()));
@@ -283,7 +286,11 @@ fn delta_readers_agree_with_waylog_query() {
         let flushed = wait_until(Duration::from_secs(20), || {
             manifest_files(&dir.data_dir()).len() > round
         });
-        assert!(flushed, "flush {round} never committed; log:\n{}", server.log());
+        assert!(
+            flushed,
+            "flush {round} never committed; log:\n{}",
+            server.log()
+        );
     }
     let table = dir.cold_events_dir();
     assert!(
@@ -347,14 +354,21 @@ fn two_nodes_append_to_one_s3_table() {
             let rows: Value = node.query(BY_SERVICE).into();
             rows == expected
         });
-        assert!(seen, "a node never saw the other's rows; log:\n{}", node.log());
+        assert!(
+            seen,
+            "a node never saw the other's rows; log:\n{}",
+            node.log()
+        );
     }
     a.stop_graceful();
     b.stop_graceful();
     // Restarts remove only their own unreferenced files: nothing of the other goes.
     let a = Server::start(&dir_a.data_dir(), &[], &env_refs(&env));
     let b = Server::start(&dir_b.data_dir(), &[], &env_refs(&env));
-    assert_eq!(s3.cli_rows(&reader.data_dir(), "shared", BY_SERVICE), expected);
+    assert_eq!(
+        s3.cli_rows(&reader.data_dir(), "shared", BY_SERVICE),
+        expected
+    );
     let report = delta_check(
         &test_python(),
         &format!("{}/events", s3.store("shared")),

@@ -300,8 +300,8 @@ async fn restart_removes_cold_files_missing_from_the_manifest() {
     let stray = listed[0].with_file_name(format!(
         "00000000000000000090-00000000000000000099-{node}.parquet"
     ));
-    let foreign =
-        listed[0].with_file_name("00000000000000000090-00000000000000000099-0123456789abcdef.parquet");
+    let foreign = listed[0]
+        .with_file_name("00000000000000000090-00000000000000000099-0123456789abcdef.parquet");
     std::fs::copy(&listed[0], &foreign).unwrap();
     std::fs::copy(&listed[0], &stray).unwrap();
     let (storage, report) = Storage::open(cfg, Arc::new(SystemClock)).await.unwrap();

@@ -9,6 +9,7 @@ mod ask;
 mod cli;
 mod cli_verbs;
 mod cold_s3;
+mod compaction;
 mod config;
 mod dedup;
 mod demo;
