@@ -4,9 +4,12 @@
 //! (`scripts/delta_check.py`) as the independent reader. Without moto or deltalake the tests
 //! fail under `CI` and are skipped (with a notice) elsewhere.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -55,9 +58,14 @@ impl S3Server {
 
     /// The `WAYLOG_*` settings of a server using `prefix` of the bucket as its cold store.
     pub fn env(&self, prefix: &str) -> Vec<(&'static str, String)> {
+        self.env_via(prefix, &self.endpoint)
+    }
+
+    /// [`S3Server::env`] reaching the server through `endpoint` (a proxy).
+    pub fn env_via(&self, prefix: &str, endpoint: &str) -> Vec<(&'static str, String)> {
         vec![
             ("WAYLOG_COLD_STORE", self.store(prefix)),
-            ("WAYLOG_S3_ENDPOINT", self.endpoint.clone()),
+            ("WAYLOG_S3_ENDPOINT", endpoint.to_string()),
             ("WAYLOG_S3_ALLOW_HTTP", "true".into()),
             ("WAYLOG_S3_REGION", "us-east-1".into()),
             ("WAYLOG_S3_ACCESS_KEY_ID", "test".into()),
@@ -379,4 +387,145 @@ fn two_nodes_append_to_one_s3_table() {
     assert!(report["txn"].as_u64().is_some_and(|v| v > 0), "{report}");
     a.stop_graceful();
     b.stop_graceful();
+}
+
+/// A TCP proxy on loopback in front of the S3 server that can be cut: an S3 outage that
+/// keeps the stored objects (moto keeps them in memory).
+struct Proxy {
+    /// `http://127.0.0.1:PORT`
+    endpoint: String,
+    up: Arc<AtomicBool>,
+    /// Connections refused while down.
+    refused: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    fn start(target: &str) -> Proxy {
+        let target = target.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let up = Arc::new(AtomicBool::new(true));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (up2, refused2) = (up.clone(), refused.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !up2.load(Ordering::SeqCst) {
+                    refused2.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                pump(client, server, up2.clone());
+                pump(s2, c2, up2.clone());
+            }
+        });
+        Proxy {
+            endpoint,
+            up,
+            refused,
+        }
+    }
+
+    /// Cut every connection and refuse new ones (`false`), or serve again (`true`).
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+}
+
+/// Copy `from` to `to` until either closes or the proxy goes down (then both are shut).
+fn pump(mut from: TcpStream, mut to: TcpStream, up: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
+        let mut buf = vec![0u8; 64 * 1024];
+        while up.load(Ordering::SeqCst) {
+            match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+        let _ = from.shutdown(std::net::Shutdown::Both);
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    });
+}
+
+/// The S3 store goes away mid-run: ingest keeps acknowledging (the WAL holds the rows, the
+/// server answers from the hot tier), flushes fail and retry; when the store returns every
+/// row lands in the table exactly once, and a restart agrees.
+#[test]
+fn an_s3_outage_loses_and_duplicates_nothing() {
+    let Some(s3) = S3Server::start("an_s3_outage_loses_and_duplicates_nothing") else {
+        return;
+    };
+    let proxy = Proxy::start(&s3.endpoint);
+    let env = s3.env_via("outage", &proxy.endpoint);
+    let dir = TestDir::new();
+    let server = Server::start(&dir.data_dir(), &["--hot-window", "1s"], &env_refs(&env));
+    let reader = TestDir::new();
+    std::fs::create_dir_all(reader.data_dir()).unwrap();
+    let base = recent_base();
+    assert_eq!(
+        server.ingest(&service_events("o1", "checkout", 5, base))["accepted"],
+        json!(5)
+    );
+    let first = json!([["checkout", 5]]);
+    assert!(
+        wait_until(Duration::from_secs(30), || s3.cli_rows(
+            &reader.data_dir(),
+            "outage",
+            BY_SERVICE
+        ) == first),
+        "the first flush never landed; log:\n{}",
+        server.log()
+    );
+
+    proxy.set_up(false);
+    assert_eq!(
+        server.ingest(&service_events("o2", "search", 4, base))["accepted"],
+        json!(4)
+    );
+    // The flusher tried the store during the outage (a refused connection) ...
+    assert!(
+        wait_until(Duration::from_secs(30), || proxy
+            .refused
+            .load(Ordering::SeqCst)
+            > 0),
+        "no flush attempt reached the proxy; log:\n{}",
+        server.log()
+    );
+    // ... and every acknowledged row is still answered, none of the new ones in the table.
+    let all = json!([["checkout", 5], ["search", 4]]);
+    let rows: Value = server.query(BY_SERVICE).into();
+    assert_eq!(rows, all);
+    assert_eq!(s3.cli_rows(&reader.data_dir(), "outage", BY_SERVICE), first);
+
+    proxy.set_up(true);
+    assert!(
+        wait_until(Duration::from_secs(90), || s3.cli_rows(
+            &reader.data_dir(),
+            "outage",
+            BY_SERVICE
+        ) == all),
+        "the rows never landed after the outage; log:\n{}",
+        server.log()
+    );
+    server.stop_graceful();
+    let server = Server::start(&dir.data_dir(), &[], &env_refs(&env));
+    assert_eq!(
+        server.scalar("SELECT count(DISTINCT event_id) FROM events"),
+        9
+    );
+    assert_eq!(server.count(), 9);
+    server.stop_graceful();
 }
