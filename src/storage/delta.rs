@@ -367,7 +367,7 @@ impl TableLog {
                 self.apply(&actions);
                 self.version = Some(version);
                 // failpoint: after the Delta commit (durable; WAL segments not yet deleted).
-                if version > 0 && version % CHECKPOINT_INTERVAL == 0 {
+                if version > 0 && version.is_multiple_of(CHECKPOINT_INTERVAL) {
                     self.write_checkpoint_logged(store).await;
                 }
                 return Ok(Committed::Version(version));
@@ -570,7 +570,7 @@ pub fn remove_of(file: &ColdFile, table: TableId, data_change: bool, now_ms: i64
 }
 
 /// `events/date=…/x.parquet` -> `date=…/x.parquet`.
-fn table_relative<'a>(table: TableId, path: &'a str) -> &'a str {
+fn table_relative(table: TableId, path: &str) -> &str {
     path.strip_prefix(table.name())
         .and_then(|p| p.strip_prefix('/'))
         .unwrap_or(path)

@@ -1038,9 +1038,11 @@ impl Storage {
         .await
         .map_err(|e| Error::Join(e.to_string()))??;
         let rows: u64 = files.iter().map(|(_, f)| f.rows).sum();
+        let encoded = started.elapsed();
         for (bytes, file) in &files {
             self.cold.put(&file.path, bytes.clone()).await?;
         }
+        let put = started.elapsed();
         // failpoint: after the Parquet writes (durable, not yet in any commit).
         if !ids.is_empty() {
             let dir = self.cfg.data_dir.join("dedup");
@@ -1050,6 +1052,7 @@ impl Storage {
         }
         let new_files: Vec<ColdFile> = files.into_iter().map(|(_, f)| f).collect();
         // One Delta commit: the files' `add` actions and this node's `txn` at `last_seq`.
+        let before_commit = started.elapsed();
         let cold_now = {
             let now_ms = self.clock.now_ns() / 1_000_000;
             let app = node.app_id();
@@ -1061,6 +1064,16 @@ impl Storage {
                 .map_err(Error::Delta)?;
             log.cold_files()
         };
+        let committed = started.elapsed();
+        tracing::debug!(
+            table = t.name(),
+            rows,
+            files = new_files.len(),
+            encode_ms = encoded.as_secs_f64() * 1e3,
+            put_ms = (put - encoded).as_secs_f64() * 1e3,
+            commit_ms = (committed - before_commit).as_secs_f64() * 1e3,
+            "flush committed"
+        );
         // failpoint: after the commit (durable; the rows are still hot, the WAL still holds them).
         state.update(|s| {
             s.hot.retain(|h| !batches.iter().any(|b| Arc::ptr_eq(h, b)));
