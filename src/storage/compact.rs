@@ -3,8 +3,8 @@
 //! table's sort order with the same row groups, bloom filters and statistics as a flush, and
 //! committed as a data-change-free rewrite (`remove` + `add`, `dataChange: false`, operation
 //! `OPTIMIZE`). The snapshot swap is one table update, so a query sees either the small files
-//! or the merged one, each row once; the replaced files are deleted after
-//! [`VACUUM_GRACE`] so queries still reading an older snapshot finish.
+//! or the merged one, each row once; the replaced files (of compaction and of retention) are
+//! deleted after [`VACUUM_GRACE`] so queries still reading an older snapshot finish.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -96,11 +96,16 @@ impl Storage {
         };
         self.table(t)
             .update(|s| s.cold = commit::republish(&s.cold, files));
-        let due = Instant::now() + VACUUM_GRACE;
-        self.vacuum
-            .lock()
-            .extend(group.iter().map(|f| (due, f.path.clone())));
+        self.schedule_vacuum(group.iter().map(|f| f.path.clone()));
         Ok(group.len())
+    }
+
+    /// Delete the files at `paths` (no longer in the snapshot) after [`VACUUM_GRACE`]. The
+    /// queue lives in memory: after a restart, this node's unreferenced files are removed by
+    /// the start's orphan cleanup instead.
+    pub(super) fn schedule_vacuum(&self, paths: impl Iterator<Item = String>) {
+        let due = Instant::now() + VACUUM_GRACE;
+        self.vacuum.lock().extend(paths.map(|p| (due, p)));
     }
 
     /// Delete the replaced files whose grace period has passed.

@@ -1204,9 +1204,9 @@ impl Storage {
             Some(self.commit_cold_removal(t, &cold).await?)
         };
         state.update(|s| publish_removal(s, hot, cold_now));
-        for f in cold.old_files() {
-            self.cold.delete(&f.path).await?;
-        }
+        // Readers of the previous snapshot (queries in flight, other engines) may still read
+        // the replaced files: they go after the vacuum grace period.
+        self.schedule_vacuum(cold.old_files().map(|f| f.path.clone()));
         self.stats
             .retention_removed_rows
             .fetch_add(removed, Ordering::Relaxed);

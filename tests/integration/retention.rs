@@ -144,6 +144,9 @@ async fn retention_drops_expired_cold_files_and_rewrites_partly_expired_ones() {
     let left = ids_of(sql_rows(&engine, "SELECT event_id FROM events ORDER BY event_id").await);
     assert_eq!(left, expect_left);
 
+    // The replaced files stay for the vacuum grace period (readers of older snapshots).
+    assert_eq!(parquet_files(&dir.cold_events_dir()).len(), 4);
+    assert_eq!(storage.vacuum_all_for_test().await.unwrap(), 2);
     let after = parquet_files(&dir.cold_events_dir());
     assert_eq!(after.len(), 2, "{after:?}");
     let b_file = before
@@ -178,7 +181,7 @@ async fn retention_drops_expired_cold_files_and_rewrites_partly_expired_ones() {
         "idempotent"
     );
 
-    // The result survives a reopen (manifest committed, no WAL resurrection of cold rows).
+    // The result survives a reopen (Delta commit made, no WAL resurrection of cold rows).
     drop(engine);
     storage.close().unwrap();
     drop(storage);
@@ -193,6 +196,7 @@ async fn retention_drops_expired_cold_files_and_rewrites_partly_expired_ones() {
     assert_eq!(storage.enforce_retention(TableId::Events).await.unwrap(), 2);
     let left = ids_of(sql_rows(&engine, "SELECT event_id FROM events ORDER BY event_id").await);
     assert_eq!(left, ["d-fresh-0", "d-fresh-1", "d-fresh-2", "d-fresh-3"]);
+    storage.vacuum_all_for_test().await.unwrap();
     assert_eq!(parquet_files(&dir.cold_events_dir()).len(), 1);
     storage.close().unwrap();
 }
