@@ -538,3 +538,65 @@ fn an_s3_outage_loses_and_duplicates_nothing() {
     assert_eq!(server.count(), 9);
     server.stop_graceful();
 }
+
+/// Compaction and retention against the S3 server, in-process: small files of a closed hour
+/// merge into one (deltalake then reads one file with every row), and retention removes the
+/// expired rows from the table (deltalake reads none), each a Delta commit on S3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_and_retention_on_s3() {
+    let Some(s3) = S3Server::start("compaction_and_retention_on_s3") else {
+        return;
+    };
+    let dir = TestDir::new();
+    let mut cfg = storage_config(&dir.data_dir(), Duration::from_secs(7 * 86400));
+    cfg.cold_store = Some(s3.store("maint"));
+    cfg.s3 = waylog::config::cold_store::S3Settings {
+        endpoint: Some(s3.endpoint.clone()),
+        region: Some("us-east-1".into()),
+        allow_http: true,
+        path_style: true,
+        access_key_id: Some("test".into()),
+        secret_access_key: Some("test".into()),
+        session_token: None,
+    };
+    let clock = Arc::new(waylog::clock::SystemClock);
+    let (storage, _) = Storage::open(cfg.clone(), clock.clone()).await.unwrap();
+    let now = now_ns();
+    let hour = (now - 3 * HOUR_NS) - (now - 3 * HOUR_NS).rem_euclid(HOUR_NS);
+    for f in 0..4 {
+        let events = service_events(&format!("m{f}"), "api", 5, hour + f as i64 * SEC_NS);
+        storage
+            .append(TableId::Events, batch_of(&events, now))
+            .await
+            .unwrap();
+        storage.flush(TableId::Events).await.unwrap();
+    }
+    assert_eq!(storage.compact_cold(TableId::Events).await.unwrap(), 4);
+    storage.vacuum_all_for_test().await.unwrap();
+    let python = test_python();
+    let uri = format!("{}/events", s3.store("maint"));
+    let app = format!("waylog-{}", node_id(&dir.data_dir()));
+    let report = delta_check(&python, &uri, &app, Some(s3.delta_options()));
+    assert_eq!(
+        (report["files"].clone(), report["rows"].clone()),
+        (json!(1), json!(20))
+    );
+    storage.close().unwrap();
+    drop(storage);
+
+    // Reopened with a one-hour retention: every row (ended three hours ago) expires.
+    cfg.retention = Duration::from_secs(3600);
+    let (storage, _) = Storage::open(cfg, clock).await.unwrap();
+    assert_eq!(storage.table(TableId::Events).snapshot().cold_rows(), 20);
+    assert_eq!(
+        storage.enforce_retention(TableId::Events).await.unwrap(),
+        20
+    );
+    storage.vacuum_all_for_test().await.unwrap();
+    let report = delta_check(&python, &uri, &app, Some(s3.delta_options()));
+    assert_eq!(
+        (report["files"].clone(), report["rows"].clone()),
+        (json!(0), json!(0))
+    );
+    storage.close().unwrap();
+}
