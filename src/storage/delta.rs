@@ -158,6 +158,8 @@ pub struct TableLog {
     pub version: Option<u64>,
     /// Live files by path (relative to the table root).
     pub files: BTreeMap<String, Add>,
+    /// The same files as waylog's cold file list (decoded once, when applied).
+    cold: BTreeMap<String, ColdFile>,
     pub txns: HashMap<String, i64>,
     pub metadata: Option<Metadata>,
 }
@@ -178,6 +180,7 @@ impl TableLog {
             table,
             version: None,
             files: BTreeMap::new(),
+            cold: BTreeMap::new(),
             txns: HashMap::new(),
             metadata: None,
         }
@@ -246,9 +249,14 @@ impl TableLog {
         for a in actions {
             if let Some(add) = &a.add {
                 self.files.insert(add.path.clone(), add.clone());
+                match cold_file_of(self.table, add) {
+                    Some(f) => self.cold.insert(add.path.clone(), f),
+                    None => self.cold.remove(&add.path),
+                };
             }
             if let Some(r) = &a.remove {
                 self.files.remove(&r.path);
+                self.cold.remove(&r.path);
             }
             if let Some(t) = &a.txn {
                 self.txns.insert(t.app_id.clone(), t.version);
@@ -268,10 +276,7 @@ impl TableLog {
 
     /// The live files as waylog's cold file list (paths relative to the store root).
     pub fn cold_files(&self) -> Vec<ColdFile> {
-        self.files
-            .values()
-            .filter_map(|a| cold_file_of(self.table, a))
-            .collect()
+        self.cold.values().cloned().collect()
     }
 
     /// Create the table (version 0: protocol and metadata, plus `extra`) if it has no commit

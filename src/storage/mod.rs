@@ -1914,6 +1914,13 @@ mod tests {
         let mut config = crate::config::Config::for_data_dir(dir.path());
         config.wal_sync = false;
         let clock = Arc::new(crate::clock::ManualClock::new(now));
+        // Read-only, the old store is refused with the migration named.
+        let refused = Storage::open_read_only(dir.path(), None, &s3, clock.clone()).await;
+        assert!(
+            matches!(&refused, Err(Error::NotMigrated(_))),
+            "{:?}",
+            refused.map(|_| ())
+        );
         let (storage, report) = Storage::open((&config).into(), clock.clone())
             .await
             .unwrap();
