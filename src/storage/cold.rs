@@ -297,6 +297,19 @@ impl ColdStore {
         Ok(removed)
     }
 
+    /// Every object under `prefix` whose path sorts after `offset`.
+    pub async fn list_after(
+        &self,
+        prefix: &str,
+        offset: &str,
+    ) -> Result<Vec<object_store::ObjectMeta>> {
+        self.store
+            .list_with_offset(Some(&StorePath::from(prefix)), &StorePath::from(offset))
+            .try_collect()
+            .await
+            .map_err(|source| store_error("list", prefix, source))
+    }
+
     /// Every object under `prefix`.
     pub async fn list(&self, prefix: &str) -> Result<Vec<object_store::ObjectMeta>> {
         self.store

@@ -195,29 +195,15 @@ impl TableLog {
         format!("{}/{version:020}.json", Self::log_dir(table))
     }
 
-    /// Load the newest version: the last checkpoint (if any) and the commits after it.
+    /// Load the newest version: the last checkpoint (if any) and the commits after it (listed
+    /// from the checkpoint on, so loading does not grow with the table's history).
     pub async fn load(store: &ColdStore, table: TableId) -> Result<TableLog> {
         let mut log = TableLog::empty(table);
         let dir = Self::log_dir(table);
-        let metas = store.list(&dir).await?;
-        let mut commits: Vec<u64> = Vec::new();
-        let mut has_last_checkpoint = false;
-        for m in &metas {
-            let Some(name) = m.location.filename() else {
-                continue;
-            };
-            if name == "_last_checkpoint" {
-                has_last_checkpoint = true;
-            } else if let Some(v) = name.strip_suffix(".json").and_then(|v| v.parse().ok()) {
-                commits.push(v);
-            }
-        }
-        commits.sort_unstable();
-        if has_last_checkpoint {
-            let path = format!("{dir}/_last_checkpoint");
-            let bytes = store.get(&path).await?;
+        let last_path = format!("{dir}/_last_checkpoint");
+        if let Some(bytes) = store.get_opt(&last_path).await? {
             let last: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-                path: path.clone(),
+                path: last_path.clone(),
                 message: e.to_string(),
             })?;
             if let Some(v) = last["version"].as_u64() {
@@ -227,6 +213,15 @@ impl TableLog {
                 log.version = Some(v);
             }
         }
+        let metas = match log.version {
+            Some(v) => store.list_after(&dir, &Self::commit_path(table, v)).await?,
+            None => store.list(&dir).await?,
+        };
+        let mut commits: Vec<u64> = metas
+            .iter()
+            .filter_map(|m| m.location.filename()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        commits.sort_unstable();
         for v in commits {
             if log.version.is_some_and(|cur| v <= cur) {
                 continue;

@@ -563,7 +563,9 @@ async fn compaction_and_retention_on_s3() {
     let (storage, _) = Storage::open(cfg.clone(), clock.clone()).await.unwrap();
     let now = now_ns();
     let hour = (now - 3 * HOUR_NS) - (now - 3 * HOUR_NS).rem_euclid(HOUR_NS);
-    for f in 0..4 {
+    // Ten flushes: versions 1..=10, so the table on S3 also has a checkpoint (version 10)
+    // that the reopen below loads from.
+    for f in 0..10 {
         let events = service_events(&format!("m{f}"), "api", 5, hour + f as i64 * SEC_NS);
         storage
             .append(TableId::Events, batch_of(&events, now))
@@ -571,7 +573,7 @@ async fn compaction_and_retention_on_s3() {
             .unwrap();
         storage.flush(TableId::Events).await.unwrap();
     }
-    assert_eq!(storage.compact_cold(TableId::Events).await.unwrap(), 4);
+    assert_eq!(storage.compact_cold(TableId::Events).await.unwrap(), 10);
     storage.vacuum_all_for_test().await.unwrap();
     let python = test_python();
     let uri = format!("{}/events", s3.store("maint"));
@@ -579,18 +581,19 @@ async fn compaction_and_retention_on_s3() {
     let report = delta_check(&python, &uri, &app, Some(s3.delta_options()));
     assert_eq!(
         (report["files"].clone(), report["rows"].clone()),
-        (json!(1), json!(20))
+        (json!(1), json!(50))
     );
+    assert_eq!(report["version"], json!(11), "{report}");
     storage.close().unwrap();
     drop(storage);
 
     // Reopened with a one-hour retention: every row (ended three hours ago) expires.
     cfg.retention = Duration::from_secs(3600);
     let (storage, _) = Storage::open(cfg, clock).await.unwrap();
-    assert_eq!(storage.table(TableId::Events).snapshot().cold_rows(), 20);
+    assert_eq!(storage.table(TableId::Events).snapshot().cold_rows(), 50);
     assert_eq!(
         storage.enforce_retention(TableId::Events).await.unwrap(),
-        20
+        50
     );
     storage.vacuum_all_for_test().await.unwrap();
     let report = delta_check(&python, &uri, &app, Some(s3.delta_options()));
