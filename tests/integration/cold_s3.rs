@@ -461,8 +461,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, up: Arc<AtomicBool>) {
 }
 
 /// The S3 store goes away mid-run: ingest keeps acknowledging (the WAL holds the rows, the
-/// server answers from the hot tier), flushes fail and retry; when the store returns every
-/// row lands in the table exactly once, and a restart agrees.
+/// server answers from the hot tier) until the hot tier is full (`503 overloaded`), flushes
+/// fail and retry; when the store returns every acknowledged row lands in the table exactly
+/// once, and a restart agrees.
 #[test]
 fn an_s3_outage_loses_and_duplicates_nothing() {
     let Some(s3) = S3Server::start("an_s3_outage_loses_and_duplicates_nothing") else {
@@ -471,7 +472,8 @@ fn an_s3_outage_loses_and_duplicates_nothing() {
     let proxy = Proxy::start(&s3.endpoint);
     let env = s3.env_via("outage", &proxy.endpoint);
     let dir = TestDir::new();
-    let server = Server::start(&dir.data_dir(), &["--hot-window", "1s"], &env_refs(&env));
+    let args = ["--hot-window", "1s", "--hot-max-bytes", "2MiB"];
+    let server = Server::start(&dir.data_dir(), &args, &env_refs(&env));
     let reader = TestDir::new();
     std::fs::create_dir_all(reader.data_dir()).unwrap();
     let base = recent_base();
@@ -516,8 +518,24 @@ fn an_s3_outage_loses_and_duplicates_nothing() {
     let rows: Value = server.query(&hot_only).into();
     assert_eq!(rows, json!([["search", 4]]));
     assert_eq!(server.query_resp(BY_SERVICE).status, 503);
-    let all = json!([["checkout", 5], ["search", 4]]);
     assert_eq!(s3.cli_rows(&reader.data_dir(), "outage", BY_SERVICE), first);
+    // Ingest goes on until the hot tier is full, then `503 overloaded`.
+    let mut extra = 0;
+    let mut refused = None;
+    for i in 0..2_000 {
+        let batch = service_events(&format!("o3-{i}"), "bulk", 50, later);
+        let r = server.post_events("application/json", &serde_json::to_vec(&batch).unwrap());
+        if r.status != 200 {
+            refused = Some(r);
+            break;
+        }
+        extra += r.json()["accepted"].as_i64().unwrap();
+    }
+    let refused = refused.expect("the hot tier never filled");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(refused.body.contains("overloaded"), "{}", refused.body);
+    assert!(extra > 0);
+    let all = json!([["bulk", extra], ["checkout", 5], ["search", 4]]);
 
     proxy.set_up(true);
     assert!(
@@ -533,9 +551,9 @@ fn an_s3_outage_loses_and_duplicates_nothing() {
     let server = Server::start(&dir.data_dir(), &[], &env_refs(&env));
     assert_eq!(
         server.scalar("SELECT count(DISTINCT event_id) FROM events"),
-        9
+        9 + extra
     );
-    assert_eq!(server.count(), 9);
+    assert_eq!(server.count(), 9 + extra);
     server.stop_graceful();
 }
 
