@@ -97,13 +97,15 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct LoadgenCli {
+    /// Connections, one thread each.
     #[arg(long, default_value = "4")]
     pub clients: usize,
     #[arg(long, default_value = "500")]
     pub batch: usize,
     #[arg(long, default_value = "20s")]
     pub duration: String,
-    /// Target events/s over all clients (default: unlimited).
+    /// Offered events/s over all connections, open loop: requests leave on a fixed schedule
+    /// and latency counts from the scheduled time (default: closed loop, unlimited).
     #[arg(long)]
     pub rate: Option<u64>,
     /// Write key (default WAYLOG_WRITE_KEY).
