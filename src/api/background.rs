@@ -69,16 +69,24 @@ impl Background {
             .collect()
     }
 
-    /// Test hook (`WAYLOG_TEST_HOOKS`): abort the task `name` as if it had died. Returns
-    /// whether such a task runs.
+    /// Test hook (`WAYLOG_TEST_HOOKS`): abort the task `name` as if it had died, and wait (up
+    /// to 10 s) until it has ended: the task runs on the background runtime, so the abort
+    /// lands at its next poll there. Returns whether such a task runs.
     #[doc(hidden)]
-    pub fn abort_for_test(&self, name: &str) -> bool {
-        let tasks = self.tasks.lock();
-        let found = tasks.iter().find(|(n, _)| *n == name);
-        if let Some((_, t)) = found {
-            t.abort();
+    pub async fn abort_for_test(&self, name: &str) -> bool {
+        let aborted = {
+            let tasks = self.tasks.lock();
+            let found = tasks.iter().find(|(n, _)| *n == name);
+            if let Some((_, t)) = found {
+                t.abort();
+            }
+            found.is_some()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while aborted && !self.dead_all().contains(&name) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        found.is_some()
+        aborted
     }
 
     /// The tasks' names, in start order.
