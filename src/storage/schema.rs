@@ -147,7 +147,7 @@ impl TableId {
     /// incident detection) prunes the `ok` row groups by their statistics; within a status
     /// rows stay in (service, ts) runs, so a per-service scan still prunes by service.
     /// Events have one more, leading key that is not a column, a failure tier (see
-    /// `sort_by_table_key`): the failed rows first, then the other rows of the traces that
+    /// `sort_indices` in `storage`): the failed rows first, then the other rows of the traces that
     /// have a failed event in the sorted batch, then the rest. A failure scan reads one
     /// contiguous run of pages, and loading every event of the failed traces (rollup,
     /// error-family users, blast radius) reads a few percent of each file's pages.
