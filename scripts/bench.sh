@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|metrics|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000)
+# usage: scripts/bench.sh [ingest|stages|otlp|query|reads|tick|triage|metrics|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000)
 # `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
@@ -63,6 +63,11 @@ if [ "$what" = ingest ] || [ "$what" = all ]; then
   recovered=$(grep -h 'recovered' "$errfile" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
   echo "{\"replay\": \"$recovered\"}"
   kill -TERM "$pid"; wait "$pid" || true
+fi
+
+if [ "$what" = stages ] || [ "$what" = ingest ] || [ "$what" = all ]; then
+  echo "# ingest stages: one request of $BATCH events, each CPU stage alone on one core, and the WAL group commit"
+  "$BIN" bench-ingest-stages --batch "$BATCH" --iterations 200 --data-dir "$work"
 fi
 
 if [ "$what" = otlp ] || [ "$what" = all ]; then

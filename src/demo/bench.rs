@@ -227,6 +227,109 @@ pub fn loadgen(args: &LoadgenArgs) -> Value {
     })
 }
 
+/// Time the CPU stages of one ingest request of `batch` benchmark events, each alone on one
+/// thread, `iterations` times (the ceilings of docs/perf.md): the exact path's JSON parse
+/// into `Value`s and its validation, the typed fast path's decode and the whole `prepare` up
+/// to the Arrow batch, Arrow conversion of owned events, IPC encoding, and the WAL group
+/// commit of that record with and without `fdatasync` (in a directory under `dir`).
+pub fn bench_ingest_stages(
+    dir: &std::path::Path,
+    batch: usize,
+    iterations: usize,
+) -> anyhow::Result<Value> {
+    use crate::ingest::events::prepare;
+    use crate::ingest::framing::{Framing, ndjson_lines, split_items};
+    use crate::model::fast::decode_event;
+    use crate::model::validate_item_owned;
+    use crate::storage::encode_ipc;
+
+    let now = SystemClock.now_ns();
+    let mut events = TrafficGen::new(1).events(batch, now - 60_000_000_000, 1_000_000);
+    events.truncate(batch);
+    let body = super::traffic::ndjson(&events);
+    let body = body.as_bytes();
+    let per_event_us = |f: &mut dyn FnMut()| {
+        f();
+        let t = Instant::now();
+        for _ in 0..iterations {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1e6 / (iterations * batch) as f64
+    };
+    let mut report = serde_json::Map::new();
+    let mut put = |name: &str, us: f64| {
+        report.insert(
+            name.to_owned(),
+            json!({"us_per_event": (us * 1000.0).round() / 1000.0,
+                   "events_per_core_sec": (1e6 / us).round()}),
+        );
+    };
+    put(
+        "exact_parse_only",
+        per_event_us(&mut || drop(split_items(body, Framing::Ndjson))),
+    );
+    let parsed: Vec<Value> = split_items(body, Framing::Ndjson)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("benchmark traffic must parse: {e:?}"))?;
+    put(
+        "exact_validate_only",
+        per_event_us(&mut || {
+            for v in parsed.clone() {
+                drop(validate_item_owned(v, now));
+            }
+        }) - per_event_us(&mut || drop(parsed.clone())),
+    );
+    put(
+        "fast_decode_only",
+        per_event_us(&mut || {
+            for line in ndjson_lines(body) {
+                drop(decode_event(line, now));
+            }
+        }),
+    );
+    put(
+        "prepare_fast_to_batch",
+        per_event_us(&mut || drop(prepare(body, Framing::Ndjson, now, usize::MAX, false))),
+    );
+    put(
+        "events_to_batch",
+        per_event_us(&mut || drop(events_to_batch(&events))),
+    );
+    let batch_rows = events_to_batch(&events)?;
+    put(
+        "encode_ipc",
+        per_event_us(&mut || drop(encode_ipc(&batch_rows))),
+    );
+    let payload = encode_ipc(&batch_rows)?;
+    for sync in [false, true] {
+        let wal_dir = dir.join(if sync { "wal-sync" } else { "wal-nosync" });
+        std::fs::create_dir_all(&wal_dir)?;
+        let mut wal = crate::wal::Wal::open(&wal_dir, 1, 64 << 20, sync)?;
+        let mut failed = None;
+        let us = per_event_us(&mut || {
+            if let Err(e) = wal.append_group(now, &[(1, payload.as_slice())]) {
+                failed = Some(e.to_string());
+            }
+        });
+        if let Some(e) = failed {
+            anyhow::bail!("wal append: {e}");
+        }
+        put(
+            if sync {
+                "wal_group_fsync"
+            } else {
+                "wal_group_nosync"
+            },
+            us,
+        );
+        drop(wal);
+        std::fs::remove_dir_all(&wal_dir)?;
+    }
+    Ok(json!({"batch_events": batch, "iterations": iterations,
+              "request_bytes": body.len(), "stages": report}))
+}
+
 /// Load `rows` events into a fresh data dir in-process and time `sql` from hot and cold.
 pub async fn bench_query(
     dir: &std::path::Path,
