@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|metrics|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 LABELS=1000)
+# usage: scripts/bench.sh [ingest|stages|otlp|query|reads|tick|triage|metrics|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000)
 # `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
@@ -43,12 +43,18 @@ if [ "$what" = ingest ] || [ "$what" = all ]; then
     kill -TERM "$pid"; wait "$pid" || true
   done
 
-  echo "# ingest: $CLIENTS clients, NDJSON batches of $BATCH ~1KiB events, fsync before ack"
+  echo "# ingest: $CLIENTS clients, pre-encoded NDJSON batches of $BATCH ~1KiB events, fsync before ack"
   start_server "$work/ingest" --hot-max-bytes 16GiB --hot-window 1h
   max=$("$BIN" loadgen --addr "$url" --clients "$CLIENTS" --batch "$BATCH" --duration "$DURATION")
   echo "{\"max_throughput\": $max}"
+  # Open loop (latency from each request's scheduled time): the offered rate, then
+  # half the measured maximum.
+  RATE=${RATE:-100000}
+  OPEN_CLIENTS=${OPEN_CLIENTS:-8}
+  fixed=$("$BIN" loadgen --addr "$url" --clients "$OPEN_CLIENTS" --batch "$BATCH" --duration "$DURATION" --rate "$RATE")
+  echo "{\"open_loop_latency\": $fixed}"
   rate=$(python3 -c "import json,sys; print(int(json.loads(sys.argv[1])['events_per_sec']/2))" "$max")
-  half=$("$BIN" loadgen --addr "$url" --clients "$CLIENTS" --batch "$BATCH" --duration "$DURATION" --rate "$rate")
+  half=$("$BIN" loadgen --addr "$url" --clients "$OPEN_CLIENTS" --batch "$BATCH" --duration "$DURATION" --rate "$rate")
   echo "{\"half_rate_latency\": $half}"
 
   echo "# WAL replay: kill -9, restart on the same directory"
@@ -57,6 +63,11 @@ if [ "$what" = ingest ] || [ "$what" = all ]; then
   recovered=$(grep -h 'recovered' "$errfile" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
   echo "{\"replay\": \"$recovered\"}"
   kill -TERM "$pid"; wait "$pid" || true
+fi
+
+if [ "$what" = stages ] || [ "$what" = ingest ] || [ "$what" = all ]; then
+  echo "# ingest stages: one request of $BATCH events, each CPU stage alone on one core, and the WAL group commit"
+  "$BIN" bench-ingest-stages --batch "$BATCH" --iterations 200 --data-dir "$work"
 fi
 
 if [ "$what" = otlp ] || [ "$what" = all ]; then

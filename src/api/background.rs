@@ -1,6 +1,7 @@
 //! The server's background tasks (storage maintenance, the trace-index warmer, the incident
-//! engine), owned in one place: started by [`crate::api::start_storage`], watched by
-//! `/readyz`, and joined in order at shutdown.
+//! engine), owned in one place: started by [`crate::api::start_storage`] on a small runtime of
+//! their own (one worker, a few blocking threads) so their CPU never occupies the request
+//! runtime's workers, watched by `/readyz`, and joined in order at shutdown.
 //!
 //! Invariants:
 //! - A task that ends before shutdown began (returned early or panicked) is a failure: `/readyz`
@@ -12,21 +13,41 @@
 //!   reported.
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-/// Named, owned background tasks.
+/// Named, owned background tasks, run on their own small runtime.
 #[derive(Debug, Default)]
 pub struct Background {
     tasks: Mutex<Vec<(&'static str, JoinHandle<()>)>>,
+    runtime: OnceLock<Runtime>,
 }
 
+/// Worker threads of the background runtime: the tasks' async parts (query execution of the
+/// engine's ticks and warmers included) never hold the request runtime's workers.
+const WORKER_THREADS: usize = 1;
+/// Its blocking pool (merges, flush encoding, index builds, file reads of its queries).
+const MAX_BLOCKING_THREADS: usize = 4;
+
 impl Background {
-    /// Start `task` as `name`.
+    /// Start `task` as `name` on the background runtime (created on first use). On a 2-core
+    /// machine the request path's async workers then only ever wait for each other: a long
+    /// poll of a background query or merge delays no acknowledgement (issue 20 item 3).
     pub fn spawn(&self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
-        self.tasks.lock().push((name, tokio::spawn(task)));
+        let runtime = self.runtime.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(WORKER_THREADS)
+                .max_blocking_threads(MAX_BLOCKING_THREADS)
+                .thread_name("waylog-background")
+                .enable_all()
+                .build()
+                .expect("building the background runtime")
+        });
+        self.tasks.lock().push((name, runtime.spawn(task)));
     }
 
     /// The first task (in start order) that has ended.
@@ -48,16 +69,24 @@ impl Background {
             .collect()
     }
 
-    /// Test hook (`WAYLOG_TEST_HOOKS`): abort the task `name` as if it had died. Returns
-    /// whether such a task runs.
+    /// Test hook (`WAYLOG_TEST_HOOKS`): abort the task `name` as if it had died, and wait (up
+    /// to 10 s) until it has ended: the task runs on the background runtime, so the abort
+    /// lands at its next poll there. Returns whether such a task runs.
     #[doc(hidden)]
-    pub fn abort_for_test(&self, name: &str) -> bool {
-        let tasks = self.tasks.lock();
-        let found = tasks.iter().find(|(n, _)| *n == name);
-        if let Some((_, t)) = found {
-            t.abort();
+    pub async fn abort_for_test(&self, name: &str) -> bool {
+        let aborted = {
+            let tasks = self.tasks.lock();
+            let found = tasks.iter().find(|(n, _)| *n == name);
+            if let Some((_, t)) = found {
+                t.abort();
+            }
+            found.is_some()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while aborted && !self.dead_all().contains(&name) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        found.is_some()
+        aborted
     }
 
     /// The tasks' names, in start order.
@@ -82,6 +111,16 @@ impl Background {
             joined.push(name);
         }
         joined
+    }
+}
+
+impl Drop for Background {
+    /// The runtime may be dropped on an async thread, where a blocking shutdown would panic;
+    /// its tasks were joined (or aborted) by [`Background::join`] before.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

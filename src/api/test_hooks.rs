@@ -49,13 +49,13 @@ async fn job_break(
             storage.fail_flushes_for_test();
             true
         }
-        ("flusher", "stop") => state.background.abort_for_test("maintenance"),
-        ("index_warmer", "stop") => state.background.abort_for_test("index warmer"),
+        ("flusher", "stop") => state.background.abort_for_test("maintenance").await,
+        ("index_warmer", "stop") => state.background.abort_for_test("index warmer").await,
         ("incident_engine", "stall") => {
             state.incidents.stall_for_test();
             true
         }
-        ("incident_engine", "stop") => state.background.abort_for_test("incident engine"),
+        ("incident_engine", "stop") => state.background.abort_for_test("incident engine").await,
         _ => false,
     };
     if !done {

@@ -84,6 +84,9 @@ pub enum Command {
     /// Benchmark driver: N events half hot, half cold, extra label values; time `/metrics`.
     #[command(hide = true)]
     BenchMetrics(BenchMetricsCli),
+    /// Benchmark driver: the ingest stages of one request, each alone, on one core.
+    #[command(hide = true)]
+    BenchIngestStages(BenchIngestStagesCli),
     /// Start waylog (or target --addr) and four demo services, drive a burst through them and
     /// print the triage story.
     Demo(demo::DemoArgs),
@@ -97,13 +100,15 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct LoadgenCli {
+    /// Connections, one thread each.
     #[arg(long, default_value = "4")]
     pub clients: usize,
     #[arg(long, default_value = "500")]
     pub batch: usize,
     #[arg(long, default_value = "20s")]
     pub duration: String,
-    /// Target events/s over all clients (default: unlimited).
+    /// Offered events/s over all connections, open loop: requests leave on a fixed schedule
+    /// and latency counts from the scheduled time (default: closed loop, unlimited).
     #[arg(long)]
     pub rate: Option<u64>,
     /// Write key (default WAYLOG_WRITE_KEY).
@@ -140,6 +145,19 @@ pub struct BenchMetricsCli {
     /// Extra distinct label values registered before the scrapes.
     #[arg(long, default_value = "1000")]
     pub labels: usize,
+    #[arg(long)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchIngestStagesCli {
+    /// Events per request.
+    #[arg(long, default_value = "500")]
+    pub batch: usize,
+    /// Requests timed per stage.
+    #[arg(long, default_value = "200")]
+    pub iterations: usize,
+    /// Where the WAL stages write (a fresh directory is made inside).
     #[arg(long)]
     pub data_dir: PathBuf,
 }
@@ -427,6 +445,9 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             b.iterations,
             b.labels,
         )),
+        Command::BenchIngestStages(b) => run_bench(async move {
+            crate::demo::bench::bench_ingest_stages(&b.data_dir, b.batch, b.iterations)
+        }),
         Command::BenchReads(b) => run_bench(crate::demo::bench::bench_reads(
             &b.data_dir,
             b.rows,

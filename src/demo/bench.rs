@@ -1,6 +1,8 @@
 //! Whole-system benchmark drivers behind hidden CLI verbs (run by `scripts/bench.sh`):
-//! - `waylog loadgen`: concurrent HTTP clients posting NDJSON batches of ~1 KiB events to a
-//!   running server; reports sustained events/s and ack latency percentiles;
+//! - `waylog loadgen`: HTTP connections posting pre-encoded NDJSON batches of ~1 KiB events to
+//!   a running server, closed loop (as fast as it answers) or open loop at a fixed offered
+//!   rate with latency counted from each request's scheduled time (no coordinated omission);
+//!   reports sustained events/s and ack latency percentiles up to p99.9;
 //! - `waylog bench-query`: loads N events through the real storage engine in-process and times
 //!   the GROUP BY query from the hot tier, then again from cold Parquet.
 
@@ -16,21 +18,50 @@ use crate::query::{QueryEngine, QueryOptions, run_user_sql};
 use crate::storage::schema::{TableId, events_to_batch};
 use crate::storage::{Storage, StorageConfig};
 
-/// NDJSON line templates split around the event id, so batches get fresh ids cheaply.
-fn templates(seed: u64, n: usize) -> Vec<(String, String)> {
-    let mut g = TrafficGen::new(seed);
-    let now = SystemClock.now_ns();
-    let mut events = g.events(n, now - 120_000_000_000, 2_000_000);
-    events.truncate(n);
-    events
-        .iter_mut()
-        .map(|e| {
-            e.event_id = "@@ID@@".into();
+/// Hex digits of the per-event counter patched into each pre-encoded event id.
+const ID_SLOT: usize = 16;
+
+/// One pre-encoded NDJSON request body: the events of the benchmark traffic serialized once,
+/// each `event_id` ending in a fixed-width slot that [`Body::stamp`] overwrites with a fresh
+/// counter, so a request costs the generator a few bytes of patching, not a serialization.
+struct Body {
+    bytes: Vec<u8>,
+    /// Byte offsets of the id slots, one per event.
+    slots: Vec<usize>,
+}
+
+impl Body {
+    /// `batch` events of seed `seed`, ids `<run>-<slot>`.
+    fn new(run: u64, seed: u64, batch: usize) -> Body {
+        let mut g = TrafficGen::new(seed);
+        let now = SystemClock.now_ns();
+        let mut events = g.events(batch, now - 120_000_000_000, 2_000_000);
+        events.truncate(batch);
+        let placeholder = "#".repeat(ID_SLOT);
+        let mut bytes = Vec::with_capacity(batch * 1200);
+        let mut slots = Vec::with_capacity(batch);
+        for e in &mut events {
+            e.event_id = format!("{run:016x}-{placeholder}");
             let line = serde_json::to_string(e).expect("events serialize");
-            let (a, b) = line.split_once("@@ID@@").expect("placeholder present");
-            (a.to_string(), b.to_string())
-        })
-        .collect()
+            let at = line.find(&placeholder).expect("placeholder present");
+            slots.push(bytes.len() + at);
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\n');
+        }
+        Body { bytes, slots }
+    }
+
+    /// Give every event of the body a fresh id: `first`, `first + 1`, … in lower-case hex.
+    fn stamp(&mut self, first: u64) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (i, at) in self.slots.iter().enumerate() {
+            let mut n = first + i as u64;
+            for b in self.bytes[*at..*at + ID_SLOT].iter_mut().rev() {
+                *b = DIGITS[(n & 0xf) as usize];
+                n >>= 4;
+            }
+        }
+    }
 }
 
 /// The `p` quantile (nearest rank on `len - 1`) of sorted microseconds, in milliseconds.
@@ -46,110 +77,257 @@ pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
 pub struct LoadgenArgs {
     pub url: String,
     pub key: Option<String>,
+    /// Connections (one thread each).
     pub clients: usize,
     pub batch: usize,
     pub duration: Duration,
-    /// Target events/s over all clients (None = as fast as possible).
+    /// Offered events/s over all connections, open loop (None = closed loop, as fast as the
+    /// server answers).
     pub rate: Option<u64>,
 }
 
-/// Drive the server and return a JSON report.
-pub fn loadgen(args: &LoadgenArgs) -> Value {
-    let run: u64 = rand::random();
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut handles = Vec::new();
-    for c in 0..args.clients {
-        let args = args.clone();
-        let stop = stop.clone();
-        let sent = sent.clone();
-        handles.push(std::thread::spawn(move || {
-            let tpl = templates(run ^ (c as u64 + 1), 4096);
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(30)))
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let url = format!("{}/v1/events", args.url);
-            let mut lat_us: Vec<u64> = Vec::new();
-            let (mut errors, mut overloaded, mut accepted) = (0u64, 0u64, 0u64);
-            let mut counter = 0u64;
-            let mut body = String::with_capacity(args.batch * 1200);
-            let per_client_rate = args.rate.map(|r| r as f64 / args.clients as f64);
-            let t0 = Instant::now();
-            let mut batches_sent = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                if let Some(r) = per_client_rate {
-                    let due =
-                        t0 + Duration::from_secs_f64(batches_sent as f64 * args.batch as f64 / r);
-                    let now = Instant::now();
-                    if due > now {
-                        std::thread::sleep(due - now);
-                    }
-                }
-                body.clear();
-                for _ in 0..args.batch {
-                    let (a, b) = &tpl[(counter as usize) % tpl.len()];
-                    body.push_str(a);
-                    body.push_str(&format!("{run:x}-{c}-{counter}"));
-                    body.push_str(b);
-                    body.push('\n');
-                    counter += 1;
-                }
-                let mut req = agent
-                    .post(&url)
-                    .header("Content-Type", "application/x-ndjson");
-                if let Some(k) = &args.key {
-                    req = req.header("Authorization", format!("Bearer {k}"));
-                }
-                let t = Instant::now();
-                let resp = req.send(body.as_str());
-                let us = t.elapsed().as_micros() as u64;
-                batches_sent += 1;
-                match resp {
-                    Ok(mut r) if r.status() == 200 => {
-                        lat_us.push(us);
-                        let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
-                        let n = v["accepted"].as_u64().unwrap_or(0);
-                        accepted += n;
-                        sent.fetch_add(n, Ordering::Relaxed);
-                    }
-                    Ok(r) if r.status() == 503 => overloaded += 1,
-                    _ => errors += 1,
-                }
-            }
-            (lat_us, errors, overloaded, accepted)
-        }));
+/// What one connection measured.
+#[derive(Default)]
+struct ClientTally {
+    lat_us: Vec<u64>,
+    errors: u64,
+    overloaded: u64,
+    accepted: u64,
+    /// Requests sent more than 1 ms after their scheduled time (all connections were busy).
+    late: u64,
+}
+
+/// The shared schedule of an open-loop run: request `i` is due at `start + i * interval`
+/// whichever connection sends it, and its latency counts from that instant, so a stalled
+/// server's queueing shows in the figures instead of silently lowering the offered rate
+/// (no coordinated omission). A closed-loop run has no interval.
+struct Schedule {
+    start: Instant,
+    interval: Option<Duration>,
+    next: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl Schedule {
+    /// The next request's number and the instant its latency counts from (after sleeping
+    /// until it is due).
+    fn take(&self) -> (u64, Instant) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(interval) = self.interval else {
+            return (i, Instant::now());
+        };
+        let due = self.start + interval.mul_f64(i as f64);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        (i, due)
     }
-    std::thread::sleep(args.duration);
-    stop.store(true, Ordering::Relaxed);
-    let mut lat = Vec::new();
-    let (mut errors, mut overloaded, mut accepted) = (0, 0, 0);
-    for h in handles {
-        if let Ok((l, e, o, a)) = h.join() {
-            lat.extend(l);
-            errors += e;
-            overloaded += o;
-            accepted += a;
+}
+
+/// One connection: send requests as the schedule hands them out until it stops.
+fn run_client(args: &LoadgenArgs, run: u64, c: usize, schedule: &Schedule) -> ClientTally {
+    // A few distinct bodies per connection, so the server sees varied traffic.
+    let mut bodies: Vec<Body> = (0..4)
+        .map(|k| Body::new(run, run ^ ((c * 4 + k) as u64 + 1), args.batch))
+        .collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}/v1/events", args.url);
+    let mut t = ClientTally::default();
+    while !schedule.stop.load(Ordering::Relaxed) {
+        let (i, due) = schedule.take();
+        if schedule.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let body = &mut bodies[(i % 4) as usize];
+        body.stamp(i * args.batch as u64);
+        if schedule.interval.is_some() && due.elapsed() > Duration::from_millis(1) {
+            t.late += 1;
+        }
+        let mut req = agent
+            .post(&url)
+            .header("Content-Type", "application/x-ndjson");
+        if let Some(k) = &args.key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        let resp = req.send(&body.bytes[..]);
+        let us = due.elapsed().as_micros() as u64;
+        match resp {
+            Ok(mut r) if r.status() == 200 => {
+                t.lat_us.push(us);
+                let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+                t.accepted += v["accepted"].as_u64().unwrap_or(0);
+            }
+            Ok(r) if r.status() == 503 => t.overloaded += 1,
+            _ => t.errors += 1,
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    t
+}
+
+/// Drive the server and return a JSON report. Latency percentiles are of acknowledged
+/// requests, from the scheduled send time (open loop) or the actual one (closed loop).
+pub fn loadgen(args: &LoadgenArgs) -> Value {
+    let run: u64 = rand::random();
+    let interval = args
+        .rate
+        .filter(|r| *r > 0)
+        .map(|r| Duration::from_secs_f64(args.batch as f64 / r as f64));
+    let schedule = Arc::new(Schedule {
+        // Bodies are built before the clock starts.
+        start: Instant::now() + Duration::from_millis(300),
+        interval,
+        next: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+    });
+    let handles: Vec<_> = (0..args.clients)
+        .map(|c| {
+            let args = args.clone();
+            let schedule = schedule.clone();
+            std::thread::spawn(move || run_client(&args, run, c, &schedule))
+        })
+        .collect();
+    let wait = schedule.start.saturating_duration_since(Instant::now());
+    std::thread::sleep(wait + args.duration);
+    schedule.stop.store(true, Ordering::Relaxed);
+    let elapsed = schedule.start.elapsed().as_secs_f64();
+    let mut total = ClientTally::default();
+    for h in handles {
+        if let Ok(t) = h.join() {
+            total.lat_us.extend(t.lat_us);
+            total.errors += t.errors;
+            total.overloaded += t.overloaded;
+            total.accepted += t.accepted;
+            total.late += t.late;
+        }
+    }
+    let lat = &mut total.lat_us;
     lat.sort_unstable();
     json!({
+        "mode": if interval.is_some() { "open_loop" } else { "closed_loop" },
         "clients": args.clients,
         "batch_events": args.batch,
         "target_rate": args.rate,
         "seconds": (elapsed * 100.0).round() / 100.0,
-        "accepted_events": accepted,
-        "events_per_sec": (accepted as f64 / elapsed).round(),
+        "accepted_events": total.accepted,
+        "events_per_sec": (total.accepted as f64 / elapsed).round(),
         "requests": lat.len(),
-        "errors": errors,
-        "overloaded": overloaded,
-        "ack_ms_p50": percentile(&lat, 0.50),
-        "ack_ms_p99": percentile(&lat, 0.99),
-        "ack_ms_max": percentile(&lat, 1.0),
+        "late_requests": total.late,
+        "errors": total.errors,
+        "overloaded": total.overloaded,
+        "ack_ms_p50": percentile(lat, 0.50),
+        "ack_ms_p90": percentile(lat, 0.90),
+        "ack_ms_p99": percentile(lat, 0.99),
+        "ack_ms_p999": percentile(lat, 0.999),
+        "ack_ms_max": percentile(lat, 1.0),
     })
+}
+
+/// Time the CPU stages of one ingest request of `batch` benchmark events, each alone on one
+/// thread, `iterations` times (the ceilings of docs/perf.md): the exact path's JSON parse
+/// into `Value`s and its validation, the typed fast path's decode and the whole `prepare` up
+/// to the Arrow batch, Arrow conversion of owned events, IPC encoding, and the WAL group
+/// commit of that record with and without `fdatasync` (in a directory under `dir`).
+pub fn bench_ingest_stages(
+    dir: &std::path::Path,
+    batch: usize,
+    iterations: usize,
+) -> anyhow::Result<Value> {
+    use crate::ingest::events::prepare;
+    use crate::ingest::framing::{Framing, ndjson_lines, split_items};
+    use crate::model::fast::decode_event;
+    use crate::model::validate_item_owned;
+    use crate::storage::encode_ipc;
+
+    let now = SystemClock.now_ns();
+    let mut events = TrafficGen::new(1).events(batch, now - 60_000_000_000, 1_000_000);
+    events.truncate(batch);
+    let body = super::traffic::ndjson(&events);
+    let body = body.as_bytes();
+    let per_event_us = |f: &mut dyn FnMut()| {
+        f();
+        let t = Instant::now();
+        for _ in 0..iterations {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1e6 / (iterations * batch) as f64
+    };
+    let mut report = serde_json::Map::new();
+    let mut put = |name: &str, us: f64| {
+        report.insert(
+            name.to_owned(),
+            json!({"us_per_event": (us * 1000.0).round() / 1000.0,
+                   "events_per_core_sec": (1e6 / us).round()}),
+        );
+    };
+    put(
+        "exact_parse_only",
+        per_event_us(&mut || drop(split_items(body, Framing::Ndjson))),
+    );
+    let parsed: Vec<Value> = split_items(body, Framing::Ndjson)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("benchmark traffic must parse: {e:?}"))?;
+    put(
+        "exact_validate_only",
+        per_event_us(&mut || {
+            for v in parsed.clone() {
+                drop(validate_item_owned(v, now));
+            }
+        }) - per_event_us(&mut || drop(parsed.clone())),
+    );
+    put(
+        "fast_decode_only",
+        per_event_us(&mut || {
+            for line in ndjson_lines(body) {
+                drop(decode_event(line, now));
+            }
+        }),
+    );
+    put(
+        "prepare_fast_to_batch",
+        per_event_us(&mut || drop(prepare(body, Framing::Ndjson, now, usize::MAX, false))),
+    );
+    put(
+        "events_to_batch",
+        per_event_us(&mut || drop(events_to_batch(&events))),
+    );
+    let batch_rows = events_to_batch(&events)?;
+    put(
+        "encode_ipc",
+        per_event_us(&mut || drop(encode_ipc(&batch_rows))),
+    );
+    let payload = encode_ipc(&batch_rows)?;
+    for sync in [false, true] {
+        let wal_dir = dir.join(if sync { "wal-sync" } else { "wal-nosync" });
+        std::fs::create_dir_all(&wal_dir)?;
+        let mut wal = crate::wal::Wal::open(&wal_dir, 1, 64 << 20, sync)?;
+        let mut failed = None;
+        let us = per_event_us(&mut || {
+            if let Err(e) = wal.append_group(now, &[(1, payload.as_slice())]) {
+                failed = Some(e.to_string());
+            }
+        });
+        if let Some(e) = failed {
+            anyhow::bail!("wal append: {e}");
+        }
+        put(
+            if sync {
+                "wal_group_fsync"
+            } else {
+                "wal_group_nosync"
+            },
+            us,
+        );
+        drop(wal);
+        std::fs::remove_dir_all(&wal_dir)?;
+    }
+    Ok(json!({"batch_events": batch, "iterations": iterations,
+              "request_bytes": body.len(), "stages": report}))
 }
 
 /// Load `rows` events into a fresh data dir in-process and time `sql` from hot and cold.

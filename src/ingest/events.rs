@@ -12,10 +12,13 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::error::ArrowError;
 use serde::Serialize;
 
-use super::framing::{Framing, split_items_within};
+use super::framing::{
+    Framing, ndjson_lines, parse_ndjson_line, raw_array_within, split_items_within, strip_bom,
+};
+use crate::model::fast::{EventView, decode_event, decode_event_str};
 use crate::model::rejection::ErrorObject;
-use crate::model::{Event, ItemReject, validate_item_owned};
-use crate::storage::schema::{TableId, events_to_batch};
+use crate::model::{ItemReject, validate_item_owned};
+use crate::storage::schema::{EventColumns, TableId};
 use crate::storage::{Storage, WriteError};
 
 /// One rejected item of a request (spec events §2.5).
@@ -127,6 +130,11 @@ pub struct BatchOversize(pub usize);
 /// Frame `body` and validate every item at `now_ns` (CPU work: call it on a blocking thread).
 /// Items are counted before (NDJSON) or while (a JSON array) they are parsed, so an oversized
 /// batch costs at most `max_items` parsed values.
+///
+/// Each item first takes the typed fast path ([`decode_event`]), which borrows its strings
+/// from the body and appends them straight to the Arrow columns; an item it does not accept is
+/// parsed and validated by the exact path, which decides its rejection (or, rarely, accepts
+/// it). A JSON array body is fast only as a whole: any doubt re-frames the whole body exactly.
 pub fn prepare(
     body: &[u8],
     framing: Framing,
@@ -134,17 +142,93 @@ pub fn prepare(
     max_items: usize,
     validate_only: bool,
 ) -> Result<Prepared, BatchOversize> {
-    let items = split_items_within(body, framing, max_items).map_err(BatchOversize)?;
-    let mut events: Vec<Event> = Vec::with_capacity(items.len());
-    let mut rejected = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
+    let mut rows = Rows::new(validate_only);
+    let body = strip_bom(body);
+    match framing {
+        Framing::Ndjson => {
+            let lines = ndjson_lines(body).count();
+            if lines > max_items {
+                return Err(BatchOversize(lines));
+            }
+            rows.reserve(lines);
+            for (index, line) in ndjson_lines(body).enumerate() {
+                match decode_event(line, now_ns) {
+                    Some(event) => rows.accept(&event),
+                    None => rows.exact(index, parse_ndjson_line(line), now_ns),
+                }
+            }
+        }
+        Framing::Json => match fast_json(body, now_ns, max_items) {
+            Some(events) => {
+                rows.reserve(events.len());
+                events.iter().for_each(|e| rows.accept(e));
+            }
+            None => {
+                let items = split_items_within(body, framing, max_items).map_err(BatchOversize)?;
+                rows.reserve(items.len());
+                for (index, item) in items.into_iter().enumerate() {
+                    rows.exact(index, item, now_ns);
+                }
+            }
+        },
+    }
+    Ok(rows.finish())
+}
+
+/// The fast path over a whole `application/json` body: every item's event, or `None` when any
+/// item (or the framing) needs the exact path.
+fn fast_json(body: &[u8], now_ns: i64, max_items: usize) -> Option<Vec<EventView<'_>>> {
+    let first = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+    if *first != b'[' {
+        return Some(vec![decode_event(body, now_ns)?]);
+    }
+    raw_array_within(body, max_items)?
+        .into_iter()
+        .map(|raw| decode_event_str(raw.get(), now_ns))
+        .collect()
+}
+
+/// The outcome of a request's items, in index order: valid rows go to the Arrow columns
+/// (unless validating only), rejections to the envelope's list.
+struct Rows {
+    columns: Option<EventColumns>,
+    valid: usize,
+    rejected: Vec<RejectedItem>,
+}
+
+impl Rows {
+    fn new(validate_only: bool) -> Self {
+        Rows {
+            columns: (!validate_only).then(EventColumns::default),
+            valid: 0,
+            rejected: Vec::new(),
+        }
+    }
+
+    fn reserve(&mut self, items: usize) {
+        if let Some(columns) = &mut self.columns {
+            *columns = EventColumns::with_capacity(items);
+        }
+    }
+
+    fn accept(&mut self, event: &EventView<'_>) {
+        self.valid += 1;
+        if let Some(columns) = &mut self.columns {
+            columns.push(event);
+        }
+    }
+
+    /// The exact path (stages 2-5 on a parsed item, or its framing rejection).
+    fn exact(&mut self, index: usize, item: Result<serde_json::Value, ItemReject>, now_ns: i64) {
         match item.and_then(|v| validate_item_owned(v, now_ns)) {
-            Ok(e) => events.push(e),
+            Ok(event) => self.accept(&event.view()),
             Err(ItemReject {
                 reason,
                 detail,
                 event_id,
-            }) => rejected.push(RejectedItem {
+            }) => self.rejected.push(RejectedItem {
                 index,
                 event_id,
                 reason: reason.as_str(),
@@ -152,16 +236,17 @@ pub fn prepare(
             }),
         }
     }
-    let batch = if validate_only || events.is_empty() {
-        None
-    } else {
-        Some(events_to_batch(&events))
-    };
-    Ok(Prepared {
-        valid: events.len(),
-        rejected,
-        batch,
-    })
+
+    fn finish(self) -> Prepared {
+        Prepared {
+            valid: self.valid,
+            rejected: self.rejected,
+            batch: self
+                .columns
+                .filter(|c| !c.is_empty())
+                .map(EventColumns::finish),
+        }
+    }
 }
 
 /// Why a prepared request was not committed.
@@ -195,3 +280,6 @@ pub async fn commit(
         error: None,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,7 @@
 //! [`crate::model::validate_item`].
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::model::{ItemReject, RejectReason};
 
@@ -41,20 +42,80 @@ pub fn split_items_within(
     framing: Framing,
     max_items: usize,
 ) -> Result<Vec<Result<Value, ItemReject>>, usize> {
-    let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
+    let body = strip_bom(body);
     match framing {
         Framing::Json => split_json(body, max_items),
         Framing::Ndjson => {
-            let lines = body
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.trim_ascii().is_empty())
-                .count();
+            let lines = ndjson_lines(body).count();
             if lines > max_items {
                 return Err(lines);
             }
-            Ok(split_ndjson(body))
+            Ok(ndjson_lines(body).map(parse_ndjson_line).collect())
         }
     }
+}
+
+/// The body without a leading UTF-8 byte-order mark (§2.3).
+pub fn strip_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(UTF8_BOM).unwrap_or(body)
+}
+
+/// The items of an NDJSON body (BOM already stripped): lines split on `\n`, trimmed of ASCII
+/// whitespace (space, `\t`, `\r`, form feed), blank lines skipped (they are not counted in
+/// `index`).
+pub fn ndjson_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    body.split(|&b| b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|l| !l.is_empty())
+}
+
+/// One NDJSON item parsed in place from the body slice; a line holding an array is rejected
+/// (no nested batches).
+pub fn parse_ndjson_line(line: &[u8]) -> Result<Value, ItemReject> {
+    match serde_json::from_slice::<Value>(line) {
+        Ok(Value::Array(_)) => Err(ItemReject {
+            reason: RejectReason::SchemaValidationFailed,
+            detail: ": nested arrays are not allowed in ndjson".to_owned(),
+            event_id: None,
+        }),
+        Ok(item) => Ok(item),
+        Err(err) => Err(invalid_json(&err)),
+    }
+}
+
+/// The elements of a JSON array body (BOM stripped) as unparsed text, for the fast path:
+/// `None` unless the body is exactly one array of at most `max_items` elements whose syntax
+/// is valid. (Number ranges, escapes and depth are left to whoever parses the elements; the
+/// caller falls back to [`split_items_within`] on any doubt, which decides exactly.)
+pub fn raw_array_within(body: &[u8], max_items: usize) -> Option<Vec<&RawValue>> {
+    struct Elements {
+        max: usize,
+    }
+    impl<'de> serde::de::Visitor<'de> for Elements {
+        type Value = Option<Vec<&'de RawValue>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                if items.len() == self.max {
+                    return Ok(None);
+                }
+                items.push(item);
+            }
+            Ok(Some(items))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let items = serde::Deserializer::deserialize_seq(&mut de, Elements { max: max_items }).ok()?;
+    de.end().ok()?;
+    items
 }
 
 /// The elements of a top-level JSON array, built as values up to `max` and only counted past
@@ -108,30 +169,6 @@ fn split_json(body: &[u8], max_items: usize) -> Result<Vec<Result<Value, ItemRej
         Ok(Err(count)) => Err(count),
         Err(err) => Ok(vec![Err(invalid_json(&err))]),
     }
-}
-
-/// Lines are split on `\n` and trimmed of ASCII whitespace (space, `\t`, `\r`, form feed);
-/// blank lines are skipped and are not counted in `index`. Each line is parsed in place from
-/// the body slice.
-fn split_ndjson(body: &[u8]) -> Vec<Result<Value, ItemReject>> {
-    // No capacity from a newline count: a body of blank lines would reserve a slot per line.
-    let mut items = Vec::new();
-    for line in body.split(|&b| b == b'\n') {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            continue;
-        }
-        items.push(match serde_json::from_slice::<Value>(line) {
-            Ok(Value::Array(_)) => Err(ItemReject {
-                reason: RejectReason::SchemaValidationFailed,
-                detail: ": nested arrays are not allowed in ndjson".to_owned(),
-                event_id: None,
-            }),
-            Ok(item) => Ok(item),
-            Err(err) => Err(invalid_json(&err)),
-        });
-    }
-    items
 }
 
 fn invalid_json(err: &serde_json::Error) -> ItemReject {

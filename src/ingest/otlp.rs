@@ -6,11 +6,11 @@
 //! Invariants:
 //! - Spans are handled in request order (resource spans → scope spans → spans), and the
 //!   drop/reject lists keep that order, so `partial_success.error_message` is deterministic.
-//! - A converted span is built as JSON and passed through [`validate_item_owned`], exactly like
-//!   an SDK item: the one implementation of §1 (rules and §1.8 normalization) decides what is
-//!   stored, and the model's invariant "every [`Event`] passed validation" holds for OTLP too.
-//!   Conversion never produces an invalid event except for end times past year 2262, which the
-//!   validator rejects (`schema_validation_failed`).
+//! - A converted span is built as a normalized [`Event`] directly (no JSON round trip): the
+//!   conversion only ever produces values §1 accepts, in §1.8 form. The one exception, end
+//!   times past year 2262, goes as JSON through [`validate_item_owned`] like an SDK item, which
+//!   rejects it (`schema_validation_failed`) in its own words. The differential tests check
+//!   that the direct event equals what the validator makes of the span's JSON.
 //! - `event_id` is a pure function of (trace id, span id) (§4.6): a re-exported span is a
 //!   duplicate, never a second row.
 //! - Transports (`src/api/otlp_http.rs`, `src/api/otlp_grpc.rs`) check readiness and
@@ -30,7 +30,10 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode as SpanStatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::model::{Event, ItemReject, validate_item_owned};
+use crate::model::{
+    Anchor, Downstream, ErrorRef, Event, EventKind, EventStatus, ItemReject, Log, LogLevel,
+    SchemaVersion, Step, StepError, StepStatus, validate_item_owned,
+};
 use crate::rfc3339::format_rfc3339_ns;
 use crate::storage::schema::{TableId, events_to_batch};
 use crate::storage::{Storage, WriteError};
@@ -120,7 +123,7 @@ pub(crate) fn convert_request(req: &ExportTraceServiceRequest, now_ns: i64) -> C
                     Some(resource) => convert_span(resource, span, now_ns),
                     None => Err(DropReason::MissingService),
                 };
-                match converted.map(|value| validate_item_owned(value, now_ns)) {
+                match converted {
                     Ok(Ok(event)) => out.events.push(event),
                     Ok(Err(reject)) => out.rejects.push(reject),
                     Err(reason) => out.drops.push(DroppedSpan {
@@ -285,12 +288,45 @@ enum Protocol {
     Rpc { grpc: Option<i64> },
 }
 
-/// One span → the JSON of its wide event (§4.5), or why it is dropped (§4.4 checks, in order).
+/// What one span contributes to its wide event (§4.5), derived once; [`SpanFacts::event`]
+/// builds the normalized event from it directly, [`SpanFacts::json`] the same event as JSON
+/// (the input the exact validator takes).
+struct SpanFacts<'a> {
+    resource: &'a ResourceInfo<'a>,
+    start_ns: u64,
+    end_ns: u64,
+    duration_ms: u64,
+    protocol: Protocol,
+    failed: bool,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    step_name: String,
+    downstream: Option<Downstream>,
+    /// The error code and reason of a failed span.
+    error: Option<(String, String)>,
+    fields: Map<String, Value>,
+}
+
+/// One span → its wide event (§4.5) or why it is dropped (§4.4 checks, in order); a
+/// converted event that fails validation is a reject.
 fn convert_span(
     resource: &ResourceInfo<'_>,
     span: &Span,
     now_ns: i64,
-) -> Result<Value, DropReason> {
+) -> Result<Result<Event, ItemReject>, DropReason> {
+    let facts = span_facts(resource, span, now_ns)?;
+    Ok(match facts.event() {
+        Some(event) => Ok(event),
+        None => validate_item_owned(facts.json(), now_ns),
+    })
+}
+
+fn span_facts<'a>(
+    resource: &'a ResourceInfo<'a>,
+    span: &'a Span,
+    now_ns: i64,
+) -> Result<SpanFacts<'a>, DropReason> {
     let all_zero = |b: &[u8]| b.iter().all(|x| *x == 0);
     if all_zero(&span.trace_id) {
         return Err(DropReason::MissingTraceId);
@@ -316,7 +352,6 @@ fn convert_span(
         return Err(DropReason::FutureTimestamp);
     }
     let end_ns = span.end_time_unix_nano.max(start_ns);
-    let duration_ms = (end_ns - start_ns) / NANOS_PER_MS;
 
     let exceptions: Vec<Attrs<'_>> = span
         .events
@@ -340,82 +375,182 @@ fn convert_span(
             grpc.is_some_and(|g| g != 0) || flagged,
         )
     };
-
-    let trace_id = hex_lower(&span.trace_id);
-    let span_id = hex_lower(&span.span_id);
-    let parent_span_id = if all_zero(&span.parent_span_id) {
-        String::new()
-    } else {
-        hex_lower(&span.parent_span_id)
-    };
-    let step_name = step_name(&attrs, protocol, &span.name);
-
-    let mut step = Map::new();
-    step.insert("name".into(), Value::from(step_name.as_str()));
-    step.insert("span_id".into(), Value::from(span_id.as_str()));
-    step.insert("start_ms".into(), Value::from(0));
-    step.insert("duration_ms".into(), Value::from(duration_ms));
-    step.insert(
-        "status".into(),
-        Value::from(if failed { "error" } else { "ok" }),
-    );
     let span_kind = SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified);
-    if matches!(span_kind, SpanKind::Client | SpanKind::Producer)
-        && let Some(downstream) = downstream(&attrs, protocol)
-    {
-        step.insert("downstream".into(), downstream);
+    let error = failed.then(|| {
+        let status_message = span.status.as_ref().map_or("", |s| s.message.as_str());
+        error_code(&attrs, &exceptions, status_message, protocol)
+    });
+    Ok(SpanFacts {
+        resource,
+        start_ns,
+        end_ns,
+        duration_ms: (end_ns - start_ns) / NANOS_PER_MS,
+        protocol,
+        failed,
+        trace_id: hex_lower(&span.trace_id),
+        span_id: hex_lower(&span.span_id),
+        parent_span_id: if all_zero(&span.parent_span_id) {
+            String::new()
+        } else {
+            hex_lower(&span.parent_span_id)
+        },
+        step_name: step_name(&attrs, protocol, &span.name),
+        downstream: if matches!(span_kind, SpanKind::Client | SpanKind::Producer) {
+            downstream(&attrs, protocol)
+        } else {
+            None
+        },
+        error,
+        fields: fields(&attrs, protocol, &span.name, span_kind),
+    })
+}
+
+/// `Some(s)` unless empty (§1.8 omits empty strings).
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl SpanFacts<'_> {
+    fn status(&self) -> &'static str {
+        if self.failed { "error" } else { "ok" }
     }
 
-    let mut event = Map::new();
-    event.insert("schema_version".into(), Value::from("2.0"));
-    event.insert(
-        "event_id".into(),
-        Value::from(event_id(&trace_id, &span_id)),
-    );
-    event.insert("ts_start".into(), Value::from(rfc3339(start_ns)));
-    event.insert("ts_end".into(), Value::from(rfc3339(end_ns)));
-    event.insert("duration_ms".into(), Value::from(duration_ms));
-    let kind = match protocol {
-        Protocol::Http { .. } => "http",
-        Protocol::Rpc { .. } => "rpc",
-    };
-    event.insert("kind".into(), Value::from(kind));
-    event.insert("service".into(), Value::from(resource.service));
-    event.insert("env".into(), Value::from(resource.env));
-    if let Some(version) = resource.version {
-        event.insert("version".into(), Value::from(version));
+    fn kind(&self) -> EventKind {
+        match self.protocol {
+            Protocol::Http { .. } => EventKind::Http,
+            Protocol::Rpc { .. } => EventKind::Rpc,
+        }
     }
-    event.insert("trace_id".into(), Value::from(trace_id));
-    event.insert("span_id".into(), Value::from(span_id));
-    event.insert("parent_span_id".into(), Value::from(parent_span_id));
-    event.insert(
-        "status".into(),
-        Value::from(if failed { "error" } else { "ok" }),
-    );
-    if failed {
-        let status_message = span.status.as_ref().map_or("", |s| s.message.as_str());
-        let (code, reason) = error_code(&attrs, &exceptions, status_message, protocol);
-        step.insert(
-            "error".into(),
-            json!({"code": code, "reason": reason, "cause": "otlp"}),
-        );
-        event.insert(
-            "anchor".into(),
-            json!({"step": step_name, "error_code": code, "kind": "otlp"}),
-        );
-        let msg = if reason.is_empty() { &code } else { &reason };
-        event.insert(
-            "logs".into(),
-            json!([{"ts_offset_ms": 0, "level": "error", "msg": msg, "fields": {"error_code": code}}]),
-        );
-        event.insert("errors".into(), json!([{"code": code, "reason": reason}]));
+
+    /// The normalized event, built directly: what [`validate_item_owned`] makes of
+    /// [`SpanFacts::json`] (the differential tests in `otlp/tests.rs` hold the two together).
+    /// `None` for an end time the store cannot hold (after 2262-04-11), which only the
+    /// validator words.
+    fn event(&self) -> Option<Event> {
+        let ts_end_ns = i64::try_from(self.end_ns).ok()?;
+        let ts_start_ns = i64::try_from(self.start_ns).ok()?;
+        let failed = self.error.as_ref();
+        let step = Step {
+            name: self.step_name.clone(),
+            span_id: Some(self.span_id.clone()),
+            start_ms: 0,
+            duration_ms: i64::try_from(self.duration_ms).ok()?,
+            status: if self.failed {
+                StepStatus::Error
+            } else {
+                StepStatus::Ok
+            },
+            downstream: self.downstream.clone().filter(|d| !d.is_empty()),
+            error: failed.map(|(code, reason)| StepError {
+                code: non_empty(code),
+                reason: non_empty(reason),
+                cause: Some("otlp".to_owned()),
+            }),
+        };
+        Some(Event {
+            schema_version: SchemaVersion::V2,
+            event_id: event_id(&self.trace_id, &self.span_id),
+            ts_start_ns,
+            ts_end_ns,
+            duration_ms: i64::try_from(self.duration_ms).ok()?,
+            kind: self.kind(),
+            service: self.resource.service.to_owned(),
+            env: self.resource.env.to_owned(),
+            version: self.resource.version.map(str::to_owned),
+            trace_id: self.trace_id.clone(),
+            span_id: self.span_id.clone(),
+            parent_span_id: self.parent_span_id.clone(),
+            status: if self.failed {
+                EventStatus::Error
+            } else {
+                EventStatus::Ok
+            },
+            anchor: failed.map(|(code, _)| Anchor {
+                step: self.step_name.clone(),
+                error_code: code.clone(),
+                kind: Some("otlp".to_owned()),
+            }),
+            steps: vec![step],
+            logs: failed
+                .map(|(code, reason)| Log {
+                    ts_offset_ms: 0,
+                    level: LogLevel::Error,
+                    msg: if reason.is_empty() { code } else { reason }.clone(),
+                    fields: Some(Map::from_iter([(
+                        "error_code".to_owned(),
+                        Value::from(code.as_str()),
+                    )])),
+                })
+                .into_iter()
+                .collect(),
+            fields: Some(self.fields.clone()).filter(|f| !f.is_empty()),
+            errors: failed
+                .map(|(code, reason)| ErrorRef {
+                    code: code.clone(),
+                    reason: non_empty(reason),
+                })
+                .into_iter()
+                .collect(),
+        })
     }
-    event.insert("steps".into(), Value::Array(vec![Value::Object(step)]));
-    event.insert(
-        "fields".into(),
-        Value::Object(fields(&attrs, protocol, &span.name, span_kind)),
-    );
-    Ok(Value::Object(event))
+
+    /// The event as JSON, for the validator (§4.5 as written).
+    fn json(&self) -> Value {
+        let mut step = Map::new();
+        step.insert("name".into(), Value::from(self.step_name.as_str()));
+        step.insert("span_id".into(), Value::from(self.span_id.as_str()));
+        step.insert("start_ms".into(), Value::from(0));
+        step.insert("duration_ms".into(), Value::from(self.duration_ms));
+        step.insert("status".into(), Value::from(self.status()));
+        if let Some(d) = &self.downstream {
+            step.insert(
+                "downstream".into(),
+                serde_json::to_value(d).expect("a downstream serializes"),
+            );
+        }
+
+        let mut event = Map::new();
+        event.insert("schema_version".into(), Value::from("2.0"));
+        event.insert(
+            "event_id".into(),
+            Value::from(event_id(&self.trace_id, &self.span_id)),
+        );
+        event.insert("ts_start".into(), Value::from(rfc3339(self.start_ns)));
+        event.insert("ts_end".into(), Value::from(rfc3339(self.end_ns)));
+        event.insert("duration_ms".into(), Value::from(self.duration_ms));
+        event.insert("kind".into(), Value::from(self.kind().as_str()));
+        event.insert("service".into(), Value::from(self.resource.service));
+        event.insert("env".into(), Value::from(self.resource.env));
+        if let Some(version) = self.resource.version {
+            event.insert("version".into(), Value::from(version));
+        }
+        event.insert("trace_id".into(), Value::from(self.trace_id.as_str()));
+        event.insert("span_id".into(), Value::from(self.span_id.as_str()));
+        event.insert(
+            "parent_span_id".into(),
+            Value::from(self.parent_span_id.as_str()),
+        );
+        event.insert("status".into(), Value::from(self.status()));
+        if let Some((code, reason)) = &self.error {
+            step.insert(
+                "error".into(),
+                json!({"code": code, "reason": reason, "cause": "otlp"}),
+            );
+            event.insert(
+                "anchor".into(),
+                json!({"step": self.step_name, "error_code": code, "kind": "otlp"}),
+            );
+            let msg = if reason.is_empty() { code } else { reason };
+            event.insert(
+                "logs".into(),
+                json!([{"ts_offset_ms": 0, "level": "error", "msg": msg, "fields": {"error_code": code}}]),
+            );
+            event.insert("errors".into(), json!([{"code": code, "reason": reason}]));
+        }
+        event.insert("steps".into(), Value::Array(vec![Value::Object(step)]));
+        event.insert("fields".into(), Value::Object(self.fields.clone()));
+        Value::Object(event)
+    }
 }
 
 /// Unix ns as RFC 3339 UTC. Beyond the i64 range (after 2262-04-11) the instant is still
@@ -521,7 +656,7 @@ fn grpc_code_name(code: i64) -> String {
 }
 
 /// §4.5 "Downstream" of a CLIENT or PRODUCER span; `None` when no peer service resolves.
-fn downstream(attrs: &Attrs<'_>, protocol: Protocol) -> Option<Value> {
+fn downstream(attrs: &Attrs<'_>, protocol: Protocol) -> Option<Downstream> {
     let peer = PEER_SERVICE_KEYS.iter().find_map(|k| attrs.str(k))?;
     let service = peer_service(peer)?;
     let (endpoint, kind) = match protocol {
@@ -531,13 +666,11 @@ fn downstream(attrs: &Attrs<'_>, protocol: Protocol) -> Option<Value> {
             "rpc",
         ),
     };
-    let mut d = Map::new();
-    d.insert("service".into(), Value::from(service));
-    if let Some(endpoint) = endpoint {
-        d.insert("endpoint".into(), Value::from(endpoint));
-    }
-    d.insert("kind".into(), Value::from(kind));
-    Some(Value::Object(d))
+    Some(Downstream {
+        service: Some(service.to_owned()),
+        endpoint,
+        kind: Some(kind.to_owned()),
+    })
 }
 
 /// A peer name without a leading `http://`/`https://` and without everything from the last

@@ -4,6 +4,8 @@
 //!   [`EventStatus`] with the one failed-status rule, [`StepStatus`], [`LogLevel`]);
 //! - [`validate`]: one ingest item → a normalized [`Event`] or an [`ItemReject`] (spec events
 //!   §1, §2.4 stages 2-5);
+//! - [`fast`]: the typed, borrowing fast path of the same validation ([`fast::EventView`]),
+//!   which accepts exactly what [`validate`] accepts and leaves every rejection to it;
 //! - [`signal`]: the one validated [`signal::Signal`] with its typed type and severity;
 //! - [`family`]: the error family and its display form;
 //! - [`deployment`]: the latest state of one deployment;
@@ -86,6 +88,7 @@ macro_rules! wire_enum {
 pub mod deployment;
 pub mod event;
 pub mod family;
+pub mod fast;
 pub mod rejection;
 pub mod signal;
 pub mod validate;

@@ -55,7 +55,7 @@ pub struct ItemReject {
 }
 
 /// How far `ts_start` may lie after the server's clock (spec events §1.2); exactly this passes.
-const FUTURE_GUARD_NS: i64 = 300 * 1_000_000_000;
+pub(crate) const FUTURE_GUARD_NS: i64 = 300 * 1_000_000_000;
 
 /// Stages 2-5 of spec events §2.4 on one parsed item. `now_ns` = server now, unix ns UTC.
 ///
@@ -364,7 +364,7 @@ impl<'v, 'a> Obj<'v, 'a> {
     }
 }
 
-fn is_lower_hex(s: &str, len: usize) -> bool {
+pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

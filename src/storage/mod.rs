@@ -30,10 +30,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use datafusion::arrow::array::{
-    Array, BooleanArray, RecordBatch, TimestampNanosecondArray, UInt8Array,
+    Array, BooleanArray, RecordBatch, TimestampNanosecondArray, UInt8Array, UInt32Array,
 };
 use datafusion::arrow::compute::{
-    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+    SortColumn, concat_batches, filter_record_batch, interleave_record_batch, lexsort_to_indices,
+    take_record_batch,
 };
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::StreamWriter;
@@ -418,17 +419,18 @@ fn replay_wal(dir: &Path, flushed: &BTreeMap<TableId, u64>, repair: bool) -> Res
     })
 }
 
-/// `batch` in the table's sort order (`TableId::sort_columns`, e.g. service then ts_start),
-/// and how many of its leading rows may hold a failed status. Events lead with a tier: the
+/// The order of the rows of `keys` (a batch holding at least the sort columns, and for events
+/// `trace_id`) in the table's sort order (`TableId::sort_columns`, e.g. service then
+/// ts_start), and how many of the leading rows may hold a failed status. Events lead with a tier: the
 /// failed rows (tier 0), then the other rows of the batch's failed traces (tier 1), then the
 /// rest, so a failure scan reads one contiguous run (a merged hot batch only that prefix,
 /// [`HotBatch::failed_rows`]; a cold file its first pages) and the read models that load every
 /// event of the failed traces touch a small part of each file (see `TableId::sort_columns`).
-fn sort_by_table_key(batch: &RecordBatch, t: TableId) -> Result<(RecordBatch, usize)> {
+fn sort_indices(keys: &RecordBatch, t: TableId) -> Result<(UInt32Array, usize)> {
     let mut sort_cols: Vec<SortColumn> = Vec::new();
-    let mut failed_rows = batch.num_rows();
+    let mut failed_rows = keys.num_rows();
     if t == TableId::Events
-        && let Some((tiers, failed)) = failure_tiers(batch)
+        && let Some((tiers, failed)) = failure_tiers(keys)
     {
         failed_rows = failed;
         sort_cols.push(SortColumn {
@@ -439,14 +441,72 @@ fn sort_by_table_key(batch: &RecordBatch, t: TableId) -> Result<(RecordBatch, us
     sort_cols.extend(
         t.sort_columns()
             .iter()
-            .filter_map(|c| batch.column_by_name(c))
+            .filter_map(|c| keys.column_by_name(c))
             .map(|c| SortColumn {
                 values: c.clone(),
                 options: None,
             }),
     );
-    let idx = lexsort_to_indices(&sort_cols, None)?;
-    Ok((take_record_batch(batch, &idx)?, failed_rows))
+    Ok((lexsort_to_indices(&sort_cols, None)?, failed_rows))
+}
+
+/// The columns [`sort_indices`] reads, concatenated over `parts` (a few small columns: the
+/// rows themselves are copied only once, by [`sorted_rows`]).
+fn sort_keys(parts: &[&RecordBatch], t: TableId) -> Result<RecordBatch> {
+    let schema = t.schema();
+    let mut names: Vec<&str> = t.sort_columns().to_vec();
+    if t == TableId::Events {
+        names.push("trace_id");
+    }
+    let projection: Vec<usize> = names
+        .iter()
+        .filter_map(|n| schema.index_of(n).ok())
+        .collect();
+    let projected = parts
+        .iter()
+        .map(|b| b.project(&projection))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let keys_schema = Arc::new(schema.project(&projection)?);
+    Ok(concat_batches(&keys_schema, &projected)?)
+}
+
+/// The rows of `parts` (numbered across the parts, in order) picked by `rows` (all when
+/// `None`), in the table's sort order, each copied once from its source batch; and the number
+/// of failed rows (they come first). `keys` = [`sort_keys`] of `parts`.
+fn sorted_rows(
+    parts: &[&RecordBatch],
+    keys: &RecordBatch,
+    rows: Option<&UInt32Array>,
+    t: TableId,
+) -> Result<(RecordBatch, usize)> {
+    let picked;
+    let keys = match rows {
+        Some(rows) => {
+            picked = take_record_batch(keys, rows)?;
+            &picked
+        }
+        None => keys,
+    };
+    let (order, failed_rows) = sort_indices(keys, t)?;
+    let mut starts = Vec::with_capacity(parts.len());
+    let mut total = 0;
+    for p in parts {
+        starts.push(total);
+        total += p.num_rows();
+    }
+    let pairs: Vec<(usize, usize)> = order
+        .values()
+        .iter()
+        .map(|&i| {
+            let row = rows.map_or(i, |r| r.value(i as usize)) as usize;
+            let part = starts.partition_point(|s| *s <= row) - 1;
+            (part, row - starts[part])
+        })
+        .collect();
+    if pairs.is_empty() {
+        return Ok((RecordBatch::new_empty(t.schema()), 0));
+    }
+    Ok((interleave_record_batch(parts, &pairs)?, failed_rows))
 }
 
 /// Per row of an events batch its failure tier: 0 when its status is failed, 1 when another
@@ -483,9 +543,9 @@ fn failure_tiers(batch: &RecordBatch) -> Option<(UInt8Array, usize)> {
 /// filter on the leading sort column (a service) then selects long runs, which Arrow's filter
 /// copies slice by slice instead of row by row (what makes nested `steps` cheap to filter).
 fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
-    let schema = table.schema();
-    let merged = concat_batches(&schema, batches.iter().map(|h| &h.batch))?;
-    let (merged, failed_rows) = sort_by_table_key(&merged, table)?;
+    let parts: Vec<&RecordBatch> = batches.iter().map(|h| &h.batch).collect();
+    let keys = sort_keys(&parts, table)?;
+    let (merged, failed_rows) = sorted_rows(&parts, &keys, None, table)?;
     let mut batch = HotBatch::new(
         batches.iter().map(|h| h.first_seq).min().unwrap_or(0),
         batches.iter().map(|h| h.last_seq).max().unwrap_or(0),
@@ -1591,7 +1651,8 @@ fn keep_mask(batch: &RecordBatch, col: &str, cutoff: i64) -> Result<BooleanArray
         .collect())
 }
 
-/// Concatenate, split by hour partition of the time column, sort each part, encode.
+/// Split by hour partition of the time column, sort each part (rows copied once, from the hot
+/// batches into the sorted part), encode.
 fn encode_partitions(
     t: TableId,
     batches: &[Arc<HotBatch>],
@@ -1599,33 +1660,38 @@ fn encode_partitions(
     last_seq: u64,
     tag: &str,
 ) -> Result<Vec<(Bytes, ColdFile)>> {
-    let schema = t.schema();
-    let all = concat_batches(&schema, batches.iter().map(|h| &h.batch))?;
-    let ts = all
-        .column_by_name(t.time_column())
-        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
-        .ok_or_else(|| {
-            Error::Arrow(datafusion::arrow::error::ArrowError::SchemaError(
-                "missing time column".into(),
-            ))
-        })?;
+    let parts: Vec<&RecordBatch> = batches.iter().map(|h| &h.batch).collect();
+    let times = parts
+        .iter()
+        .map(|b| {
+            b.column_by_name(t.time_column())
+                .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+                .ok_or_else(|| {
+                    Error::Arrow(datafusion::arrow::error::ArrowError::SchemaError(
+                        "missing time column".into(),
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let hour_ns = 3_600_000_000_000i64;
-    let mut hours: Vec<i64> = ts.values().iter().map(|v| v.div_euclid(hour_ns)).collect();
+    let row_hours: Vec<i64> = times
+        .iter()
+        .flat_map(|ts| ts.values().iter().map(|v| v.div_euclid(hour_ns)))
+        .collect();
+    let mut hours = row_hours.clone();
     hours.sort_unstable();
     hours.dedup();
+    let keys = sort_keys(&parts, t)?;
     let mut out = Vec::with_capacity(hours.len());
-    for hour in hours {
-        let part = if out.is_empty() && ts.values().iter().all(|v| v.div_euclid(hour_ns) == hour) {
-            all.clone()
-        } else {
-            let mask: BooleanArray = ts
-                .values()
-                .iter()
-                .map(|v| Some(v.div_euclid(hour_ns) == hour))
-                .collect();
-            filter_record_batch(&all, &mask)?
-        };
-        let (sorted, _) = sort_by_table_key(&part, t)?;
+    for &hour in &hours {
+        let rows: Option<UInt32Array> = (hours.len() > 1).then(|| {
+            (0u32..)
+                .zip(&row_hours)
+                .filter(|(_, h)| **h == hour)
+                .map(|(i, _)| i)
+                .collect()
+        });
+        let (sorted, _) = sorted_rows(&parts, &keys, rows.as_ref(), t)?;
         let path = format!(
             "{}/{}/{first_seq:020}-{last_seq:020}-{tag}.parquet",
             t.name(),

@@ -4,16 +4,15 @@
 
 use std::sync::{Arc, LazyLock};
 
+use crate::model::fast::{EventView, FieldsView, KnownFields, LogView, StepView, Triple};
+use crate::model::{Event, EventKind};
 use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
-    TimestampNanosecondArray,
+    Array, ArrayRef, Int64Array, Int64Builder, ListArray, RecordBatch, StringArray, StringBuilder,
+    StructArray, TimestampNanosecondArray,
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
-use serde_json::Value;
-
-use crate::model::{Event, EventKind};
 
 /// Version of the storage schema; stamped into every Parquet file's key-value metadata.
 pub const SCHEMA_VERSION: &str = "1";
@@ -148,7 +147,7 @@ impl TableId {
     /// incident detection) prunes the `ok` row groups by their statistics; within a status
     /// rows stay in (service, ts) runs, so a per-service scan still prunes by service.
     /// Events have one more, leading key that is not a column, a failure tier (see
-    /// `sort_by_table_key`): the failed rows first, then the other rows of the traces that
+    /// `sort_indices` in `storage`): the failed rows first, then the other rows of the traces that
     /// have a failed event in the sorted batch, then the rest. A failure scan reads one
     /// contiguous run of pages, and loading every event of the failed traces (rollup,
     /// error-family users, blast radius) reads a few percent of each file's pages.
@@ -350,123 +349,288 @@ pub static INCIDENT_VERSIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-fn get_path<'a>(fields: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = fields.get(path[0])?;
-    for key in &path[1..] {
-        cur = cur.as_object()?.get(*key)?;
+/// One `events` record batch under construction: rows are appended from [`EventView`]s (the
+/// ingest fast path's borrowed rows, or [`Event::view`]) straight into the column buffers, so a
+/// request's strings are copied once, from the body into Arrow.
+pub struct EventColumns {
+    rows: usize,
+    event_id: StringBuilder,
+    trace_id: StringBuilder,
+    span_id: StringBuilder,
+    parent_span_id: StringBuilder,
+    ts_start: Vec<i64>,
+    ts_end: Vec<i64>,
+    duration_ms: Vec<i64>,
+    kind: StringBuilder,
+    service: StringBuilder,
+    env: StringBuilder,
+    status: StringBuilder,
+    version: StringBuilder,
+    anchor: [StringBuilder; 3],
+    http_method: StringBuilder,
+    http_route: StringBuilder,
+    http_status: Int64Builder,
+    user: [StringBuilder; 3],
+    steps: StepColumns,
+    logs: LogColumns,
+    errors: ErrorRefColumns,
+    fields: StringBuilder,
+}
+
+#[derive(Default)]
+struct StepColumns {
+    lens: Vec<usize>,
+    name: StringBuilder,
+    span_id: StringBuilder,
+    start_ms: Vec<i64>,
+    duration_ms: Vec<i64>,
+    status: StringBuilder,
+    downstream: TripleColumns,
+    error: TripleColumns,
+}
+
+/// A nullable struct of three nullable strings (`downstream`, a step's `error`).
+#[derive(Default)]
+struct TripleColumns {
+    valid: Vec<bool>,
+    members: [StringBuilder; 3],
+}
+
+#[derive(Default)]
+struct LogColumns {
+    lens: Vec<usize>,
+    ts_offset_ms: Vec<i64>,
+    level: StringBuilder,
+    msg: StringBuilder,
+    fields: StringBuilder,
+}
+
+#[derive(Default)]
+struct ErrorRefColumns {
+    lens: Vec<usize>,
+    code: StringBuilder,
+    reason: StringBuilder,
+}
+
+impl TripleColumns {
+    fn push(&mut self, t: Option<&Triple<'_>>) {
+        self.valid.push(t.is_some());
+        for (i, b) in self.members.iter_mut().enumerate() {
+            b.append_option(t.and_then(|t| t.0[i].as_deref()));
+        }
     }
-    Some(cur)
-}
 
-fn field_str(fields: Option<&serde_json::Map<String, Value>>, path: &[&str]) -> Option<String> {
-    match get_path(fields?, path)? {
-        Value::String(s) => Some(s.clone()),
-        _ => None,
+    fn finish(mut self, fields: Fields) -> Result<ArrayRef, ArrowError> {
+        let columns = self
+            .members
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        Ok(Arc::new(StructArray::try_new(
+            fields,
+            columns,
+            Some(NullBuffer::from(self.valid)),
+        )?))
     }
 }
 
-fn field_nonempty_str(
-    fields: Option<&serde_json::Map<String, Value>>,
-    path: &[&str],
-) -> Option<String> {
-    field_str(fields, path).filter(|s| !s.is_empty())
-}
-
-/// The route of an event (events §1.5): `fields.http.route` when a string, else for RPC
-/// events `<fields.rpc.service>/<fields.rpc.method>`.
-fn route_of(e: &Event) -> Option<String> {
-    let f = e.fields.as_ref();
-    if let Some(r) = field_str(f, &["http", "route"]) {
-        return Some(r);
+impl Default for EventColumns {
+    fn default() -> Self {
+        Self::with_capacity(0)
     }
-    if e.kind == EventKind::Rpc {
-        let svc = field_str(f, &["rpc", "service"])?;
-        let method = field_str(f, &["rpc", "method"])?;
-        return Some(format!("{svc}/{method}"));
+}
+
+impl EventColumns {
+    /// Buffers sized for `rows` rows of ~1 KiB events.
+    pub fn with_capacity(rows: usize) -> Self {
+        let s = |bytes: usize| StringBuilder::with_capacity(rows, rows * bytes);
+        EventColumns {
+            rows: 0,
+            event_id: s(36),
+            trace_id: s(32),
+            span_id: s(16),
+            parent_span_id: s(16),
+            ts_start: Vec::with_capacity(rows),
+            ts_end: Vec::with_capacity(rows),
+            duration_ms: Vec::with_capacity(rows),
+            kind: s(4),
+            service: s(12),
+            env: s(8),
+            status: s(4),
+            version: s(12),
+            anchor: Default::default(),
+            http_method: s(4),
+            http_route: s(24),
+            http_status: Int64Builder::with_capacity(rows),
+            user: [s(8), s(8), s(12)],
+            steps: StepColumns::default(),
+            logs: LogColumns::default(),
+            errors: ErrorRefColumns::default(),
+            fields: s(400),
+        }
     }
-    None
-}
 
-fn str_col<I: IntoIterator<Item = Option<S>>, S: AsRef<str>>(it: I) -> ArrayRef {
-    Arc::new(it.into_iter().collect::<StringArray>())
-}
-
-fn offsets(lens: impl Iterator<Item = usize>) -> OffsetBuffer<i32> {
-    OffsetBuffer::from_lengths(lens)
-}
-
-/// Build one `events` record batch from normalized events, in the given order.
-pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowError> {
-    let schema = EVENTS_SCHEMA.clone();
-    let n = events.len();
-    let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    cols.push(str_col(events.iter().map(|e| Some(&e.event_id))));
-    cols.push(str_col(events.iter().map(|e| Some(&e.trace_id))));
-    cols.push(str_col(events.iter().map(|e| Some(&e.span_id))));
-    cols.push(str_col(events.iter().map(|e| Some(&e.parent_span_id))));
-    cols.push(Arc::new(
-        TimestampNanosecondArray::from_iter_values(events.iter().map(|e| e.ts_start_ns))
-            .with_timezone("UTC"),
-    ));
-    cols.push(Arc::new(
-        TimestampNanosecondArray::from_iter_values(events.iter().map(|e| e.ts_end_ns))
-            .with_timezone("UTC"),
-    ));
-    cols.push(Arc::new(Int64Array::from_iter_values(
-        events.iter().map(|e| e.duration_ms),
-    )));
-    cols.push(str_col(events.iter().map(|e| Some(e.kind.as_str()))));
-    cols.push(str_col(events.iter().map(|e| Some(&e.service))));
-    cols.push(str_col(events.iter().map(|e| Some(&e.env))));
-    cols.push(str_col(events.iter().map(|e| Some(e.status.as_str()))));
-    cols.push(str_col(events.iter().map(|e| e.version.as_ref())));
-    cols.push(str_col(
-        events.iter().map(|e| e.anchor.as_ref().map(|a| &a.step)),
-    ));
-    cols.push(str_col(
-        events
-            .iter()
-            .map(|e| e.anchor.as_ref().map(|a| &a.error_code)),
-    ));
-    cols.push(str_col(
-        events
-            .iter()
-            .map(|e| e.anchor.as_ref().and_then(|a| a.kind.as_ref())),
-    ));
-    cols.push(str_col(
-        events
-            .iter()
-            .map(|e| field_str(e.fields.as_ref(), &["http", "method"])),
-    ));
-    cols.push(str_col(events.iter().map(route_of)));
-    cols.push(Arc::new(
-        events
-            .iter()
-            .map(|e| {
-                e.fields
-                    .as_ref()
-                    .and_then(|f| get_path(f, &["http", "status"]))
-                    .and_then(Value::as_i64)
-            })
-            .collect::<Int64Array>(),
-    ));
-    for key in ["id", "tier", "region"] {
-        cols.push(str_col(
-            events
-                .iter()
-                .map(|e| field_nonempty_str(e.fields.as_ref(), &["user", key])),
-        ));
+    /// Rows appended so far.
+    pub fn len(&self) -> usize {
+        self.rows
     }
-    cols.push(steps_column(events)?);
-    cols.push(logs_column(events)?);
-    cols.push(errors_column(events)?);
-    cols.push(str_col(events.iter().map(|e| {
-        e.fields
-            .as_ref()
-            .map(|f| serde_json::to_string(f).expect("a JSON map always serializes"))
-    })));
-    debug_assert!(cols.iter().all(|c| c.len() == n));
-    RecordBatch::try_new(schema, cols)
+
+    /// No row appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Append one row.
+    pub fn push(&mut self, e: &EventView<'_>) {
+        self.rows += 1;
+        self.event_id.append_value(&e.event_id);
+        self.trace_id.append_value(&e.trace_id);
+        self.span_id.append_value(&e.span_id);
+        self.parent_span_id.append_value(&e.parent_span_id);
+        self.ts_start.push(e.ts_start_ns);
+        self.ts_end.push(e.ts_end_ns);
+        self.duration_ms.push(e.duration_ms);
+        self.kind.append_value(e.kind.as_str());
+        self.service.append_value(&e.service);
+        self.env.append_value(&e.env);
+        self.status.append_value(e.status.as_str());
+        self.version.append_option(e.version.as_deref());
+        let a = e.anchor.as_ref();
+        self.anchor[0].append_option(a.map(|a| &*a.step));
+        self.anchor[1].append_option(a.map(|a| &*a.error_code));
+        self.anchor[2].append_option(a.and_then(|a| a.kind.as_deref()));
+        let known = e.fields.as_ref().map(FieldsView::known).unwrap_or_default();
+        self.http_method.append_option(known.http_method);
+        self.push_route(e.kind, &known);
+        self.http_status.append_option(known.http_status);
+        for (b, v) in self
+            .user
+            .iter_mut()
+            .zip([known.user_id, known.user_tier, known.user_region])
+        {
+            b.append_option(v.filter(|v| !v.is_empty()));
+        }
+        self.push_steps(&e.steps);
+        self.push_logs(&e.logs);
+        self.errors.lens.push(e.errors.len());
+        for r in &e.errors {
+            self.errors.code.append_value(&r.code);
+            self.errors.reason.append_option(r.reason.as_deref());
+        }
+        self.fields
+            .append_option(e.fields.as_ref().map(FieldsView::to_json));
+    }
+
+    /// The route of an event (events §1.5): `fields.http.route` when a string, else for RPC
+    /// events `<fields.rpc.service>/<fields.rpc.method>`.
+    fn push_route(&mut self, kind: EventKind, known: &KnownFields<'_>) {
+        match (known.http_route, kind, known.rpc_service, known.rpc_method) {
+            (Some(route), ..) => self.http_route.append_value(route),
+            (None, EventKind::Rpc, Some(service), Some(method)) => {
+                self.http_route.append_value(format!("{service}/{method}"))
+            }
+            _ => self.http_route.append_null(),
+        }
+    }
+
+    fn push_steps(&mut self, steps: &[StepView<'_>]) {
+        let c = &mut self.steps;
+        c.lens.push(steps.len());
+        for s in steps {
+            c.name.append_value(&s.name);
+            c.span_id.append_option(s.span_id.as_deref());
+            c.start_ms.push(s.start_ms);
+            c.duration_ms.push(s.duration_ms);
+            c.status.append_value(s.status.as_str());
+            c.downstream.push(s.downstream.as_ref());
+            c.error.push(s.error.as_ref());
+        }
+    }
+
+    fn push_logs(&mut self, logs: &[LogView<'_>]) {
+        let c = &mut self.logs;
+        c.lens.push(logs.len());
+        for l in logs {
+            c.ts_offset_ms.push(l.ts_offset_ms);
+            c.level.append_value(l.level.as_str());
+            c.msg.append_value(&l.msg);
+            c.fields
+                .append_option(l.fields.as_ref().map(FieldsView::to_json));
+        }
+    }
+
+    /// The batch of every row appended, in order.
+    pub fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        let ts = |v: Vec<i64>| -> ArrayRef {
+            Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC"))
+        };
+        let string = |b: &mut StringBuilder| -> ArrayRef { Arc::new(b.finish()) };
+        let [anchor_step, anchor_code, anchor_kind] = &mut self.anchor;
+        let [user_id, user_tier, user_region] = &mut self.user;
+        let steps = self.steps;
+        let mut step_name = steps.name;
+        let mut step_span = steps.span_id;
+        let mut step_status = steps.status;
+        let steps_col = list_column(
+            step_fields(),
+            steps.lens,
+            vec![
+                string(&mut step_name),
+                string(&mut step_span),
+                Arc::new(Int64Array::from(steps.start_ms)),
+                Arc::new(Int64Array::from(steps.duration_ms)),
+                string(&mut step_status),
+                steps.downstream.finish(downstream_fields())?,
+                steps.error.finish(step_error_fields())?,
+            ],
+        )?;
+        let mut logs = self.logs;
+        let logs_col = list_column(
+            log_fields(),
+            logs.lens,
+            vec![
+                Arc::new(Int64Array::from(logs.ts_offset_ms)),
+                string(&mut logs.level),
+                string(&mut logs.msg),
+                string(&mut logs.fields),
+            ],
+        )?;
+        let mut errors = self.errors;
+        let errors_col = list_column(
+            error_ref_fields(),
+            errors.lens,
+            vec![string(&mut errors.code), string(&mut errors.reason)],
+        )?;
+        let cols: Vec<ArrayRef> = vec![
+            string(&mut self.event_id),
+            string(&mut self.trace_id),
+            string(&mut self.span_id),
+            string(&mut self.parent_span_id),
+            ts(self.ts_start),
+            ts(self.ts_end),
+            Arc::new(Int64Array::from(self.duration_ms)),
+            string(&mut self.kind),
+            string(&mut self.service),
+            string(&mut self.env),
+            string(&mut self.status),
+            string(&mut self.version),
+            string(anchor_step),
+            string(anchor_code),
+            string(anchor_kind),
+            string(&mut self.http_method),
+            string(&mut self.http_route),
+            Arc::new(self.http_status.finish()),
+            string(user_id),
+            string(user_tier),
+            string(user_region),
+            steps_col,
+            logs_col,
+            errors_col,
+            string(&mut self.fields),
+        ];
+        debug_assert!(cols.iter().all(|c| c.len() == self.rows));
+        RecordBatch::try_new(EVENTS_SCHEMA.clone(), cols)
+    }
 }
 
 fn list_column(
@@ -478,110 +642,19 @@ fn list_column(
     let item = Arc::new(Field::new("item", DataType::Struct(fields), true));
     Ok(Arc::new(ListArray::try_new(
         item,
-        offsets(lens.into_iter()),
+        OffsetBuffer::from_lengths(lens),
         Arc::new(values),
         None,
     )?))
 }
 
-fn steps_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
-    let steps: Vec<_> = events.iter().flat_map(|e| e.steps.iter()).collect();
-    let lens = events.iter().map(|e| e.steps.len()).collect();
-    let ds_valid: Vec<bool> = steps.iter().map(|s| s.downstream.is_some()).collect();
-    let downstream = StructArray::try_new(
-        downstream_fields(),
-        vec![
-            str_col(
-                steps
-                    .iter()
-                    .map(|s| s.downstream.as_ref().and_then(|d| d.service.as_ref())),
-            ),
-            str_col(
-                steps
-                    .iter()
-                    .map(|s| s.downstream.as_ref().and_then(|d| d.endpoint.as_ref())),
-            ),
-            str_col(
-                steps
-                    .iter()
-                    .map(|s| s.downstream.as_ref().and_then(|d| d.kind.as_ref())),
-            ),
-        ],
-        Some(NullBuffer::from(ds_valid)),
-    )?;
-    let err_valid: Vec<bool> = steps.iter().map(|s| s.error.is_some()).collect();
-    let error = StructArray::try_new(
-        step_error_fields(),
-        vec![
-            str_col(
-                steps
-                    .iter()
-                    .map(|s| s.error.as_ref().and_then(|d| d.code.as_ref())),
-            ),
-            str_col(
-                steps
-                    .iter()
-                    .map(|s| s.error.as_ref().and_then(|d| d.reason.as_ref())),
-            ),
-            str_col(
-                steps
-                    .iter()
-                    .map(|s| s.error.as_ref().and_then(|d| d.cause.as_ref())),
-            ),
-        ],
-        Some(NullBuffer::from(err_valid)),
-    )?;
-    list_column(
-        step_fields(),
-        lens,
-        vec![
-            str_col(steps.iter().map(|s| Some(&s.name))),
-            str_col(steps.iter().map(|s| s.span_id.as_ref())),
-            Arc::new(Int64Array::from_iter_values(
-                steps.iter().map(|s| s.start_ms),
-            )),
-            Arc::new(Int64Array::from_iter_values(
-                steps.iter().map(|s| s.duration_ms),
-            )),
-            str_col(steps.iter().map(|s| Some(s.status.as_str()))),
-            Arc::new(downstream),
-            Arc::new(error),
-        ],
-    )
-}
-
-fn logs_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
-    let logs: Vec<_> = events.iter().flat_map(|e| e.logs.iter()).collect();
-    let lens = events.iter().map(|e| e.logs.len()).collect();
-    list_column(
-        log_fields(),
-        lens,
-        vec![
-            Arc::new(Int64Array::from_iter_values(
-                logs.iter().map(|l| l.ts_offset_ms),
-            )),
-            str_col(logs.iter().map(|l| Some(l.level.as_str()))),
-            str_col(logs.iter().map(|l| Some(&l.msg))),
-            str_col(logs.iter().map(|l| {
-                l.fields
-                    .as_ref()
-                    .map(|f| serde_json::to_string(f).expect("a JSON map always serializes"))
-            })),
-        ],
-    )
-}
-
-fn errors_column(events: &[Event]) -> Result<ArrayRef, ArrowError> {
-    let errs: Vec<_> = events.iter().flat_map(|e| e.errors.iter()).collect();
-    let lens = events.iter().map(|e| e.errors.len()).collect();
-    list_column(
-        error_ref_fields(),
-        lens,
-        vec![
-            str_col(errs.iter().map(|r| Some(&r.code))),
-            str_col(errs.iter().map(|r| r.reason.as_ref())),
-        ],
-    )
+/// Build one `events` record batch from normalized events, in the given order.
+pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowError> {
+    let mut cols = EventColumns::with_capacity(events.len());
+    for e in events {
+        cols.push(&e.view());
+    }
+    cols.finish()
 }
 
 /// Approximate in-memory size of a batch (for the hot tier's byte cap).

@@ -98,8 +98,25 @@ fn request(resource: Option<Resource>, spans: Vec<Span>) -> ExportTraceServiceRe
     }
 }
 
+/// The differential property of the direct conversion: the event built from a span's facts
+/// is what the exact validator makes of the same span as JSON (or it is left to it).
+fn assert_direct_event_is_the_validated_json(resource: &Option<Resource>, span: &Span) {
+    let Some(info) = ResourceInfo::of(resource.as_ref()) else {
+        return;
+    };
+    let Ok(facts) = span_facts(&info, span, now()) else {
+        return;
+    };
+    let validated = validate_item_owned(facts.json(), now());
+    match facts.event() {
+        Some(event) => assert_eq!(Ok(event), validated, "{span:?}"),
+        None => assert!(validated.is_err(), "{span:?}"),
+    }
+}
+
 /// Convert one span under the payment resource; it must become an event.
 fn convert_one(span: Span) -> Event {
+    assert_direct_event_is_the_validated_json(&payment_resource(), &span);
     let c = convert_request(&request(payment_resource(), vec![span]), now());
     assert!(c.drops.is_empty(), "{:?}", c.drops);
     assert!(c.rejects.is_empty(), "{:?}", c.rejects);
@@ -789,4 +806,83 @@ fn convert_non_finite_double_attribute_is_kept_as_string() {
         AnyValueKind::DoubleValue(f64::NAN),
     )]));
     assert_eq!(to_json(&e)["fields"]["rpc"]["system"], "NaN");
+}
+
+#[test]
+fn direct_conversion_matches_the_validated_json_on_random_spans() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(20);
+    let pick = |rng: &mut StdRng, xs: &[&str]| xs[rng.random_range(0..xs.len())].to_owned();
+    let mut events = 0;
+    for _ in 0..5_000 {
+        let mut attrs = Vec::new();
+        let keys = [
+            "http.request.method",
+            "http.method",
+            "http.route",
+            "http.target",
+            "http.url",
+            "url.path",
+            "rpc.system",
+            "rpc.service",
+            "rpc.method",
+            "waylog.step",
+            "waylog.error_code",
+            "service.peer.name",
+            "peer.service",
+            "server.address",
+        ];
+        for _ in 0..rng.random_range(0..6) {
+            let key = pick(&mut rng, &keys);
+            let value = pick(
+                &mut rng,
+                &["", "GET", "/a?b#c", "http://pay:8080", "x/y", "é"],
+            );
+            attrs.push(s(&key, &value));
+        }
+        for key in [
+            "http.response.status_code",
+            "http.status_code",
+            "rpc.grpc.status_code",
+        ] {
+            if rng.random_ratio(1, 3) {
+                attrs.push(i(key, [0, 2, 200, 404, 503, 17][rng.random_range(0..6)]));
+            }
+        }
+        if rng.random_ratio(1, 6) {
+            attrs.push(kv("rpc.system", AnyValueKind::DoubleValue(f64::NAN)));
+        }
+        let mut sp = span(attrs);
+        sp.kind = rng.random_range(0..6);
+        if rng.random_ratio(1, 4) {
+            sp.status = error_status(&pick(&mut rng, &["", "boom"]));
+        }
+        if rng.random_ratio(1, 5) {
+            let message = pick(&mut rng, &["", "bad card"]);
+            let kind = pick(&mut rng, &["", "CardError"]);
+            sp.events = vec![exception(vec![
+                s("exception.message", &message),
+                s("exception.type", &kind),
+            ])];
+        }
+        if rng.random_ratio(1, 8) {
+            sp.end_time_unix_nano = u64::MAX;
+        }
+        if rng.random_ratio(1, 8) {
+            sp.parent_span_id = Vec::new();
+        }
+        let resource = match rng.random_range(0..3) {
+            0 => payment_resource(),
+            1 => resource(vec![
+                s("service.name", "api"),
+                s("deployment.environment", ""),
+            ]),
+            _ => resource(vec![s("service.name", "api"), s("service.version", "")]),
+        };
+        assert_direct_event_is_the_validated_json(&resource, &sp);
+        let c = convert_request(&request(resource, vec![sp]), now());
+        events += c.events.len();
+    }
+    assert!(events > 1_000, "{events} spans converted");
 }
