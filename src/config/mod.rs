@@ -130,6 +130,10 @@ pub struct ServeArgs {
     /// `422 resources_exhausted`.
     #[arg(long, env = "WAYLOG_QUERY_MAX_RESPONSE_BYTES", default_value = "64MiB")]
     pub query_max_response_bytes: String,
+    /// Rows the statement under `EXPLAIN ANALYZE` may produce (it runs under an outer limit
+    /// of this many rows, shown in the analyzed plan).
+    #[arg(long, env = "WAYLOG_QUERY_MAX_ANALYZE_ROWS", default_value = "10000")]
+    pub query_max_analyze_rows: String,
     /// Concurrent reads of the read API (`/v1/errors`, `/v1/traces/…`, `/v1/incidents/…`, …),
     /// each under its own `WAYLOG_QUERY_MEMORY`; beyond: `503 overloaded`.
     #[arg(long, env = "WAYLOG_READ_CONCURRENCY", default_value = "8")]
@@ -305,6 +309,8 @@ pub struct Config {
     pub query_memory_bytes: usize,
     pub query_max_value_bytes: usize,
     pub query_max_response_bytes: usize,
+    /// `WAYLOG_QUERY_MAX_ANALYZE_ROWS`: the outer limit of a statement under `EXPLAIN ANALYZE`.
+    pub query_max_analyze_rows: usize,
     pub query_concurrency: usize,
     pub read_concurrency: usize,
     pub rate_limit_write_rps: u32,
@@ -449,6 +455,10 @@ impl ServeArgs {
                 "WAYLOG_QUERY_MAX_RESPONSE_BYTES",
                 &self.query_max_response_bytes,
             )?),
+            query_max_analyze_rows: positive_int(
+                "WAYLOG_QUERY_MAX_ANALYZE_ROWS",
+                &self.query_max_analyze_rows,
+            )?,
             query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
             read_concurrency: positive_int("WAYLOG_READ_CONCURRENCY", &self.read_concurrency)?,
             rate_limit_write_rps: match &self.rate_limit_write_rps {
