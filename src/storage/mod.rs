@@ -41,6 +41,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::wal::{self, Wal};
 use cold::{ColdStore, Manifest};
+pub use dedup::DedupStatus;
 use dedup::{Dedup, hash_id};
 use schema::{TableId, string_column};
 use table::{ColdFile, HotBatch, TableSnapshot, TableState};
@@ -127,6 +128,8 @@ pub struct StorageConfig {
     pub write_queue_bytes: u64,
     pub dedup_window: Duration,
     pub dedup_min_ids: usize,
+    /// Byte budget of the dedup id set ([`dedup::Dedup`]).
+    pub dedup_max_bytes: usize,
     pub retention: Duration,
     /// Retention of `signals` (by their `timestamp`).
     pub signal_retention: Duration,
@@ -158,6 +161,7 @@ impl From<&Config> for StorageConfig {
             write_queue_bytes: c.write_queue_bytes,
             dedup_window: c.dedup_window,
             dedup_min_ids: c.dedup_min_ids,
+            dedup_max_bytes: c.dedup_max_bytes,
             retention: c.retention,
             signal_retention: c.signal_retention,
         }
@@ -247,6 +251,8 @@ pub struct Storage {
     /// Set by the writer when a WAL write or fsync failed: the file's state is unknown, so no
     /// further write is acknowledged until a restart replays and repairs the log.
     poisoned: Arc<std::sync::OnceLock<String>>,
+    /// The dedup set's status as the writer last published it.
+    dedup_status: Arc<Mutex<DedupStatus>>,
     /// Bytes of rows handed to the writer and not yet written (bounded by
     /// `write_queue_bytes`).
     queued_bytes: Arc<AtomicU64>,
@@ -515,6 +521,7 @@ impl Storage {
         let mut dedup = Dedup::new(
             i64::try_from(cfg.dedup_window.as_nanos()).unwrap_or(i64::MAX),
             cfg.dedup_min_ids,
+            cfg.dedup_max_bytes,
         );
         let mut problems = dedup::load_id_logs(&cfg.data_dir.join("dedup"), &mut dedup, now)?;
         problems.extend(orphans);
@@ -613,6 +620,7 @@ impl Storage {
                     write_queue_bytes: u64::MAX,
                     dedup_window: Duration::ZERO,
                     dedup_min_ids: 0,
+                    dedup_max_bytes: 0,
                     retention: Duration::MAX,
                     signal_retention: Duration::MAX,
                 };
@@ -669,6 +677,7 @@ impl Storage {
             _lock: lock,
             closed: AtomicBool::new(false),
             poisoned: Arc::default(),
+            dedup_status: Arc::default(),
             queued_bytes: Arc::default(),
             flush_failing_since: Mutex::new(None),
             fail_flushes: AtomicBool::new(false),
@@ -789,11 +798,14 @@ impl Storage {
         Some((last_ms / 1000).clamp(1, 30))
     }
 
+    /// The dedup set's status as of the last write group (or recovery).
+    pub fn dedup_status(&self) -> DedupStatus {
+        *self.dedup_status.lock()
+    }
+
     fn start_writer(self: &Arc<Self>, mut dedup: Dedup) {
-        crate::metrics::get().dedup_ids.set(dedup.len() as f64);
-        crate::metrics::get()
-            .dedup_memory_bytes
-            .set(dedup.memory_bytes() as f64);
+        publish_dedup(&dedup, &self.dedup_status);
+        let dedup_status = self.dedup_status.clone();
         let (tx, rx) = mpsc::channel::<WriteMsg>();
         *self.writer_tx.lock() = Some(tx);
         let wal = self.wal.clone().expect("a writable storage has a wal");
@@ -802,7 +814,13 @@ impl Storage {
         let poisoned = self.poisoned.clone();
         let handle = std::thread::Builder::new()
             .name("waylog-writer".into())
-            .spawn(move || writer_loop(rx, wal, tables, clock, &mut dedup, &poisoned))
+            .spawn(move || {
+                let shared = WriterShared {
+                    poisoned: &poisoned,
+                    dedup_status: &dedup_status,
+                };
+                writer_loop(rx, wal, tables, clock, &mut dedup, shared)
+            })
             .expect("spawning the writer thread");
         *self.writer_thread.lock() = Some(handle);
     }
@@ -1495,14 +1513,34 @@ fn encode_partitions(
     Ok(out)
 }
 
+/// State the writer thread shares with [`Storage`].
+struct WriterShared<'a> {
+    /// Set once on the first WAL I/O failure: no further acks.
+    poisoned: &'a std::sync::OnceLock<String>,
+    dedup_status: &'a Mutex<DedupStatus>,
+}
+
+/// Publish the dedup set's status to [`Storage::dedup_status`] and the metrics.
+fn publish_dedup(dedup: &Dedup, to: &Mutex<DedupStatus>) {
+    let status = dedup.status();
+    let before = std::mem::replace(&mut *to.lock(), status);
+    crate::metrics::dedup(
+        status.ids,
+        status.memory_bytes,
+        status.max_ids,
+        status.evicted.saturating_sub(before.evicted),
+    );
+}
+
 fn writer_loop(
     rx: mpsc::Receiver<WriteMsg>,
     wal: Arc<Mutex<Wal>>,
     tables: BTreeMap<TableId, Arc<TableState>>,
     clock: SharedClock,
     dedup: &mut Dedup,
-    poisoned: &std::sync::OnceLock<String>,
+    shared: WriterShared<'_>,
 ) {
+    let poisoned = shared.poisoned;
     /// Upper bound of one group's payload; keeps latency bounded under load.
     const GROUP_BYTES: usize = 32 << 20;
     while let Ok(first) = rx.recv() {
@@ -1569,6 +1607,7 @@ fn writer_loop(
         match result {
             Ok(seqs) => {
                 let mut seq_iter = seqs.into_iter();
+                let mut answers = Vec::with_capacity(group.len());
                 for (msg, parts) in group.into_iter().zip(prepared) {
                     let mut outcome = AppendOutcome::default();
                     for part in parts {
@@ -1583,11 +1622,14 @@ fn writer_loop(
                         outcome.accepted += part.accepted;
                         outcome.duplicate += part.duplicate;
                     }
+                    answers.push((msg, outcome));
+                }
+                // Published before the answers, so a client that reads the status after its
+                // ack sees its own ids counted.
+                publish_dedup(dedup, shared.dedup_status);
+                for (msg, outcome) in answers {
                     msg.answer(Ok(outcome));
                 }
-                let m = crate::metrics::get();
-                m.dedup_ids.set(dedup.len() as f64);
-                m.dedup_memory_bytes.set(dedup.memory_bytes() as f64);
             }
             Err(e) => {
                 tracing::error!(error = %e, "wal append failed");
