@@ -228,6 +228,8 @@ pub struct Metrics {
     pub wal_bytes: FGauge,
     /// `waylog_wal_poisoned`
     pub wal_poisoned: FGauge,
+    /// `waylog_wal_disk_full`
+    pub wal_disk_full: FGauge,
     // --- storage ---
     /// `waylog_storage_hot_rows{table}`
     pub hot_rows: Gauges,
@@ -506,6 +508,10 @@ impl Metrics {
             wal_poisoned: b.gauge(
                 "waylog_wal_poisoned",
                 "1 when a WAL write or fsync failed and writes are refused until restart",
+            ),
+            wal_disk_full: b.gauge(
+                "waylog_wal_disk_full",
+                "1 while the last WAL append failed on a full disk (writes answer disk_full)",
             ),
             hot_rows: b.gauges(
                 "waylog_storage_hot_rows",

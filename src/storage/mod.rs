@@ -93,6 +93,11 @@ pub enum WriteError {
     /// The writer's queue holds `WAYLOG_WRITE_QUEUE_BYTES` already: retry shortly.
     #[error("writer queue full")]
     Overloaded,
+    /// The disk is full: the group was not acknowledged (none, some or all rows may be
+    /// stored, as for `Durability`), and the writer is not poisoned: the next write tries a
+    /// fresh WAL segment and succeeds once space frees.
+    #[error("disk full: {0}")]
+    DiskFull(String),
 }
 
 /// Which rows of a batch [`Storage::remove_rows`] keeps (`true` = keep).
@@ -253,6 +258,8 @@ pub struct Storage {
     poisoned: Arc<std::sync::OnceLock<String>>,
     /// The dedup set's status as the writer last published it.
     dedup_status: Arc<Mutex<DedupStatus>>,
+    /// The last WAL append failed on a full disk (cleared by the next success).
+    disk_full: Arc<AtomicBool>,
     /// Bytes of rows handed to the writer and not yet written (bounded by
     /// `write_queue_bytes`).
     queued_bytes: Arc<AtomicU64>,
@@ -678,6 +685,7 @@ impl Storage {
             closed: AtomicBool::new(false),
             poisoned: Arc::default(),
             dedup_status: Arc::default(),
+            disk_full: Arc::default(),
             queued_bytes: Arc::default(),
             flush_failing_since: Mutex::new(None),
             fail_flushes: AtomicBool::new(false),
@@ -781,6 +789,12 @@ impl Storage {
         self.poisoned.get().map(String::as_str)
     }
 
+    /// Whether the last WAL append failed on a full disk: writes answer `disk_full` until an
+    /// append succeeds again (reads are unaffected).
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::SeqCst)
+    }
+
     /// Test hook: the writer's next WAL group fails as if the disk had.
     #[cfg(test)]
     pub(crate) fn inject_wal_write_failure(&self) {
@@ -806,6 +820,7 @@ impl Storage {
     fn start_writer(self: &Arc<Self>, mut dedup: Dedup) {
         publish_dedup(&dedup, &self.dedup_status);
         let dedup_status = self.dedup_status.clone();
+        let disk_full = self.disk_full.clone();
         let (tx, rx) = mpsc::channel::<WriteMsg>();
         *self.writer_tx.lock() = Some(tx);
         let wal = self.wal.clone().expect("a writable storage has a wal");
@@ -818,6 +833,7 @@ impl Storage {
                 let shared = WriterShared {
                     poisoned: &poisoned,
                     dedup_status: &dedup_status,
+                    disk_full: &disk_full,
                 };
                 writer_loop(rx, wal, tables, clock, &mut dedup, shared)
             })
@@ -1518,6 +1534,8 @@ struct WriterShared<'a> {
     /// Set once on the first WAL I/O failure: no further acks.
     poisoned: &'a std::sync::OnceLock<String>,
     dedup_status: &'a Mutex<DedupStatus>,
+    /// Set while the last append failed on a full disk.
+    disk_full: &'a AtomicBool,
 }
 
 /// Publish the dedup set's status to [`Storage::dedup_status`] and the metrics.
@@ -1592,15 +1610,27 @@ fn writer_loop(
             None => {
                 let refs: Vec<(u8, &[u8])> =
                     payloads.iter().map(|(t, p)| (*t, p.as_slice())).collect();
-                wal.append_group(now, &refs).map_err(|e| {
+                let appended = wal.append_group(now, &refs);
+                let full = matches!(appended, Err(crate::wal::Error::DiskFull { .. }));
+                shared.disk_full.store(full, Ordering::SeqCst);
+                crate::metrics::get()
+                    .wal_disk_full
+                    .set(f64::from(u8::from(full)));
+                appended.map_err(|e| {
                     let reason = error_chain(&e);
-                    // An I/O failure leaves the file in an unknown state: stop acknowledging.
-                    // (A record too large for the format wrote nothing and is only refused.)
-                    if matches!(e, crate::wal::Error::Io { .. }) {
-                        let _ = poisoned.set(format!("write-ahead log failed: {reason}"));
-                        crate::metrics::get().wal_poisoned.set(1.0);
+                    match e {
+                        // An I/O failure leaves the file in an unknown state: stop
+                        // acknowledging.
+                        crate::wal::Error::Io { .. } => {
+                            let _ = poisoned.set(format!("write-ahead log failed: {reason}"));
+                            crate::metrics::get().wal_poisoned.set(1.0);
+                            WriteError::Durability(reason)
+                        }
+                        // The WAL abandoned the file and starts a fresh one next time.
+                        crate::wal::Error::DiskFull { .. } => WriteError::DiskFull(reason),
+                        // A record too large for the format wrote nothing and is only refused.
+                        crate::wal::Error::RecordTooLarge { .. } => WriteError::Durability(reason),
                     }
-                    WriteError::Durability(reason)
                 })
             }
         };
