@@ -14,5 +14,6 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
+cargo clippy --lib --tests --features failpoints -- -D warnings
 echo "== tests"
 scripts/test.sh

@@ -39,6 +39,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::failpoints;
 use crate::wal::{self, Wal};
 use cold::{ColdStore, Manifest};
 pub use dedup::DedupStatus;
@@ -74,7 +75,8 @@ pub enum Error {
     WriterStopped,
     #[error("background task failed: {0}")]
     Join(String),
-    /// A failure made on purpose by a test hook (`WAYLOG_TEST_HOOKS`).
+    /// A failure made on purpose by a test hook (`WAYLOG_TEST_HOOKS`) or a crash point of the
+    /// fault-injection tests (feature `failpoints`).
     #[error("injected failure (test hook)")]
     Injected,
 }
@@ -1042,12 +1044,14 @@ impl Storage {
         for (bytes, file) in &files {
             self.cold.put(&file.path, bytes.clone()).await?;
         }
+        self.crash_point(failpoints::AFTER_PARQUET_WRITE)?;
         if !ids.is_empty() {
             let dir = self.cfg.data_dir.join("dedup");
             tokio::task::spawn_blocking(move || dedup::write_id_log(&dir, last_seq, &ids))
                 .await
                 .map_err(|e| Error::Join(e.to_string()))??;
         }
+        self.crash_point(failpoints::AFTER_ID_LOG)?;
         let new_files: Vec<ColdFile> = files.into_iter().map(|(_, f)| f).collect();
         {
             let mut manifest = self.manifest.lock().await;
@@ -1058,6 +1062,7 @@ impl Storage {
             self.cold.commit_manifest(&mut next).await?;
             *manifest = next;
         }
+        self.crash_point(failpoints::AFTER_COLD_COMMIT)?;
         state.update(|s| {
             s.hot.retain(|h| !batches.iter().any(|b| Arc::ptr_eq(h, b)));
             s.cold.extend(new_files.into_iter().map(Arc::new));
@@ -1068,8 +1073,19 @@ impl Storage {
             .last_flush_ms
             .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         crate::metrics::flushed(t.name(), rows, started.elapsed().as_secs_f64());
+        self.crash_point(failpoints::BEFORE_WAL_DELETE)?;
         self.delete_flushed_wal()?;
+        self.crash_point(failpoints::AFTER_WAL_DELETE)?;
         Ok(rows)
+    }
+
+    /// A crash point of the fault-injection tests ([`failpoints`]): `Err(Injected)` when
+    /// armed for this data directory, so the flush stops right here as if the process died.
+    fn crash_point(&self, name: &'static str) -> Result<()> {
+        match failpoints::fire(name, &self.cfg.data_dir) {
+            true => Err(Error::Injected),
+            false => Ok(()),
+        }
     }
 
     /// Delete WAL segments whose records are all in cold storage.
@@ -1758,6 +1774,9 @@ pub(crate) mod test_support {
         storage
     }
 }
+
+#[cfg(all(test, feature = "failpoints"))]
+mod failpoint_tests;
 
 #[cfg(test)]
 mod tests {

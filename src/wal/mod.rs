@@ -554,10 +554,21 @@ impl Wal {
             seqs.push(seq);
             seq += 1;
         }
+        if crate::failpoints::fire(crate::failpoints::WAL_SHORT_WRITE, &self.dir) {
+            // A crash mid-write: half the group reaches the file and nothing cuts it back.
+            let _ = self.file.write_all(&self.buf[..self.buf.len() / 2]);
+            return Err(Error::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("failpoint wal_short_write"),
+            });
+        }
         let started = std::time::Instant::now();
         let mut synced = None;
         let result = self.file.write_all(&self.buf).and_then(|()| {
             let written = started.elapsed().as_secs_f64();
+            if crate::failpoints::fire(crate::failpoints::WAL_FSYNC_ERROR, &self.dir) {
+                return Err(std::io::Error::other("failpoint wal_fsync_error"));
+            }
             if self.sync {
                 let t = std::time::Instant::now();
                 let r = self.file.sync_data();
