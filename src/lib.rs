@@ -49,6 +49,8 @@ pub mod config;
 pub mod demo;
 pub mod duration;
 pub mod failpoints;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod incidents;
 pub mod ingest;
 pub mod metrics;

@@ -247,7 +247,8 @@ pub fn load_id_logs(dir: &Path, dedup: &mut Dedup, now_ns: i64) -> Result<Vec<St
     Ok(problems)
 }
 
-fn parse_id_log(bytes: &[u8]) -> Option<Vec<(u128, i64)>> {
+/// Decode one id log file: `None` for a bad magic, length or checksum.
+pub fn parse_id_log(bytes: &[u8]) -> Option<Vec<(u128, i64)>> {
     if bytes.len() < 20 || &bytes[..8] != MAGIC {
         return None;
     }
