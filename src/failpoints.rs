@@ -20,6 +20,13 @@
 //! - [`WAL_FSYNC_ERROR`]: the WAL group was written and its fsync failed.
 //!
 //! Without the feature [`fire`] is a constant `false` the compiler removes.
+//!
+//! The same feature carries the power-loss model ([`power`]): every fsync of the data
+//! directory goes through `wal::sync_file` / `wal::sync_dir`, which report it here
+//! ([`synced_file`], [`synced_dir`]; no-ops without the feature). A tracked directory
+//! remembers, per file (by inode), its content at its last fsync and, per directory, its
+//! entries at its last fsync; [`power::lose_power`] rewrites the directory to exactly that:
+//! file data and directory entries that were never fsynced are gone.
 
 use std::path::Path;
 
@@ -89,6 +96,158 @@ mod registry {
 
 #[cfg(feature = "failpoints")]
 pub use registry::{arm, disarm, is_armed};
+
+/// A file was fsynced (data and size): its content now survives a power loss.
+#[inline(always)]
+pub fn synced_file(path: &Path) {
+    #[cfg(feature = "failpoints")]
+    power::record_file(path);
+    #[cfg(not(feature = "failpoints"))]
+    let _ = path;
+}
+
+/// A directory was fsynced: the entries it names now survive a power loss.
+#[inline(always)]
+pub fn synced_dir(path: &Path) {
+    #[cfg(feature = "failpoints")]
+    power::record_dir(path);
+    #[cfg(not(feature = "failpoints"))]
+    let _ = path;
+}
+
+/// The power-loss model of a tracked directory tree (see the module docs).
+#[cfg(feature = "failpoints")]
+pub mod power {
+    use std::collections::HashMap;
+    use std::ffi::OsString;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    /// One directory entry as of the directory's last fsync: name, inode, is a directory.
+    type Entry = (OsString, u64, bool);
+
+    #[derive(Default)]
+    struct Durable {
+        /// File content at its last fsync, by inode (a rename keeps the inode).
+        files: HashMap<u64, Vec<u8>>,
+        /// Directory entries at the directory's last fsync, by path.
+        dirs: HashMap<PathBuf, Vec<Entry>>,
+    }
+
+    static TRACKED: Mutex<Vec<(PathBuf, Durable)>> = Mutex::new(Vec::new());
+
+    fn tracked() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Durable)>> {
+        TRACKED.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            let m = e.metadata()?;
+            out.push((e.file_name(), m.ino(), m.is_dir()));
+        }
+        Ok(out)
+    }
+
+    /// Everything under `dir` as it is now, as if all of it had been fsynced.
+    fn snapshot(dir: &Path, into: &mut Durable) -> std::io::Result<()> {
+        let list = entries(dir)?;
+        for (name, ino, is_dir) in &list {
+            let path = dir.join(name);
+            if *is_dir {
+                snapshot(&path, into)?;
+            } else {
+                into.files.insert(*ino, std::fs::read(&path)?);
+            }
+        }
+        into.dirs.insert(dir.to_path_buf(), list);
+        Ok(())
+    }
+
+    /// Track `root` (an existing directory; what is in it now counts as durable).
+    pub fn track(root: &Path) -> std::io::Result<()> {
+        let mut d = Durable::default();
+        snapshot(root, &mut d)?;
+        let mut t = tracked();
+        t.retain(|(r, _)| r != root);
+        t.push((root.to_path_buf(), d));
+        Ok(())
+    }
+
+    /// Stop tracking `root`.
+    pub fn untrack(root: &Path) {
+        tracked().retain(|(r, _)| r != root);
+    }
+
+    pub(super) fn record_file(path: &Path) {
+        let mut t = tracked();
+        let Some((_, d)) = t.iter_mut().find(|(r, _)| path.starts_with(r)) else {
+            return;
+        };
+        if let (Ok(m), Ok(bytes)) = (std::fs::metadata(path), std::fs::read(path)) {
+            d.files.insert(m.ino(), bytes);
+        }
+    }
+
+    pub(super) fn record_dir(path: &Path) {
+        let mut t = tracked();
+        let Some((_, d)) = t.iter_mut().find(|(r, _)| path.starts_with(r)) else {
+            return;
+        };
+        if let Ok(list) = entries(path) {
+            d.dirs.insert(path.to_path_buf(), list);
+        }
+    }
+
+    /// The durable tree under `dir`: (path relative to the root, file content or `None` for a
+    /// directory), parents first. A file never fsynced is empty; a directory never fsynced
+    /// has no entries.
+    fn durable_tree(d: &Durable, root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Option<Vec<u8>>)>) {
+        for (name, ino, is_dir) in d.dirs.get(dir).map(Vec::as_slice).unwrap_or_default() {
+            let path = dir.join(name);
+            let rel = path.strip_prefix(root).expect("under the root").to_path_buf();
+            if *is_dir {
+                out.push((rel, None));
+                durable_tree(d, root, &path, out);
+            } else {
+                out.push((rel, Some(d.files.get(ino).cloned().unwrap_or_default())));
+            }
+        }
+    }
+
+    /// A power loss of the tracked `root`: its content becomes what was fsynced (the
+    /// process that wrote it must be gone), and tracking starts over from there.
+    pub fn lose_power(root: &Path) -> std::io::Result<()> {
+        let tree = {
+            let t = tracked();
+            let (_, d) = t
+                .iter()
+                .find(|(r, _)| r == root)
+                .ok_or_else(|| std::io::Error::other("root not tracked"))?;
+            let mut out = Vec::new();
+            durable_tree(d, root, root, &mut out);
+            out
+        };
+        for e in std::fs::read_dir(root)? {
+            let p = e?.path();
+            if p.is_dir() {
+                std::fs::remove_dir_all(&p)?;
+            } else {
+                std::fs::remove_file(&p)?;
+            }
+        }
+        for (rel, content) in tree {
+            let path = root.join(rel);
+            match content {
+                None => std::fs::create_dir_all(&path)?,
+                Some(bytes) => std::fs::write(&path, bytes)?,
+            }
+        }
+        track(root)
+    }
+}
 
 /// Whether the crash point `name` fires for a site working on `site` (always false without
 /// the `failpoints` feature).

@@ -177,7 +177,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 
 /// Write one id log file atomically (temp + fsync + rename + dir fsync).
 pub fn write_id_log(dir: &Path, last_seq: u64, ids: &[(u128, i64)]) -> Result<(), Error> {
-    fs::create_dir_all(dir).map_err(io(dir))?;
+    crate::wal::create_dir_durable(dir).map_err(io(dir))?;
     let path = dir.join(format!("{last_seq:020}.ids"));
     let tmp = dir.join(format!("{last_seq:020}.ids.tmp"));
     let mut buf = Vec::with_capacity(16 + ids.len() * 24 + 4);
@@ -191,11 +191,9 @@ pub fn write_id_log(dir: &Path, last_seq: u64, ids: &[(u128, i64)]) -> Result<()
     buf.extend_from_slice(&crc.to_le_bytes());
     let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(&buf).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    crate::wal::sync_file(&f, &tmp).map_err(io(&tmp))?;
     fs::rename(&tmp, &path).map_err(io(&path))?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+    crate::wal::sync_dir(dir).map_err(io(dir))?;
     Ok(())
 }
 

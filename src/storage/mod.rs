@@ -1778,6 +1778,9 @@ pub(crate) mod test_support {
 #[cfg(all(test, feature = "failpoints"))]
 mod failpoint_tests;
 
+#[cfg(all(test, feature = "failpoints"))]
+mod power_loss_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

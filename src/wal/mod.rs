@@ -337,7 +337,7 @@ pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Res
                     .open(path)
                     .map_err(io(path))?;
                 file.set_len(valid_len).map_err(io(path))?;
-                file.sync_all().map_err(io(path))?;
+                sync_file(&file, path).map_err(io(path))?;
                 if resumed.is_none() {
                     quarantine(dir, &segments[i + 1..], &mut report)?;
                 }
@@ -361,15 +361,13 @@ pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Res
 /// `<dir>/quarantine/<segment>.tail-<offset>`, durably, before the segment is truncated.
 fn keep_tail(dir: &Path, path: &Path, offset: u64, tail: &[u8]) -> Result<PathBuf> {
     let qdir = dir.join("quarantine");
-    fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+    create_dir_durable(&qdir).map_err(io(&qdir))?;
     let name = path.file_name().expect("segment paths have names");
     let target = qdir.join(format!("{}.tail-{offset}", name.to_string_lossy()));
     let mut file = File::create(&target).map_err(io(&target))?;
     file.write_all(tail).map_err(io(&target))?;
-    file.sync_all().map_err(io(&target))?;
-    File::open(&qdir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(&qdir))?;
+    sync_file(&file, &target).map_err(io(&target))?;
+    sync_dir(&qdir).map_err(io(&qdir))?;
     Ok(target)
 }
 
@@ -380,7 +378,7 @@ fn rewrite_header(path: &Path) -> Result<()> {
         .open(path)
         .map_err(io(path))?;
     file.write_all(MAGIC).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
+    sync_file(&file, path).map_err(io(path))
 }
 
 fn quarantine(dir: &Path, segments: &[(u64, PathBuf)], report: &mut ReplayReport) -> Result<()> {
@@ -388,7 +386,7 @@ fn quarantine(dir: &Path, segments: &[(u64, PathBuf)], report: &mut ReplayReport
         return Ok(());
     }
     let qdir = dir.join("quarantine");
-    fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+    create_dir_durable(&qdir).map_err(io(&qdir))?;
     for (_, path) in segments {
         let target = qdir.join(path.file_name().expect("segment paths have names"));
         fs::rename(path, &target).map_err(io(path))?;
@@ -439,7 +437,7 @@ impl Wal {
     /// Open the log for appending after replay: `next_seq` is one past the highest sequence
     /// ever used (the caller takes the max of the replayed tail and the manifest).
     pub fn open(dir: &Path, next_seq: u64, segment_bytes: u64, sync: bool) -> Result<Wal> {
-        fs::create_dir_all(dir).map_err(io(dir))?;
+        create_dir_durable(dir).map_err(io(dir))?;
         let segments = list_segments(dir)?;
         // Reuse the newest segment only when its records end right before `next_seq`: after a
         // lost tail the next sequence can be ahead of it (the manifest flushed past it), and
@@ -535,7 +533,7 @@ impl Wal {
     pub fn append_group(&mut self, commit_ns: i64, records: &[(u8, &[u8])]) -> Result<Vec<u64>> {
         if self.len >= self.segment_bytes && !self.fresh_segment_due {
             // Rotation: the old segment is complete and durable before the next one starts.
-            self.file.sync_all().map_err(io(&self.path))?;
+            sync_file(&self.file, &self.path).map_err(io(&self.path))?;
             self.fresh_segment_due = true;
         }
         if self.fresh_segment_due {
@@ -572,6 +570,9 @@ impl Wal {
             if self.sync {
                 let t = std::time::Instant::now();
                 let r = self.file.sync_data();
+                if r.is_ok() {
+                    crate::failpoints::synced_file(&self.path);
+                }
                 synced = Some(t.elapsed().as_secs_f64());
                 r.map(|()| written)
             } else {
@@ -611,7 +612,7 @@ impl Wal {
 
     /// Flush OS buffers (used at shutdown when sync is off).
     pub fn sync(&mut self) -> Result<()> {
-        self.file.sync_all().map_err(io(&self.path))
+        sync_file(&self.file, &self.path).map_err(io(&self.path))
     }
 
     /// Make a new segment starting at `next_seq` the current one (the old file is left as
@@ -660,16 +661,57 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<(File, PathBuf)> {
         .open(&path)
         .map_err(io(&path))?;
     file.write_all(MAGIC).map_err(io(&path))?;
-    file.sync_all().map_err(io(&path))?;
+    sync_file(&file, &path).map_err(io(&path))?;
     // Make the new directory entry durable too.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+    sync_dir(dir).map_err(io(dir))?;
     let file = OpenOptions::new()
         .append(true)
         .open(&path)
         .map_err(io(&path))?;
     Ok((file, path))
+}
+
+/// `fsync` a file (data and metadata). Every durability point of the data directory goes
+/// through this or [`sync_dir`], so the power-loss model ([`crate::failpoints`]) sees it.
+pub fn sync_file(file: &File, path: &Path) -> std::io::Result<()> {
+    file.sync_all()?;
+    crate::failpoints::synced_file(path);
+    Ok(())
+}
+
+/// `fsync` a directory: the entries it names now survive a power loss.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()?;
+    crate::failpoints::synced_dir(dir);
+    Ok(())
+}
+
+/// `create_dir_all`, and make every directory it created durable: each new directory and the
+/// existing one above them are fsynced, so the new entries survive a power loss (a file
+/// fsynced in a directory whose own entry was never synced can vanish with it).
+pub fn create_dir_durable(dir: &Path) -> std::io::Result<()> {
+    let mut top = dir;
+    while !top.exists() {
+        match top.parent() {
+            Some(p) => top = p,
+            None => break,
+        }
+    }
+    if top == dir {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)?;
+    let mut d = dir;
+    loop {
+        sync_dir(d)?;
+        if d == top {
+            return Ok(());
+        }
+        match d.parent() {
+            Some(p) => d = p,
+            None => return Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
