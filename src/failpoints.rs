@@ -204,10 +204,18 @@ pub mod power {
     /// The durable tree under `dir`: (path relative to the root, file content or `None` for a
     /// directory), parents first. A file never fsynced is empty; a directory never fsynced
     /// has no entries.
-    fn durable_tree(d: &Durable, root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Option<Vec<u8>>)>) {
+    fn durable_tree(
+        d: &Durable,
+        root: &Path,
+        dir: &Path,
+        out: &mut Vec<(PathBuf, Option<Vec<u8>>)>,
+    ) {
         for (name, ino, is_dir) in d.dirs.get(dir).map(Vec::as_slice).unwrap_or_default() {
             let path = dir.join(name);
-            let rel = path.strip_prefix(root).expect("under the root").to_path_buf();
+            let rel = path
+                .strip_prefix(root)
+                .expect("under the root")
+                .to_path_buf();
             if *is_dir {
                 out.push((rel, None));
                 durable_tree(d, root, &path, out);

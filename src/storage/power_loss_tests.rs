@@ -126,7 +126,10 @@ fn check(storage: &Storage, dir: &Path, sent: &[Sent], now_ns: i64, trail: &[Op]
             }
         }
     }
-    assert!(got.is_empty(), "never acknowledged: {got:?} after {trail:?}");
+    assert!(
+        got.is_empty(),
+        "never acknowledged: {got:?} after {trail:?}"
+    );
 }
 
 async fn run(seed: u64, steps: usize) {
