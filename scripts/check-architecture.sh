@@ -34,7 +34,7 @@ src=${1:-src}
 status=0
 
 # Lower layers first; a module may import only modules listed before it (and itself).
-LAYERS=(metrics clock duration percent rfc3339 config model wal storage query ingest reads incidents triage agent ui api demo cli)
+LAYERS=(metrics failpoints clock duration percent rfc3339 config model wal storage query ingest reads incidents triage agent ui api demo cli fuzzing)
 
 domain=()
 for d in "$src"/*; do

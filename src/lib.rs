@@ -9,6 +9,8 @@
 //! (`scripts/check-architecture.sh` enforces it, `docs/architecture.md` draws it):
 //! - [`metrics`]: the process-wide Prometheus registry and the hooks every layer calls (the
 //!   lowest layer: imports nothing of the crate)
+//! - [`failpoints`]: named crash points for the fault-injection tests (cargo feature
+//!   `failpoints`; without it every point is a constant `false`)
 //! - [`clock`], [`duration`], [`percent`], [`rfc3339`]: time source, the duration grammar,
 //!   strict percent-decoding, the spec's RFC 3339 timestamps
 //! - [`config`]: `waylog serve` flags + `WAYLOG_*` → validated settings, each default written
@@ -46,6 +48,9 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod duration;
+pub mod failpoints;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod incidents;
 pub mod ingest;
 pub mod metrics;

@@ -351,6 +351,15 @@ impl WriteRoute {
                     ),
                 }
             }
+            WriteError::DiskFull(cause) => {
+                tracing::error!(error = %cause, "disk full");
+                match self {
+                    WriteRoute::Alerts => {
+                        ApiError::unavailable("DISK_FULL", "no space left on the server", 5)
+                    }
+                    _ => ApiError::unavailable("disk_full", "no space left on the server", 5),
+                }
+            }
             WriteError::Stopped => self.not_ready(),
             WriteError::Overloaded => self.overloaded(1),
         }

@@ -3,7 +3,8 @@
 //!
 //! Jobs and when each is unhealthy:
 //! - `wal_writer`: the writer thread ended, or a WAL write or fsync failed (poisoned: writes
-//!   are refused until a restart replays and repairs the log);
+//!   are refused until a restart replays and repairs the log); a full disk is not a failure
+//!   (reads serve, writes answer `disk_full` and recover by themselves): `ok` with a detail;
 //! - `flusher` (the `maintenance` task: flush, compaction, retention): the task ended, or
 //!   flushes have failed without one success for longer than
 //!   `WAYLOG_FLUSH_FAILURE_UNREADY_AFTER`;
@@ -105,6 +106,13 @@ pub fn jobs(state: &AppState) -> Vec<JobStatus> {
             format!("{reason}; restart to repair"),
         ),
         (None, false) => JobStatus::new("wal_writer", JobState::Stopped, "writer thread ended"),
+        // A full disk refuses writes (`disk_full`) but leaves reads serving, so the server
+        // stays ready; the writer recovers by itself once space frees.
+        (None, true) if storage.disk_full() => JobStatus::new(
+            "wal_writer",
+            JobState::Ok,
+            "disk full: writes answer 503 disk_full until space frees",
+        ),
         (None, true) => JobStatus::new("wal_writer", JobState::Ok, ""),
     };
     let limit = state.config.flush_failure_unready_after;

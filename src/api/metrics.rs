@@ -101,6 +101,9 @@ fn refresh(state: &AppState) {
     m.ingest_queued_bytes.set(storage.queued_bytes() as f64);
     m.flush_failing
         .set(storage.flush_failing_for().map_or(0.0, |d| d.as_secs_f64()));
+    let dedup = storage.dedup_status();
+    m.dedup_horizon
+        .set(dedup.horizon_ns(storage.clock().now_ns()) as f64 / 1e9);
     m.wal_poisoned.set(if storage.poisoned().is_some() {
         1.0
     } else {

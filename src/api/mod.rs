@@ -121,7 +121,8 @@ impl AppState {
     /// Install recovered storage and become ready.
     pub fn set_storage(&self, storage: Arc<Storage>) {
         let engine = QueryEngine::new(storage.clone())
-            .with_max_value_bytes(self.config.query_max_value_bytes);
+            .with_max_value_bytes(self.config.query_max_value_bytes)
+            .with_analyze_max_rows(self.config.query_max_analyze_rows);
         let _ = self.storage.set(storage);
         let _ = self.engine.set(engine);
         self.ready.store(true, Ordering::SeqCst);

@@ -247,6 +247,9 @@ pub async fn capabilities_get(
             detail: j.detail,
         })
         .collect();
+    caps.dedup = state
+        .storage()
+        .map(|s| capabilities::dedup_caps(&state.config, &s.dedup_status(), s.clock().now_ns()));
     Ok(json_response(StatusCode::OK, &caps))
 }
 

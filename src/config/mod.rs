@@ -114,6 +114,10 @@ pub struct ServeArgs {
     pub dedup_window: String,
     #[arg(long, env = "WAYLOG_DEDUP_MIN_IDS", default_value = "65536")]
     pub dedup_min_ids: String,
+    /// Memory budget of the dedup id set (counted at 144 bytes per id); when full the
+    /// horizon shrinks to the ids that fit. Must hold `WAYLOG_DEDUP_MIN_IDS` ids.
+    #[arg(long, env = "WAYLOG_DEDUP_MAX_BYTES", default_value = "1GiB")]
+    pub dedup_max_bytes: String,
     #[arg(long, env = "WAYLOG_QUERY_MAX_ROWS", default_value = "10000")]
     pub query_max_rows: String,
     #[arg(long, env = "WAYLOG_QUERY_TIMEOUT", default_value = "30s")]
@@ -131,6 +135,10 @@ pub struct ServeArgs {
     /// `422 resources_exhausted`.
     #[arg(long, env = "WAYLOG_QUERY_MAX_RESPONSE_BYTES", default_value = "64MiB")]
     pub query_max_response_bytes: String,
+    /// Rows the statement under `EXPLAIN ANALYZE` may produce (it runs under an outer limit
+    /// of this many rows, shown in the analyzed plan).
+    #[arg(long, env = "WAYLOG_QUERY_MAX_ANALYZE_ROWS", default_value = "10000")]
+    pub query_max_analyze_rows: String,
     /// Concurrent reads of the read API (`/v1/errors`, `/v1/traces/…`, `/v1/incidents/…`, …),
     /// each under its own `WAYLOG_QUERY_MEMORY`; beyond: `503 overloaded`.
     #[arg(long, env = "WAYLOG_READ_CONCURRENCY", default_value = "8")]
@@ -311,11 +319,15 @@ pub struct Config {
     pub cors_origin: String,
     pub dedup_window: Duration,
     pub dedup_min_ids: usize,
+    /// `WAYLOG_DEDUP_MAX_BYTES`: the dedup id set's budget (holds at least `dedup_min_ids`).
+    pub dedup_max_bytes: usize,
     pub query_max_rows: usize,
     pub query_timeout: Duration,
     pub query_memory_bytes: usize,
     pub query_max_value_bytes: usize,
     pub query_max_response_bytes: usize,
+    /// `WAYLOG_QUERY_MAX_ANALYZE_ROWS`: the outer limit of a statement under `EXPLAIN ANALYZE`.
+    pub query_max_analyze_rows: usize,
     pub query_concurrency: usize,
     pub read_concurrency: usize,
     pub rate_limit_write_rps: u32,
@@ -390,6 +402,14 @@ impl ServeArgs {
             dedup_window = hot_window;
         }
         let query_timeout = positive_duration("WAYLOG_QUERY_TIMEOUT", &self.query_timeout)?;
+        let dedup_min_ids = nonneg_int("WAYLOG_DEDUP_MIN_IDS", &self.dedup_min_ids)?;
+        let dedup_max_bytes = dedup_budget(
+            to_usize(positive_bytes(
+                "WAYLOG_DEDUP_MAX_BYTES",
+                &self.dedup_max_bytes,
+            )?),
+            dedup_min_ids,
+        )?;
         let cold_store = self
             .cold_store
             .map(|s| s.trim().to_string())
@@ -446,7 +466,8 @@ impl ServeArgs {
             signal_retention: positive_duration("WAYLOG_SIGNAL_RETENTION", &self.signal_retention)?,
             cors_origin: self.cors_origin.trim().to_string(),
             dedup_window,
-            dedup_min_ids: nonneg_int("WAYLOG_DEDUP_MIN_IDS", &self.dedup_min_ids)?,
+            dedup_min_ids,
+            dedup_max_bytes,
             query_max_rows: positive_int("WAYLOG_QUERY_MAX_ROWS", &self.query_max_rows)?,
             query_timeout,
             query_memory_bytes: to_usize(positive_bytes(
@@ -461,6 +482,10 @@ impl ServeArgs {
                 "WAYLOG_QUERY_MAX_RESPONSE_BYTES",
                 &self.query_max_response_bytes,
             )?),
+            query_max_analyze_rows: positive_int(
+                "WAYLOG_QUERY_MAX_ANALYZE_ROWS",
+                &self.query_max_analyze_rows,
+            )?,
             query_concurrency: positive_int("WAYLOG_QUERY_CONCURRENCY", &self.query_concurrency)?,
             read_concurrency: positive_int("WAYLOG_READ_CONCURRENCY", &self.read_concurrency)?,
             rate_limit_write_rps: match &self.rate_limit_write_rps {
@@ -527,6 +552,24 @@ fn positive_duration(name: &str, s: &str) -> Result<Duration, String> {
             "{name}: expected a positive duration such as 90s, 15m, 1h30m or 7d, got {s:?}"
         )),
     }
+}
+
+/// Bytes one remembered event id is counted at against `WAYLOG_DEDUP_MAX_BYTES`: a hash-map
+/// slot (32 bytes + 1 control byte, at most 8/7 slots per id, up to twice that right after the
+/// table doubles) plus an expiry-queue slot (32 bytes, up to twice that after it doubles). The
+/// worst case, so the budget bounds the real allocation, not an average.
+pub const DEDUP_BYTES_PER_ID: usize = 144;
+
+/// `WAYLOG_DEDUP_MAX_BYTES` must hold the `WAYLOG_DEDUP_MIN_IDS` ids the spec guarantees.
+fn dedup_budget(max_bytes: usize, min_ids: usize) -> Result<usize, String> {
+    let floor = min_ids.saturating_mul(DEDUP_BYTES_PER_ID);
+    if max_bytes < floor {
+        return Err(format!(
+            "WAYLOG_DEDUP_MAX_BYTES: {max_bytes} bytes hold fewer than WAYLOG_DEDUP_MIN_IDS ({min_ids}) ids at {} bytes each; raise it to at least {floor}",
+            DEDUP_BYTES_PER_ID
+        ));
+    }
+    Ok(max_bytes)
 }
 
 fn positive_int(name: &str, s: &str) -> Result<usize, String> {
@@ -619,6 +662,19 @@ mod tests {
         a.agent_key = "a1, a2".into();
         let c = a.into_config().unwrap();
         assert_eq!(c.agent_keys, vec!["a1".to_string(), "a2".to_string()]);
+    }
+
+    #[test]
+    fn config_refuses_a_dedup_budget_below_min_ids() {
+        let mut a = args();
+        a.dedup_max_bytes = "1MiB".into();
+        let err = a.clone().into_config().unwrap_err();
+        assert!(
+            err.contains("WAYLOG_DEDUP_MAX_BYTES") && err.contains("65536"),
+            "{err}"
+        );
+        a.dedup_min_ids = "1000".into();
+        assert_eq!(a.into_config().unwrap().dedup_max_bytes, 1 << 20);
     }
 
     #[test]

@@ -209,6 +209,12 @@ pub struct Metrics {
     pub dedup_ids: FGauge,
     /// `waylog_dedup_memory_bytes`
     pub dedup_memory_bytes: FGauge,
+    /// `waylog_dedup_max_ids`
+    pub dedup_max_ids: FGauge,
+    /// `waylog_dedup_horizon_seconds`
+    pub dedup_horizon: FGauge,
+    /// `waylog_dedup_evictions_total`
+    pub dedup_evictions: Counter,
     // --- durability ---
     /// `waylog_wal_append_seconds`
     pub wal_append: Histogram,
@@ -222,6 +228,8 @@ pub struct Metrics {
     pub wal_bytes: FGauge,
     /// `waylog_wal_poisoned`
     pub wal_poisoned: FGauge,
+    /// `waylog_wal_disk_full`
+    pub wal_disk_full: FGauge,
     // --- storage ---
     /// `waylog_storage_hot_rows{table}`
     pub hot_rows: Gauges,
@@ -468,6 +476,18 @@ impl Metrics {
                 "waylog_dedup_memory_bytes",
                 "Approximate memory of the dedup id set",
             ),
+            dedup_max_ids: b.gauge(
+                "waylog_dedup_max_ids",
+                "Ids the dedup byte budget (WAYLOG_DEDUP_MAX_BYTES) holds",
+            ),
+            dedup_horizon: b.gauge(
+                "waylog_dedup_horizon_seconds",
+                "Age of the oldest id held for deduplication",
+            ),
+            dedup_evictions: b.counter(
+                "waylog_dedup_evictions",
+                "Ids forgotten inside the dedup window because the byte budget was full",
+            ),
             wal_append: b.histogram(
                 "waylog_wal_append_seconds",
                 "WAL group write time (before fsync)",
@@ -488,6 +508,10 @@ impl Metrics {
             wal_poisoned: b.gauge(
                 "waylog_wal_poisoned",
                 "1 when a WAL write or fsync failed and writes are refused until restart",
+            ),
+            wal_disk_full: b.gauge(
+                "waylog_wal_disk_full",
+                "1 while the last WAL append failed on a full disk (writes answer disk_full)",
             ),
             hot_rows: b.gauges(
                 "waylog_storage_hot_rows",
@@ -811,6 +835,16 @@ pub fn flush_failed() {
 }
 
 /// A hot-tier compaction pass ran.
+/// The dedup id set after a write group: ids held, their memory, the budget in ids, and
+/// `evicted` more ids forgotten early because the budget was full.
+pub fn dedup(ids: usize, memory_bytes: usize, max_ids: usize, evicted: u64) {
+    let m = get();
+    m.dedup_ids.set(ids as f64);
+    m.dedup_memory_bytes.set(memory_bytes as f64);
+    m.dedup_max_ids.set(max_ids as f64);
+    m.dedup_evictions.inc_by(evicted);
+}
+
 pub fn compaction_pass() {
     get().compaction_passes.inc();
 }

@@ -4,6 +4,11 @@
 //! Two guards: the parsed statement must be exactly one query / EXPLAIN of a query / SHOW
 //! TABLES / SHOW COLUMNS / DESCRIBE; and the plan is verified with DDL, DML and statements
 //! disallowed.
+//!
+//! Caps: the result is cut to `limit` rows by an outer limit of `limit + 1`; a statement under
+//! `EXPLAIN ANALYZE` (which runs it and throws its rows away, so the outer limit never reaches
+//! it) runs under its own outer limit of [`QueryEngine::analyze_max_rows`] rows
+//! (`WAYLOG_QUERY_MAX_ANALYZE_ROWS`), visible as the top node of the analyzed plan.
 
 use std::time::{Duration, Instant};
 
@@ -11,12 +16,15 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{Analyze, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
 use super::QueryEngine;
+
+/// Default `WAYLOG_QUERY_MAX_ANALYZE_ROWS`.
+pub const DEFAULT_ANALYZE_MAX_ROWS: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct QueryOptions {
@@ -128,6 +136,22 @@ pub fn classify(e: DataFusionError) -> QueryError {
     }
 }
 
+/// Put the statement under `EXPLAIN ANALYZE` beneath an outer limit of `max_rows`: analyzing
+/// runs the statement in full, and without this its rows are bounded by nothing but the
+/// timeout. Other plans are returned as they are.
+fn cap_analyzed(plan: LogicalPlan, max_rows: usize) -> Result<LogicalPlan, DataFusionError> {
+    let LogicalPlan::Analyze(analyze) = plan else {
+        return Ok(plan);
+    };
+    let input = LogicalPlanBuilder::from(analyze.input.as_ref().clone())
+        .limit(0, Some(max_rows))?
+        .build()?;
+    Ok(LogicalPlan::Analyze(Analyze {
+        input: std::sync::Arc::new(input),
+        ..analyze
+    }))
+}
+
 /// Plan and run user SQL over one snapshot under the caps.
 pub async fn run_user_sql(
     engine: &QueryEngine,
@@ -149,6 +173,7 @@ pub async fn run_user_sql(
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| QueryError::NotAllowed(e.strip_backtrace()))?;
+        let plan = cap_analyzed(plan, engine.analyze_max_rows()).map_err(classify)?;
         // The row cap is an outer limit, except over EXPLAIN, whose plan must stay the root
         // (its few rows are capped below like any result).
         let capped = !matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));

@@ -76,6 +76,8 @@ pub struct QueryEngine {
     target_partitions: usize,
     /// `WAYLOG_QUERY_MAX_VALUE_BYTES` ([`value_cap`]).
     max_value_bytes: usize,
+    /// `WAYLOG_QUERY_MAX_ANALYZE_ROWS` ([`guard`]'s `EXPLAIN ANALYZE` row cap).
+    analyze_max_rows: usize,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -93,6 +95,17 @@ impl QueryEngine {
         self
     }
 
+    /// The same engine with another row cap for the statement under `EXPLAIN ANALYZE`.
+    pub fn with_analyze_max_rows(mut self, max: usize) -> Self {
+        self.analyze_max_rows = max;
+        self
+    }
+
+    /// Rows a statement under `EXPLAIN ANALYZE` may produce.
+    pub fn analyze_max_rows(&self) -> usize {
+        self.analyze_max_rows
+    }
+
     pub fn new(storage: Arc<Storage>) -> Self {
         let template = RuntimeEnvBuilder::new()
             .build()
@@ -107,6 +120,7 @@ impl QueryEngine {
             trace_index: Arc::default(),
             target_partitions,
             max_value_bytes: value_cap::DEFAULT_MAX_VALUE_BYTES,
+            analyze_max_rows: guard::DEFAULT_ANALYZE_MAX_ROWS,
         }
     }
 

@@ -24,6 +24,42 @@ pub struct Capabilities<S = &'static str> {
     /// older servers.
     #[serde(default)]
     pub jobs: Vec<Job>,
+    /// The dedup memory's horizon now (spec events §3.3), filled in by the route once storage
+    /// is open; absent before and from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<DedupCaps>,
+}
+
+/// How far back re-sent event ids are recognised: the configured window and budget, and what
+/// the memory holds now. `full` means the byte budget is reached and new ids push the oldest
+/// out, so `horizon_secs` (the oldest remembered id's age) may be shorter than `window_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DedupCaps {
+    pub window_secs: u64,
+    pub min_ids: usize,
+    pub max_bytes: usize,
+    pub max_ids: usize,
+    pub ids: usize,
+    pub memory_bytes: usize,
+    pub horizon_secs: u64,
+    pub full: bool,
+    /// Ids forgotten inside the window because the budget was full, since the server started.
+    pub evicted: u64,
+}
+
+/// The dedup section for `config` and the writer's last published `status`, at `now_ns`.
+pub fn dedup_caps(config: &Config, status: &crate::storage::DedupStatus, now_ns: i64) -> DedupCaps {
+    DedupCaps {
+        window_secs: config.dedup_window.as_secs(),
+        min_ids: config.dedup_min_ids,
+        max_bytes: config.dedup_max_bytes,
+        max_ids: status.max_ids,
+        ids: status.ids,
+        memory_bytes: status.memory_bytes,
+        horizon_secs: u64::try_from(status.horizon_ns(now_ns) / 1_000_000_000).unwrap_or(0),
+        full: status.full(),
+        evicted: status.evicted,
+    }
 }
 
 /// One background job: `job` (`wal_writer`, `flusher`, `index_warmer`, `incident_engine`),
@@ -195,6 +231,7 @@ pub fn capabilities(config: &Config) -> Capabilities {
             http: config.mcp_http,
         },
         jobs: Vec::new(),
+        dedup: None,
     }
 }
 

@@ -146,7 +146,7 @@ impl ColdStore {
             source: e,
         };
         if create {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(Box::new(e)))?;
+            crate::wal::create_dir_durable(dir).map_err(|e| open_err(Box::new(e)))?;
         }
         let abs = std::fs::canonicalize(dir).map_err(|e| open_err(Box::new(e)))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(&abs)
@@ -398,10 +398,10 @@ fn cold_url() -> ObjectStoreUrl {
 /// directory entries that name it (partition directories are created by the put).
 fn sync_local(root: &Path, rel: &str) -> std::io::Result<()> {
     let file = root.join(rel);
-    std::fs::File::open(&file)?.sync_all()?;
+    crate::wal::sync_file(&std::fs::File::open(&file)?, &file)?;
     let mut dir = file.parent();
     while let Some(d) = dir {
-        std::fs::File::open(d)?.sync_all()?;
+        crate::wal::sync_dir(d)?;
         if d == root {
             break;
         }

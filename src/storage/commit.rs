@@ -45,9 +45,9 @@ impl NodeId {
         let tmp = data_dir.join(format!("{NODE_ID_FILE}.tmp"));
         let write = || -> std::io::Result<()> {
             std::fs::write(&tmp, format!("{id}\n"))?;
-            std::fs::File::open(&tmp)?.sync_all()?;
+            crate::wal::sync_file(&std::fs::File::open(&tmp)?, &tmp)?;
             std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(data_dir)?.sync_all()
+            crate::wal::sync_dir(data_dir)
         };
         write().map_err(io)?;
         Ok(Some(NodeId(id)))

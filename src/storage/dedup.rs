@@ -8,6 +8,11 @@
 //! `<data>/dedup/<last_seq:020>.ids` (fsynced, before the manifest commit). Every accepted id is
 //! therefore either in an id log or in a WAL record still on disk, so restart rebuilds the
 //! memory from both; the horizon is independent of event retention.
+//!
+//! Budget: the set holds at most `WAYLOG_DEDUP_MAX_BYTES` / [`BYTES_PER_ID`] ids (never fewer
+//! than `WAYLOG_DEDUP_MIN_IDS`, which config checks the budget holds). When full, each new id
+//! forgets the oldest one even inside the window: the horizon shrinks to what fits, and
+//! [`DedupStatus`] (published to `/metrics` and `/v1/capabilities`) says so.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs;
@@ -22,22 +27,64 @@ pub fn hash_id(id: &str) -> u128 {
     xxh3_128(id.as_bytes())
 }
 
+pub use crate::config::DEDUP_BYTES_PER_ID as BYTES_PER_ID;
+
+/// What the dedup memory holds now (published by the writer for `/metrics` and
+/// `/v1/capabilities`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DedupStatus {
+    /// Ids remembered.
+    pub ids: usize,
+    /// Approximate heap bytes of the set ([`Dedup::memory_bytes`]).
+    pub memory_bytes: usize,
+    /// Ids the byte budget holds (never fewer than `WAYLOG_DEDUP_MIN_IDS`).
+    pub max_ids: usize,
+    /// Accept time of the oldest remembered id (`None` when empty).
+    pub oldest_ns: Option<i64>,
+    /// Ids forgotten before the window passed because the budget was full (since start).
+    pub evicted: u64,
+}
+
+impl DedupStatus {
+    /// The budget is full: new ids push the oldest out, so the horizon is what fits rather
+    /// than the window.
+    pub fn full(&self) -> bool {
+        self.ids >= self.max_ids
+    }
+
+    /// How far back ids are remembered now: the oldest remembered id's age.
+    pub fn horizon_ns(&self, now_ns: i64) -> i64 {
+        self.oldest_ns
+            .map_or(0, |t| now_ns.saturating_sub(t).max(0))
+    }
+}
+
+/// The set of remembered ids with their expiry order. Holds at most `max_ids` entries (the
+/// byte budget over [`BYTES_PER_ID`]); past that, the oldest entry is forgotten at once,
+/// even inside the window (the horizon shrinks to what fits), but never below `min_ids`.
 #[derive(Debug)]
 pub struct Dedup {
     /// id hash -> accept time of its newest acceptance.
     seen: HashMap<u128, i64, ahash::RandomState>,
+    /// Every insert in accept order; an entry whose time no longer matches `seen` is stale.
     order: VecDeque<(u128, i64)>,
     window_ns: i64,
     min_ids: usize,
+    max_ids: usize,
+    evicted: u64,
 }
 
 impl Dedup {
-    pub fn new(window_ns: i64, min_ids: usize) -> Self {
+    /// A set forgetting ids older than `window_ns` once `min_ids` newer ones follow, and
+    /// holding at most `max_bytes` (counted at [`BYTES_PER_ID`], never below `min_ids` ids).
+    pub fn new(window_ns: i64, min_ids: usize, max_bytes: usize) -> Self {
         Dedup {
             seen: HashMap::default(),
             order: VecDeque::new(),
             window_ns,
             min_ids,
+            max_ids: (max_bytes / BYTES_PER_ID).max(min_ids).max(1),
+            evicted: 0,
         }
     }
 
@@ -45,16 +92,36 @@ impl Dedup {
         self.seen.contains_key(&h)
     }
 
+    /// Remember `h`, first forgetting the oldest entry if the budget is full.
     pub fn insert(&mut self, h: u128, accepted_ns: i64) {
+        while self.order.len() >= self.max_ids {
+            if self.forget_oldest() {
+                self.evicted += 1;
+            }
+        }
         self.seen.insert(h, accepted_ns);
         self.order.push_back((h, accepted_ns));
     }
 
+    /// Drop the oldest queue entry; true when it was still a remembered id (not stale).
+    fn forget_oldest(&mut self) -> bool {
+        let Some((h, t)) = self.order.pop_front() else {
+            return false;
+        };
+        if self.seen.get(&h) == Some(&t) {
+            self.seen.remove(&h);
+            return true;
+        }
+        false
+    }
+
     /// Approximate heap bytes held: the map's and the expiry queue's capacity.
     pub fn memory_bytes(&self) -> usize {
-        // Each map slot holds the key, the value and about one control byte.
-        let slot = std::mem::size_of::<(u128, i64)>() + 1;
-        self.seen.capacity() * slot + self.order.capacity() * std::mem::size_of::<(u128, i64)>()
+        // Each map bucket holds the key, the value and one control byte; `capacity()` counts
+        // the ids the table holds at its 7/8 load limit, not its buckets.
+        let bucket = std::mem::size_of::<(u128, i64)>() + 1;
+        self.seen.capacity() * 8 / 7 * bucket
+            + self.order.capacity() * std::mem::size_of::<(u128, i64)>()
     }
 
     pub fn len(&self) -> usize {
@@ -65,20 +132,28 @@ impl Dedup {
         self.seen.is_empty()
     }
 
+    /// What the set holds now.
+    pub fn status(&self) -> DedupStatus {
+        DedupStatus {
+            ids: self.len(),
+            memory_bytes: self.memory_bytes(),
+            max_ids: self.max_ids,
+            oldest_ns: self.order.front().map(|(_, t)| *t),
+            evicted: self.evicted,
+        }
+    }
+
     /// Forget ids beyond the horizon.
     pub fn expire(&mut self, now_ns: i64) {
         let cutoff = now_ns.saturating_sub(self.window_ns);
         while self.order.len() > self.min_ids {
-            let Some(&(h, t)) = self.order.front() else {
+            let Some(&(_, t)) = self.order.front() else {
                 break;
             };
             if t >= cutoff {
                 break;
             }
-            self.order.pop_front();
-            if self.seen.get(&h) == Some(&t) {
-                self.seen.remove(&h);
-            }
+            self.forget_oldest();
         }
     }
 }
@@ -102,7 +177,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 
 /// Write one id log file atomically (temp + fsync + rename + dir fsync).
 pub fn write_id_log(dir: &Path, last_seq: u64, ids: &[(u128, i64)]) -> Result<(), Error> {
-    fs::create_dir_all(dir).map_err(io(dir))?;
+    crate::wal::create_dir_durable(dir).map_err(io(dir))?;
     let path = dir.join(format!("{last_seq:020}.ids"));
     let tmp = dir.join(format!("{last_seq:020}.ids.tmp"));
     let mut buf = Vec::with_capacity(16 + ids.len() * 24 + 4);
@@ -116,11 +191,9 @@ pub fn write_id_log(dir: &Path, last_seq: u64, ids: &[(u128, i64)]) -> Result<()
     buf.extend_from_slice(&crc.to_le_bytes());
     let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(&buf).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    crate::wal::sync_file(&f, &tmp).map_err(io(&tmp))?;
     fs::rename(&tmp, &path).map_err(io(&path))?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+    crate::wal::sync_dir(dir).map_err(io(dir))?;
     Ok(())
 }
 
@@ -172,7 +245,8 @@ pub fn load_id_logs(dir: &Path, dedup: &mut Dedup, now_ns: i64) -> Result<Vec<St
     Ok(problems)
 }
 
-fn parse_id_log(bytes: &[u8]) -> Option<Vec<(u128, i64)>> {
+/// Decode one id log file: `None` for a bad magic, length or checksum.
+pub fn parse_id_log(bytes: &[u8]) -> Option<Vec<(u128, i64)>> {
     if bytes.len() < 20 || &bytes[..8] != MAGIC {
         return None;
     }
@@ -203,7 +277,7 @@ mod tests {
 
     #[test]
     fn dedup_expires_only_when_both_bounds_pass() {
-        let mut d = Dedup::new(100, 2);
+        let mut d = Dedup::new(100, 2, usize::MAX);
         for i in 0..5 {
             d.insert(i, i as i64);
         }
@@ -211,7 +285,7 @@ mod tests {
         // Old, but only the last two are guaranteed by count.
         assert_eq!(d.len(), 2);
         assert!(d.contains(3) && d.contains(4));
-        let mut d = Dedup::new(100, 2);
+        let mut d = Dedup::new(100, 2, usize::MAX);
         for i in 0..5 {
             d.insert(i, 950 + i as i64);
         }
@@ -220,12 +294,47 @@ mod tests {
     }
 
     #[test]
+    fn dedup_budget_forgets_the_oldest_inside_the_window_and_bounds_memory() {
+        let budget = 1 << 20;
+        let mut d = Dedup::new(i64::MAX, 100, budget);
+        let max_ids = budget / BYTES_PER_ID;
+        for i in 0..(3 * max_ids) as u128 {
+            d.insert(i, i as i64);
+            assert!(
+                d.memory_bytes() <= budget,
+                "{} bytes at {i}",
+                d.memory_bytes()
+            );
+        }
+        let status = d.status();
+        assert_eq!(status.ids, max_ids);
+        assert!(status.full());
+        assert_eq!(status.evicted, 2 * max_ids as u64);
+        // The newest ids are remembered, the oldest forgotten although the window is endless.
+        let newest = (3 * max_ids - 1) as u128;
+        assert!(d.contains(newest) && d.contains(newest + 1 - max_ids as u128));
+        assert!(!d.contains(0) && !d.contains(newest - max_ids as u128));
+        assert_eq!(status.oldest_ns, Some(2 * max_ids as i64));
+        assert_eq!(status.horizon_ns(3 * max_ids as i64), max_ids as i64);
+    }
+
+    #[test]
+    fn dedup_budget_never_goes_below_min_ids() {
+        let mut d = Dedup::new(i64::MAX, 1000, 10 * BYTES_PER_ID);
+        for i in 0..1500u128 {
+            d.insert(i, 0);
+        }
+        assert_eq!(d.len(), 1000);
+        assert!(d.contains(500) && !d.contains(499));
+    }
+
+    #[test]
     fn id_logs_round_trip_and_skip_corrupt_files() {
         let dir = tempfile::tempdir().unwrap();
         write_id_log(dir.path(), 10, &[(1, 5), (2, 6)]).unwrap();
         write_id_log(dir.path(), 20, &[(3, 7)]).unwrap();
         fs::write(dir.path().join("00000000000000000030.ids"), b"garbage").unwrap();
-        let mut d = Dedup::new(1_000, 0);
+        let mut d = Dedup::new(1_000, 0, usize::MAX);
         let problems = load_id_logs(dir.path(), &mut d, 100).unwrap();
         assert_eq!(problems.len(), 1);
         assert!(d.contains(1) && d.contains(2) && d.contains(3));

@@ -43,9 +43,11 @@ use tokio::sync::oneshot;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::failpoints;
 use crate::wal::{self, Wal};
 use cold::ColdStore;
 use commit::NodeId;
+pub use dedup::DedupStatus;
 use dedup::{Dedup, hash_id};
 use delta::TableLog;
 use schema::{TableId, string_column};
@@ -85,7 +87,8 @@ pub enum Error {
     WriterStopped,
     #[error("background task failed: {0}")]
     Join(String),
-    /// A failure made on purpose by a test hook (`WAYLOG_TEST_HOOKS`).
+    /// A failure made on purpose by a test hook (`WAYLOG_TEST_HOOKS`) or a crash point of the
+    /// fault-injection tests (feature `failpoints`).
     #[error("injected failure (test hook)")]
     Injected,
 }
@@ -104,6 +107,11 @@ pub enum WriteError {
     /// The writer's queue holds `WAYLOG_WRITE_QUEUE_BYTES` already: retry shortly.
     #[error("writer queue full")]
     Overloaded,
+    /// The disk is full: the group was not acknowledged (none, some or all rows may be
+    /// stored, as for `Durability`), and the writer is not poisoned: the next write tries a
+    /// fresh WAL segment and succeeds once space frees.
+    #[error("disk full: {0}")]
+    DiskFull(String),
 }
 
 /// Which rows of a batch [`Storage::remove_rows`] keeps (`true` = keep).
@@ -143,6 +151,8 @@ pub struct StorageConfig {
     pub write_queue_bytes: u64,
     pub dedup_window: Duration,
     pub dedup_min_ids: usize,
+    /// Byte budget of the dedup id set ([`dedup::Dedup`]).
+    pub dedup_max_bytes: usize,
     pub retention: Duration,
     /// Retention of `signals` (by their `timestamp`).
     pub signal_retention: Duration,
@@ -176,6 +186,7 @@ impl From<&Config> for StorageConfig {
             write_queue_bytes: c.write_queue_bytes,
             dedup_window: c.dedup_window,
             dedup_min_ids: c.dedup_min_ids,
+            dedup_max_bytes: c.dedup_max_bytes,
             retention: c.retention,
             signal_retention: c.signal_retention,
         }
@@ -272,6 +283,10 @@ pub struct Storage {
     /// Set by the writer when a WAL write or fsync failed: the file's state is unknown, so no
     /// further write is acknowledged until a restart replays and repairs the log.
     poisoned: Arc<std::sync::OnceLock<String>>,
+    /// The dedup set's status as the writer last published it.
+    dedup_status: Arc<Mutex<DedupStatus>>,
+    /// The last WAL append failed on a full disk (cleared by the next success).
+    disk_full: Arc<AtomicBool>,
     /// Bytes of rows handed to the writer and not yet written (bounded by
     /// `write_queue_bytes`).
     queued_bytes: Arc<AtomicU64>,
@@ -596,6 +611,7 @@ impl Storage {
         let mut dedup = Dedup::new(
             i64::try_from(cfg.dedup_window.as_nanos()).unwrap_or(i64::MAX),
             cfg.dedup_min_ids,
+            cfg.dedup_max_bytes,
         );
         let mut problems = dedup::load_id_logs(&cfg.data_dir.join("dedup"), &mut dedup, now)?;
         problems.extend(orphans);
@@ -699,6 +715,7 @@ impl Storage {
                     write_queue_bytes: u64::MAX,
                     dedup_window: Duration::ZERO,
                     dedup_min_ids: 0,
+                    dedup_max_bytes: 0,
                     retention: Duration::MAX,
                     signal_retention: Duration::MAX,
                 };
@@ -758,6 +775,8 @@ impl Storage {
             _lock: lock,
             closed: AtomicBool::new(false),
             poisoned: Arc::default(),
+            dedup_status: Arc::default(),
+            disk_full: Arc::default(),
             queued_bytes: Arc::default(),
             flush_failing_since: Mutex::new(None),
             fail_flushes: AtomicBool::new(false),
@@ -861,6 +880,12 @@ impl Storage {
         self.poisoned.get().map(String::as_str)
     }
 
+    /// Whether the last WAL append failed on a full disk: writes answer `disk_full` until an
+    /// append succeeds again (reads are unaffected).
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::SeqCst)
+    }
+
     /// Test hook: the writer's next WAL group fails as if the disk had.
     #[cfg(test)]
     pub(crate) fn inject_wal_write_failure(&self) {
@@ -878,11 +903,15 @@ impl Storage {
         Some((last_ms / 1000).clamp(1, 30))
     }
 
+    /// The dedup set's status as of the last write group (or recovery).
+    pub fn dedup_status(&self) -> DedupStatus {
+        *self.dedup_status.lock()
+    }
+
     fn start_writer(self: &Arc<Self>, mut dedup: Dedup) {
-        crate::metrics::get().dedup_ids.set(dedup.len() as f64);
-        crate::metrics::get()
-            .dedup_memory_bytes
-            .set(dedup.memory_bytes() as f64);
+        publish_dedup(&dedup, &self.dedup_status);
+        let dedup_status = self.dedup_status.clone();
+        let disk_full = self.disk_full.clone();
         let (tx, rx) = mpsc::channel::<WriteMsg>();
         *self.writer_tx.lock() = Some(tx);
         let wal = self.wal.clone().expect("a writable storage has a wal");
@@ -891,7 +920,14 @@ impl Storage {
         let poisoned = self.poisoned.clone();
         let handle = std::thread::Builder::new()
             .name("waylog-writer".into())
-            .spawn(move || writer_loop(rx, wal, tables, clock, &mut dedup, &poisoned))
+            .spawn(move || {
+                let shared = WriterShared {
+                    poisoned: &poisoned,
+                    dedup_status: &dedup_status,
+                    disk_full: &disk_full,
+                };
+                writer_loop(rx, wal, tables, clock, &mut dedup, shared)
+            })
             .expect("spawning the writer thread");
         *self.writer_thread.lock() = Some(handle);
     }
@@ -1103,13 +1139,14 @@ impl Storage {
             self.cold.put(&file.path, bytes.clone()).await?;
         }
         let put = started.elapsed();
-        // failpoint: after the Parquet writes (durable, not yet in any commit).
+        self.crash_point(failpoints::AFTER_PARQUET_WRITE)?;
         if !ids.is_empty() {
             let dir = self.cfg.data_dir.join("dedup");
             tokio::task::spawn_blocking(move || dedup::write_id_log(&dir, last_seq, &ids))
                 .await
                 .map_err(|e| Error::Join(e.to_string()))??;
         }
+        self.crash_point(failpoints::AFTER_ID_LOG)?;
         let new_files: Vec<ColdFile> = files.into_iter().map(|(_, f)| f).collect();
         // One Delta commit: the files' `add` actions and this node's `txn` at `last_seq`.
         let before_commit = started.elapsed();
@@ -1134,7 +1171,7 @@ impl Storage {
             commit_ms = (committed - before_commit).as_secs_f64() * 1e3,
             "flush committed"
         );
-        // failpoint: after the commit (durable; the rows are still hot, the WAL still holds them).
+        self.crash_point(failpoints::AFTER_COLD_COMMIT)?;
         state.update(|s| {
             s.hot.retain(|h| !batches.iter().any(|b| Arc::ptr_eq(h, b)));
             s.cold = commit::republish(&s.cold, cold_now);
@@ -1145,8 +1182,19 @@ impl Storage {
             .last_flush_ms
             .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         crate::metrics::flushed(t.name(), rows, started.elapsed().as_secs_f64());
+        self.crash_point(failpoints::BEFORE_WAL_DELETE)?;
         self.delete_flushed_wal()?;
+        self.crash_point(failpoints::AFTER_WAL_DELETE)?;
         Ok(rows)
+    }
+
+    /// A crash point of the fault-injection tests ([`failpoints`]): `Err(Injected)` when
+    /// armed for this data directory, so the flush stops right here as if the process died.
+    fn crash_point(&self, name: &'static str) -> Result<()> {
+        match failpoints::fire(name, &self.cfg.data_dir) {
+            true => Err(Error::Injected),
+            false => Ok(()),
+        }
     }
 
     /// Delete WAL segments whose records are all in cold storage.
@@ -1702,14 +1750,36 @@ fn encode_partitions(
     Ok(out)
 }
 
+/// State the writer thread shares with [`Storage`].
+struct WriterShared<'a> {
+    /// Set once on the first WAL I/O failure: no further acks.
+    poisoned: &'a std::sync::OnceLock<String>,
+    dedup_status: &'a Mutex<DedupStatus>,
+    /// Set while the last append failed on a full disk.
+    disk_full: &'a AtomicBool,
+}
+
+/// Publish the dedup set's status to [`Storage::dedup_status`] and the metrics.
+fn publish_dedup(dedup: &Dedup, to: &Mutex<DedupStatus>) {
+    let status = dedup.status();
+    let before = std::mem::replace(&mut *to.lock(), status);
+    crate::metrics::dedup(
+        status.ids,
+        status.memory_bytes,
+        status.max_ids,
+        status.evicted.saturating_sub(before.evicted),
+    );
+}
+
 fn writer_loop(
     rx: mpsc::Receiver<WriteMsg>,
     wal: Arc<Mutex<Wal>>,
     tables: BTreeMap<TableId, Arc<TableState>>,
     clock: SharedClock,
     dedup: &mut Dedup,
-    poisoned: &std::sync::OnceLock<String>,
+    shared: WriterShared<'_>,
 ) {
+    let poisoned = shared.poisoned;
     /// Upper bound of one group's payload; keeps latency bounded under load.
     const GROUP_BYTES: usize = 32 << 20;
     while let Ok(first) = rx.recv() {
@@ -1761,21 +1831,34 @@ fn writer_loop(
             None => {
                 let refs: Vec<(u8, &[u8])> =
                     payloads.iter().map(|(t, p)| (*t, p.as_slice())).collect();
-                wal.append_group(now, &refs).map_err(|e| {
+                let appended = wal.append_group(now, &refs);
+                let full = matches!(appended, Err(crate::wal::Error::DiskFull { .. }));
+                shared.disk_full.store(full, Ordering::SeqCst);
+                crate::metrics::get()
+                    .wal_disk_full
+                    .set(f64::from(u8::from(full)));
+                appended.map_err(|e| {
                     let reason = error_chain(&e);
-                    // An I/O failure leaves the file in an unknown state: stop acknowledging.
-                    // (A record too large for the format wrote nothing and is only refused.)
-                    if matches!(e, crate::wal::Error::Io { .. }) {
-                        let _ = poisoned.set(format!("write-ahead log failed: {reason}"));
-                        crate::metrics::get().wal_poisoned.set(1.0);
+                    match e {
+                        // An I/O failure leaves the file in an unknown state: stop
+                        // acknowledging.
+                        crate::wal::Error::Io { .. } => {
+                            let _ = poisoned.set(format!("write-ahead log failed: {reason}"));
+                            crate::metrics::get().wal_poisoned.set(1.0);
+                            WriteError::Durability(reason)
+                        }
+                        // The WAL abandoned the file and starts a fresh one next time.
+                        crate::wal::Error::DiskFull { .. } => WriteError::DiskFull(reason),
+                        // A record too large for the format wrote nothing and is only refused.
+                        crate::wal::Error::RecordTooLarge { .. } => WriteError::Durability(reason),
                     }
-                    WriteError::Durability(reason)
                 })
             }
         };
         match result {
             Ok(seqs) => {
                 let mut seq_iter = seqs.into_iter();
+                let mut answers = Vec::with_capacity(group.len());
                 for (msg, parts) in group.into_iter().zip(prepared) {
                     let mut outcome = AppendOutcome::default();
                     for part in parts {
@@ -1790,11 +1873,14 @@ fn writer_loop(
                         outcome.accepted += part.accepted;
                         outcome.duplicate += part.duplicate;
                     }
+                    answers.push((msg, outcome));
+                }
+                // Published before the answers, so a client that reads the status after its
+                // ack sees its own ids counted.
+                publish_dedup(dedup, shared.dedup_status);
+                for (msg, outcome) in answers {
                     msg.answer(Ok(outcome));
                 }
-                let m = crate::metrics::get();
-                m.dedup_ids.set(dedup.len() as f64);
-                m.dedup_memory_bytes.set(dedup.memory_bytes() as f64);
             }
             Err(e) => {
                 tracing::error!(error = %e, "wal append failed");
@@ -1893,6 +1979,12 @@ pub(crate) mod test_support {
         storage
     }
 }
+
+#[cfg(all(test, feature = "failpoints"))]
+mod failpoint_tests;
+
+#[cfg(all(test, feature = "failpoints"))]
+mod power_loss_tests;
 
 #[cfg(test)]
 mod tests {

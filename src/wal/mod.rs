@@ -14,6 +14,15 @@
 //! - on open the valid prefix is kept and the rest truncated (and reported), never a panic;
 //! - the newest segment is never deleted, so the next sequence number survives even when
 //!   every older record was flushed and removed.
+//!
+//! A full disk (`ENOSPC`, `EDQUOT`) while appending a group is [`Error::DiskFull`], not an I/O
+//! failure: nothing of the group is acknowledged, its bytes are cut off the segment (best
+//! effort) and the segment is never written again. The next append starts a fresh segment at
+//! the next sequence (file + directory fsynced) and so recovers by itself once space frees,
+//! without trusting a file whose write or fsync failed. Replay accepts the shape this leaves:
+//! a segment whose tail is torn or garbage, followed by a segment that starts at or after the
+//! sequence its valid records end at (the tail is cut, a corrupt one copied to quarantine
+//! first, and replay goes on).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -37,6 +46,29 @@ pub enum Error {
     },
     #[error("wal record of {len} bytes exceeds the maximum record size")]
     RecordTooLarge { len: usize },
+    /// The disk (or quota) is full: the group was not written; appends recover by themselves
+    /// once space frees (a fresh segment starts).
+    #[error("no space left for the wal on {path}")]
+    DiskFull {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Whether `e` says the disk or the quota is full.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    /// `EDQUOT` on Linux.
+    const EDQUOT: i32 = 122;
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(EDQUOT)
+}
+
+/// [`Error::DiskFull`] when an I/O error says the disk is full, else the error as it is.
+fn disk_full_or(e: Error) -> Error {
+    match e {
+        Error::Io { path, source } if is_disk_full(&source) => Error::DiskFull { path, source },
+        e => e,
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -244,18 +276,40 @@ pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Res
             Some(e) => Some(e),
             None => Some(*first),
         };
+        // Records numbered at or past the next segment's first sequence are a group the
+        // writer was refused (a full disk) and renumbered into the fresh segment: the later
+        // segment holds the acknowledged ones.
+        let superseded_from = segments.get(i + 1).map(|(next_first, _)| *next_first);
         let mut count = 0u64;
+        let mut superseded = 0u64;
         let (valid, next, stop) = decode_records(&bytes[MAGIC.len()..], seg_expected, |r| {
+            if superseded_from.is_some_and(|s| r.seq >= s) {
+                superseded += 1;
+                return;
+            }
             count += 1;
             report.last_seq = Some(r.seq);
             f(r)
         });
         report.records += count;
-        if next.is_some() {
-            expected = next;
+        if superseded > 0 {
+            report.problems.push(format!(
+                "{}: {superseded} records of a refused group skipped (the next segment holds \
+                 their sequences)",
+                path.display()
+            ));
+        }
+        if let Some(n) = next {
+            expected = Some(superseded_from.map_or(n, |s| n.min(s)));
         }
         if let Some(stop) = stop {
             let valid_len = (MAGIC.len() + valid) as u64;
+            // A later segment starting at or after where the valid records end means the
+            // writer left this tail behind on purpose (a failed append on a full disk, then a
+            // fresh segment): cut the tail and go on.
+            let resumed = segments
+                .get(i + 1)
+                .filter(|(next_first, _)| next.or(seg_expected).is_some_and(|n| *next_first >= n));
             let note = match stop {
                 Stop::Torn { .. } => format!(
                     "{}: torn tail after {valid_len} bytes ({} bytes dropped)",
@@ -283,10 +337,19 @@ pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Res
                     .open(path)
                     .map_err(io(path))?;
                 file.set_len(valid_len).map_err(io(path))?;
-                file.sync_all().map_err(io(path))?;
-                quarantine(dir, &segments[i + 1..], &mut report)?;
+                sync_file(&file, path).map_err(io(path))?;
+                if resumed.is_none() {
+                    quarantine(dir, &segments[i + 1..], &mut report)?;
+                }
             } else {
                 report.problems.push(note);
+            }
+            if let Some((next_first, _)) = resumed {
+                report.problems.push(format!(
+                    "{}: replay resumes with the next segment at sequence {next_first}",
+                    path.display()
+                ));
+                continue;
             }
             break;
         }
@@ -298,15 +361,13 @@ pub fn replay(dir: &Path, repair: bool, mut f: impl FnMut(RecordRef<'_>)) -> Res
 /// `<dir>/quarantine/<segment>.tail-<offset>`, durably, before the segment is truncated.
 fn keep_tail(dir: &Path, path: &Path, offset: u64, tail: &[u8]) -> Result<PathBuf> {
     let qdir = dir.join("quarantine");
-    fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+    create_dir_durable(&qdir).map_err(io(&qdir))?;
     let name = path.file_name().expect("segment paths have names");
     let target = qdir.join(format!("{}.tail-{offset}", name.to_string_lossy()));
     let mut file = File::create(&target).map_err(io(&target))?;
     file.write_all(tail).map_err(io(&target))?;
-    file.sync_all().map_err(io(&target))?;
-    File::open(&qdir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(&qdir))?;
+    sync_file(&file, &target).map_err(io(&target))?;
+    sync_dir(&qdir).map_err(io(&qdir))?;
     Ok(target)
 }
 
@@ -317,7 +378,7 @@ fn rewrite_header(path: &Path) -> Result<()> {
         .open(path)
         .map_err(io(path))?;
     file.write_all(MAGIC).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
+    sync_file(&file, path).map_err(io(path))
 }
 
 fn quarantine(dir: &Path, segments: &[(u64, PathBuf)], report: &mut ReplayReport) -> Result<()> {
@@ -325,7 +386,7 @@ fn quarantine(dir: &Path, segments: &[(u64, PathBuf)], report: &mut ReplayReport
         return Ok(());
     }
     let qdir = dir.join("quarantine");
-    fs::create_dir_all(&qdir).map_err(io(&qdir))?;
+    create_dir_durable(&qdir).map_err(io(&qdir))?;
     for (_, path) in segments {
         let target = qdir.join(path.file_name().expect("segment paths have names"));
         fs::rename(path, &target).map_err(io(path))?;
@@ -350,22 +411,33 @@ pub struct Wal {
     buf: Vec<u8>,
     /// Segment files before the current one and their bytes (for the metrics).
     older: (u64, u64),
-    /// Test hook: the next group's write fails as if the disk had.
-    #[cfg(test)]
-    fail_next_write: bool,
+    /// A group failed on a full disk: the current file is abandoned and the next append
+    /// starts a fresh segment.
+    fresh_segment_due: bool,
+    /// Test hook: the next write fails with this error kind (and `ENOSPC`-like kinds count as
+    /// a full disk).
+    #[cfg(any(test, feature = "failpoints"))]
+    inject_next_write: Option<std::io::ErrorKind>,
 }
 
 impl Wal {
     /// Test hook: make the next [`Wal::append_group`] fail with an I/O error after writing.
     #[cfg(test)]
     pub(crate) fn fail_next_write(&mut self) {
-        self.fail_next_write = true;
+        self.inject_next_write = Some(std::io::ErrorKind::Other);
+    }
+
+    /// Test hook: make the next [`Wal::append_group`] fail with `kind` after writing
+    /// (`StorageFull` acts as a full disk).
+    #[cfg(any(test, feature = "failpoints"))]
+    pub fn inject_next_write(&mut self, kind: std::io::ErrorKind) {
+        self.inject_next_write = Some(kind);
     }
 
     /// Open the log for appending after replay: `next_seq` is one past the highest sequence
     /// ever used (the caller takes the max of the replayed tail and the manifest).
     pub fn open(dir: &Path, next_seq: u64, segment_bytes: u64, sync: bool) -> Result<Wal> {
-        fs::create_dir_all(dir).map_err(io(dir))?;
+        create_dir_durable(dir).map_err(io(dir))?;
         let segments = list_segments(dir)?;
         // Reuse the newest segment only when its records end right before `next_seq`: after a
         // lost tail the next sequence can be ahead of it (the manifest flushed past it), and
@@ -392,8 +464,9 @@ impl Wal {
                     sync,
                     buf: Vec::new(),
                     older: (0, 0),
-                    #[cfg(test)]
-                    fail_next_write: false,
+                    fresh_segment_due: false,
+                    #[cfg(any(test, feature = "failpoints"))]
+                    inject_next_write: None,
                 }));
             }
         }
@@ -409,8 +482,9 @@ impl Wal {
             sync,
             buf: Vec::new(),
             older: (0, 0),
-            #[cfg(test)]
-            fail_next_write: false,
+            fresh_segment_due: false,
+            #[cfg(any(test, feature = "failpoints"))]
+            inject_next_write: None,
         }))
     }
 
@@ -457,8 +531,15 @@ impl Wal {
     /// sync is off). Returns the sequence of each record. On failure the segment is cut back
     /// to its length before the group, so no half group survives in the file.
     pub fn append_group(&mut self, commit_ns: i64, records: &[(u8, &[u8])]) -> Result<Vec<u64>> {
-        if self.len >= self.segment_bytes {
-            self.rotate()?;
+        if self.len >= self.segment_bytes && !self.fresh_segment_due {
+            // Rotation: the old segment is complete and durable before the next one starts.
+            sync_file(&self.file, &self.path).map_err(io(&self.path))?;
+            self.fresh_segment_due = true;
+        }
+        if self.fresh_segment_due {
+            // On a full disk this fails again until space frees; nothing is lost meanwhile.
+            self.start_segment().map_err(disk_full_or)?;
+            self.fresh_segment_due = false;
         }
         self.buf.clear();
         let mut seqs = Vec::with_capacity(records.len());
@@ -471,32 +552,51 @@ impl Wal {
             seqs.push(seq);
             seq += 1;
         }
+        if crate::failpoints::fire(crate::failpoints::WAL_SHORT_WRITE, &self.dir) {
+            // A crash mid-write: half the group reaches the file and nothing cuts it back.
+            let _ = self.file.write_all(&self.buf[..self.buf.len() / 2]);
+            return Err(Error::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("failpoint wal_short_write"),
+            });
+        }
         let started = std::time::Instant::now();
         let mut synced = None;
         let result = self.file.write_all(&self.buf).and_then(|()| {
             let written = started.elapsed().as_secs_f64();
+            if crate::failpoints::fire(crate::failpoints::WAL_FSYNC_ERROR, &self.dir) {
+                return Err(std::io::Error::other("failpoint wal_fsync_error"));
+            }
             if self.sync {
                 let t = std::time::Instant::now();
                 let r = self.file.sync_data();
+                if r.is_ok() {
+                    crate::failpoints::synced_file(&self.path);
+                }
                 synced = Some(t.elapsed().as_secs_f64());
                 r.map(|()| written)
             } else {
                 Ok(written)
             }
         });
-        #[cfg(test)]
-        let result = match std::mem::take(&mut self.fail_next_write) {
-            true => Err(std::io::Error::other("injected write failure")),
-            false => result,
+        #[cfg(any(test, feature = "failpoints"))]
+        let result = match self.inject_next_write.take() {
+            Some(kind) => Err(std::io::Error::new(kind, "injected write failure")),
+            None => result,
         };
         if let Err(source) = result {
             // Best effort: drop whatever part of the group reached the file.
             let _ = self.file.set_len(self.len);
             let _ = self.file.seek(SeekFrom::End(0));
-            return Err(Error::Io {
-                path: self.path.clone(),
-                source,
-            });
+            let path = self.path.clone();
+            if is_disk_full(&source) {
+                // Never write this file again: after a failed write or fsync its cached pages
+                // cannot be trusted. The tail cut above may not be durable; replay accepts a
+                // torn tail followed by the fresh segment.
+                self.fresh_segment_due = true;
+                return Err(Error::DiskFull { path, source });
+            }
+            return Err(Error::Io { path, source });
         }
         if let Ok(written) = &result {
             crate::metrics::wal_group(records.len(), *written, synced);
@@ -512,11 +612,12 @@ impl Wal {
 
     /// Flush OS buffers (used at shutdown when sync is off).
     pub fn sync(&mut self) -> Result<()> {
-        self.file.sync_all().map_err(io(&self.path))
+        sync_file(&self.file, &self.path).map_err(io(&self.path))
     }
 
-    fn rotate(&mut self) -> Result<()> {
-        self.file.sync_all().map_err(io(&self.path))?;
+    /// Make a new segment starting at `next_seq` the current one (the old file is left as
+    /// it is).
+    fn start_segment(&mut self) -> Result<()> {
         let (file, path) = create_segment(&self.dir, self.next_seq)?;
         self.file = file;
         self.path = path;
@@ -560,16 +661,57 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<(File, PathBuf)> {
         .open(&path)
         .map_err(io(&path))?;
     file.write_all(MAGIC).map_err(io(&path))?;
-    file.sync_all().map_err(io(&path))?;
+    sync_file(&file, &path).map_err(io(&path))?;
     // Make the new directory entry durable too.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+    sync_dir(dir).map_err(io(dir))?;
     let file = OpenOptions::new()
         .append(true)
         .open(&path)
         .map_err(io(&path))?;
     Ok((file, path))
+}
+
+/// `fsync` a file (data and metadata). Every durability point of the data directory goes
+/// through this or [`sync_dir`], so the power-loss model ([`crate::failpoints`]) sees it.
+pub fn sync_file(file: &File, path: &Path) -> std::io::Result<()> {
+    file.sync_all()?;
+    crate::failpoints::synced_file(path);
+    Ok(())
+}
+
+/// `fsync` a directory: the entries it names now survive a power loss.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()?;
+    crate::failpoints::synced_dir(dir);
+    Ok(())
+}
+
+/// `create_dir_all`, and make every directory it created durable: each new directory and the
+/// existing one above them are fsynced, so the new entries survive a power loss (a file
+/// fsynced in a directory whose own entry was never synced can vanish with it).
+pub fn create_dir_durable(dir: &Path) -> std::io::Result<()> {
+    let mut top = dir;
+    while !top.exists() {
+        match top.parent() {
+            Some(p) => top = p,
+            None => break,
+        }
+    }
+    if top == dir {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)?;
+    let mut d = dir;
+    loop {
+        sync_dir(d)?;
+        if d == top {
+            return Ok(());
+        }
+        match d.parent() {
+            Some(p) => d = p,
+            None => return Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

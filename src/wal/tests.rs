@@ -153,6 +153,109 @@ fn reopening_past_a_lost_tail_starts_a_new_segment_and_replay_keeps_it() {
 }
 
 #[test]
+fn disk_full_refuses_the_group_and_the_next_append_starts_a_fresh_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(dir.path(), 1, 1 << 20, true).unwrap();
+    assert_eq!(wal.append_group(1, &[(1, b"aaaa")]).unwrap(), [1]);
+    wal.inject_next_write(std::io::ErrorKind::StorageFull);
+    match wal.append_group(2, &[(1, b"lost"), (1, b"lost")]) {
+        Err(Error::DiskFull { source, .. }) => assert!(is_disk_full(&source)),
+        other => panic!("{other:?}"),
+    }
+    // Nothing of the refused group was numbered: the next group takes its sequences, in a
+    // new file; the old one ends at its last acknowledged record.
+    assert_eq!(wal.append_group(3, &[(1, b"bbbb")]).unwrap(), [2]);
+    assert_eq!(wal.append_group(4, &[(1, b"cccc")]).unwrap(), [3]);
+    drop(wal);
+    let segments = list_segments(dir.path()).unwrap();
+    assert_eq!(segments.iter().map(|s| s.0).collect::<Vec<_>>(), [1, 2]);
+    let (got, report) = collect(dir.path(), true);
+    assert_eq!(
+        got,
+        [
+            (1, b"aaaa".to_vec()),
+            (2, b"bbbb".to_vec()),
+            (3, b"cccc".to_vec())
+        ]
+    );
+    assert!(report.problems.is_empty(), "{report:?}");
+}
+
+/// The cut of a refused group may not reach the disk (the failed file is never synced
+/// again): replay finds the refused bytes, torn or whole-but-stale, at the end of the old
+/// segment, followed by the fresh one. It cuts them (keeping a copy of a corrupt tail) and
+/// goes on, so nothing acknowledged after the full disk is lost.
+#[test]
+fn replay_resumes_after_the_tail_a_disk_full_left_behind() {
+    for tail in [&b"\x20\x00\x00\x00junk"[..], &[0u8; 40][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), 1, 1 << 20, true).unwrap();
+        wal.append_group(1, &[(1, b"aaaa")]).unwrap();
+        wal.inject_next_write(std::io::ErrorKind::StorageFull);
+        assert!(wal.append_group(2, &[(1, b"lost")]).is_err());
+        wal.append_group(3, &[(1, b"bbbb")]).unwrap();
+        drop(wal);
+        let first = list_segments(dir.path()).unwrap()[0].1.clone();
+        let mut f = OpenOptions::new().append(true).open(&first).unwrap();
+        f.write_all(tail).unwrap();
+        drop(f);
+        let (got, report) = collect(dir.path(), true);
+        assert_eq!(
+            got.iter().map(|g| g.0).collect::<Vec<_>>(),
+            [1, 2],
+            "{report:?}"
+        );
+        assert!(
+            report.problems.iter().any(|p| p.contains("resumes")),
+            "{report:?}"
+        );
+        assert!(
+            !dir.path()
+                .join("quarantine")
+                .join("00000000000000000002.wal")
+                .exists()
+        );
+        // The repaired log replays clean.
+        let (got, report) = collect(dir.path(), true);
+        assert_eq!(got.len(), 2);
+        assert!(report.problems.is_empty(), "{report:?}");
+    }
+}
+
+/// The refused group may even have reached the disk whole (its fsync failed after the data
+/// landed): the old segment then holds valid records numbered like the fresh segment's.
+/// Replay keeps the fresh segment's (the acknowledged ones) and skips the refused group.
+#[test]
+fn replay_prefers_the_fresh_segment_over_a_refused_group_that_landed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(dir.path(), 1, 1 << 20, true).unwrap();
+    wal.append_group(1, &[(1, b"aaaa")]).unwrap();
+    wal.inject_next_write(std::io::ErrorKind::StorageFull);
+    assert!(wal.append_group(2, &[(1, b"lost"), (1, b"lost")]).is_err());
+    wal.append_group(3, &[(1, b"bbbb")]).unwrap();
+    drop(wal);
+    let first = list_segments(dir.path()).unwrap()[0].1.clone();
+    let mut refused = Vec::new();
+    encode_record(&mut refused, 2, 2, 1, b"lost");
+    encode_record(&mut refused, 3, 2, 1, b"lost");
+    let mut f = OpenOptions::new().append(true).open(&first).unwrap();
+    f.write_all(&refused).unwrap();
+    drop(f);
+    for repair in [false, true] {
+        let (got, report) = collect(dir.path(), repair);
+        assert_eq!(
+            got,
+            [(1, b"aaaa".to_vec()), (2, b"bbbb".to_vec())],
+            "{report:?}"
+        );
+        assert!(
+            report.problems.iter().any(|p| p.contains("refused group")),
+            "{report:?}"
+        );
+    }
+}
+
+#[test]
 fn delete_through_keeps_current_segment() {
     let dir = tempfile::tempdir().unwrap();
     let mut wal = Wal::open(dir.path(), 1, 64, true).unwrap();

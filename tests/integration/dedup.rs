@@ -141,3 +141,56 @@ fn dedup_survives_restart_after_flush_to_parquet() {
     assert_eq!(server.count(), 21);
     server.stop_graceful();
 }
+
+/// `WAYLOG_DEDUP_MAX_BYTES` bounds the id set: past it the oldest ids are forgotten although
+/// the window has not passed (their re-send is stored again), the newest are still
+/// recognised, and `/v1/capabilities` and `/metrics` report the shrunk horizon.
+#[test]
+fn dedup_budget_shrinks_the_horizon_and_says_so() {
+    let dir = TestDir::new();
+    let per_id = waylog::config::DEDUP_BYTES_PER_ID;
+    let budget = (100 * per_id).to_string();
+    let server = Server::start(
+        &dir.data_dir(),
+        &[],
+        &[
+            ("WAYLOG_DEDUP_MIN_IDS", "10"),
+            ("WAYLOG_DEDUP_MAX_BYTES", budget.as_str()),
+        ],
+    );
+    for chunk in 0..3 {
+        let events: Vec<Value> = (0..100)
+            .map(|i| event(&format!("budget-{}", chunk * 100 + i)))
+            .collect();
+        assert_eq!(counts(&server.ingest(&events)), (100, 0, 0));
+    }
+    // The newest 100 ids fit and are still duplicates; the oldest were forgotten.
+    let v = server.ingest(&[event("budget-299"), event("budget-200")]);
+    assert_eq!(counts(&v), (0, 2, 0));
+    let v = server.ingest(&[event("budget-0")]);
+    assert_eq!(counts(&v), (1, 0, 0), "a forgotten id is stored again");
+
+    let caps = server.get("/v1/capabilities").json();
+    let d = &caps["dedup"];
+    assert_eq!(d["max_ids"], json!(100), "{caps}");
+    assert_eq!(d["ids"], json!(100), "{caps}");
+    assert_eq!(d["full"], json!(true), "{caps}");
+    assert_eq!(d["evicted"], json!(201), "{caps}");
+    assert_eq!(d["window_secs"], json!(86400), "{caps}");
+    assert!(
+        d["memory_bytes"].as_u64().unwrap() <= 100 * per_id as u64,
+        "{caps}"
+    );
+    let metrics = server.get("/metrics").body;
+    for line in [
+        "waylog_dedup_max_ids 100.0",
+        "waylog_dedup_ids 100.0",
+        "waylog_dedup_evictions_total 201",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing: {metrics}"
+        );
+    }
+    assert!(metrics.contains("waylog_dedup_horizon_seconds "));
+}

@@ -1,6 +1,8 @@
 //! `POST /v1/query` over HTTP (spec reads §5): body rules, the read-only rule, caps, error
 //! classes and the three response formats; plus ingest backpressure (`503 overloaded`).
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -253,6 +255,8 @@ fn query_api_caps_huge_scalar_values() {
     for sql in [
         "SELECT repeat('x', 2000000000) AS s",
         "SELECT lpad('x', 1000000000) AS s",
+        "SELECT rpad('x', 1000000000, 'yz') AS s",
+        "SELECT array_repeat('abc', 1000000000) AS s",
         "SELECT length(repeat(service, 100000000)) FROM events",
         "SELECT range(4000000000) AS r",
     ] {
@@ -335,4 +339,114 @@ fn ingest_answers_overloaded_at_the_hot_byte_cap_and_stores_nothing() {
     assert!(refused > 0, "never refused");
     assert!(accepted > 1, "flusher never freed the hot tier");
     assert_eq!(server.count(), accepted);
+}
+
+/// SQL safety (issue 14): a statement may reach the six tables and nothing else. Paths as
+/// tables (plain, quoted, `file://`, a cold-store Parquet file of the server itself),
+/// `CREATE EXTERNAL TABLE`, `COPY … TO`, and the file-reading table functions of other
+/// DataFusion front ends are all refused with a 400, and none reads or writes a file: the
+/// canary's content never appears in an answer and `COPY`'s target is never created.
+#[test]
+fn query_api_refuses_every_route_to_a_file() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir.data_dir(), &["--hot-window", "1s"], &[]);
+    server.ingest(&[event("file-1")]);
+    assert!(
+        wait_until(Duration::from_secs(30), || !parquet_files(
+            &dir.cold_events_dir()
+        )
+        .is_empty()),
+        "no flush landed"
+    );
+    let cold_file = parquet_files(&dir.cold_events_dir())[0]
+        .display()
+        .to_string();
+    let canary_dir = dir.data_dir().with_file_name("canary");
+    std::fs::create_dir_all(&canary_dir).unwrap();
+    let secret = "CANARY_7f3a";
+    let csv = canary_dir.join("canary.csv");
+    std::fs::write(&csv, format!("word\n{secret}\n")).unwrap();
+    let json_file = canary_dir.join("canary.json");
+    std::fs::write(&json_file, format!("{{\"word\":\"{secret}\"}}\n")).unwrap();
+    let csv = csv.display().to_string();
+    let json_file = json_file.display().to_string();
+    let copy_target = canary_dir.join("out.csv");
+    let copy = copy_target.display().to_string();
+
+    let statements = [
+        format!("SELECT * FROM '{csv}'"),
+        format!("SELECT * FROM \"{csv}\""),
+        format!("SELECT * FROM 'file://{csv}'"),
+        format!("SELECT * FROM '{json_file}'"),
+        format!("SELECT count(*) FROM '{cold_file}'"),
+        format!("SELECT * FROM '{}'", canary_dir.display()),
+        format!("EXPLAIN SELECT * FROM '{csv}'"),
+        format!("SELECT * FROM events e JOIN '{csv}' c ON e.event_id = c.word"),
+        format!("CREATE EXTERNAL TABLE c (word VARCHAR) STORED AS CSV LOCATION '{csv}'"),
+        format!("CREATE EXTERNAL TABLE c STORED AS PARQUET LOCATION '{cold_file}'"),
+        format!("COPY (SELECT 1 AS a) TO '{copy}' STORED AS CSV"),
+        format!("COPY events TO '{copy}' STORED AS CSV"),
+        format!("EXPLAIN COPY events TO '{copy}'"),
+        format!("SELECT * FROM read_csv('{csv}')"),
+        format!("SELECT * FROM read_json('{json_file}')"),
+        format!("SELECT * FROM read_parquet('{cold_file}')"),
+        format!("SELECT * FROM parquet_metadata('{cold_file}')"),
+        format!("SELECT * FROM parquet_scan('{cold_file}')"),
+        format!("SELECT * FROM csv_scan('{csv}')"),
+    ];
+    for sql in &statements {
+        let r = post_query(&server, &json!({"sql": sql}), &[]);
+        assert_eq!(r.status, 400, "{sql}: {}", r.body);
+        let code = error_code(&r);
+        assert!(
+            code == "statement_not_allowed" || code == "invalid_sql",
+            "{sql}: {}",
+            r.body
+        );
+        assert!(
+            !r.body.contains(secret),
+            "{sql} read the canary: {}",
+            r.body
+        );
+    }
+    assert!(!copy_target.exists(), "COPY wrote {copy}");
+    // The tables themselves still answer, so the refusals above are not a dead server.
+    let r = post_query(&server, &json!({"sql": "SELECT count(*) FROM events"}), &[]);
+    assert_eq!(r.json()["rows"], json!([[1]]), "{}", r.body);
+}
+
+/// `EXPLAIN ANALYZE` runs its statement in full and returns only the plan, so the outer row
+/// limit of `/v1/query` cannot reach it: the statement runs under
+/// `WAYLOG_QUERY_MAX_ANALYZE_ROWS` instead, as the analyzed plan's top node shows.
+#[test]
+fn query_api_caps_rows_under_explain_analyze() {
+    let dir = TestDir::new();
+    let server = Server::start(
+        &dir.data_dir(),
+        &[],
+        &[("WAYLOG_QUERY_MAX_ANALYZE_ROWS", "1000")],
+    );
+    let r = post_query(
+        &server,
+        &json!({"sql": "EXPLAIN ANALYZE SELECT a FROM generate_series(1, 2000000000) t(a)"}),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let plan = r.json()["rows"][0][1]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // Without the cap the two billion rows would run into the 10 s default timeout (504).
+    assert!(
+        plan.contains("GlobalLimitExec: skip=0, fetch=1000, metrics=[output_rows=1.00 K"),
+        "{plan}"
+    );
+    // A plain EXPLAIN is not executed and keeps its plan as written.
+    let r = post_query(
+        &server,
+        &json!({"sql": "EXPLAIN SELECT a FROM generate_series(1, 10) t(a)"}),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(!r.body.contains("fetch=1000"), "{}", r.body);
 }

@@ -75,6 +75,19 @@ fn write_failures_are_worded_per_route() {
         assert_eq!((e.status().as_u16(), e.error.code), (503, code));
         assert_eq!(header(&e, header::RETRY_AFTER), Some("1"));
     }
+    for (route, code) in [
+        (WriteRoute::Events, "disk_full"),
+        (WriteRoute::Context, "disk_full"),
+        (WriteRoute::Alerts, "DISK_FULL"),
+    ] {
+        let e = route.write_failed(&WriteError::DiskFull("no space on /data/wal".into()));
+        assert_eq!((e.status().as_u16(), e.error.code), (503, code));
+        assert_eq!(header(&e, header::RETRY_AFTER), Some("5"));
+        assert!(
+            !e.error.detail.contains("/data"),
+            "the path stays in the log"
+        );
+    }
     let e = WriteRoute::Alerts.write_failed(&WriteError::Stopped);
     assert_eq!(
         (e.status().as_u16(), e.error.code),
