@@ -11,12 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::concat_batches;
 
 use super::commit::{self, NodeId};
 use super::schema::TableId;
 use super::table::ColdFile;
-use super::{Error, Result, Storage, adapt_to_schema, cold, delta, sort_by_table_key};
+use super::{Error, Result, Storage, adapt_to_schema, cold, delta, sort_keys, sorted_rows};
 
 /// How long a file replaced by compaction stays readable before it is deleted.
 pub const VACUUM_GRACE: Duration = Duration::from_secs(10 * 60);
@@ -70,8 +69,9 @@ impl Storage {
                     batches.push(adapt_to_schema(b, t)?);
                 }
             }
-            let all = concat_batches(&t.schema(), &batches)?;
-            let (sorted, _) = sort_by_table_key(&all, t)?;
+            let parts: Vec<&RecordBatch> = batches.iter().collect();
+            let keys = sort_keys(&parts, t)?;
+            let (sorted, _) = sorted_rows(&parts, &keys, None, t)?;
             Ok::<_, Error>(cold::encode_parquet(t, &sorted, path, first, last)?)
         })
         .await
