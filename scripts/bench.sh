@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|metrics|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 LABELS=1000)
+# usage: scripts/bench.sh [ingest|otlp|query|reads|tick|triage|metrics|ui|vs-duckdb|all]
+#   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 LABELS=1000; reads: ONLY=<name part>)
 # `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
@@ -77,7 +78,7 @@ fi
 
 if [ "$what" = reads ] || [ "$what" = all ]; then
   echo "# read endpoints: $ROWS events, half cold, half hot"
-  "$BIN" bench-reads --rows "$ROWS" --iterations 10 --data-dir "$work/reads"
+  "$BIN" bench-reads --rows "$ROWS" --iterations 10 --data-dir "$work/reads" ${ONLY:+--only "$ONLY"}
 fi
 
 if [ "$what" = tick ] || [ "$what" = triage ] || [ "$what" = all ]; then

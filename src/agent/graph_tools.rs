@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use datafusion::prelude::SessionContext;
 use serde_json::{Map, Value, json};
 
 use super::ToolEnv;
@@ -12,7 +13,8 @@ use super::error::ToolError;
 use super::tools::{route_params, str_param, with_snapshot};
 use crate::duration::parse_duration;
 use crate::incidents::model::json_time;
-use crate::reads::graph::{self, SCHEMA_VERSION, TraceFacts};
+use crate::reads::ReadError;
+use crate::reads::graph::{self, RootSummary, SCHEMA_VERSION, TraceFacts};
 use crate::reads::params::TimeWindow;
 use crate::rfc3339::format_rfc3339_ns;
 
@@ -211,20 +213,23 @@ fn top(counts: BTreeMap<String, i64>, n: usize, key: &str) -> Vec<Value> {
 }
 
 /// Root-cause count per origin code.
-fn code_counts(rcs: &[TraceFacts]) -> BTreeMap<String, i64> {
+fn code_counts(rcs: &[RootSummary]) -> BTreeMap<String, i64> {
     let mut counts = BTreeMap::new();
-    for o in rcs.iter().filter_map(|f| f.origin.as_ref()) {
-        *counts.entry(o.error_code.clone()).or_default() += 1;
+    for r in rcs {
+        *counts.entry(r.error_code.clone()).or_default() += 1;
     }
     counts
 }
 
 pub async fn graph_insights(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<Value, ToolError> {
     let window = window_of(env, p)?;
-    let rcs = root_causes(env, window).await?;
+    let rcs = with_snapshot(env, |ctx| async move {
+        Ok(graph::root_cause_summaries(&ctx, &window).await?)
+    })
+    .await?;
     let mut services: BTreeMap<String, i64> = BTreeMap::new();
-    for f in &rcs {
-        for s in &f.services {
+    for r in &rcs {
+        for s in &r.services {
             *services.entry(s.clone()).or_default() += 1;
         }
     }
@@ -273,16 +278,13 @@ struct Side {
     durations: graph::Durations,
 }
 
-async fn side(env: &ToolEnv<'_>, window: TimeWindow) -> Result<Side, ToolError> {
-    let rcs = root_causes(env, window).await?;
-    let durations = with_snapshot(env, |ctx| async move {
-        Ok(graph::durations_read(&ctx, &window).await?)
-    })
-    .await?;
+/// One window's side of the comparison: the root-cause summaries and the trace durations.
+async fn side(ctx: &SessionContext, window: &TimeWindow) -> Result<Side, ReadError> {
+    let rcs = graph::root_cause_summaries(ctx, window).await?;
     Ok(Side {
         codes: code_counts(&rcs),
         failures: rcs.len(),
-        durations,
+        durations: graph::durations_read(ctx, window).await?,
     })
 }
 
@@ -317,8 +319,11 @@ pub async fn compare_windows(
             )
         }
     };
-    let before = side(env, base).await?;
-    let after = side(env, cur).await?;
+    // Both sides over one snapshot.
+    let (before, after) = with_snapshot(env, |ctx| async move {
+        Ok((side(&ctx, &base).await?, side(&ctx, &cur).await?))
+    })
+    .await?;
     let mut codes: Vec<&String> = before.codes.keys().chain(after.codes.keys()).collect();
     codes.sort();
     codes.dedup();
