@@ -13,10 +13,10 @@ use super::params::TimeWindow;
 use super::rollup::{candidate_traces, window_root};
 use super::trace_rows::TraceRow;
 use super::trace_rows::TraceRowRef;
-use super::traces::summarize;
+use super::traces::{build_story, summarize};
 use super::{ReadError, for_each_trace, load_traces};
-use crate::model::status_is_failed;
-use crate::query::rows::Columns;
+use crate::model::{Event, status_is_failed};
+use crate::query::rows::{Columns, batch_to_events};
 use crate::query::sql::{self, Param, ReadQuery};
 use crate::query::trace_index::extents;
 
@@ -209,6 +209,50 @@ pub async fn root_cause_traces(
     })
     .await?;
     Ok(out)
+}
+
+/// `error.reason` of the origin's anchor step (spec reads §4.1 step 3) in the story of
+/// `origin_event`, the stored origin event of `facts`; `None` without a failure or a reason.
+pub fn origin_reason(facts: &TraceFacts, origin_event: &Event) -> Option<String> {
+    let o = facts.origin.as_ref()?;
+    build_story(origin_event, facts.linkage)
+        .path
+        .iter()
+        .rev()
+        .find(|s| s.name == o.step && s.error_msg.is_some())
+        .and_then(|s| s.error_msg.clone())
+}
+
+/// The `error_reason` of each of `facts` ([`origin_reason`]), their origin events read in one
+/// query (`sql/origin_events.sql`) over the traces' events with `ts_start` in `extent`.
+pub async fn origin_reasons(
+    ctx: &SessionContext,
+    facts: &[&TraceFacts],
+    extent: (i64, i64),
+) -> Result<Vec<Option<String>>, ReadError> {
+    let traces: Vec<String> = facts
+        .iter()
+        .filter(|f| f.origin.is_some())
+        .map(|f| f.trace_id.clone())
+        .collect();
+    let mut events: HashMap<String, Event> = HashMap::new();
+    if !traces.is_empty() {
+        sql::register_sel(ctx, &traces).await?;
+        let params = vec![Param::Timestamp(extent.0), Param::Timestamp(extent.1)];
+        for batch in sql::collect(ctx, ReadQuery::OriginEvents, params).await? {
+            for e in batch_to_events(&batch)? {
+                // The first row of an id wins (the query's order is event_by_id's).
+                events.entry(e.event_id.clone()).or_insert(e);
+            }
+        }
+    }
+    Ok(facts
+        .iter()
+        .map(|f| {
+            let o = f.origin.as_ref()?;
+            origin_reason(f, events.get(&o.event_id)?)
+        })
+        .collect())
 }
 
 /// What `graph_insights` and `compare_windows` read of a root-cause trace.
