@@ -96,6 +96,23 @@ if [ "$what" = metrics ] || [ "$what" = all ]; then
   "$BIN" bench-metrics --rows "$ROWS" --iterations 200 --labels "$LABELS" --data-dir "$work/metrics"
 fi
 
+if [ "$what" = vs-duckdb ]; then
+  # Ad-hoc SQL side by side on the same files (issue: speed against DuckDB): per size, the
+  # benchmark traffic loaded and flushed by `bench-query`, then `waylog serve` on that data dir
+  # and scripts/vs_duckdb.py (DuckDB in-process, 2 threads, warm) against POST /v1/query.
+  python=${WAYLOG_TEST_PYTHON:-${WAYLOG_VENV:-$HOME/.cache/waylog-venv}/bin/python}
+  "$python" -c 'import duckdb' 2>/dev/null || { echo "duckdb is missing: run scripts/setup-test-deps.sh" >&2; exit 1; }
+  for n in ${VS_ROWS:-3000000 10000000}; do
+    echo "# vs-duckdb: $n events of the benchmark traffic, flushed to Parquet"
+    "$BIN" bench-query --rows "$n" --iterations 1 --data-dir "$work/vs$n" >/dev/null
+    start_server "$work/vs$n" --hot-max-bytes 16GiB --hot-window 1h
+    sleep "${VS_SETTLE:-5}" # the background warmers (footers, trace indexes) of a fresh server
+    "$python" scripts/vs_duckdb.py --url "$url" --data-dir "$work/vs$n" --iterations "${VS_ITERATIONS:-30}"
+    kill -TERM "$pid"; wait "$pid" || true
+    rm -rf "$work/vs$n"
+  done
+fi
+
 if [ "$what" = ui ]; then
   echo "# ui: first paint of /ui/incidents in headless chromium, $ROWS events stored (half cold, half hot)"
   python=${WAYLOG_TEST_PYTHON:-${WAYLOG_VENV:-$HOME/.cache/waylog-venv}/bin/python}

@@ -356,5 +356,29 @@ async fn trace_extents_equal_the_group_by_over_hot_and_cold() {
     }
     let plain = datafusion::prelude::SessionContext::new();
     assert_eq!(extents::trace_extents(&plain, (0, 1)).await.unwrap(), None);
+
+    // Ad-hoc `trace_id = '…'` reads through the indexes and answers what a scan answers
+    // (`trace_id || ''` is no equality on the column: the plain scan).
+    let ctx = engine.context(64 << 20).await.unwrap();
+    let rows = |sql: String| {
+        let ctx = ctx.clone();
+        async move {
+            let out = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            datafusion::arrow::util::pretty::pretty_format_batches(&out)
+                .unwrap()
+                .to_string()
+        }
+    };
+    for trace in [0u128, 7, 39, 40] {
+        let q = |col: &str| {
+            format!(
+                "SELECT event_id, ts_start, ts_end FROM events WHERE {col} = '{trace:032x}' \
+                 AND status = 'ok' ORDER BY event_id"
+            )
+        };
+        let indexed = rows(q("trace_id")).await;
+        assert_eq!(indexed, rows(q("trace_id || ''")).await, "trace {trace}");
+        assert_eq!(indexed.lines().count() > 4, trace < 40, "{indexed}");
+    }
     storage.close().unwrap();
 }
