@@ -8,8 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/waylog-release}
-cargo build --release --quiet
-BIN="$CARGO_TARGET_DIR/release/waylog"
+# WAYLOG_BIN: a release binary built before (e.g. a copy, while others share the target dir).
+if [ -n "${WAYLOG_BIN:-}" ]; then
+  BIN=$WAYLOG_BIN
+else
+  cargo build --release --quiet
+  BIN="$CARGO_TARGET_DIR/release/waylog"
+fi
 ROWS=${ROWS:-10000000}
 DURATION=${DURATION:-20s}
 CLIENTS=${CLIENTS:-4}
