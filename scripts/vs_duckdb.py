@@ -85,7 +85,10 @@ def main():
     db.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet({files!r}, hive_partitioning = false)")
     rows = db.execute("SELECT count(*) FROM events").fetchone()[0]
     traces = [r[0] for r in db.execute(
-        f"SELECT trace_id FROM events WHERE status IN {FAILED} USING SAMPLE 20 ROWS").fetchall()]
+        f"SELECT DISTINCT trace_id FROM (SELECT trace_id FROM events WHERE status IN {FAILED} LIMIT 5000) "
+        "ORDER BY trace_id LIMIT 20").fetchall()]
+    if not traces:
+        raise SystemExit("no failed trace in the data")
     lookups = [LOOKUP.format(t) for t in traces]
 
     duck = lambda sql: db.execute(sql).fetchall()
