@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|stages|otlp|query|reads|tick|triage|metrics|ui|all]   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000)
+# usage: scripts/bench.sh [ingest|stages|otlp|query|reads|tick|triage|metrics|ui|vs-duckdb|all]
+#   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000; reads: ONLY=<name part>)
 # `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
@@ -7,8 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/waylog-release}
-cargo build --release --quiet
-BIN="$CARGO_TARGET_DIR/release/waylog"
+# WAYLOG_BIN: a release binary built before (e.g. a copy, while others share the target dir).
+if [ -n "${WAYLOG_BIN:-}" ]; then
+  BIN=$WAYLOG_BIN
+else
+  cargo build --release --quiet
+  BIN="$CARGO_TARGET_DIR/release/waylog"
+fi
 ROWS=${ROWS:-10000000}
 DURATION=${DURATION:-20s}
 CLIENTS=${CLIENTS:-4}
@@ -88,7 +94,7 @@ fi
 
 if [ "$what" = reads ] || [ "$what" = all ]; then
   echo "# read endpoints: $ROWS events, half cold, half hot"
-  "$BIN" bench-reads --rows "$ROWS" --iterations 10 --data-dir "$work/reads"
+  "$BIN" bench-reads --rows "$ROWS" --iterations 10 --data-dir "$work/reads" ${ONLY:+--only "$ONLY"}
 fi
 
 if [ "$what" = tick ] || [ "$what" = triage ] || [ "$what" = all ]; then
@@ -104,6 +110,23 @@ if [ "$what" = metrics ] || [ "$what" = all ]; then
   LABELS=${LABELS:-1000}
   echo "# /metrics scrape cost: $ROWS events (half cold, half hot), $LABELS extra label values, 200 scrapes per format"
   "$BIN" bench-metrics --rows "$ROWS" --iterations 200 --labels "$LABELS" --data-dir "$work/metrics"
+fi
+
+if [ "$what" = vs-duckdb ]; then
+  # Ad-hoc SQL side by side on the same files (issue: speed against DuckDB): per size, the
+  # benchmark traffic loaded and flushed by `bench-query`, then `waylog serve` on that data dir
+  # and scripts/vs_duckdb.py (DuckDB in-process, 2 threads, warm) against POST /v1/query.
+  python=${WAYLOG_TEST_PYTHON:-${WAYLOG_VENV:-$HOME/.cache/waylog-venv}/bin/python}
+  "$python" -c 'import duckdb' 2>/dev/null || { echo "duckdb is missing: run scripts/setup-test-deps.sh" >&2; exit 1; }
+  for n in ${VS_ROWS:-3000000 10000000}; do
+    echo "# vs-duckdb: $n events of the benchmark traffic, flushed to Parquet"
+    "$BIN" bench-query --rows "$n" --iterations 1 --data-dir "$work/vs$n" >/dev/null
+    start_server "$work/vs$n" --hot-max-bytes 16GiB --hot-window 1h
+    sleep "${VS_SETTLE:-5}" # the background warmers (footers, trace indexes) of a fresh server
+    "$python" scripts/vs_duckdb.py --url "$url" --data-dir "$work/vs$n" --iterations "${VS_ITERATIONS:-30}"
+    kill -TERM "$pid"; wait "$pid" || true
+    rm -rf "$work/vs$n"
+  done
 fi
 
 if [ "$what" = ui ]; then

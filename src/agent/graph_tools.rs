@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use datafusion::prelude::SessionContext;
 use serde_json::{Map, Value, json};
 
 use super::ToolEnv;
@@ -12,7 +13,8 @@ use super::error::ToolError;
 use super::tools::{route_params, str_param, with_snapshot};
 use crate::duration::parse_duration;
 use crate::incidents::model::json_time;
-use crate::reads::graph::{self, SCHEMA_VERSION, TraceFacts};
+use crate::reads::ReadError;
+use crate::reads::graph::{self, RootSummary, SCHEMA_VERSION, TraceFacts};
 use crate::reads::params::TimeWindow;
 use crate::rfc3339::format_rfc3339_ns;
 
@@ -47,6 +49,11 @@ fn paging(p: &Map<String, Value>) -> (usize, usize) {
 fn page(rows: Vec<Value>, (limit, offset): (usize, usize), key: &str) -> Value {
     let total = rows.len();
     let shown: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
+    paged(shown, total, offset, key)
+}
+
+/// The page `shown` of `total` rows starting at `offset`, under `key`.
+fn paged(shown: Vec<Value>, total: usize, offset: usize, key: &str) -> Value {
     let has_more = offset + shown.len() < total;
     json!({"schema_version": SCHEMA_VERSION, key: shown, "total_count": total, "has_more": has_more})
 }
@@ -106,15 +113,7 @@ async fn facts_of(
         let reason = match &facts.origin {
             Some(o) => crate::reads::traces::load_event(&ctx, &o.event_id)
                 .await?
-                .map(|e| crate::reads::traces::build_story(&e, facts.linkage))
-                .and_then(|story| {
-                    story
-                        .path
-                        .iter()
-                        .rev()
-                        .find(|s| s.name == o.step && s.error_msg.is_some())
-                        .and_then(|s| s.error_msg.clone())
-                }),
+                .and_then(|e| graph::origin_reason(&facts, &e)),
             None => None,
         };
         Ok((facts, reason))
@@ -154,26 +153,43 @@ pub async fn failure_chain(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<
 pub async fn graph_failures(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<Value, ToolError> {
     let window = window_of(env, p)?;
     let tier = str_param(p, "tier").map(str::to_owned);
-    let mut rcs = root_causes(env, window).await?;
-    rcs.retain(|f| tier.is_none() || f.tier == tier);
+    let (limit, offset) = paging(p);
     let ts = |f: &TraceFacts| f.origin.as_ref().map_or(0, |o| o.ts_start_ns);
-    rcs.sort_by(|a, b| ts(b).cmp(&ts(a)).then_with(|| a.trace_id.cmp(&b.trace_id)));
-    let rows = rcs
-        .iter()
-        .map(|f| {
-            let mut row = Map::new();
-            row.insert("request_id".into(), json!(f.trace_id));
-            row.insert("trace_id".into(), json!(f.trace_id));
-            row.insert("ts".into(), json!(json_time(ts(f))));
-            row.insert("latency_ms".into(), json!(f.latency_ms));
-            if let Some(t) = &f.tier {
-                row.insert("tier".into(), json!(t));
-            }
-            error_fields(f, &mut row);
-            Value::Object(row)
-        })
-        .collect();
-    Ok(page(rows, paging(p), "failures"))
+    // The root causes, then the error reasons of the page's rows only, over one snapshot.
+    let (total, shown) = with_snapshot(env, |ctx| async move {
+        let mut rcs = graph::root_cause_traces(&ctx, &window).await?;
+        rcs.retain(|f| tier.is_none() || f.tier == tier);
+        rcs.sort_by(|a, b| ts(b).cmp(&ts(a)).then_with(|| a.trace_id.cmp(&b.trace_id)));
+        let total = rcs.len();
+        let page: Vec<&TraceFacts> = rcs.iter().skip(offset).take(limit).collect();
+        let reasons = graph::origin_reasons(&ctx, &page, window.extent()).await?;
+        let rows: Vec<Value> = page
+            .iter()
+            .zip(reasons)
+            .map(|(f, reason)| failure_row(f, ts(f), reason))
+            .collect();
+        Ok((total, rows))
+    })
+    .await?;
+    Ok(paged(shown, total, offset, "failures"))
+}
+
+/// One `graph_failures` row: `ts` the origin's start, `error_reason` when the origin step has
+/// one.
+fn failure_row(f: &TraceFacts, ts: i64, reason: Option<String>) -> Value {
+    let mut row = Map::new();
+    row.insert("request_id".into(), json!(f.trace_id));
+    row.insert("trace_id".into(), json!(f.trace_id));
+    row.insert("ts".into(), json!(json_time(ts)));
+    row.insert("latency_ms".into(), json!(f.latency_ms));
+    if let Some(t) = &f.tier {
+        row.insert("tier".into(), json!(t));
+    }
+    error_fields(f, &mut row);
+    if let Some(r) = reason {
+        row.insert("error_reason".into(), json!(r));
+    }
+    Value::Object(row)
 }
 
 pub async fn failure_patterns(
@@ -211,20 +227,23 @@ fn top(counts: BTreeMap<String, i64>, n: usize, key: &str) -> Vec<Value> {
 }
 
 /// Root-cause count per origin code.
-fn code_counts(rcs: &[TraceFacts]) -> BTreeMap<String, i64> {
+fn code_counts(rcs: &[RootSummary]) -> BTreeMap<String, i64> {
     let mut counts = BTreeMap::new();
-    for o in rcs.iter().filter_map(|f| f.origin.as_ref()) {
-        *counts.entry(o.error_code.clone()).or_default() += 1;
+    for r in rcs {
+        *counts.entry(r.error_code.clone()).or_default() += 1;
     }
     counts
 }
 
 pub async fn graph_insights(env: &ToolEnv<'_>, p: &Map<String, Value>) -> Result<Value, ToolError> {
     let window = window_of(env, p)?;
-    let rcs = root_causes(env, window).await?;
+    let rcs = with_snapshot(env, |ctx| async move {
+        Ok(graph::root_cause_summaries(&ctx, &window).await?)
+    })
+    .await?;
     let mut services: BTreeMap<String, i64> = BTreeMap::new();
-    for f in &rcs {
-        for s in &f.services {
+    for r in &rcs {
+        for s in &r.services {
             *services.entry(s.clone()).or_default() += 1;
         }
     }
@@ -273,16 +292,13 @@ struct Side {
     durations: graph::Durations,
 }
 
-async fn side(env: &ToolEnv<'_>, window: TimeWindow) -> Result<Side, ToolError> {
-    let rcs = root_causes(env, window).await?;
-    let durations = with_snapshot(env, |ctx| async move {
-        Ok(graph::durations_read(&ctx, &window).await?)
-    })
-    .await?;
+/// One window's side of the comparison: the root-cause summaries and the trace durations.
+async fn side(ctx: &SessionContext, window: &TimeWindow) -> Result<Side, ReadError> {
+    let rcs = graph::root_cause_summaries(ctx, window).await?;
     Ok(Side {
         codes: code_counts(&rcs),
         failures: rcs.len(),
-        durations,
+        durations: graph::durations_read(ctx, window).await?,
     })
 }
 
@@ -317,8 +333,11 @@ pub async fn compare_windows(
             )
         }
     };
-    let before = side(env, base).await?;
-    let after = side(env, cur).await?;
+    // Both sides over one snapshot.
+    let (before, after) = with_snapshot(env, |ctx| async move {
+        Ok((side(&ctx, &base).await?, side(&ctx, &cur).await?))
+    })
+    .await?;
     let mut codes: Vec<&String> = before.codes.keys().chain(after.codes.keys()).collect();
     codes.sort();
     codes.dedup();

@@ -175,6 +175,9 @@ pub struct BenchQueryCli {
         default_value = "SELECT service, anchor_error_code, count(*) FROM events WHERE status <> 'ok' GROUP BY 1,2"
     )]
     pub sql: String,
+    /// `bench-reads`: time only the requests whose name contains this.
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -452,6 +455,7 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             &b.data_dir,
             b.rows,
             b.iterations,
+            b.only.as_deref(),
         )),
         Command::BenchQuery(b) => run_bench(crate::demo::bench::bench_query(
             &b.data_dir,

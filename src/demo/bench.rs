@@ -512,42 +512,7 @@ pub async fn bench_tick(
         }))
     };
     let steady = time_ticks(incidents.clone(), storage.clone(), query.clone()).await?;
-    // One family spikes: up to 400 failures of the most frequent generated family in the last
-    // 5 minutes.
-    let now = SystemClock.now_ns();
-    let mut g = TrafficGen::new(99);
-    g.failure_per_10k = 10_000;
-    let pool = g.events(20_000, now - 300 * 1_000_000_000, 10_000_000);
-    let key = |e: &crate::model::Event| {
-        (
-            e.service.clone(),
-            e.anchor
-                .as_ref()
-                .map(|a| (a.step.clone(), a.error_code.clone())),
-        )
-    };
-    let mut counts: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
-    for e in pool.iter().filter(|e| e.anchor.is_some()) {
-        *counts.entry(key(e)).or_default() += 1;
-    }
-    let family = counts
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-        .map(|(k, _)| k)
-        .ok_or_else(|| anyhow::anyhow!("no failing event generated"))?;
-    // A code the steady traffic never had: its baseline is 0, so it is a candidate.
-    let spike: Vec<_> = pool
-        .iter()
-        .filter(|e| key(e) == family)
-        .take(400)
-        .cloned()
-        .map(|mut e| {
-            if let Some(a) = e.anchor.as_mut() {
-                a.error_code = "BENCH_SPIKE_502".into();
-            }
-            e
-        })
-        .collect();
+    let spike = spike_events(SystemClock.now_ns())?;
     let spiked = spike.len();
     storage
         .append(TableId::Events, events_to_batch(&spike)?)
@@ -568,6 +533,44 @@ pub async fn bench_tick(
         "tick_one_family_spiking": spiking,
         "triage": triage,
     }))
+}
+
+/// One family spiking: up to 400 failures of the most frequent generated family in the 5
+/// minutes before `now`, under a code the steady traffic never had (its baseline is 0, so the
+/// incident engine takes it as a candidate).
+fn spike_events(now: i64) -> anyhow::Result<Vec<crate::model::Event>> {
+    let mut g = TrafficGen::new(99);
+    g.failure_per_10k = 10_000;
+    let pool = g.events(20_000, now - 300 * 1_000_000_000, 10_000_000);
+    let key = |e: &crate::model::Event| {
+        (
+            e.service.clone(),
+            e.anchor
+                .as_ref()
+                .map(|a| (a.step.clone(), a.error_code.clone())),
+        )
+    };
+    let mut counts: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+    for e in pool.iter().filter(|e| e.anchor.is_some()) {
+        *counts.entry(key(e)).or_default() += 1;
+    }
+    let family = counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(k, _)| k)
+        .ok_or_else(|| anyhow::anyhow!("no failing event generated"))?;
+    Ok(pool
+        .iter()
+        .filter(|e| key(e) == family)
+        .take(400)
+        .cloned()
+        .map(|mut e| {
+            if let Some(a) = e.anchor.as_mut() {
+                a.error_code = "BENCH_SPIKE_502".into();
+            }
+            e
+        })
+        .collect())
 }
 
 /// One benchmarked request: name, method, path and JSON body.
@@ -674,12 +677,42 @@ async fn bench_triage(
     Ok(Value::Object(out))
 }
 
+/// Add a spiking family to `storage` ([`spike_events`]) and run one incident-engine tick,
+/// which opens its incident: the bench data has none otherwise. Returns the newest incident.
+async fn open_bench_incident(
+    storage: &Arc<Storage>,
+    engine: &QueryEngine,
+    memory: usize,
+) -> anyhow::Result<Option<String>> {
+    use crate::config::incident_settings::IncidentConfig;
+    use crate::incidents::engine::IncidentEngine;
+    let spike = spike_events(SystemClock.now_ns())?;
+    storage
+        .append(TableId::Events, events_to_batch(&spike)?)
+        .await?;
+    IncidentEngine::new(IncidentConfig::default())
+        .tick(storage, engine, memory, SystemClock.now_ns())
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", crate::storage::error_chain(&e)))?;
+    let found = first_row(
+        engine,
+        "SELECT incident_id FROM incidents ORDER BY started_at DESC LIMIT 1",
+    )
+    .await?;
+    Ok(found.and_then(|row| row.into_iter().next()))
+}
+
+/// Load `rows` events (half cold, half hot) plus one spiking family with its incident, then
+/// time the read routes and the agent tools, `iterations` each (only the requests whose name
+/// contains `only`, when given).
 pub async fn bench_reads(
     dir: &std::path::Path,
     rows: usize,
     iterations: usize,
+    only: Option<&str>,
 ) -> anyhow::Result<Value> {
     let config = crate::config::Config::for_data_dir(dir);
+    let config_memory = config.query_memory_bytes;
     let (storage, load_secs) = load_half_cold(&config, rows, 50 * 60 * 1_000_000_000, 7).await?;
     let (app, engine) = bench_app(config, storage.clone());
     // What `waylog serve`'s index warmer has done by the time the load is over.
@@ -708,14 +741,7 @@ pub async fn bench_reads(
             format!("/v1/blast_radius?error_code={code}&window=1h"),
         ),
     ];
-    let incident = first_row(
-        &engine,
-        "SELECT incident_id FROM incidents ORDER BY incident_id LIMIT 1",
-    )
-    .await
-    .ok()
-    .flatten()
-    .and_then(|row| row.into_iter().next());
+    let incident = open_bench_incident(&storage, &engine, config_memory).await?;
     // (name, method, path, JSON body): the read routes, then the agent tools of the issue's
     // latency targets (reads §6.3).
     let mut requests: Vec<(String, &str, String, Option<String>)> = paths
@@ -747,6 +773,9 @@ pub async fn bench_reads(
             Some(params.to_string()),
         ));
     }
+    if let Some(only) = only {
+        requests.retain(|r| r.0.contains(only));
+    }
     let mut out = serde_json::Map::new();
     match &incident {
         Some(id) => requests.push((
@@ -758,7 +787,7 @@ pub async fn bench_reads(
         None => {
             out.insert(
                 "tool_triage_incident".into(),
-                json!({"skipped": "no incident in the generated data"}),
+                json!({"skipped": "the spike opened no incident"}),
             );
         }
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::config::TableParquetOptions;
 use datafusion::common::{DFSchema, ScalarValue};
@@ -27,6 +27,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 
+use super::trace_index::{TraceContext, TraceSet, TracedEvents, parse_trace_id};
 use crate::storage::schema::TableId;
 use crate::storage::table::TableSnapshot;
 
@@ -47,6 +48,60 @@ impl SnapshotTable {
 
     pub fn cold_url(&self) -> &ObjectStoreUrl {
         &self.cold_url
+    }
+
+    /// For a scan of the session's own `events` whose filters hold `trace_id = '<id>'`: the
+    /// same rows read through the trace indexes that exist ([`TracedEvents`], as
+    /// `trace_lookup`; sources without one are scanned here with the bloom filters). The
+    /// filter stays above the scan (`Inexact`), so the answer is the plain scan's. The
+    /// snapshot identity check keeps [`TracedEvents`]' own scan of the other sources (a new
+    /// snapshot) from coming back here.
+    fn trace_lookup(&self, state: &dyn Session, filters: &[Expr]) -> Option<TracedEvents> {
+        if self.snapshot.table != TableId::Events {
+            return None;
+        }
+        let id = filters.iter().find_map(trace_id_equality)?;
+        let t = state.config().get_extension::<TraceContext>()?;
+        Arc::ptr_eq(&t.snapshot, &self.snapshot)
+            .then(|| TracedEvents::new(&t, Arc::new(TraceSet::new(vec![id])), false))
+    }
+}
+
+/// The trace of a `trace_id = '<32 lower-case hex digits>'` conjunct of `filter`.
+fn trace_id_equality(filter: &Expr) -> Option<u128> {
+    fn literal(e: &Expr) -> Option<&str> {
+        match e {
+            Expr::Literal(
+                ScalarValue::Utf8(Some(v))
+                | ScalarValue::Utf8View(Some(v))
+                | ScalarValue::LargeUtf8(Some(v)),
+                _,
+            ) => Some(v),
+            Expr::Cast(c) => literal(&c.expr),
+            _ => None,
+        }
+    }
+    // The column itself or cast to another string type (equality unchanged).
+    fn trace_id(e: &Expr) -> bool {
+        match e {
+            Expr::Column(c) => c.name == "trace_id",
+            Expr::Cast(c) => {
+                matches!(
+                    c.field.data_type(),
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+                ) && trace_id(&c.expr)
+            }
+            _ => false,
+        }
+    }
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = filter else {
+        return None;
+    };
+    match op {
+        Operator::And => trace_id_equality(left).or_else(|| trace_id_equality(right)),
+        Operator::Eq if trace_id(left) => parse_trace_id(literal(right)?),
+        Operator::Eq if trace_id(right) => parse_trace_id(literal(left)?),
+        _ => None,
     }
 }
 
@@ -184,6 +239,9 @@ impl TableProvider for SnapshotTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if let Some(lookup) = self.trace_lookup(state, filters) {
+            return lookup.scan(state, projection, filters, limit).await;
+        }
         let schema = self.snapshot.schema.clone();
         let time_col = self.snapshot.table.time_column();
         let (lo, hi) = time_bounds(filters, time_col);

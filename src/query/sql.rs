@@ -121,6 +121,7 @@ read_queries! {
     RollupCodeServices => "rollup_code_services": [Timestamp, Timestamp],
     GraphStats => "graph_stats": [Timestamp, Timestamp],
     TraceDurations => "trace_durations": [Timestamp, Timestamp, Timestamp, Timestamp],
+    OriginEvents => "origin_events": [Timestamp, Timestamp],
     BlastTraces => "blast_traces": [Timestamp, Timestamp, Utf8, Utf8, Utf8],
     BlastExtent => "blast_extent": [Timestamp, Timestamp],
     BlastRadius => "blast_radius": [],

@@ -53,8 +53,9 @@ pub const INDEX_CACHE_BYTES: usize = 512 << 20;
 /// row groups for a few traces, and no index is worth building for them.
 pub const MIN_INDEXED_TRACES: usize = 64;
 /// Columns a cold file's index keeps in memory besides the trace ids: what the users and
-/// services joins of `/v1/errors` and the blast radius project (about 12 bytes per row).
-pub const RESIDENT: [&str; 3] = ["ts_start", "service", "user_id"];
+/// services joins of `/v1/errors` and the blast radius project, and `ts_end` for the trace
+/// extents of `compare_windows` ([`extents`]; about 20 bytes per row).
+pub const RESIDENT: [&str; 4] = ["ts_start", "ts_end", "service", "user_id"];
 
 /// `trace_id` strings (32 lower-case hex digits) of the selected rows.
 fn trace_id_column(selected: &[(u32, u128)]) -> ArrayRef {
@@ -94,6 +95,9 @@ pub struct TraceIndex {
     /// A cold file's [`RESIDENT`] columns in row order (table types; strings dictionary
     /// encoded), so a join that projects only these and `trace_id` reads nothing from Parquet.
     resident: Option<RecordBatch>,
+    /// Every trace of the source with the earliest `ts_start` and latest `ts_end` of its rows,
+    /// in id order ([`extents`]), when the source's times have no null.
+    extents: Option<Vec<extents::Extent>>,
 }
 
 impl TraceIndex {
@@ -110,6 +114,7 @@ impl TraceIndex {
             rows: pairs.iter().map(|p| p.1).collect(),
             meta: None,
             resident: None,
+            extents: None,
         })
     }
 
@@ -168,6 +173,10 @@ impl TraceIndex {
 
     fn bytes(&self) -> usize {
         self.ids.len() * 20
+            + self
+                .extents
+                .as_ref()
+                .map_or(0, |e| e.len() * size_of::<extents::Extent>())
             + self
                 .resident
                 .as_ref()
@@ -533,6 +542,10 @@ fn index_batches(
         &RecordBatchOptions::new().with_row_count(Some(rows)),
     )?);
     index.meta = Some(meta);
+    index.extents = index
+        .resident
+        .as_ref()
+        .and_then(|r| extents::source_run(&index, r, (i64::MIN, i64::MAX)));
     Ok(Some(Arc::new(index)))
 }
 
@@ -588,7 +601,9 @@ pub async fn warm(
 /// 32 lower-case hex digits).
 fn hot_index(batch: &RecordBatch) -> Option<Arc<TraceIndex>> {
     let col = cast(batch.column_by_name("trace_id")?, &DataType::Utf8).ok()?;
-    TraceIndex::build(col.as_string::<i32>().iter()).map(Arc::new)
+    let mut index = TraceIndex::build(col.as_string::<i32>().iter())?;
+    index.extents = extents::source_run(&index, batch, (i64::MIN, i64::MAX));
+    Some(Arc::new(index))
 }
 
 /// The readers of cold files (DataFusion's object-store reader). They keep out of the
@@ -1029,6 +1044,8 @@ async fn collect_selected(
     }
     Ok(selected)
 }
+
+pub mod extents;
 
 #[cfg(test)]
 mod tests;

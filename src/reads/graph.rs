@@ -4,17 +4,21 @@
 //! the window counts of `graph_stats` (`sql/graph_stats.sql`) and the trace durations of
 //! `compare_windows` (`sql/trace_durations.sql`).
 
+use std::collections::HashMap;
+
 use datafusion::prelude::SessionContext;
 
-use super::origin::{Linkage, TraceGraph, resolve_with};
+use super::origin::{Linkage, TraceGraph, TraceNode, resolve_with};
 use super::params::TimeWindow;
 use super::rollup::{candidate_traces, window_root};
 use super::trace_rows::TraceRow;
-use super::traces::summarize;
-use super::{ReadError, for_each_trace};
-use crate::model::status_is_failed;
-use crate::query::rows::Columns;
+use super::trace_rows::TraceRowRef;
+use super::traces::{build_story, summarize};
+use super::{ReadError, for_each_trace, load_traces};
+use crate::model::{Event, status_is_failed};
+use crate::query::rows::{Columns, batch_to_events};
 use crate::query::sql::{self, Param, ReadQuery};
+use crate::query::trace_index::extents;
 
 /// `schema_version` of the graph tools.
 pub const SCHEMA_VERSION: &str = "1.0";
@@ -207,6 +211,93 @@ pub async fn root_cause_traces(
     Ok(out)
 }
 
+/// `error.reason` of the origin's anchor step (spec reads §4.1 step 3) in the story of
+/// `origin_event`, the stored origin event of `facts`; `None` without a failure or a reason.
+pub fn origin_reason(facts: &TraceFacts, origin_event: &Event) -> Option<String> {
+    let o = facts.origin.as_ref()?;
+    build_story(origin_event, facts.linkage)
+        .path
+        .iter()
+        .rev()
+        .find(|s| s.name == o.step && s.error_msg.is_some())
+        .and_then(|s| s.error_msg.clone())
+}
+
+/// The `error_reason` of each of `facts` ([`origin_reason`]), their origin events read in one
+/// query (`sql/origin_events.sql`) over the traces' events with `ts_start` in `extent`.
+pub async fn origin_reasons(
+    ctx: &SessionContext,
+    facts: &[&TraceFacts],
+    extent: (i64, i64),
+) -> Result<Vec<Option<String>>, ReadError> {
+    let traces: Vec<String> = facts
+        .iter()
+        .filter(|f| f.origin.is_some())
+        .map(|f| f.trace_id.clone())
+        .collect();
+    let mut events: HashMap<String, Event> = HashMap::new();
+    if !traces.is_empty() {
+        sql::register_sel(ctx, &traces).await?;
+        let params = vec![Param::Timestamp(extent.0), Param::Timestamp(extent.1)];
+        for batch in sql::collect(ctx, ReadQuery::OriginEvents, params).await? {
+            for e in batch_to_events(&batch)? {
+                // The first row of an id wins (the query's order is event_by_id's).
+                events.entry(e.event_id.clone()).or_insert(e);
+            }
+        }
+    }
+    Ok(facts
+        .iter()
+        .map(|f| {
+            let o = f.origin.as_ref()?;
+            origin_reason(f, events.get(&o.event_id)?)
+        })
+        .collect())
+}
+
+/// What `graph_insights` and `compare_windows` read of a root-cause trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootSummary {
+    /// The origin's `anchor_error_code` ([`OriginFacts::error_code`]).
+    pub error_code: String,
+    /// The trace's distinct non-empty services (the set of [`TraceFacts::services`]), sorted.
+    pub services: Vec<String>,
+}
+
+/// The summary of a trace's rows when it is a root-cause trace of `window`: the same test as
+/// [`root_cause_traces`] (a window root that failed and carries its anchor).
+fn root_summary(rows: &[TraceRowRef<'_>], window: &TimeWindow) -> Option<RootSummary> {
+    let origin = &rows[window_root(rows, window)?];
+    if !status_is_failed(origin.status()) || origin.anchor_step().is_none() {
+        return None;
+    }
+    let mut services: Vec<String> = Vec::new();
+    for r in rows.iter().filter(|r| !r.service().is_empty()) {
+        if let Err(at) = services.binary_search_by(|s| s.as_str().cmp(r.service())) {
+            services.insert(at, r.service().to_owned());
+        }
+    }
+    Some(RootSummary {
+        error_code: origin.anchor_error_code()?.to_owned(),
+        services,
+    })
+}
+
+/// The root-cause traces of `window` as [`root_cause_traces`] finds them, summarized
+/// ([`RootSummary`]) over the loaded rows in place: no per-trace copy, graph paths or chain.
+pub async fn root_cause_summaries(
+    ctx: &SessionContext,
+    window: &TimeWindow,
+) -> Result<Vec<RootSummary>, ReadError> {
+    let candidates = candidate_traces(ctx, window).await?;
+    let mut out = Vec::new();
+    load_traces(ctx, &candidates, window.extent(), |rows| {
+        out.extend(root_summary(rows, window));
+    })
+    .await?;
+    Ok(out)
+}
+
 /// The `graph_stats` counts of a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WindowStats {
@@ -248,12 +339,17 @@ pub async fn stats_read(
     Ok(s)
 }
 
-/// Durations in ms (ascending) of the traces whose first event starts in `window`.
+/// Durations in ms (ascending) of the traces whose first event starts in `window`: from the
+/// trace indexes ([`extents::trace_extents`]) when every source has one, else
+/// `sql/trace_durations.sql`. Both give the same histogram.
 pub async fn durations_read(
     ctx: &SessionContext,
     window: &TimeWindow,
 ) -> Result<Durations, ReadError> {
     let (lo, hi) = window.extent();
+    if let Some(extents) = extents::trace_extents(ctx, (lo, hi)).await? {
+        return Ok(Durations::of_extents(&extents, window));
+    }
     let params = vec![
         Param::Timestamp(lo),
         Param::Timestamp(hi),
@@ -279,6 +375,26 @@ pub struct Durations {
 }
 
 impl Durations {
+    /// The histogram of the traces among `extents` (`(min ts_start, max ts_end)` per trace)
+    /// whose first event starts in `window`, durations as the SQL computes them.
+    pub fn of_extents(extents: &[(i64, i64)], window: &TimeWindow) -> Self {
+        let mut counts: HashMap<i64, i64> = HashMap::new();
+        for (start, end) in extents {
+            if (window.since_ns..=window.until_ns).contains(start) {
+                *counts
+                    .entry(end.wrapping_sub(*start) / 1_000_000)
+                    .or_default() += 1;
+            }
+        }
+        let mut buckets: Vec<(i64, i64)> = counts.into_iter().collect();
+        buckets.sort_unstable();
+        let mut out = Durations::default();
+        for (duration, traces) in buckets {
+            out.push(duration, traces);
+        }
+        out
+    }
+
     /// Add `traces` traces of `duration` ms; durations come in ascending order.
     pub fn push(&mut self, duration: i64, traces: i64) {
         if traces > 0 {

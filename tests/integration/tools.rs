@@ -295,6 +295,11 @@ fn every_tool_answers_and_matches_its_output_schema() {
         (json!(3), json!(true))
     );
     assert_eq!(failures["failures"][0]["tier"], "gold");
+    // The error fields as trace_summary's, error_reason included (reads §6.3).
+    for row in failures["failures"].as_array().unwrap() {
+        assert_eq!(row["error_reason"], "acquirer returned 502", "{row}");
+        assert_eq!(row["error_path"], "checkout/payment.charge", "{row}");
+    }
     assert_eq!(
         call(&s.server, "graph_failures", &json!({"tier": "silver"})).json()["total_count"],
         0

@@ -285,3 +285,100 @@ async fn hot_indexes_are_reused_and_leave_with_their_batches() {
     assert_eq!(read().await, 68);
     storage.close().unwrap();
 }
+
+/// The trace extents from the indexes equal `GROUP BY trace_id` over the same rows, for
+/// ranges holding whole sources, cutting through them, and holding none; a session without
+/// the trace context answers `None` (the caller's SQL).
+#[tokio::test]
+async fn trace_extents_equal_the_group_by_over_hot_and_cold() {
+    use crate::model::event::test_event;
+    use crate::query::QueryEngine;
+    use crate::storage::schema::{TableId, events_to_batch};
+    const NOW: i64 = 1_777_888_800_000_000_000;
+    const MS: i64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = crate::storage::test_support::storage_with_hot_batches(dir.path(), NOW, 0).await;
+    // 40 traces of 1-3 events each, spread over 4 appends; the first two get flushed.
+    let mut n = 0;
+    for part in 0..4i64 {
+        let events: Vec<_> = (0..60i64)
+            .map(|i| {
+                n += 1;
+                let trace = (i * 7 + part * 3) % 40;
+                let mut e = test_event(
+                    n,
+                    "api",
+                    "ok",
+                    NOW - 3_600_000 * MS + (part * 60 + i) * 11 * MS,
+                );
+                e.trace_id = format!("{trace:032x}");
+                e.ts_end_ns = e.ts_start_ns + (i % 9) * 13 * MS;
+                e
+            })
+            .collect();
+        storage
+            .append(TableId::Events, events_to_batch(&events).unwrap())
+            .await
+            .unwrap();
+        if part == 1 {
+            storage.flush(TableId::Events).await.unwrap();
+        }
+    }
+    let engine = QueryEngine::new(storage.clone());
+    let ctx = engine.context(64 << 20).await.unwrap();
+    let snapshot = storage.table(TableId::Events).snapshot();
+    assert!(!snapshot.cold.is_empty() && !snapshot.hot.is_empty());
+    let first = NOW - 3_600_000 * MS;
+    let ranges = [
+        (i64::MIN, i64::MAX),
+        (first + 500 * MS, first + 2_000 * MS),
+        (first + 1_400 * MS, NOW),
+        (NOW, NOW + 1),
+    ];
+    for (lo, hi) in ranges {
+        let sql = format!(
+            "SELECT CAST(min(ts_start) AS BIGINT) AS s, CAST(max(ts_end) AS BIGINT) AS e \
+             FROM events WHERE CAST(ts_start AS BIGINT) BETWEEN {lo} AND {hi} \
+             GROUP BY trace_id ORDER BY trace_id"
+        );
+        let mut expected = Vec::new();
+        for b in ctx.sql(&sql).await.unwrap().collect().await.unwrap() {
+            let s = b
+                .column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            let e = b
+                .column(1)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            expected.extend(s.values().iter().copied().zip(e.values().iter().copied()));
+        }
+        let got = extents::trace_extents(&ctx, (lo, hi)).await.unwrap();
+        assert_eq!(got, Some(expected), "range {lo}..={hi}");
+    }
+    let plain = datafusion::prelude::SessionContext::new();
+    assert_eq!(extents::trace_extents(&plain, (0, 1)).await.unwrap(), None);
+
+    // Ad-hoc `trace_id = '…'` reads through the indexes and answers what a scan answers
+    // (`trace_id || ''` is no equality on the column: the plain scan).
+    let ctx = engine.context(64 << 20).await.unwrap();
+    let rows = |sql: String| {
+        let ctx = ctx.clone();
+        async move {
+            let out = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            datafusion::arrow::util::pretty::pretty_format_batches(&out)
+                .unwrap()
+                .to_string()
+        }
+    };
+    for trace in [0u128, 7, 39, 40] {
+        let q = |col: &str| {
+            format!(
+                "SELECT event_id, ts_start, ts_end FROM events WHERE {col} = '{trace:032x}' \
+                 AND status = 'ok' ORDER BY event_id"
+            )
+        };
+        let indexed = rows(q("trace_id")).await;
+        assert_eq!(indexed, rows(q("trace_id || ''")).await, "trace {trace}");
+        assert_eq!(indexed.lines().count() > 4, trace < 40, "{indexed}");
+    }
+    storage.close().unwrap();
+}

@@ -1,0 +1,289 @@
+//! Trace extents from the trace indexes: per trace, the earliest `ts_start` and the latest
+//! `ts_end` of its events with `ts_start` in a range, without hashing any `trace_id` string.
+//!
+//! Every source's index lists its rows sorted by trace id, so each source gives a run of
+//! `(trace, min start, max end)` in id order (one blocking task per source: both cores), and
+//! the runs merge by id. It answers what `GROUP BY trace_id` with `min(ts_start)`,
+//! `max(ts_end)` over `WHERE ts_start BETWEEN lo AND hi` answers; when a source cannot be
+//! read that way (no trace context, an unindexable source, a null time) it answers `None` and
+//! the caller runs the SQL.
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::buffer::ScalarBuffer;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampNanosecondType};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::SessionContext;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use super::{TraceContext, TraceIndex};
+
+/// One trace's run entry: `(trace id, min ts_start, max ts_end)`.
+pub type Extent = (u128, i64, i64);
+
+/// What one source gives: its sorted run, or `None` when it cannot be read by index.
+type Run = Option<Vec<Extent>>;
+
+/// A source's run: the one its index keeps (the source lies inside the range), or one
+/// computed for the range.
+enum SourceRun {
+    Whole(Arc<TraceIndex>),
+    Ranged(Vec<Extent>),
+}
+
+impl SourceRun {
+    fn extents(&self) -> &[Extent] {
+        match self {
+            SourceRun::Whole(index) => index.extents.as_deref().unwrap_or_default(),
+            SourceRun::Ranged(run) => run,
+        }
+    }
+
+    /// `index`'s kept run when the source (times `[min, max]`) lies inside `[lo, hi]`,
+    /// else the run of its rows in range (`columns` holding `ts_start` and `ts_end`).
+    fn of(
+        index: Arc<TraceIndex>,
+        columns: &RecordBatch,
+        (min, max): (i64, i64),
+        (lo, hi): (i64, i64),
+    ) -> Option<SourceRun> {
+        if lo <= min && max <= hi && index.extents.is_some() {
+            return Some(SourceRun::Whole(index));
+        }
+        source_run(&index, columns, (lo, hi)).map(SourceRun::Ranged)
+    }
+}
+
+/// `(min ts_start, max ts_end)` of every trace with an event whose `ts_start` lies in
+/// `[lo, hi]` (over those events only), in trace-id order; `None` when some source in range
+/// has no usable index, so the caller falls back to SQL.
+pub async fn trace_extents(
+    ctx: &SessionContext,
+    (lo, hi): (i64, i64),
+) -> Result<Option<Vec<(i64, i64)>>> {
+    let Some(t) = ctx.state().config().get_extension::<TraceContext>() else {
+        return Ok(None);
+    };
+    let snapshot = &t.snapshot;
+    let mut tasks: Vec<tokio::task::JoinHandle<Result<Option<SourceRun>>>> = Vec::new();
+    for f in snapshot
+        .cold
+        .iter()
+        .filter(|f| f.max_ts >= lo && f.min_ts <= hi)
+    {
+        let Some(index) = t.cache.get(&t.readers, &snapshot.schema, f).await? else {
+            return Ok(None);
+        };
+        let span = (f.min_ts, f.max_ts);
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let Some(resident) = index.resident.clone() else {
+                return Ok(None);
+            };
+            Ok(SourceRun::of(index, &resident, span, (lo, hi)))
+        }));
+    }
+    for h in snapshot
+        .hot
+        .iter()
+        .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
+    {
+        let (cache, h) = (t.cache.clone(), h.clone());
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let Some(index) = cache.get_hot(&h) else {
+                return Ok(None);
+            };
+            Ok(SourceRun::of(
+                index,
+                &h.batch,
+                (h.min_ts, h.max_ts),
+                (lo, hi),
+            ))
+        }));
+    }
+    let mut runs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let run = task
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        match run {
+            Some(run) => runs.push(run),
+            None => return Ok(None),
+        }
+    }
+    tokio::task::spawn_blocking(move || Ok(Some(merge(runs))))
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?
+}
+
+/// The non-null `name` column of `batch` as nanoseconds, `None` when absent, of another type
+/// or with nulls.
+fn times(batch: &RecordBatch, name: &str) -> Option<ScalarBuffer<i64>> {
+    let col = batch.column_by_name(name)?;
+    if col.null_count() > 0 {
+        return None;
+    }
+    match col.data_type() {
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => Some(
+            col.as_primitive::<TimestampNanosecondType>()
+                .values()
+                .clone(),
+        ),
+        DataType::Int64 => Some(col.as_primitive::<Int64Type>().values().clone()),
+        _ => None,
+    }
+}
+
+/// The run of one source whose rows in row order are `columns` (holding `ts_start` and
+/// `ts_end`), indexed by `index`.
+pub(super) fn source_run(index: &TraceIndex, columns: &RecordBatch, (lo, hi): (i64, i64)) -> Run {
+    let starts = times(columns, "ts_start")?;
+    let ends = times(columns, "ts_end")?;
+    let mut run: Vec<Extent> = Vec::new();
+    for (id, row) in index.ids.iter().zip(&index.rows) {
+        let row = *row as usize;
+        let (start, end) = (*starts.get(row)?, *ends.get(row)?);
+        if start < lo || start > hi {
+            continue;
+        }
+        match run.last_mut() {
+            Some(last) if last.0 == *id => {
+                last.1 = last.1.min(start);
+                last.2 = last.2.max(end);
+            }
+            _ => run.push((*id, start, end)),
+        }
+    }
+    Some(run)
+}
+
+/// The runs merged by trace id: one `(min start, max end)` per trace, in id order.
+fn merge(runs: Vec<SourceRun>) -> Vec<(i64, i64)> {
+    let runs: Vec<&[Extent]> = runs.iter().map(SourceRun::extents).collect();
+    let mut out: Vec<(i64, i64)> =
+        Vec::with_capacity(runs.iter().map(|r| r.len()).max().unwrap_or(0));
+    // (next id, run, position) of each unfinished run.
+    let mut heap: BinaryHeap<Reverse<(u128, usize, usize)>> = runs
+        .iter()
+        .enumerate()
+        .filter_map(|(r, run)| run.first().map(|e| Reverse((e.0, r, 0))))
+        .collect();
+    let mut current: Option<Extent> = None;
+    while let Some(Reverse((id, r, pos))) = heap.pop() {
+        let (_, start, end) = runs[r][pos];
+        current = match current {
+            Some(c) if c.0 == id => Some((id, c.1.min(start), c.2.max(end))),
+            Some(c) => {
+                out.push((c.1, c.2));
+                Some((id, start, end))
+            }
+            None => Some((id, start, end)),
+        };
+        if let Some(next) = runs[r].get(pos + 1) {
+            heap.push(Reverse((next.0, r, pos + 1)));
+        }
+    }
+    if let Some(c) = current {
+        out.push((c.1, c.2));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{StringArray, TimestampNanosecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
+
+    use super::*;
+
+    fn batch(rows: &[(u128, i64, i64)]) -> RecordBatch {
+        let ts = DataType::Timestamp(TimeUnit::Nanosecond, None);
+        let schema = Schema::new(vec![
+            Field::new("trace_id", DataType::Utf8, false),
+            Field::new("ts_start", ts.clone(), false),
+            Field::new("ts_end", ts, false),
+        ]);
+        let ids: StringArray = rows.iter().map(|r| Some(format!("{:032x}", r.0))).collect();
+        let starts = TimestampNanosecondArray::from_iter_values(rows.iter().map(|r| r.1));
+        let ends = TimestampNanosecondArray::from_iter_values(rows.iter().map(|r| r.2));
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![Arc::new(ids), Arc::new(starts), Arc::new(ends)],
+        )
+        .unwrap()
+    }
+
+    fn run(rows: &[(u128, i64, i64)], range: (i64, i64)) -> Vec<Extent> {
+        let b = batch(rows);
+        let index = super::super::hot_index(&b).unwrap();
+        source_run(&index, &b, range).unwrap()
+    }
+
+    #[test]
+    fn a_run_keeps_the_rows_in_range_per_trace_in_id_order() {
+        let rows = [
+            (7, 50, 60),
+            (2, 10, 40),
+            (7, 20, 25),
+            (2, 30, 35),
+            (2, 500, 900),
+        ];
+        assert_eq!(run(&rows, (0, 100)), vec![(2, 10, 40), (7, 20, 60)]);
+        // The event starting after the range does not stretch its trace.
+        assert_eq!(run(&rows, (15, 100)), vec![(2, 30, 35), (7, 20, 60)]);
+        assert!(run(&rows, (1000, 2000)).is_empty());
+    }
+
+    #[test]
+    fn a_source_inside_the_range_gives_the_run_its_index_keeps() {
+        let b = batch(&[(7, 50, 60), (2, 10, 40), (7, 20, 25)]);
+        let index = super::super::hot_index(&b).unwrap();
+        assert_eq!(
+            index.extents.as_deref(),
+            Some(&[(2, 10, 40), (7, 20, 60)][..])
+        );
+        let whole = SourceRun::of(index.clone(), &b, (10, 50), (0, 100)).unwrap();
+        assert!(matches!(whole, SourceRun::Whole(_)));
+        let cut = SourceRun::of(index, &b, (10, 50), (15, 100)).unwrap();
+        assert_eq!(cut.extents(), &[(7, 20, 60)]);
+    }
+
+    #[test]
+    fn runs_merge_by_trace() {
+        let a = vec![(1, 10, 20), (3, 5, 6), (9, 1, 2)];
+        let b = vec![(3, 1, 30), (4, 7, 8)];
+        let c = vec![(9, 0, 1)];
+        let runs = [a, b, Vec::new(), c].map(SourceRun::Ranged);
+        assert_eq!(merge(runs.into()), vec![(10, 20), (1, 30), (7, 8), (0, 2)]);
+        assert!(merge(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn a_null_time_or_a_foreign_id_gives_no_run() {
+        let b = batch(&[(1, 10, 20)]);
+        let index = super::super::hot_index(&b).unwrap();
+        let ends = TimestampNanosecondArray::from(vec![None::<i64>]);
+        let nulls = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                b.schema().field(0).clone(),
+                b.schema().field(1).clone(),
+                Field::new("ts_end", ends.data_type().clone(), true),
+            ])),
+            vec![b.column(0).clone(), b.column(1).clone(), Arc::new(ends)],
+        )
+        .unwrap();
+        assert_eq!(source_run(&index, &nulls, (0, 100)), None);
+        let foreign = RecordBatch::try_new(
+            b.schema(),
+            vec![
+                Arc::new(StringArray::from(vec!["not-a-trace-id"])),
+                b.column(1).clone(),
+                b.column(2).clone(),
+            ],
+        )
+        .unwrap();
+        assert!(super::super::hot_index(&foreign).is_none());
+    }
+}
