@@ -353,6 +353,17 @@ impl Drop for Tmpfs {
     }
 }
 
+/// Write `path` until the file system says it is full; returns the path.
+fn fill_up(path: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![2u8; 4096];
+    while f.write_all(&chunk).and_then(|()| f.flush()).is_ok() {}
+    // The last partial chunk may have left a few bytes: take them one at a time.
+    while f.write_all(&[2u8]).is_ok() {}
+    path.to_path_buf()
+}
+
 /// A full disk (a real `ENOSPC` on a small tmpfs): writes answer `503 disk_full` with
 /// `Retry-After` while reads keep answering and the server stays ready; once space frees,
 /// writes succeed again without a restart; and after a kill -9 every acknowledged event is
@@ -399,6 +410,9 @@ fn disk_full_refuses_writes_keeps_reads_and_recovers_when_space_frees() {
         refused.body
     );
     assert_eq!(refused.header("retry-after"), Some("5"));
+    // The refused group's bytes were cut off the segment, so a smaller write could fit again:
+    // take every byte left, then a single event must be refused too.
+    let filler = fill_up(&dir.data_dir().join("filler"));
     // Still refused while full, and not poisoned: reads answer, the server stays ready.
     let again = server.post_events(
         "application/json",
@@ -422,6 +436,7 @@ fn disk_full_refuses_writes_keeps_reads_and_recovers_when_space_frees() {
 
     // Space frees: the next write succeeds by itself.
     std::fs::remove_file(&ballast).unwrap();
+    std::fs::remove_file(&filler).unwrap();
     let v = server.ingest(&[event("full-after-1"), event("full-after-2")]);
     assert_eq!(v["accepted"], json!(2), "{v}");
     acked.extend(["full-after-1".to_string(), "full-after-2".to_string()]);
