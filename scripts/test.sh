@@ -13,5 +13,5 @@ python_bin=$(scripts/setup-test-deps.sh | tail -n 1)
 export WAYLOG_TEST_PYTHON="$python_bin"
 cargo test "$@"
 if [ $# -eq 0 ]; then
-  cargo test --lib --features failpoints failpoint_tests
+  cargo test --lib --features failpoints -- failpoint_tests power_loss_tests
 fi
