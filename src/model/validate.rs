@@ -537,4 +537,4 @@ fn parse_error_ref(value: &Value, at: &Ptr<'_>) -> Checked<ErrorRef> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

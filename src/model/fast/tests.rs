@@ -10,24 +10,8 @@ use crate::model::{Anchor, Downstream, ErrorRef, Log, Step, StepError, validate_
 /// 2026-05-04T13:06:40Z, after the example's timestamps.
 const NOW: i64 = 1_777_900_000_000_000_000;
 
-/// Spec events §1.9 on one line.
-const EXAMPLE: &str = concat!(
-    r#"{"schema_version":"2.0","event_id":"3f6c1e0a-8d2b-4c71-9e55-0b7a2d4c9e13","#,
-    r#""ts_start":"2026-05-04T10:00:00Z","ts_end":"2026-05-04T10:00:00.062Z","duration_ms":62,"#,
-    r#""kind":"http","service":"checkout","env":"prod","version":"2026.05.04-1","#,
-    r#""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"a1b2c3d4e5f60718","#,
-    r#""parent_span_id":"","status":"error","#,
-    r#""anchor":{"step":"payment.charge","error_code":"PMT_502","kind":"downstream"},"#,
-    r#""steps":[{"name":"cart.load","start_ms":0,"duration_ms":6,"status":"ok"},"#,
-    r#"{"name":"payment.charge","span_id":"53995c3f42cd8ad8","start_ms":9,"duration_ms":40,"#,
-    r#""status":"error","downstream":{"service":"payment","endpoint":"/charge","kind":"http"},"#,
-    r#""error":{"code":"PMT_502","reason":"acquirer returned 502"}}],"#,
-    r#""logs":[{"ts_offset_ms":50,"level":"warn","msg":"payment failed, not retrying","#,
-    r#""fields":{"attempt":1}}],"#,
-    r#""fields":{"http":{"method":"POST","route":"/checkout","status":502},"#,
-    r#""user":{"id":"u-8812","region":"eu-west-1","tier":"gold"}},"#,
-    r#""errors":[{"code":"PMT_502","reason":"acquirer returned 502"}]}"#,
-);
+/// Spec events §1.9 on one line (its normalized form is already compact).
+const EXAMPLE: &str = crate::model::validate::tests::EXAMPLE_NORMALIZED;
 
 /// An owned event from a view (the normalized text of `fields` parsed back into a map).
 fn to_event(v: &EventView<'_>) -> Event {

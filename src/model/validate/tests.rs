@@ -16,7 +16,7 @@ const EXAMPLE: &str = r#"{"schema_version":"2.0","event_id":"3f6c1e0a-8d2b-4c71-
  "errors":[{"code":"PMT_502","reason":"acquirer returned 502"}]}"#;
 
 /// §1.9 in the normalized form of §1.8.
-const EXAMPLE_NORMALIZED: &str = concat!(
+pub(crate) const EXAMPLE_NORMALIZED: &str = concat!(
     r#"{"schema_version":"2.0","event_id":"3f6c1e0a-8d2b-4c71-9e55-0b7a2d4c9e13","#,
     r#""ts_start":"2026-05-04T10:00:00Z","ts_end":"2026-05-04T10:00:00.062Z","duration_ms":62,"#,
     r#""kind":"http","service":"checkout","env":"prod","version":"2026.05.04-1","#,
