@@ -51,15 +51,20 @@ struct AcceptedLabels {
 }
 
 async fn alerts_store(state: &SharedState, req: Request) -> Result<Outcome, ApiError> {
-    auth::gate(state, &req, auth::Scope::Write)?;
-    if req.method() != Method::POST {
-        return Err(ApiError::new(
-            ErrorClass::MethodNotAllowed,
-            "METHOD_NOT_ALLOWED",
-            "method not allowed",
-            "",
-        )
-        .with_header(header::ALLOW, "POST"));
+    let checked = auth::gate(state, &req, auth::Scope::Write).and_then(|()| {
+        if req.method() != Method::POST {
+            return Err(ApiError::new(
+                ErrorClass::MethodNotAllowed,
+                "METHOD_NOT_ALLOWED",
+                "method not allowed",
+                "",
+            )
+            .with_header(header::ALLOW, "POST"));
+        }
+        Ok(())
+    });
+    if let Err(e) = checked {
+        return Err(super::body::refuse(req, e).await);
     }
     let query = req.uri().query().map(str::to_string);
     let body = axum::body::to_bytes(req.into_body(), MAX_SIGNAL_BODY)

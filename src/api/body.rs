@@ -91,6 +91,12 @@ pub async fn drain_refused(body: Body) {
     let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
 }
 
+/// `e`, once what the refused request still sends has been drained ([`drain_refused`]).
+pub async fn refuse(req: axum::extract::Request, e: crate::api::ApiError) -> crate::api::ApiError {
+    drain_refused(req.into_body()).await;
+    e
+}
+
 /// Whether reading a body failed on its size limit (not on a timeout or a broken connection).
 pub fn is_length_limit(e: &axum::Error) -> bool {
     crate::storage::error_chain(e).contains("length limit")

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 
-use super::body::{content_encoding, declared_oversize, media_type, read_body};
+use super::body::{content_encoding, declared_oversize, media_type, read_body, refuse};
 use super::error::{ApiError, ErrorClass, WriteRoute, json_response};
 use super::{AppState, SharedState, auth};
 use crate::ingest::events::{self, BatchOversize, BodyError, CommitError, Encoding, Envelope};
@@ -97,12 +97,19 @@ pub async fn events_validate(
 }
 
 async fn handle(state: &AppState, req: Request, validate_only: bool) -> Result<Response, ApiError> {
-    let (framing, encoding) = request_checks(state, &req)?;
-    // Checks 8-9 (ready, backpressure), decided once before any event is processed.
-    let storage = if validate_only {
-        None
-    } else {
-        Some(state.writable(WriteRoute::Events)?)
+    // Checks 1-9: auth, method, framing, declared length, then (ready, backpressure) decided
+    // once before any event is processed. A refusal drains what the client still sends.
+    let checked = request_checks(state, &req).and_then(|(framing, encoding)| {
+        let storage = if validate_only {
+            None
+        } else {
+            Some(state.writable(WriteRoute::Events)?)
+        };
+        Ok((framing, encoding, storage))
+    });
+    let (framing, encoding, storage) = match checked {
+        Ok(c) => c,
+        Err(e) => return Err(refuse(req, e).await),
     };
     // Held until the events are committed (or refused): bounds the bytes in flight.
     let (req, _inflight) = state.admit_ingest_request(WriteRoute::Events, req).await?;

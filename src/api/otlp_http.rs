@@ -17,10 +17,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
-use super::body::{content_encoding, declared_oversize, media_type, read_body};
+use super::body::{content_encoding, declared_oversize, media_type, read_body, refuse};
 use super::error::{ApiError, ErrorClass, WriteRoute};
 use super::{AppState, SharedState, auth};
-use crate::ingest::events::BodyError;
+use crate::ingest::events::{BodyError, Encoding};
 use crate::ingest::{otlp, otlp_json, otlp_limits};
 use crate::storage::Storage;
 
@@ -165,7 +165,39 @@ pub async fn otlp_traces_ingest(
     State(state): State<SharedState>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    auth::gate(&state, &req, auth::Scope::Write)?;
+    // A refusal before the body is read drains what the client still sends.
+    let (payload, encoding, storage) = match otlp_request_checks(&state, &req) {
+        Ok(c) => c,
+        Err(e) => return Err(refuse(req, e).await),
+    };
+    let max = state.config.max_body_bytes;
+    let (req, _inflight) = state.admit_ingest_request(WriteRoute::Events, req).await?;
+    let body = read_body(req.into_body(), encoding, max)
+        .await
+        .map_err(|e| match e {
+            BodyError::Oversize(n) => ApiError::body_oversize(format!("{n} bytes; limit {max}")),
+            BodyError::Corrupt(detail) => invalid_body(detail),
+        })?;
+    let max_spans = state.config.otlp_max_spans;
+    let transport = Transport::Http(body.len() as u64);
+    let response = export(&state, &storage, transport, move || {
+        payload.decode(&body, max_spans)
+    })
+    .await?;
+    let mut resp = (StatusCode::OK, payload.encode(&response)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(payload.content_type()),
+    );
+    Ok(resp)
+}
+
+/// Auth, method, media type, encoding, declared length, then ready and backpressure.
+fn otlp_request_checks(
+    state: &AppState,
+    req: &Request,
+) -> Result<(Payload, Encoding, Arc<Storage>), ApiError> {
+    auth::gate(state, req, auth::Scope::Write)?;
     let headers = req.headers();
     if req.method() != Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
@@ -202,23 +234,5 @@ pub async fn otlp_traces_ingest(
         return Err(ApiError::body_oversize(format!("{len} bytes; limit {max}")));
     }
     let storage: Arc<Storage> = state.writable(WriteRoute::Events)?;
-    let (req, _inflight) = state.admit_ingest_request(WriteRoute::Events, req).await?;
-    let body = read_body(req.into_body(), encoding, max)
-        .await
-        .map_err(|e| match e {
-            BodyError::Oversize(n) => ApiError::body_oversize(format!("{n} bytes; limit {max}")),
-            BodyError::Corrupt(detail) => invalid_body(detail),
-        })?;
-    let max_spans = state.config.otlp_max_spans;
-    let transport = Transport::Http(body.len() as u64);
-    let response = export(&state, &storage, transport, move || {
-        payload.decode(&body, max_spans)
-    })
-    .await?;
-    let mut resp = (StatusCode::OK, payload.encode(&response)).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(payload.content_type()),
-    );
-    Ok(resp)
+    Ok((payload, encoding, storage))
 }
