@@ -33,7 +33,7 @@ fixtures_of() {
   esac
 }
 run=(cargo +nightly fuzz)
-common=(--fuzz-dir tests/fuzz --sanitizer none --target-dir "$target_dir")
+common=(--fuzz-dir tests/fuzz --sanitizer none --dev --target-dir "$target_dir")
 start=$(date +%s)
 "${run[@]}" build "${common[@]}"
 echo "fuzz: build took $(( $(date +%s) - start )) s"
