@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|stages|otlp|query|reads|tick|triage|metrics|ui|vs-duckdb|all]
-#   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000; reads: ONLY=<name part>)
+# usage: scripts/bench.sh [ingest|stages|ceilings|otlp|query|reads|tick|triage|metrics|ui|vs-duckdb|all]
+#   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000 CEILING_SECS=10s;
+#    reads: ONLY=<name part>)
 # `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
@@ -74,6 +75,15 @@ fi
 if [ "$what" = stages ] || [ "$what" = ingest ] || [ "$what" = all ]; then
   echo "# ingest stages: one request of $BATCH events, each CPU stage alone on one core, and the WAL group commit"
   "$BIN" bench-ingest-stages --batch "$BATCH" --iterations 200 --data-dir "$work"
+fi
+
+if [ "$what" = ceilings ] || [ "$what" = ingest ] || [ "$what" = all ]; then
+  # The physical ceilings of durable ingest on this box, each alone (no HTTP, no load
+  # generator): WAL group commit + fdatasync of the requests' records from $CLIENTS closed-loop
+  # appenders (no parsing), and the decoder on the pre-encoded bodies on 1 and 2 threads.
+  CEILING_SECS=${CEILING_SECS:-10s}
+  echo "# ingest ceilings: fsync-only ($CLIENTS appenders) and parse-only (1 and 2 threads), $CEILING_SECS each"
+  "$BIN" bench-ingest-ceilings --batch "$BATCH" --clients "$CLIENTS" --threads 2 --duration "$CEILING_SECS" --data-dir "$work"
 fi
 
 if [ "$what" = otlp ] || [ "$what" = all ]; then
