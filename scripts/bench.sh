@@ -42,6 +42,20 @@ start_server() {
   [ -n "$url" ] && [ -n "$ready_line" ] || { echo "server did not start" >&2; cat "$out.err" >&2; exit 1; }
 }
 
+# server_cpu: CPU seconds the server ($pid) used so far, per thread name (request workers
+# `tokio-rt-worker`, `waylog-writer`, `waylog-background`), from /proc (Linux).
+server_cpu() {
+  python3 - "$pid" <<'PY'
+import collections, json, os, sys
+pid, hz, cpu = sys.argv[1], os.sysconf("SC_CLK_TCK"), collections.Counter()
+for t in os.listdir(f"/proc/{pid}/task"):
+    stat = open(f"/proc/{pid}/task/{t}/stat").read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    cpu[stat[stat.index("(") + 1:stat.rindex(")")]] += (int(fields[11]) + int(fields[12])) / hz
+print(json.dumps({"server_cpu_s": {k: round(v, 1) for k, v in cpu.items() if v > 0}}))
+PY
+}
+
 if [ "$what" = ingest ] || [ "$what" = all ]; then
   echo "# startup: empty data dir to ready"
   for i in 1 2 3; do
@@ -54,6 +68,7 @@ if [ "$what" = ingest ] || [ "$what" = all ]; then
   start_server "$work/ingest" --hot-max-bytes 16GiB --hot-window 1h
   max=$("$BIN" loadgen --addr "$url" --clients "$CLIENTS" --batch "$BATCH" --duration "$DURATION")
   echo "{\"max_throughput\": $max}"
+  server_cpu
   # Open loop (latency from each request's scheduled time): the issue's offered rate, then
   # half the measured maximum.
   RATE=${RATE:-100000}
