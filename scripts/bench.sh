@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|stages|otlp|query|reads|tick|triage|metrics|ui|vs-duckdb|all]
-#   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000; reads: ONLY=<name part>)
+# usage: scripts/bench.sh [ingest|stages|ceilings|otlp|query|reads|tick|triage|metrics|ui|vs-duckdb|all]
+#   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000 CEILING_SECS=10s;
+#    reads: ONLY=<name part>)
 # `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
@@ -41,6 +42,20 @@ start_server() {
   [ -n "$url" ] && [ -n "$ready_line" ] || { echo "server did not start" >&2; cat "$out.err" >&2; exit 1; }
 }
 
+# server_cpu: CPU seconds the server ($pid) used so far, per thread name (request workers
+# `tokio-rt-worker`, `waylog-writer`, `waylog-background`), from /proc (Linux).
+server_cpu() {
+  python3 - "$pid" <<'PY'
+import collections, json, os, sys
+pid, hz, cpu = sys.argv[1], os.sysconf("SC_CLK_TCK"), collections.Counter()
+for t in os.listdir(f"/proc/{pid}/task"):
+    stat = open(f"/proc/{pid}/task/{t}/stat").read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    cpu[stat[stat.index("(") + 1:stat.rindex(")")]] += (int(fields[11]) + int(fields[12])) / hz
+print(json.dumps({"server_cpu_s": {k: round(v, 1) for k, v in cpu.items() if v > 0}}))
+PY
+}
+
 if [ "$what" = ingest ] || [ "$what" = all ]; then
   echo "# startup: empty data dir to ready"
   for i in 1 2 3; do
@@ -53,6 +68,7 @@ if [ "$what" = ingest ] || [ "$what" = all ]; then
   start_server "$work/ingest" --hot-max-bytes 16GiB --hot-window 1h
   max=$("$BIN" loadgen --addr "$url" --clients "$CLIENTS" --batch "$BATCH" --duration "$DURATION")
   echo "{\"max_throughput\": $max}"
+  server_cpu
   # Open loop (latency from each request's scheduled time): the issue's offered rate, then
   # half the measured maximum.
   RATE=${RATE:-100000}
@@ -74,6 +90,15 @@ fi
 if [ "$what" = stages ] || [ "$what" = ingest ] || [ "$what" = all ]; then
   echo "# ingest stages: one request of $BATCH events, each CPU stage alone on one core, and the WAL group commit"
   "$BIN" bench-ingest-stages --batch "$BATCH" --iterations 200 --data-dir "$work"
+fi
+
+if [ "$what" = ceilings ] || [ "$what" = ingest ] || [ "$what" = all ]; then
+  # The physical ceilings of durable ingest on this box, each alone (no HTTP, no load
+  # generator): WAL group commit + fdatasync of the requests' records from $CLIENTS closed-loop
+  # appenders (no parsing), and the decoder on the pre-encoded bodies on 1 and 2 threads.
+  CEILING_SECS=${CEILING_SECS:-10s}
+  echo "# ingest ceilings: fsync-only ($CLIENTS appenders) and parse-only (1 and 2 threads), $CEILING_SECS each"
+  "$BIN" bench-ingest-ceilings --batch "$BATCH" --clients "$CLIENTS" --threads 2 --duration "$CEILING_SECS" --data-dir "$work"
 fi
 
 if [ "$what" = otlp ] || [ "$what" = all ]; then

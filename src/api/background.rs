@@ -1,7 +1,10 @@
 //! The server's background tasks (storage maintenance, the trace-index warmer, the incident
 //! engine), owned in one place: started by [`crate::api::start_storage`] on a small runtime of
 //! their own (one worker, a few blocking threads) so their CPU never occupies the request
-//! runtime's workers, watched by `/readyz`, and joined in order at shutdown.
+//! runtime's workers, watched by `/readyz`, and joined in order at shutdown. On Linux that
+//! runtime's threads run at a lower OS priority ([`BACKGROUND_NICE`]): when the cores are
+//! saturated, request parsing and the WAL writer get them first and the ack tail stays flat,
+//! while the background work still runs on any idle core time.
 //!
 //! Invariants:
 //! - A task that ends before shutdown began (returned early or panicked) is a failure: `/readyz`
@@ -32,6 +35,51 @@ pub struct Background {
 const WORKER_THREADS: usize = 1;
 /// Its blocking pool (merges, flush encoding, index builds, file reads of its queries).
 const MAX_BLOCKING_THREADS: usize = 4;
+/// How much lower than the request threads' the background runtime's threads run (Linux `nice`
+/// steps, capped at 19). At +10 a background thread competing with a request thread for a core
+/// gets about a tenth of it (CFS weights 110 vs 1024); on idle cores it runs at full speed, so
+/// merges and flushes catch up as soon as the load leaves room.
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// Lower the calling thread's OS priority by [`BACKGROUND_NICE`] below the one it inherited
+/// (Linux; elsewhere nothing). Lowering one's own priority needs no privilege; a failure only
+/// leaves the thread at its inherited priority, so it is logged, not fatal.
+pub fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = lower_linux_thread_priority() {
+        tracing::debug!(error = %e, "background thread priority unchanged");
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_linux_thread_priority() -> Result<(), String> {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    let target = (thread_nice()? + BACKGROUND_NICE).min(19);
+    let p =
+        crossplatform_priority_for(target).ok_or(format!("no priority maps to nice {target}"))?;
+    let p = ThreadPriorityValue::try_from(p).map_err(|e| e.to_string())?;
+    thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(p))
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// The `thread_priority` crate's cross-platform value (0..=99) that it maps to `nice` for a
+/// normal (`SCHED_OTHER`) thread on Linux: nice = trunc(39 × (1 − p / 99)) − 20.
+#[cfg(target_os = "linux")]
+fn crossplatform_priority_for(nice: i32) -> Option<u8> {
+    (0..=99u8).find(|p| (39.0f32 * (1.0 - f32::from(*p) / 99.0)) as i32 - 20 == nice)
+}
+
+/// The calling thread's nice value (`/proc/thread-self/stat`, field 19).
+#[cfg(target_os = "linux")]
+fn thread_nice() -> Result<i32, String> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").map_err(|e| e.to_string())?;
+    // The command name (field 2) may hold spaces: count the fields after its closing ')'.
+    stat.rfind(')')
+        .and_then(|at| stat.get(at + 2..))
+        .and_then(|rest| rest.split(' ').nth(16))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no nice value in {stat:?}"))
+}
 
 impl Background {
     /// Start `task` as `name` on the background runtime (created on first use). On a 2-core
@@ -43,6 +91,7 @@ impl Background {
                 .worker_threads(WORKER_THREADS)
                 .max_blocking_threads(MAX_BLOCKING_THREADS)
                 .thread_name("waylog-background")
+                .on_thread_start(lower_thread_priority)
                 .enable_all()
                 .build()
                 .expect("building the background runtime")
@@ -139,7 +188,9 @@ mod tests {
         bg.spawn("warmer", waiter(rx.clone()));
         assert_eq!(bg.dead(), None);
         bg.spawn("engine", async { panic!("tick bug") });
-        for _ in 0..100 {
+        // Up to 10 s: the background threads run at a lower priority, so on a loaded machine
+        // the panic may take a while to be polled.
+        for _ in 0..2000 {
             if bg.dead().is_some() {
                 break;
             }
@@ -150,6 +201,29 @@ mod tests {
         let order = bg.join(Duration::from_secs(5)).await;
         assert_eq!(order, ["engine", "warmer", "maintenance"]);
         assert!(bg.names().is_empty());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn background_threads_run_at_the_lower_priority_and_others_do_not() {
+        let base = thread_nice().unwrap();
+        let lowered = (base + BACKGROUND_NICE).min(19);
+        let inside = std::thread::spawn(|| {
+            lower_thread_priority();
+            thread_nice().unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(inside, lowered);
+        let bg = Background::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        bg.spawn("probe", async move {
+            let on_blocking = tokio::task::spawn_blocking(thread_nice).await.unwrap();
+            tx.send((thread_nice().unwrap(), on_blocking.unwrap()))
+                .unwrap();
+        });
+        assert_eq!(rx.recv().unwrap(), (lowered, lowered));
+        assert_eq!(thread_nice().unwrap(), base);
     }
 
     #[tokio::test]

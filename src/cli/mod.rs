@@ -87,6 +87,9 @@ pub enum Command {
     /// Benchmark driver: the ingest stages of one request, each alone, on one core.
     #[command(hide = true)]
     BenchIngestStages(BenchIngestStagesCli),
+    /// Benchmark driver: the fsync-only and parse-only ceilings of durable ingest.
+    #[command(hide = true)]
+    BenchIngestCeilings(BenchIngestCeilingsCli),
     /// Start waylog (or target --addr) and four demo services, drive a burst through them and
     /// print the triage story.
     Demo(demo::DemoArgs),
@@ -158,6 +161,25 @@ pub struct BenchIngestStagesCli {
     #[arg(long, default_value = "200")]
     pub iterations: usize,
     /// Where the WAL stages write (a fresh directory is made inside).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchIngestCeilingsCli {
+    /// Events per request.
+    #[arg(long, default_value = "500")]
+    pub batch: usize,
+    /// Concurrent appenders of the fsync-only ceiling.
+    #[arg(long, default_value = "4")]
+    pub clients: usize,
+    /// Decoder threads of the parse-only ceiling (also timed with one).
+    #[arg(long, default_value = "2")]
+    pub threads: usize,
+    /// Length of each measurement.
+    #[arg(long, default_value = "10s")]
+    pub duration: String,
+    /// Where the WAL of the fsync ceiling is written (a fresh directory is made inside).
     #[arg(long)]
     pub data_dir: PathBuf,
 }
@@ -451,6 +473,19 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
         Command::BenchIngestStages(b) => run_bench(async move {
             crate::demo::bench::bench_ingest_stages(&b.data_dir, b.batch, b.iterations)
         }),
+        Command::BenchIngestCeilings(b) => {
+            let duration = parse_duration(&b.duration)
+                .ok_or_else(|| CliError::usage("waylog bench-ingest-ceilings --duration <dur>"))?;
+            let args = crate::demo::ceilings::CeilingArgs {
+                batch: b.batch,
+                clients: b.clients,
+                threads: b.threads,
+                duration,
+            };
+            run_bench(
+                async move { crate::demo::ceilings::bench_ingest_ceilings(&b.data_dir, &args) },
+            )
+        }
         Command::BenchReads(b) => run_bench(crate::demo::bench::bench_reads(
             &b.data_dir,
             b.rows,

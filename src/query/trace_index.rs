@@ -549,9 +549,9 @@ fn index_batches(
     Ok(Some(Arc::new(index)))
 }
 
-/// Hot batches with at least this many rows (merged ones) are indexed by [`warm`]; smaller
-/// ones are merged soon and indexed on first use.
-pub const WARM_MIN_HOT_ROWS: usize = 32 * 1024;
+/// Hot batches with at least this many rows (settled ones, which hot compaction never merges
+/// again) are indexed by [`warm`]; smaller ones are merged soon and indexed on first use.
+pub const WARM_MIN_HOT_ROWS: usize = crate::storage::HOT_SETTLED_ROWS;
 
 /// What one [`warm`] pass built.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -524,6 +524,38 @@ fn sorted_rows(
     Ok((interleave_record_batch(parts, &pairs)?, failed_rows))
 }
 
+/// The runs of adjacent unsettled hot batches (fewer than [`HOT_SETTLED_ROWS`] rows) that one
+/// compaction pass merges, each closed at [`HOT_MERGE_TARGET_ROWS`] rows or by a settled batch
+/// (never part of a run). The trailing run, which the next requests would extend, waits until
+/// it has more than [`HOT_MERGE_TRIGGER`] batches: at a moderate rate its merged batch is then
+/// re-merged a few times on its way to settling, not once per pass.
+fn merge_runs(hot: &[Arc<HotBatch>]) -> Vec<Vec<Arc<HotBatch>>> {
+    let mut runs: Vec<Vec<Arc<HotBatch>>> = Vec::new();
+    let mut cur: Vec<Arc<HotBatch>> = Vec::new();
+    let mut cur_rows = 0;
+    for h in hot {
+        let n = h.batch.num_rows();
+        if n >= HOT_SETTLED_ROWS {
+            if cur.len() > 1 {
+                runs.push(std::mem::take(&mut cur));
+            }
+            cur.clear();
+            cur_rows = 0;
+            continue;
+        }
+        cur.push(h.clone());
+        cur_rows += n;
+        if cur_rows >= HOT_MERGE_TARGET_ROWS {
+            runs.push(std::mem::take(&mut cur));
+            cur_rows = 0;
+        }
+    }
+    if cur.len() > HOT_MERGE_TRIGGER {
+        runs.push(cur);
+    }
+    runs
+}
+
 /// Per row of an events batch its failure tier: 0 when its status is failed, 1 when another
 /// event of its trace in the batch is, else 2; and the number of tier-0 rows (`None` without
 /// `status` and `trace_id` string columns).
@@ -577,15 +609,22 @@ fn merge_hot(batches: &[Arc<HotBatch>], table: TableId) -> Result<HotBatch> {
     Ok(batch)
 }
 
-/// Batches of at most this many rows are merged by hot compaction.
+/// Hot compaction closes a run of small batches once it holds this many rows.
 const HOT_MERGE_TARGET_ROWS: usize = 64 * 1024;
+/// Hot batches with at least this many rows are settled: hot compaction never merges them
+/// again, so under a sustained load every row is copied by one merge only (the trailing run
+/// of a pass, merged into a batch of this size or more, is not re-merged with the next pass's
+/// batches), and the warmers above (trace indexes, dimension summaries) build each settled
+/// batch's data once.
+pub const HOT_SETTLED_ROWS: usize = HOT_MERGE_TARGET_ROWS / 2;
 /// Rows per flushed file (upper bound of a flush chunk).
 const FLUSH_CHUNK_ROWS: usize = 1 << 20;
 /// How often the maintenance loop compacts closed hour partitions and vacuums.
 const COLD_COMPACT_EVERY: Duration = Duration::from_secs(60);
 /// How often the maintenance loop reads other nodes' commits to the cold tables.
 const COLD_REFRESH_EVERY: Duration = Duration::from_secs(5);
-/// Compaction starts when the hot tier has more batches than this.
+/// Compaction starts when the hot tier has more batches than this, and merges a trailing run of
+/// small batches only when it has more than this many ([`merge_runs`]).
 const HOT_MERGE_TRIGGER: usize = 16;
 
 impl Storage {
@@ -1002,30 +1041,7 @@ impl Storage {
         if snap.hot.len() <= HOT_MERGE_TRIGGER {
             return Ok(());
         }
-        // Group consecutive small batches into runs of about HOT_MERGE_TARGET_ROWS rows.
-        let mut runs: Vec<Vec<Arc<HotBatch>>> = Vec::new();
-        let mut cur: Vec<Arc<HotBatch>> = Vec::new();
-        let mut cur_rows = 0;
-        for h in &snap.hot {
-            let n = h.batch.num_rows();
-            if n >= HOT_MERGE_TARGET_ROWS {
-                if cur.len() > 1 {
-                    runs.push(std::mem::take(&mut cur));
-                }
-                cur.clear();
-                cur_rows = 0;
-                continue;
-            }
-            cur.push(h.clone());
-            cur_rows += n;
-            if cur_rows >= HOT_MERGE_TARGET_ROWS {
-                runs.push(std::mem::take(&mut cur));
-                cur_rows = 0;
-            }
-        }
-        if cur.len() > 1 {
-            runs.push(cur);
-        }
+        let runs = merge_runs(&snap.hot);
         if runs.is_empty() {
             return Ok(());
         }
@@ -2153,6 +2169,74 @@ mod tests {
         assert_eq!(b.succeeded(), 110);
         assert!(b.ready(t0));
         assert_eq!(b.failed(t0), Backoff::FIRST);
+    }
+
+    /// A hot batch of `rows` rows (one integer column: only the row count matters here).
+    fn batch_of(rows: usize, seq: u64) -> Arc<HotBatch> {
+        use datafusion::arrow::array::Int32Array;
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, false)]));
+        let column = Arc::new(Int32Array::from(vec![0; rows]));
+        let batch = RecordBatch::try_new(schema, vec![column]).unwrap();
+        Arc::new(HotBatch::new(seq, seq, 0, 0, batch, TableId::Events))
+    }
+
+    /// Replace each run of `hot` by one batch of its rows, as `compact_hot` does; returns the
+    /// rows copied.
+    fn simulate_pass(hot: &mut Vec<Arc<HotBatch>>) -> usize {
+        let mut copied = 0;
+        for run in merge_runs(hot) {
+            let start = hot.iter().position(|h| Arc::ptr_eq(h, &run[0])).unwrap();
+            let rows: usize = run.iter().map(|h| h.batch.num_rows()).sum();
+            copied += rows;
+            hot.splice(start..start + run.len(), [batch_of(rows, run[0].first_seq)]);
+        }
+        copied
+    }
+
+    #[test]
+    fn sustained_load_copies_each_row_once_and_settled_batches_stay() {
+        // 75 requests of 500 rows between passes (150k rows/s, a pass every 250 ms).
+        let mut hot = Vec::new();
+        let (mut appended, mut copied) = (0, 0);
+        for pass in 0..8u64 {
+            for i in 0..75 {
+                hot.push(batch_of(500, pass * 100 + i));
+                appended += 500;
+            }
+            copied += simulate_pass(&mut hot);
+            assert!(hot.iter().all(|h| h.batch.num_rows() >= HOT_SETTLED_ROWS));
+        }
+        assert_eq!(copied, appended);
+        assert_eq!(hot.len(), 8);
+        // A settled batch is never part of a run; the small batches before it are merged, a
+        // short trailing run waits for more batches.
+        let hot = vec![
+            batch_of(10, 0),
+            batch_of(10, 1),
+            batch_of(HOT_SETTLED_ROWS, 2),
+            batch_of(10, 3),
+            batch_of(HOT_MERGE_TARGET_ROWS, 4),
+            batch_of(10, 5),
+        ];
+        let runs = merge_runs(&hot);
+        let seqs: Vec<Vec<u64>> = runs
+            .iter()
+            .map(|r| r.iter().map(|h| h.first_seq).collect())
+            .collect();
+        assert_eq!(seqs, [vec![0, 1]]);
+        // A low rate: small merged batches are merged again until a run is settled.
+        let mut hot: Vec<_> = (0..HOT_MERGE_TRIGGER as u64)
+            .map(|i| batch_of(100, i))
+            .collect();
+        assert!(merge_runs(&hot).is_empty());
+        hot.extend((HOT_MERGE_TRIGGER as u64..40).map(|i| batch_of(100, i)));
+        simulate_pass(&mut hot);
+        assert_eq!(hot.len(), 1);
+        hot.extend((40..80).map(|i| batch_of(100, i)));
+        simulate_pass(&mut hot);
+        assert_eq!(hot.len(), 1);
+        assert_eq!(hot[0].batch.num_rows(), 8_000);
     }
 
     #[test]
