@@ -4,6 +4,7 @@
 //! uses this module, never the reverse).
 
 pub mod bench;
+pub mod bench_delta;
 pub mod otlp_load;
 pub mod scenario;
 pub mod services;
