@@ -514,7 +514,7 @@ async fn read_commit(store: &ColdStore, table: TableId, version: u64) -> Result<
 // Files <-> add actions.
 
 /// The `add` action of a file waylog wrote: Delta statistics of the time and retention
-/// columns (millisecond strings, min rounded down and max up so pruning stays safe) and the
+/// columns (exact nanoseconds: they are `long` columns, see [`delta_type`]) and the
 /// exact nanosecond bounds and WAL range in `tags`.
 pub fn add_of(file: &ColdFile, table: TableId, data_change: bool, now_ms: i64) -> Add {
     let mut min_values = serde_json::Map::new();
@@ -528,8 +528,8 @@ pub fn add_of(file: &ColdFile, table: TableId, data_change: bool, now_ms: i64) -
             file.max_retention_ts,
         ),
     ] {
-        min_values.insert(col.into(), json!(delta_ts(lo, false)));
-        max_values.insert(col.into(), json!(delta_ts(hi, true)));
+        min_values.insert(col.into(), json!(lo));
+        max_values.insert(col.into(), json!(hi));
         null_count.insert(col.into(), json!(0));
     }
     let stats = json!({
@@ -613,20 +613,6 @@ fn cold_file_of(table: TableId, add: &Add) -> Option<ColdFile> {
     })
 }
 
-/// A nanosecond instant as a Delta statistics timestamp (UTC, milliseconds), rounded down or
-/// (`up`) up to the millisecond.
-fn delta_ts(ns: i64, up: bool) -> String {
-    let ms = if up {
-        ns.div_euclid(1_000_000) + i64::from(ns.rem_euclid(1_000_000) != 0)
-    } else {
-        ns.div_euclid(1_000_000)
-    };
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Schema.
 
@@ -651,9 +637,10 @@ fn struct_fields(table: TableId, fields: &Fields) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// Delta's name of an Arrow type. Timestamps are `timestamp` (UTC); the files store them
-/// as nanoseconds, which readers cast (docs/architecture.md §6). Unsigned 64-bit counters
-/// (versions, revisions) are `long`.
+/// Delta's name of an Arrow type. Timestamps are `long`: nanoseconds since the Unix epoch,
+/// UTC, stored as plain Parquet `INT64` (see `cold::plain_timestamps`; Delta's `timestamp` is
+/// microseconds, and Spark refuses nanosecond Parquet timestamps). Unsigned 64-bit counters
+/// (versions, revisions) are `long` too.
 fn delta_type(table: TableId, column: &str, t: &DataType) -> Result<Value> {
     Ok(match t {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => json!("string"),
@@ -666,8 +653,7 @@ fn delta_type(table: TableId, column: &str, t: &DataType) -> Result<Value> {
         DataType::Boolean => json!("boolean"),
         DataType::Binary | DataType::LargeBinary => json!("binary"),
         DataType::Date32 => json!("date"),
-        DataType::Timestamp(_, Some(_)) => json!("timestamp"),
-        DataType::Timestamp(_, None) => json!("timestamp_ntz"),
+        DataType::Timestamp(_, _) => json!("long"),
         DataType::Struct(fields) => {
             json!({"type": "struct", "fields": struct_fields(table, fields)?})
         }
@@ -833,14 +819,14 @@ mod tests {
         assert_eq!(cold_file_of(TableId::Events, &a), Some(f));
         let stats: Value = serde_json::from_str(a.stats.as_deref().unwrap()).unwrap();
         assert_eq!(stats["numRecords"], json!(7));
-        // Min rounded down, max rounded up to the millisecond.
+        // Exact nanosecond bounds of the `long` time column.
         assert_eq!(
             stats["minValues"]["ts_start"],
-            json!("2026-05-04T10:00:00.000Z")
+            json!(1_777_888_800_000_000_001i64)
         );
         assert_eq!(
             stats["maxValues"]["ts_start"],
-            json!("2026-05-04T10:00:00.124Z")
+            json!(1_777_888_800_123_456_789i64)
         );
     }
 
