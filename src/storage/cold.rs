@@ -29,6 +29,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use crate::config::aws_profile;
 use crate::config::cold_store::{ColdLocation, S3Settings, parse_cold_location};
 
 use super::schema::{SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableId, ts_range};
@@ -175,6 +176,13 @@ impl ColdStore {
             .with_bucket_name(bucket)
             .with_allow_http(s3.allow_http)
             .with_virtual_hosted_style_request(!s3.path_style);
+        let profile = aws_profile::from_env().map_err(|e| Error::Open {
+            location: location.clone(),
+            source: Box::new(e),
+        })?;
+        if let Some(p) = profile {
+            b = with_profile(b, p);
+        }
         if let Some(e) = &s3.endpoint {
             b = b.with_endpoint(e);
         }
@@ -390,6 +398,36 @@ impl ColdStore {
         }
         Ok(())
     }
+}
+
+/// Apply a shared-file profile ([`aws_profile`]) below the `AWS_*` variables: its keys only
+/// when `AWS_ACCESS_KEY_ID` is unset, its region only when `AWS_REGION` and
+/// `AWS_DEFAULT_REGION` are, its `endpoint_url` only when no `AWS_ENDPOINT*` variable is set.
+/// The `WAYLOG_S3_*` overrides are applied after this, over everything.
+fn with_profile(mut b: AmazonS3Builder, p: aws_profile::Profile) -> AmazonS3Builder {
+    let unset = |k: &str| std::env::var_os(k).is_none_or(|v| v.is_empty());
+    if unset("AWS_ACCESS_KEY_ID")
+        && let (Some(k), Some(s)) = (p.access_key_id, p.secret_access_key)
+    {
+        b = b.with_access_key_id(k).with_secret_access_key(s);
+        if let Some(t) = p.session_token {
+            b = b.with_token(t);
+        }
+    }
+    if unset("AWS_REGION")
+        && unset("AWS_DEFAULT_REGION")
+        && let Some(r) = p.region
+    {
+        b = b.with_region(r);
+    }
+    if ["AWS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+        .iter()
+        .all(|k| unset(k))
+        && let Some(e) = p.endpoint_url
+    {
+        b = b.with_endpoint(e);
+    }
+    b
 }
 
 /// The URL the query engine registers every cold store under.

@@ -34,6 +34,10 @@ use super::table::ColdFile;
 
 /// A checkpoint every this many versions (Delta's default).
 pub const CHECKPOINT_INTERVAL: u64 = 10;
+/// How long checkpoints keep the `remove` tombstones of replaced files (Delta's default
+/// `delta.deletedFileRetentionDuration`, one week): a restart within it still knows which
+/// files to vacuum.
+pub const TOMBSTONE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Tag keys of waylog's exact file bounds in an `add` action.
 const TAG_PREFIX: &str = "waylog.";
 
@@ -162,6 +166,10 @@ pub struct TableLog {
     cold: BTreeMap<String, ColdFile>,
     pub txns: HashMap<String, i64>,
     pub metadata: Option<Metadata>,
+    /// Removed files (path relative to the table root -> `deletionTimestamp`, ms) that no
+    /// later `add` brought back: what vacuum deletes after its grace period. Checkpoints keep
+    /// them for [`TOMBSTONE_RETENTION_MS`] (Delta's tombstones), so they survive a restart.
+    pub tombstones: BTreeMap<String, i64>,
 }
 
 /// What [`TableLog::commit`] did.
@@ -183,6 +191,7 @@ impl TableLog {
             cold: BTreeMap::new(),
             txns: HashMap::new(),
             metadata: None,
+            tombstones: BTreeMap::new(),
         }
     }
 
@@ -243,6 +252,7 @@ impl TableLog {
     pub fn apply(&mut self, actions: &[Action]) {
         for a in actions {
             if let Some(add) = &a.add {
+                self.tombstones.remove(&add.path);
                 self.files.insert(add.path.clone(), add.clone());
                 match cold_file_of(self.table, add) {
                     Some(f) => self.cold.insert(add.path.clone(), f),
@@ -252,6 +262,8 @@ impl TableLog {
             if let Some(r) = &a.remove {
                 self.files.remove(&r.path);
                 self.cold.remove(&r.path);
+                self.tombstones
+                    .insert(r.path.clone(), r.deletion_timestamp.unwrap_or(0));
             }
             if let Some(t) = &a.txn {
                 self.txns.insert(t.app_id.clone(), t.version);
@@ -368,7 +380,7 @@ impl TableLog {
                 self.version = Some(version);
                 // failpoint: after the Delta commit (durable; WAL segments not yet deleted).
                 if version > 0 && version.is_multiple_of(CHECKPOINT_INTERVAL) {
-                    self.write_checkpoint_logged(store).await;
+                    self.write_checkpoint_logged(store, now_ms).await;
                 }
                 return Ok(Committed::Version(version));
             }
@@ -411,19 +423,22 @@ impl TableLog {
     }
 
     /// [`TableLog::write_checkpoint`], a failure only logged: the commits stay the truth.
-    async fn write_checkpoint_logged(&self, store: &ColdStore) {
-        if let Err(e) = self.write_checkpoint(store).await {
+    async fn write_checkpoint_logged(&mut self, store: &ColdStore, now_ms: i64) {
+        if let Err(e) = self.write_checkpoint(store, now_ms).await {
             tracing::warn!(table = self.table.name(), error = %super::error_chain(&e),
                 "delta checkpoint failed; snapshot loading reads the commits instead");
         }
     }
 
     /// Write the classic Parquet checkpoint of the current version and point
-    /// `_last_checkpoint` at it.
-    pub async fn write_checkpoint(&self, store: &ColdStore) -> Result<()> {
+    /// `_last_checkpoint` at it. Tombstones older than [`TOMBSTONE_RETENTION_MS`] at `now_ms`
+    /// are dropped (from the checkpoint and from memory).
+    pub async fn write_checkpoint(&mut self, store: &ColdStore, now_ms: i64) -> Result<()> {
         let Some(version) = self.version else {
             return Ok(());
         };
+        let horizon = now_ms.saturating_sub(TOMBSTONE_RETENTION_MS);
+        self.tombstones.retain(|_, at| *at >= horizon);
         let mut actions = vec![Action {
             protocol: Some(Protocol {
                 min_reader_version: 1,
@@ -449,6 +464,15 @@ impl TableLog {
         }));
         actions.extend(self.files.values().map(|a| Action {
             add: Some(a.clone()),
+            ..Action::default()
+        }));
+        actions.extend(self.tombstones.iter().map(|(path, at)| Action {
+            remove: Some(Remove {
+                path: path.clone(),
+                deletion_timestamp: Some(*at),
+                data_change: false,
+                size: None,
+            }),
             ..Action::default()
         }));
         let size = actions.len();

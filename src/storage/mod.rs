@@ -284,8 +284,9 @@ pub struct Storage {
     /// This node's identity (`txn` app id, file tag); `None` for a read-only open of a data
     /// directory no server has opened.
     node: Option<NodeId>,
-    /// Files replaced by compaction, deleted once their grace period has passed.
-    vacuum: Mutex<Vec<(Instant, String)>>,
+    /// Files removed from the tables (compaction, retention) with the clock time (ns) their
+    /// grace period ends; deleted after it. Rebuilt at start from the logs' tombstones.
+    vacuum: Mutex<Vec<(i64, String)>>,
     wal: Option<Arc<Mutex<Wal>>>,
     writer_tx: Mutex<Option<mpsc::Sender<WriteMsg>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -621,7 +622,11 @@ impl Storage {
         let cold = ColdStore::open(cfg.cold_store.as_deref(), &cfg.data_dir, true, &cfg.s3)?;
         let node = NodeId::load(&cfg.data_dir, true)?.expect("created when missing");
         let now = clock.now_ns();
-        let (logs, orphans) = commit::open_logs(&cold, &node, now / 1_000_000).await?;
+        let commit::OpenedLogs {
+            logs,
+            problems: orphans,
+            pending_vacuum,
+        } = commit::open_logs(&cold, &node, now / 1_000_000).await?;
         let flushed = flushed_seqs(&logs, Some(&node));
         let mut dedup = Dedup::new(
             i64::try_from(cfg.dedup_window.as_nanos()).unwrap_or(i64::MAX),
@@ -674,6 +679,9 @@ impl Storage {
             false,
             Some(lock),
         ));
+        storage.schedule_vacuum_at(pending_vacuum.into_iter().map(|(deleted_ms, path)| {
+            (deleted_ms.saturating_mul(1_000_000), path)
+        }));
         storage.start_writer(dedup);
         // Replay leaves one batch per record; merge them so queries see few batches.
         for t in TableId::ALL {
