@@ -301,7 +301,7 @@ fn s3_credentials_from_an_aws_profile_file() {
     };
     let dir = TestDir::new();
     std::fs::create_dir_all(dir.data_dir()).unwrap();
-    let (credentials, config) = write_aws_profile(&dir.data_dir().with_file_name("aws"));
+    let (credentials, config) = write_aws_profile(dir.data_dir().parent().unwrap());
     let env = [
         ("WAYLOG_COLD_STORE", s3.store("profile")),
         ("WAYLOG_S3_ENDPOINT", s3.endpoint.clone()),
