@@ -214,7 +214,10 @@ aws_access_key_id = AKIDHALF
         );
         assert_eq!(resolve("default", None, None).unwrap(), None);
         // `[ci]` in the config file is not `[profile ci]`.
-        assert_eq!(resolve("ci", None, Some("[ci]\nregion = x\n")).unwrap(), None);
+        assert_eq!(
+            resolve("ci", None, Some("[ci]\nregion = x\n")).unwrap(),
+            None
+        );
         assert!(matches!(
             resolve("half", None, Some(CONFIG)),
             Err(Error::HalfKey { .. })

@@ -120,9 +120,10 @@ async fn bench_flushes(args: &DeltaBenchArgs) -> anyhow::Result<Value> {
             .lock()
             .take()
             .ok_or_else(|| anyhow::anyhow!("a flush left no timing"))?;
-        for (v, d) in phases
-            .iter_mut()
-            .zip([timing.encode, timing.put, timing.commit, timing.total])
+        for (v, d) in
+            phases
+                .iter_mut()
+                .zip([timing.encode, timing.put, timing.commit, timing.total])
         {
             v.push(micros(d));
         }

@@ -679,9 +679,11 @@ impl Storage {
             false,
             Some(lock),
         ));
-        storage.schedule_vacuum_at(pending_vacuum.into_iter().map(|(deleted_ms, path)| {
-            (deleted_ms.saturating_mul(1_000_000), path)
-        }));
+        storage.schedule_vacuum_at(
+            pending_vacuum
+                .into_iter()
+                .map(|(deleted_ms, path)| (deleted_ms.saturating_mul(1_000_000), path)),
+        );
         storage.start_writer(dedup);
         // Replay leaves one batch per record; merge them so queries see few batches.
         for t in TableId::ALL {

@@ -174,7 +174,10 @@ impl Server {
         // Hermetic: settings come from this test only (the LLM vendor and AWS variables
         // included).
         for (k, _) in std::env::vars() {
-            if k.starts_with("WAYLOG_") || k.starts_with("AWS_") || LLM_VARIABLES.contains(&k.as_str()) {
+            if k.starts_with("WAYLOG_")
+                || k.starts_with("AWS_")
+                || LLM_VARIABLES.contains(&k.as_str())
+            {
                 cmd.env_remove(k);
             }
         }
