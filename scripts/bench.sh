@@ -146,7 +146,7 @@ if [ "$what" = delta ] || [ "$what" = all ]; then
     "$python" tests/peers/s3_server.py waylog-bench <"$work/s3.in" >"$work/s3.out" 2>/dev/null &
     pids+=("$!")
     exec 7>"$work/s3.in" # holds the peer's stdin open until the script exits
-    for _ in $(seq 1 200); do grep -q '^s3 listening' "$work/s3.out" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 1 1200); do grep -q "^s3 listening" "$work/s3.out" 2>/dev/null && break; sleep 0.1; done # moto starts slowly on a busy box
     endpoint=$(sed -n 's/^s3 listening on //p' "$work/s3.out")
     [ -n "$endpoint" ] || { echo "s3 peer did not start" >&2; exit 1; }
     "$BIN" bench-delta --data-dir "$work/delta-s3" --cold-store s3://waylog-bench/bench \
