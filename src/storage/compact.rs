@@ -128,7 +128,8 @@ impl Storage {
             .collect()
     }
 
-    /// Delete the replaced files whose grace period has passed.
+    /// Delete the replaced files whose grace period has passed; on a failed delete the
+    /// files not deleted stay queued.
     pub async fn vacuum_due(&self) -> Result<usize> {
         let now = self.clock.now_ns();
         let due: Vec<String> = {
@@ -137,8 +138,15 @@ impl Storage {
             *v = keep;
             due.into_iter().map(|(_, p)| p).collect()
         };
-        for p in &due {
-            self.cold.delete(p).await?;
+        for (i, p) in due.iter().enumerate() {
+            if let Err(e) = self.cold.delete(p).await {
+                // This file and the rest stay queued for the next pass (the store is down).
+                let now = self.clock.now_ns();
+                self.vacuum
+                    .lock()
+                    .extend(due[i..].iter().map(|p| (now, p.clone())));
+                return Err(e.into());
+            }
         }
         Ok(due.len())
     }
