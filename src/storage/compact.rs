@@ -112,8 +112,10 @@ impl Storage {
     pub(super) fn schedule_vacuum_at(&self, files: impl Iterator<Item = (i64, String)>) {
         let grace = i64::try_from(VACUUM_GRACE.as_nanos()).unwrap_or(i64::MAX);
         let mut queue = self.vacuum.lock();
+        let mut queued: std::collections::HashSet<String> =
+            queue.iter().map(|(_, p)| p.clone()).collect();
         for (removed_ns, path) in files {
-            if !queue.iter().any(|(_, p)| *p == path) {
+            if queued.insert(path.clone()) {
                 queue.push((removed_ns.saturating_add(grace), path));
             }
         }
