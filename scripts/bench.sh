@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# usage: scripts/bench.sh [ingest|stages|ceilings|otlp|query|reads|tick|triage|metrics|ui|vs-duckdb|all]
+# usage: scripts/bench.sh [ingest|stages|ceilings|otlp|query|reads|tick|triage|metrics|ui|vs-duckdb|delta|all]
 #   (env: ROWS=10000000 DURATION=20s CLIENTS=4 BATCH=500 RATE=100000 OPEN_CLIENTS=8 LABELS=1000 CEILING_SECS=10s;
-#    reads: ONLY=<name part>)
+#    reads: ONLY=<name part>; delta: FLUSHES=50 FLUSH_ROWS=2000 FILES=10000 FILES_PER_COMMIT=10 DELTA_S3=1)
 # `ui` (not part of `all`) needs chromium and Playwright: run scripts/setup-test-deps.sh first.
 # Whole-system benchmarks against the real release binary. Prints one JSON line per figure;
 # results go to docs/perf.md with machine, commit and command.
@@ -152,6 +152,33 @@ if [ "$what" = vs-duckdb ]; then
     kill -TERM "$pid"; wait "$pid" || true
     rm -rf "$work/vs$n"
   done
+fi
+
+if [ "$what" = delta ] || [ "$what" = all ]; then
+  # Issue 17: flush phases (encode, Parquet PUT, Delta commit alone, whole flush) per flush,
+  # and the snapshot load of a synthesized 10k-file table before and after compaction; on
+  # local disk (fsync), then on moto's S3 server on loopback (tests/peers/s3_server.py).
+  delta_args=(--flushes "${FLUSHES:-50}" --rows-per-flush "${FLUSH_ROWS:-2000}"
+              --files "${FILES:-10000}" --files-per-commit "${FILES_PER_COMMIT:-10}")
+  echo "# delta: local disk"
+  "$BIN" bench-delta --data-dir "$work/delta-local" "${delta_args[@]}"
+  rm -rf "$work/delta-local"
+  python=${WAYLOG_TEST_PYTHON:-${WAYLOG_VENV:-$HOME/.cache/waylog-venv}/bin/python}
+  if [ "${DELTA_S3:-1}" = 1 ] && "$python" -c 'import moto.server, boto3' 2>/dev/null; then
+    echo "# delta: moto S3 on loopback"
+    mkfifo "$work/s3.in"
+    "$python" tests/peers/s3_server.py waylog-bench <"$work/s3.in" >"$work/s3.out" 2>/dev/null &
+    pids+=("$!")
+    exec 7>"$work/s3.in" # holds the peer's stdin open until the script exits
+    for _ in $(seq 1 1200); do grep -q "^s3 listening" "$work/s3.out" 2>/dev/null && break; sleep 0.1; done # moto starts slowly on a busy box
+    endpoint=$(sed -n 's/^s3 listening on //p' "$work/s3.out")
+    [ -n "$endpoint" ] || { echo "s3 peer did not start" >&2; exit 1; }
+    "$BIN" bench-delta --data-dir "$work/delta-s3" --cold-store s3://waylog-bench/bench \
+      --s3-endpoint "$endpoint" --s3-allow-http true --s3-region us-east-1 \
+      --s3-access-key-id test --s3-secret-access-key test "${delta_args[@]}"
+  else
+    echo "# delta: S3 skipped (DELTA_S3=0 or moto missing: run scripts/setup-test-deps.sh)"
+  fi
 fi
 
 if [ "$what" = ui ]; then

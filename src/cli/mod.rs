@@ -90,6 +90,9 @@ pub enum Command {
     /// Benchmark driver: the fsync-only and parse-only ceilings of durable ingest.
     #[command(hide = true)]
     BenchIngestCeilings(BenchIngestCeilingsCli),
+    /// Benchmark driver: Delta flush/commit latency and snapshot load before/after compaction.
+    #[command(hide = true)]
+    BenchDelta(Box<BenchDeltaCli>),
     /// Start waylog (or target --addr) and four demo services, drive a burst through them and
     /// print the triage story.
     Demo(demo::DemoArgs),
@@ -182,6 +185,29 @@ pub struct BenchIngestCeilingsCli {
     /// Where the WAL of the fsync ceiling is written (a fresh directory is made inside).
     #[arg(long)]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchDeltaCli {
+    /// Parent of the stages' data directories (`flush/`, `snapshot/`).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// `s3://bucket/prefix` (stages under `<prefix>/flush`, `<prefix>/snapshot`); default:
+    /// each stage's `<data dir>/cold` on local disk.
+    #[arg(long)]
+    pub cold_store: Option<String>,
+    #[command(flatten)]
+    pub s3: crate::config::cold_store::S3Args,
+    /// Flushes timed.
+    #[arg(long, default_value = "50")]
+    pub flushes: usize,
+    #[arg(long, default_value = "2000")]
+    pub rows_per_flush: usize,
+    /// Small files of the synthesized snapshot table.
+    #[arg(long, default_value = "10000")]
+    pub files: usize,
+    #[arg(long, default_value = "10")]
+    pub files_per_commit: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -470,6 +496,19 @@ pub fn run(cli: Cli) -> Result<String, CliError> {
             b.iterations,
             b.labels,
         )),
+        Command::BenchDelta(b) => {
+            let s3 = b.s3.clone().into_settings().map_err(CliError::usage)?;
+            let args = crate::demo::bench_delta::DeltaBenchArgs {
+                dir: b.data_dir.clone(),
+                cold_store: b.cold_store.clone(),
+                s3,
+                flushes: b.flushes,
+                rows_per_flush: b.rows_per_flush,
+                files: b.files,
+                files_per_commit: b.files_per_commit,
+            };
+            run_bench(async move { crate::demo::bench_delta::bench_delta(&args).await })
+        }
         Command::BenchIngestStages(b) => run_bench(async move {
             crate::demo::bench::bench_ingest_stages(&b.data_dir, b.batch, b.iterations)
         }),

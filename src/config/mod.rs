@@ -8,6 +8,7 @@
 //! engine's typed settings ([`incident_settings`]), which the engine reads: `crate::incidents`
 //! depends on this module, never the reverse (config imports only [`crate::duration`]).
 
+pub mod aws_profile;
 pub mod cold_store;
 pub mod incident_settings;
 pub mod incidents;

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod ceilings;
+pub mod bench_delta;
 pub mod otlp_load;
 pub mod scenario;
 pub mod services;

@@ -13,8 +13,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions;
+use datafusion::parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter, encode_arrow_schema};
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -26,6 +29,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use crate::config::aws_profile;
 use crate::config::cold_store::{ColdLocation, S3Settings, parse_cold_location};
 
 use super::schema::{SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableId, ts_range};
@@ -172,6 +176,13 @@ impl ColdStore {
             .with_bucket_name(bucket)
             .with_allow_http(s3.allow_http)
             .with_virtual_hosted_style_request(!s3.path_style);
+        let profile = aws_profile::from_env().map_err(|e| Error::Open {
+            location: location.clone(),
+            source: Box::new(e),
+        })?;
+        if let Some(p) = profile {
+            b = with_profile(b, p);
+        }
         if let Some(e) = &s3.endpoint {
             b = b.with_endpoint(e);
         }
@@ -389,6 +400,36 @@ impl ColdStore {
     }
 }
 
+/// Apply a shared-file profile ([`aws_profile`]) below the `AWS_*` variables: its keys only
+/// when `AWS_ACCESS_KEY_ID` is unset, its region only when `AWS_REGION` and
+/// `AWS_DEFAULT_REGION` are, its `endpoint_url` only when no `AWS_ENDPOINT*` variable is set.
+/// The `WAYLOG_S3_*` overrides are applied after this, over everything.
+fn with_profile(mut b: AmazonS3Builder, p: aws_profile::Profile) -> AmazonS3Builder {
+    let unset = |k: &str| std::env::var_os(k).is_none_or(|v| v.is_empty());
+    if unset("AWS_ACCESS_KEY_ID")
+        && let (Some(k), Some(s)) = (p.access_key_id, p.secret_access_key)
+    {
+        b = b.with_access_key_id(k).with_secret_access_key(s);
+        if let Some(t) = p.session_token {
+            b = b.with_token(t);
+        }
+    }
+    if unset("AWS_REGION")
+        && unset("AWS_DEFAULT_REGION")
+        && let Some(r) = p.region
+    {
+        b = b.with_region(r);
+    }
+    if ["AWS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+        .iter()
+        .all(|k| unset(k))
+        && let Some(e) = p.endpoint_url
+    {
+        b = b.with_endpoint(e);
+    }
+    b
+}
+
 /// The URL the query engine registers every cold store under.
 fn cold_url() -> ObjectStoreUrl {
     ObjectStoreUrl::parse("waylogcold://store/").expect("static url parses")
@@ -451,6 +492,11 @@ pub fn encode_parquet(
             KeyValue::new("waylog.max_ts".to_string(), max_ts.to_string()),
             KeyValue::new("waylog.first_seq".to_string(), first_seq.to_string()),
             KeyValue::new("waylog.last_seq".to_string(), last_seq.to_string()),
+            // The Arrow schema with the timestamp types (see [`plain_timestamps`]).
+            KeyValue::new(
+                ARROW_SCHEMA_META_KEY.to_string(),
+                encode_arrow_schema(&batch.schema()),
+            ),
         ]));
     // Timestamps and durations are nearly sorted within a (status, service, ts) run: delta encoding
     // stores them in a few bits instead of dictionary/plain 8-byte values.
@@ -465,9 +511,13 @@ pub fn encode_parquet(
             .set_column_bloom_filter_fpp(ColumnPath::from(*col), 0.01)
             .set_column_dictionary_enabled(ColumnPath::from(*col), false);
     }
+    let plain = plain_timestamps(batch)?;
     let mut buf = Vec::with_capacity(batch.get_array_memory_size() / 4);
-    let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props.build()))?;
-    writer.write(batch)?;
+    let options = ArrowWriterOptions::new()
+        .with_properties(props.build())
+        .with_skip_arrow_metadata(true);
+    let mut writer = ArrowWriter::try_new_with_options(&mut buf, plain.schema(), options)?;
+    writer.write(&plain)?;
     writer.close()?;
     let size = buf.len() as u64;
     Ok((
@@ -485,6 +535,37 @@ pub fn encode_parquet(
             schema_version: SCHEMA_VERSION.to_string(),
         },
     ))
+}
+
+/// `batch` with every timestamp column as plain `Int64` (the same nanoseconds since the
+/// Unix epoch, UTC), so the Parquet files carry no `TIMESTAMP(NANOS)` annotation: Delta's
+/// `timestamp` is microseconds and Spark/Databricks refuse `TIMESTAMP(NANOS)` columns, so the
+/// Delta schema declares these columns `long` and every Delta reader reads them without
+/// special settings (docs/scaling.md). The file's embedded Arrow schema (`ARROW:schema`) keeps
+/// `Timestamp(ns, UTC)`, which arrow-rs readers (waylog, DataFusion) apply to the `INT64`
+/// column, so waylog reads its own files with unchanged types, statistics and bloom filters.
+fn plain_timestamps(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Timestamp(..)))
+    {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (f, col) in schema.fields().iter().zip(batch.columns()) {
+        if matches!(f.data_type(), DataType::Timestamp(..)) {
+            fields.push(f.as_ref().clone().with_data_type(DataType::Int64));
+            columns.push(cast(col, &DataType::Int64)?);
+        } else {
+            fields.push(f.as_ref().clone());
+            columns.push(col.clone());
+        }
+    }
+    let plain = Schema::new_with_metadata(fields, schema.metadata().clone());
+    Ok(RecordBatch::try_new(Arc::new(plain), columns)?)
 }
 
 /// Decode a whole Parquet file (retention rewrites).
@@ -535,6 +616,37 @@ mod tests {
             cold.load_manifest_reporting().await,
             Err(Error::Manifest { .. })
         ));
+    }
+
+    #[test]
+    fn timestamps_are_plain_int64_in_parquet_and_timestamps_again_for_arrow_readers() {
+        use datafusion::arrow::array::{Array, TimestampNanosecondArray};
+        use datafusion::parquet::basic::Type as Physical;
+        use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+        let ts = 1_777_888_800_123_456_789;
+        let events = vec![crate::model::event::test_event(1, "checkout", "ok", ts)];
+        let batch = super::super::schema::events_to_batch(&events).unwrap();
+        let (bytes, file) =
+            encode_parquet(TableId::Events, &batch, "events/x.parquet".into(), 1, 1).unwrap();
+        assert_eq!((file.min_ts, file.max_ts), (ts, ts));
+        // What Spark/Trino see: INT64 without a TIMESTAMP(NANOS) annotation.
+        let reader = SerializedFileReader::new(bytes.clone()).unwrap();
+        let schema = reader.metadata().file_metadata().schema_descr_ptr();
+        let col = (0..schema.num_columns())
+            .map(|i| schema.column(i))
+            .find(|c| c.name() == "ts_start")
+            .unwrap();
+        assert_eq!(col.physical_type(), Physical::INT64);
+        assert_eq!(col.logical_type_ref(), None);
+        // What waylog (arrow-rs) reads back: the declared Timestamp(ns, UTC), same value.
+        let back = decode_parquet(bytes).unwrap();
+        assert_eq!(back[0].schema(), batch.schema());
+        let col = back[0].column_by_name("ts_start").unwrap();
+        let col = col
+            .as_any()
+            .downcast_ref::<TimestampNanosecondArray>()
+            .unwrap();
+        assert_eq!((col.len(), col.value(0)), (1, ts));
     }
 
     #[tokio::test]

@@ -83,14 +83,20 @@ pub async fn load_logs(cold: &ColdStore) -> Result<BTreeMap<TableId, TableLog>> 
     Ok(logs)
 }
 
+/// The cold tier opened for writing ([`open_logs`]).
+pub struct OpenedLogs {
+    pub logs: BTreeMap<TableId, TableLog>,
+    /// What to report (migration, orphans removed).
+    pub problems: Vec<String>,
+    /// Files the logs removed (tombstones) that are still in the store: `(deletionTimestamp
+    /// in ms, path relative to the store root)`, for the vacuum after its grace period.
+    pub pending_vacuum: Vec<(i64, String)>,
+}
+
 /// Open the cold tier for writing: migrate a pre-Delta manifest store, create missing
-/// tables, remove this node's files that no commit references. Returns the logs and the
-/// problems to report.
-pub async fn open_logs(
-    cold: &ColdStore,
-    node: &NodeId,
-    now_ms: i64,
-) -> Result<(BTreeMap<TableId, TableLog>, Vec<String>)> {
+/// tables, remove this node's files that no commit references (removed files whose
+/// tombstone is still in the log are left to the vacuum instead, and returned).
+pub async fn open_logs(cold: &ColdStore, node: &NodeId, now_ms: i64) -> Result<OpenedLogs> {
     let mut logs = load_logs(cold).await?;
     let mut problems = migrate_manifest(cold, &mut logs, node, now_ms).await?;
     for log in logs.values_mut() {
@@ -98,14 +104,21 @@ pub async fn open_logs(
             .await
             .map_err(Error::Delta)?;
     }
+    let mut pending_vacuum = Vec::new();
     for (t, log) in &logs {
-        for path in remove_own_orphans(cold, *t, log, node).await? {
+        let swept = sweep_table(cold, *t, log, node).await?;
+        for path in swept.orphans_removed {
             problems.push(format!(
                 "{path}: cold file of this node that no Delta commit references (an interrupted flush) removed"
             ));
         }
+        pending_vacuum.extend(swept.tombstoned);
     }
-    Ok((logs, problems))
+    Ok(OpenedLogs {
+        logs,
+        problems,
+        pending_vacuum,
+    })
 }
 
 /// A store still in the pre-Delta format (`_waylog/manifest/<n>.json`): each table not yet
@@ -158,26 +171,45 @@ async fn migrate_manifest(
     Ok(problems)
 }
 
-/// Delete the Parquet files of `table` that this node wrote and the log does not reference
-/// (a flush or rewrite that died before its commit). Other nodes' files are never touched.
-async fn remove_own_orphans(
+/// What [`sweep_table`] found in one table's directory.
+struct Swept {
+    /// This node's unreferenced files, deleted.
+    orphans_removed: Vec<String>,
+    /// Files of removed (tombstoned) paths still present: `(deletionTimestamp ms, path)`.
+    tombstoned: Vec<(i64, String)>,
+}
+
+/// List `table`'s files once: delete the ones this node wrote that the log neither references
+/// nor removed (a flush or rewrite that died before its commit), and return the removed ones
+/// still present (their vacuum is due after the grace period, whoever removed them). Other
+/// nodes' unreferenced files are never touched.
+async fn sweep_table(
     cold: &ColdStore,
     table: TableId,
     log: &TableLog,
     node: &NodeId,
-) -> Result<Vec<String>> {
+) -> Result<Swept> {
     let live: HashSet<String> = log.cold_files().into_iter().map(|f| f.path).collect();
-    let log_dir = format!("{}/_delta_log/", table.name());
-    let mut removed = Vec::new();
+    let prefix = format!("{}/", table.name());
+    let log_dir = format!("{prefix}_delta_log/");
+    let mut swept = Swept {
+        orphans_removed: Vec::new(),
+        tombstoned: Vec::new(),
+    };
     for m in cold.list(table.name()).await? {
         let path = m.location.to_string();
-        if path.starts_with(&log_dir) || !node.wrote(&path) || live.contains(&path) {
+        if path.starts_with(&log_dir) || live.contains(&path) {
             continue;
         }
-        cold.delete(&path).await?;
-        removed.push(path);
+        let relative = path.strip_prefix(&prefix).unwrap_or(&path);
+        if let Some(at) = log.tombstones.get(relative) {
+            swept.tombstoned.push((*at, path));
+        } else if node.wrote(&path) {
+            cold.delete(&path).await?;
+            swept.orphans_removed.push(path);
+        }
     }
-    Ok(removed)
+    Ok(swept)
 }
 
 /// The `txn` action recording that `app` flushed through WAL sequence `seq`.

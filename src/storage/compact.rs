@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatch;
 
@@ -100,25 +100,55 @@ impl Storage {
         Ok(group.len())
     }
 
-    /// Delete the files at `paths` (no longer in the snapshot) after [`VACUUM_GRACE`]. The
-    /// queue lives in memory: after a restart, this node's unreferenced files are removed by
-    /// the start's orphan cleanup instead.
+    /// Delete the files at `paths` (no longer in the snapshot) after [`VACUUM_GRACE`].
     pub(super) fn schedule_vacuum(&self, paths: impl Iterator<Item = String>) {
-        let due = Instant::now() + VACUUM_GRACE;
-        self.vacuum.lock().extend(paths.map(|p| (due, p)));
+        let now = self.clock.now_ns();
+        self.schedule_vacuum_at(paths.map(|p| (now, p)));
     }
 
-    /// Delete the replaced files whose grace period has passed.
+    /// Delete each file `(removed_ns, path)` once [`VACUUM_GRACE`] has passed since
+    /// `removed_ns` (the clock time of its `remove` commit). At start the queue is refilled
+    /// from the Delta logs' tombstones, so a restart does not forget a pending deletion.
+    pub(super) fn schedule_vacuum_at(&self, files: impl Iterator<Item = (i64, String)>) {
+        let grace = i64::try_from(VACUUM_GRACE.as_nanos()).unwrap_or(i64::MAX);
+        let mut queue = self.vacuum.lock();
+        let mut queued: std::collections::HashSet<String> =
+            queue.iter().map(|(_, p)| p.clone()).collect();
+        for (removed_ns, path) in files {
+            if queued.insert(path.clone()) {
+                queue.push((removed_ns.saturating_add(grace), path));
+            }
+        }
+    }
+
+    /// The files waiting for their vacuum (path, clock time it is due in ns).
+    pub fn pending_vacuum(&self) -> Vec<(String, i64)> {
+        self.vacuum
+            .lock()
+            .iter()
+            .map(|(at, p)| (p.clone(), *at))
+            .collect()
+    }
+
+    /// Delete the replaced files whose grace period has passed; on a failed delete the
+    /// files not deleted stay queued.
     pub async fn vacuum_due(&self) -> Result<usize> {
-        let now = Instant::now();
+        let now = self.clock.now_ns();
         let due: Vec<String> = {
             let mut v = self.vacuum.lock();
             let (due, keep): (Vec<_>, Vec<_>) = v.drain(..).partition(|(at, _)| *at <= now);
             *v = keep;
             due.into_iter().map(|(_, p)| p).collect()
         };
-        for p in &due {
-            self.cold.delete(p).await?;
+        for (i, p) in due.iter().enumerate() {
+            if let Err(e) = self.cold.delete(p).await {
+                // This file and the rest stay queued for the next pass (the store is down).
+                let now = self.clock.now_ns();
+                self.vacuum
+                    .lock()
+                    .extend(due[i..].iter().map(|p| (now, p.clone())));
+                return Err(e.into());
+            }
         }
         Ok(due.len())
     }
@@ -127,7 +157,7 @@ impl Storage {
     #[doc(hidden)]
     pub async fn vacuum_all_for_test(&self) -> Result<usize> {
         for entry in self.vacuum.lock().iter_mut() {
-            entry.0 = Instant::now();
+            entry.0 = i64::MIN;
         }
         self.vacuum_due().await
     }
@@ -176,6 +206,75 @@ fn plan(files: &[Arc<ColdFile>], closed_before: i64, target: u64) -> Vec<Vec<Arc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::model::event::test_event;
+    use crate::storage::schema::events_to_batch;
+
+    /// Compaction removes two small files; the restart before their grace period ends still
+    /// knows them (from the log's tombstones, through a checkpoint), keeps them for readers of
+    /// older snapshots and deletes them once the grace period has passed.
+    #[tokio::test]
+    async fn files_removed_before_a_restart_are_vacuumed_after_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::for_data_dir(dir.path());
+        config.wal_sync = false;
+        config.hot_window = Duration::from_secs(60);
+        let hour = 1_777_888_800_000_000_000i64; // 2026-05-04T10:00Z
+        let clock = Arc::new(ManualClock::new(hour + 2 * HOUR_NS));
+        let (storage, _) = Storage::open((&config).into(), clock.clone())
+            .await
+            .unwrap();
+        for n in 0..2 {
+            let batch = events_to_batch(&[test_event(n, "api", "ok", hour + 1_000)]).unwrap();
+            storage.append(TableId::Events, batch).await.unwrap();
+            storage.flush(TableId::Events).await.unwrap();
+        }
+        let small: Vec<String> = storage
+            .table(TableId::Events)
+            .snapshot()
+            .cold
+            .iter()
+            .map(|f| f.path.clone())
+            .collect();
+        assert_eq!(small.len(), 2);
+        assert_eq!(storage.compact_cold(TableId::Events).await.unwrap(), 2);
+        // Enough commits after it for a checkpoint: the tombstones must live in it.
+        {
+            let mut logs = storage.logs.lock().await;
+            let log = logs.get_mut(&TableId::Events).unwrap();
+            log.write_checkpoint(&storage.cold, clock.now_ns() / 1_000_000)
+                .await
+                .unwrap();
+        }
+        storage.close().unwrap();
+        drop(storage);
+        let exists = |p: &str| dir.path().join("cold").join(p).exists();
+        assert!(small.iter().all(|p| exists(p)));
+
+        clock.advance(Duration::from_secs(60));
+        let (storage, _) = Storage::open((&config).into(), clock.clone())
+            .await
+            .unwrap();
+        let mut pending: Vec<String> = storage
+            .pending_vacuum()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        pending.sort();
+        assert_eq!(pending, small, "the restart rebuilt the vacuum queue");
+        assert_eq!(storage.vacuum_due().await.unwrap(), 0, "still in grace");
+        assert!(small.iter().all(|p| exists(p)), "kept for older snapshots");
+        clock.advance(VACUUM_GRACE);
+        assert_eq!(storage.vacuum_due().await.unwrap(), 2);
+        assert!(small.iter().all(|p| !exists(p)));
+        assert_eq!(storage.table(TableId::Events).snapshot().cold_rows(), 2);
+        storage.close().unwrap();
+        drop(storage);
+        // Vacuumed files are not queued again by the next start.
+        let (storage, _) = Storage::open((&config).into(), clock).await.unwrap();
+        assert!(storage.pending_vacuum().is_empty());
+        storage.close().unwrap();
+    }
 
     fn file(path: &str, seq: u64, size: u64, max_ts: i64) -> Arc<ColdFile> {
         Arc::new(ColdFile {

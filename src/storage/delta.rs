@@ -34,6 +34,10 @@ use super::table::ColdFile;
 
 /// A checkpoint every this many versions (Delta's default).
 pub const CHECKPOINT_INTERVAL: u64 = 10;
+/// How long checkpoints keep the `remove` tombstones of replaced files (Delta's default
+/// `delta.deletedFileRetentionDuration`, one week): a restart within it still knows which
+/// files to vacuum.
+pub const TOMBSTONE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Tag keys of waylog's exact file bounds in an `add` action.
 const TAG_PREFIX: &str = "waylog.";
 
@@ -162,6 +166,10 @@ pub struct TableLog {
     cold: BTreeMap<String, ColdFile>,
     pub txns: HashMap<String, i64>,
     pub metadata: Option<Metadata>,
+    /// Removed files (path relative to the table root -> `deletionTimestamp`, ms) that no
+    /// later `add` brought back: what vacuum deletes after its grace period. Checkpoints keep
+    /// them for [`TOMBSTONE_RETENTION_MS`] (Delta's tombstones), so they survive a restart.
+    pub tombstones: BTreeMap<String, i64>,
 }
 
 /// What [`TableLog::commit`] did.
@@ -183,6 +191,7 @@ impl TableLog {
             cold: BTreeMap::new(),
             txns: HashMap::new(),
             metadata: None,
+            tombstones: BTreeMap::new(),
         }
     }
 
@@ -243,6 +252,7 @@ impl TableLog {
     pub fn apply(&mut self, actions: &[Action]) {
         for a in actions {
             if let Some(add) = &a.add {
+                self.tombstones.remove(&add.path);
                 self.files.insert(add.path.clone(), add.clone());
                 match cold_file_of(self.table, add) {
                     Some(f) => self.cold.insert(add.path.clone(), f),
@@ -252,6 +262,8 @@ impl TableLog {
             if let Some(r) = &a.remove {
                 self.files.remove(&r.path);
                 self.cold.remove(&r.path);
+                self.tombstones
+                    .insert(r.path.clone(), r.deletion_timestamp.unwrap_or(0));
             }
             if let Some(t) = &a.txn {
                 self.txns.insert(t.app_id.clone(), t.version);
@@ -368,7 +380,7 @@ impl TableLog {
                 self.version = Some(version);
                 // failpoint: after the Delta commit (durable; WAL segments not yet deleted).
                 if version > 0 && version.is_multiple_of(CHECKPOINT_INTERVAL) {
-                    self.write_checkpoint_logged(store).await;
+                    self.write_checkpoint_logged(store, now_ms).await;
                 }
                 return Ok(Committed::Version(version));
             }
@@ -411,19 +423,22 @@ impl TableLog {
     }
 
     /// [`TableLog::write_checkpoint`], a failure only logged: the commits stay the truth.
-    async fn write_checkpoint_logged(&self, store: &ColdStore) {
-        if let Err(e) = self.write_checkpoint(store).await {
+    async fn write_checkpoint_logged(&mut self, store: &ColdStore, now_ms: i64) {
+        if let Err(e) = self.write_checkpoint(store, now_ms).await {
             tracing::warn!(table = self.table.name(), error = %super::error_chain(&e),
                 "delta checkpoint failed; snapshot loading reads the commits instead");
         }
     }
 
     /// Write the classic Parquet checkpoint of the current version and point
-    /// `_last_checkpoint` at it.
-    pub async fn write_checkpoint(&self, store: &ColdStore) -> Result<()> {
+    /// `_last_checkpoint` at it. Tombstones older than [`TOMBSTONE_RETENTION_MS`] at `now_ms`
+    /// are dropped (from the checkpoint and from memory).
+    pub async fn write_checkpoint(&mut self, store: &ColdStore, now_ms: i64) -> Result<()> {
         let Some(version) = self.version else {
             return Ok(());
         };
+        let horizon = now_ms.saturating_sub(TOMBSTONE_RETENTION_MS);
+        self.tombstones.retain(|_, at| *at >= horizon);
         let mut actions = vec![Action {
             protocol: Some(Protocol {
                 min_reader_version: 1,
@@ -449,6 +464,15 @@ impl TableLog {
         }));
         actions.extend(self.files.values().map(|a| Action {
             add: Some(a.clone()),
+            ..Action::default()
+        }));
+        actions.extend(self.tombstones.iter().map(|(path, at)| Action {
+            remove: Some(Remove {
+                path: path.clone(),
+                deletion_timestamp: Some(*at),
+                data_change: false,
+                size: None,
+            }),
             ..Action::default()
         }));
         let size = actions.len();
@@ -514,7 +538,7 @@ async fn read_commit(store: &ColdStore, table: TableId, version: u64) -> Result<
 // Files <-> add actions.
 
 /// The `add` action of a file waylog wrote: Delta statistics of the time and retention
-/// columns (millisecond strings, min rounded down and max up so pruning stays safe) and the
+/// columns (exact nanoseconds: they are `long` columns, see [`delta_type`]) and the
 /// exact nanosecond bounds and WAL range in `tags`.
 pub fn add_of(file: &ColdFile, table: TableId, data_change: bool, now_ms: i64) -> Add {
     let mut min_values = serde_json::Map::new();
@@ -528,8 +552,8 @@ pub fn add_of(file: &ColdFile, table: TableId, data_change: bool, now_ms: i64) -
             file.max_retention_ts,
         ),
     ] {
-        min_values.insert(col.into(), json!(delta_ts(lo, false)));
-        max_values.insert(col.into(), json!(delta_ts(hi, true)));
+        min_values.insert(col.into(), json!(lo));
+        max_values.insert(col.into(), json!(hi));
         null_count.insert(col.into(), json!(0));
     }
     let stats = json!({
@@ -613,20 +637,6 @@ fn cold_file_of(table: TableId, add: &Add) -> Option<ColdFile> {
     })
 }
 
-/// A nanosecond instant as a Delta statistics timestamp (UTC, milliseconds), rounded down or
-/// (`up`) up to the millisecond.
-fn delta_ts(ns: i64, up: bool) -> String {
-    let ms = if up {
-        ns.div_euclid(1_000_000) + i64::from(ns.rem_euclid(1_000_000) != 0)
-    } else {
-        ns.div_euclid(1_000_000)
-    };
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Schema.
 
@@ -651,9 +661,10 @@ fn struct_fields(table: TableId, fields: &Fields) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// Delta's name of an Arrow type. Timestamps are `timestamp` (UTC); the files store them
-/// as nanoseconds, which readers cast (docs/architecture.md §6). Unsigned 64-bit counters
-/// (versions, revisions) are `long`.
+/// Delta's name of an Arrow type. Timestamps are `long`: nanoseconds since the Unix epoch,
+/// UTC, stored as plain Parquet `INT64` (see `cold::plain_timestamps`; Delta's `timestamp` is
+/// microseconds, and Spark refuses nanosecond Parquet timestamps). Unsigned 64-bit counters
+/// (versions, revisions) are `long` too.
 fn delta_type(table: TableId, column: &str, t: &DataType) -> Result<Value> {
     Ok(match t {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => json!("string"),
@@ -666,8 +677,7 @@ fn delta_type(table: TableId, column: &str, t: &DataType) -> Result<Value> {
         DataType::Boolean => json!("boolean"),
         DataType::Binary | DataType::LargeBinary => json!("binary"),
         DataType::Date32 => json!("date"),
-        DataType::Timestamp(_, Some(_)) => json!("timestamp"),
-        DataType::Timestamp(_, None) => json!("timestamp_ntz"),
+        DataType::Timestamp(_, _) => json!("long"),
         DataType::Struct(fields) => {
             json!({"type": "struct", "fields": struct_fields(table, fields)?})
         }
@@ -833,14 +843,14 @@ mod tests {
         assert_eq!(cold_file_of(TableId::Events, &a), Some(f));
         let stats: Value = serde_json::from_str(a.stats.as_deref().unwrap()).unwrap();
         assert_eq!(stats["numRecords"], json!(7));
-        // Min rounded down, max rounded up to the millisecond.
+        // Exact nanosecond bounds of the `long` time column.
         assert_eq!(
             stats["minValues"]["ts_start"],
-            json!("2026-05-04T10:00:00.000Z")
+            json!(1_777_888_800_000_000_001i64)
         );
         assert_eq!(
             stats["maxValues"]["ts_start"],
-            json!("2026-05-04T10:00:00.124Z")
+            json!(1_777_888_800_123_456_789i64)
         );
     }
 

@@ -253,10 +253,25 @@ pub struct TableGauges {
 /// Counters exposed for logs, tests and metrics.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Where the time of the last flush chunk went (benchmarks read it after each flush).
+    pub last_flush_timing: Mutex<Option<FlushTiming>>,
     pub flushes: AtomicU64,
     pub flushed_rows: AtomicU64,
     pub last_flush_ms: AtomicU64,
     pub retention_removed_rows: AtomicU64,
+}
+
+/// The phases of one flush chunk, each measured from the end of the previous one.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FlushTiming {
+    /// Sort and ZSTD Parquet encoding of the chunk.
+    pub encode: Duration,
+    /// The Parquet PUTs (+ fsync of file and directories on local disk).
+    pub put: Duration,
+    /// The Delta commit alone (conditional create + fsync locally, checkpoint when due).
+    pub commit: Duration,
+    /// From the start of the chunk to the WAL deletion after the commit.
+    pub total: Duration,
 }
 
 pub struct Storage {
@@ -269,8 +284,9 @@ pub struct Storage {
     /// This node's identity (`txn` app id, file tag); `None` for a read-only open of a data
     /// directory no server has opened.
     node: Option<NodeId>,
-    /// Files replaced by compaction, deleted once their grace period has passed.
-    vacuum: Mutex<Vec<(Instant, String)>>,
+    /// Files removed from the tables (compaction, retention) with the clock time (ns) their
+    /// grace period ends; deleted after it. Rebuilt at start from the logs' tombstones.
+    vacuum: Mutex<Vec<(i64, String)>>,
     wal: Option<Arc<Mutex<Wal>>>,
     writer_tx: Mutex<Option<mpsc::Sender<WriteMsg>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -645,7 +661,11 @@ impl Storage {
         let cold = ColdStore::open(cfg.cold_store.as_deref(), &cfg.data_dir, true, &cfg.s3)?;
         let node = NodeId::load(&cfg.data_dir, true)?.expect("created when missing");
         let now = clock.now_ns();
-        let (logs, orphans) = commit::open_logs(&cold, &node, now / 1_000_000).await?;
+        let commit::OpenedLogs {
+            logs,
+            problems: orphans,
+            pending_vacuum,
+        } = commit::open_logs(&cold, &node, now / 1_000_000).await?;
         let flushed = flushed_seqs(&logs, Some(&node));
         let mut dedup = Dedup::new(
             i64::try_from(cfg.dedup_window.as_nanos()).unwrap_or(i64::MAX),
@@ -698,6 +718,11 @@ impl Storage {
             false,
             Some(lock),
         ));
+        storage.schedule_vacuum_at(
+            pending_vacuum
+                .into_iter()
+                .map(|(deleted_ms, path)| (deleted_ms.saturating_mul(1_000_000), path)),
+        );
         storage.start_writer(dedup);
         // Replay leaves one batch per record; merge them so queries see few batches.
         for t in TableId::ALL {
@@ -1201,6 +1226,12 @@ impl Storage {
         self.crash_point(failpoints::BEFORE_WAL_DELETE)?;
         self.delete_flushed_wal()?;
         self.crash_point(failpoints::AFTER_WAL_DELETE)?;
+        *self.stats.last_flush_timing.lock() = Some(FlushTiming {
+            encode: encoded,
+            put: put - encoded,
+            commit: committed - before_commit,
+            total: started.elapsed(),
+        });
         Ok(rows)
     }
 

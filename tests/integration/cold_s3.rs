@@ -275,6 +275,70 @@ fn s3_store_settings_are_checked_at_start() {
     assert!(out.stderr.contains("WAYLOG_S3_ALLOW_HTTP"), "{out:?}");
 }
 
+/// An AWS shared credentials file and config file, profile `ci`, in `dir`: (credentials
+/// path, config path).
+fn write_aws_profile(dir: &std::path::Path) -> (String, String) {
+    let credentials = dir.join("aws-credentials");
+    let config = dir.join("aws-config");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = AKIDNOTTHISONE\n\n[ci]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    std::fs::write(&config, "[profile ci]\nregion = us-east-1\n").unwrap();
+    let s = |p: PathBuf| p.to_string_lossy().into_owned();
+    (s(credentials), s(config))
+}
+
+/// S3 credentials and region from `AWS_PROFILE` in the shared credentials and config files
+/// (no `AWS_*` keys, no `WAYLOG_S3_*` keys or region, instance metadata off): the server opens
+/// the bucket and its flush lands. Without the profile it has no credentials at all and
+/// cannot open the store. A profile that is in neither file is refused by name.
+#[test]
+fn s3_credentials_from_an_aws_profile_file() {
+    let Some(s3) = S3Server::start("s3_credentials_from_an_aws_profile_file") else {
+        return;
+    };
+    let dir = TestDir::new();
+    std::fs::create_dir_all(dir.data_dir()).unwrap();
+    let (credentials, config) = write_aws_profile(dir.data_dir().parent().unwrap());
+    let env = [
+        ("WAYLOG_COLD_STORE", s3.store("profile")),
+        ("WAYLOG_S3_ENDPOINT", s3.endpoint.clone()),
+        ("WAYLOG_S3_ALLOW_HTTP", "true".into()),
+        ("AWS_PROFILE", "ci".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", credentials.clone()),
+        ("AWS_CONFIG_FILE", config.clone()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ];
+    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(&dir.data_dir(), &["--hot-window", "1s"], &refs);
+    let events = service_events("profile", "checkout", 4, recent_base());
+    assert_eq!(server.ingest(&events)["accepted"], json!(4));
+    let empty = TestDir::new();
+    std::fs::create_dir_all(empty.data_dir()).unwrap();
+    let landed = wait_until(Duration::from_secs(30), || {
+        s3.cli_rows(&empty.data_dir(), "profile", BY_SERVICE) == json!([["checkout", 4]])
+    });
+    assert!(landed, "rows never reached S3; log:\n{}", server.log());
+    server.stop_graceful();
+
+    let out = Command::new(BIN)
+        .args(["query", "--data-dir"])
+        .arg(empty.data_dir())
+        .args(["--cold-store", &s3.store("profile")])
+        .args(["--s3-endpoint", &s3.endpoint, "--s3-allow-http", "true"])
+        .arg("SELECT 1")
+        .env("AWS_PROFILE", "nope")
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .env("AWS_CONFIG_FILE", &config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("AWS_PROFILE=nope"), "{stderr}");
+}
+
 /// deltalake reads exactly the rows `waylog query` returns from the local cold tier, through
 /// enough flushes to pass a checkpoint; this node's `txn` is the flushed WAL sequence; a
 /// restart (rows from the table alone) still agrees.

@@ -171,9 +171,13 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        // Hermetic: settings come from this test only (the LLM vendor variables included).
+        // Hermetic: settings come from this test only (the LLM vendor and AWS variables
+        // included).
         for (k, _) in std::env::vars() {
-            if k.starts_with("WAYLOG_") || LLM_VARIABLES.contains(&k.as_str()) {
+            if k.starts_with("WAYLOG_")
+                || k.starts_with("AWS_")
+                || LLM_VARIABLES.contains(&k.as_str())
+            {
                 cmd.env_remove(k);
             }
         }
