@@ -304,17 +304,17 @@ pub async fn root_cause_summaries_each(
     windows: &[TimeWindow],
 ) -> Result<Vec<Vec<RootSummary>>, ReadError> {
     let mut out = vec![Vec::new(); windows.len()];
-    for group in overlapping_extents(windows) {
-        let mut candidates = Vec::new();
-        for &i in &group {
-            candidates.extend(candidate_traces(ctx, &windows[i]).await?);
-        }
-        let hull = group
+    let extents: Vec<(i64, i64)> = windows.iter().map(TimeWindow::extent).collect();
+    for (hull, group) in touching(&extents) {
+        let spans: Vec<(i64, i64)> = group
             .iter()
-            .map(|&i| windows[i].extent())
-            .fold((i64::MAX, i64::MIN), |(lo, hi), (l, h)| {
-                (lo.min(l), hi.max(h))
-            });
+            .map(|&i| (windows[i].since_ns, windows[i].until_ns))
+            .collect();
+        let mut candidates = Vec::new();
+        for ((since_ns, until_ns), _) in touching(&spans) {
+            let cover = TimeWindow { since_ns, until_ns };
+            candidates.extend(candidate_traces(ctx, &cover).await?);
+        }
         load_traces(ctx, &candidates, hull, |rows| {
             for &i in &group {
                 let rows = rows_in(rows, windows[i].extent());
@@ -335,23 +335,24 @@ fn rows_in<'r, 'a>(rows: &'r [TraceRowRef<'a>], (lo, hi): (i64, i64)) -> &'r [Tr
     &rows[from..to.max(from)]
 }
 
-/// The positions of `windows` grouped so that the extents of each group overlap (or touch) as
-/// one interval, groups in extent order.
-fn overlapping_extents(windows: &[TimeWindow]) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..windows.len()).collect();
-    order.sort_by_key(|&i| windows[i].extent());
-    let mut groups: Vec<(i64, Vec<usize>)> = Vec::new();
+/// `intervals` (inclusive) grouped where they overlap or touch: per group, in order, its hull
+/// and the positions of its members. The candidates of a group's hull are the union of its
+/// members' candidates, and a group's extents load in one pass.
+fn touching(intervals: &[(i64, i64)]) -> Vec<((i64, i64), Vec<usize>)> {
+    let mut order: Vec<usize> = (0..intervals.len()).collect();
+    order.sort_by_key(|&i| intervals[i]);
+    let mut groups: Vec<((i64, i64), Vec<usize>)> = Vec::new();
     for i in order {
-        let (lo, hi) = windows[i].extent();
+        let (lo, hi) = intervals[i];
         match groups.last_mut() {
-            Some((end, group)) if lo <= end.saturating_add(1) => {
-                *end = (*end).max(hi);
+            Some((hull, group)) if lo <= hull.1.saturating_add(1) => {
+                hull.1 = hull.1.max(hi);
                 group.push(i);
             }
-            _ => groups.push((hi, vec![i])),
+            _ => groups.push(((lo, hi), vec![i])),
         }
     }
-    groups.into_iter().map(|(_, g)| g).collect()
+    groups
 }
 
 /// The `graph_stats` counts of a window.
@@ -638,7 +639,8 @@ mod tests {
 
     /// The shared pass of `compare_windows` (both windows' root causes from one load, both
     /// windows' durations from one extents pass) answers what one read per window answers,
-    /// for adjacent, overlapping and far-apart windows over hot and cold data.
+    /// for adjacent, overlapping, apart (extents overlapping) and far-apart windows over hot
+    /// and cold data.
     #[tokio::test]
     async fn windows_read_together_equal_windows_read_alone() {
         const NOW: i64 = 1_777_888_800_000_000_000;
@@ -655,6 +657,7 @@ mod tests {
             (w(150, 30), w(120, 0)),
             (w(240, 210), w(30, 0)),
             (w(200, 100), w(130, 70)),
+            (w(100, 70), w(30, 0)),
         ];
         let mut compared = 0;
         for (base, cur) in pairs {
