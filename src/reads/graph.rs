@@ -4,7 +4,7 @@
 //! the window counts of `graph_stats` (`sql/graph_stats.sql`) and the trace durations of
 //! `compare_windows` (`sql/trace_durations.sql`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use datafusion::prelude::SessionContext;
 
@@ -414,12 +414,9 @@ pub async fn durations_each(
     windows: &[TimeWindow],
 ) -> Result<Vec<Durations>, ReadError> {
     let ranges: Vec<(i64, i64)> = windows.iter().map(TimeWindow::extent).collect();
-    if let Some(each) = extents::trace_extents_each(ctx, &ranges).await? {
-        return Ok(each
-            .iter()
-            .zip(windows)
-            .map(|(extents, w)| Durations::of_extents(extents, w))
-            .collect());
+    let counts = windows.iter().map(|w| DurationCounts::new(*w)).collect();
+    if let Some(each) = extents::trace_extents_each(ctx, &ranges, counts).await? {
+        return Ok(each.into_iter().map(DurationCounts::finish).collect());
     }
     let mut out = Vec::with_capacity(windows.len());
     for w in windows {
@@ -448,6 +445,58 @@ async fn durations_sql(ctx: &SessionContext, window: &TimeWindow) -> Result<Dura
     Ok(out)
 }
 
+/// Durations (ms) below this are counted in an array, the rare longer ones in a map.
+const DENSE_DURATIONS: usize = 1 << 16;
+
+/// The durations histogram of the traces whose first event starts in `window`, counted from
+/// the merged trace extents (`(min ts_start, max ts_end)` per trace) as they arrive, durations
+/// as the SQL computes them.
+struct DurationCounts {
+    window: TimeWindow,
+    dense: Vec<i64>,
+    sparse: BTreeMap<i64, i64>,
+}
+
+impl DurationCounts {
+    fn new(window: TimeWindow) -> Self {
+        DurationCounts {
+            window,
+            dense: Vec::new(),
+            sparse: BTreeMap::new(),
+        }
+    }
+
+    /// The histogram in ascending duration order: negative durations, the array, the rest.
+    fn finish(self) -> Durations {
+        let dense = self.dense.iter().enumerate().map(|(d, n)| (d as i64, *n));
+        let mut out = Durations::default();
+        let below = self.sparse.range(..0).map(|(d, n)| (*d, *n));
+        let above = self.sparse.range(0..).map(|(d, n)| (*d, *n));
+        for (duration, traces) in below.chain(dense).chain(above) {
+            out.push(duration, traces);
+        }
+        out
+    }
+}
+
+impl extents::ExtentSink for DurationCounts {
+    fn add(&mut self, start: i64, end: i64) {
+        if !self.window.contains(start) {
+            return;
+        }
+        let duration = end.wrapping_sub(start) / 1_000_000;
+        match usize::try_from(duration) {
+            Ok(d) if d < DENSE_DURATIONS => {
+                if self.dense.is_empty() {
+                    self.dense = vec![0; DENSE_DURATIONS];
+                }
+                self.dense[d] += 1;
+            }
+            _ => *self.sparse.entry(duration).or_default() += 1,
+        }
+    }
+}
+
 /// Trace durations (ms) as an ascending histogram: `(duration, traces)` per distinct duration.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Durations {
@@ -456,26 +505,6 @@ pub struct Durations {
 }
 
 impl Durations {
-    /// The histogram of the traces among `extents` (`(min ts_start, max ts_end)` per trace)
-    /// whose first event starts in `window`, durations as the SQL computes them.
-    pub fn of_extents(extents: &[(i64, i64)], window: &TimeWindow) -> Self {
-        let mut counts: HashMap<i64, i64> = HashMap::new();
-        for (start, end) in extents {
-            if (window.since_ns..=window.until_ns).contains(start) {
-                *counts
-                    .entry(end.wrapping_sub(*start) / 1_000_000)
-                    .or_default() += 1;
-            }
-        }
-        let mut buckets: Vec<(i64, i64)> = counts.into_iter().collect();
-        buckets.sort_unstable();
-        let mut out = Durations::default();
-        for (duration, traces) in buckets {
-            out.push(duration, traces);
-        }
-        out
-    }
-
     /// Add `traces` traces of `duration` ms; durations come in ascending order.
     pub fn push(&mut self, duration: i64, traces: i64) {
         if traces > 0 {
@@ -670,7 +699,7 @@ mod tests {
             compared += alone.iter().map(Vec::len).sum::<usize>();
             let ranges = [base.extent(), cur.extent()];
             assert!(
-                extents::trace_extents_each(&ctx, &ranges)
+                extents::trace_extents_each(&ctx, &ranges, vec![Vec::<(i64, i64)>::new(); 2])
                     .await
                     .unwrap()
                     .is_some(),
@@ -685,6 +714,36 @@ mod tests {
             assert!(by_sql.iter().all(|d| d.total() > 0));
         }
         assert!(compared > 20, "the windows hold root causes ({compared})");
+    }
+
+    #[test]
+    fn duration_counts_keep_ascending_order_beyond_the_array() {
+        use extents::ExtentSink;
+        const MS: i64 = 1_000_000;
+        let window = TimeWindow {
+            since_ns: 0,
+            until_ns: 1_000 * MS,
+        };
+        let mut c = DurationCounts::new(window);
+        for (start, ms) in [
+            (0, 3),
+            (10, 100_000),
+            (20, -5),
+            (30, 3),
+            (40, 65_535),
+            (50, 7),
+        ] {
+            c.add(start * MS, start * MS + ms * MS);
+        }
+        // Outside the window: not counted.
+        c.add(-MS, 0);
+        c.add(1_001 * MS, 1_002 * MS);
+        let mut expected = Durations::default();
+        for (d, n) in [(-5, 1), (3, 2), (7, 1), (65_535, 1), (100_000, 1)] {
+            expected.push(d, n);
+        }
+        assert_eq!(c.finish(), expected);
+        assert_eq!(DurationCounts::new(window).finish(), Durations::default());
     }
 
     #[test]

@@ -55,6 +55,18 @@ impl SourceRun {
     }
 }
 
+/// Where a merged trace extent goes: `(min ts_start, max ts_end)` of one trace, traces in id
+/// order.
+pub trait ExtentSink: Send + 'static {
+    fn add(&mut self, start: i64, end: i64);
+}
+
+impl ExtentSink for Vec<(i64, i64)> {
+    fn add(&mut self, start: i64, end: i64) {
+        self.push((start, end));
+    }
+}
+
 /// `(min ts_start, max ts_end)` of every trace with an event whose `ts_start` lies in
 /// `[lo, hi]` (over those events only), in trace-id order; `None` when some source in range
 /// has no usable index, so the caller falls back to SQL.
@@ -62,17 +74,19 @@ pub async fn trace_extents(
     ctx: &SessionContext,
     range: (i64, i64),
 ) -> Result<Option<Vec<(i64, i64)>>> {
-    let each = trace_extents_each(ctx, &[range]).await?;
+    let each = trace_extents_each(ctx, &[range], vec![Vec::new()]).await?;
     Ok(each.and_then(|mut e| e.pop()))
 }
 
-/// [`trace_extents`] of each of `ranges`, in order, from one read of every source: a source
-/// lying inside several ranges gives them the one run its index keeps, and the runs of all
-/// ranges merge in one pass. `None` when some source in a range has no usable index.
-pub async fn trace_extents_each(
+/// [`trace_extents`] of each of `ranges` into the sink at its position in `sinks` (given
+/// back), from one read of every source: a source lying inside several ranges gives them the
+/// one run its index keeps, and the runs of all ranges merge in one pass. `None` when some
+/// source in a range has no usable index.
+pub async fn trace_extents_each<S: ExtentSink>(
     ctx: &SessionContext,
     ranges: &[(i64, i64)],
-) -> Result<Option<Vec<Vec<(i64, i64)>>>> {
+    mut sinks: Vec<S>,
+) -> Result<Option<Vec<S>>> {
     let Some(t) = ctx.state().config().get_extension::<TraceContext>() else {
         return Ok(None);
     };
@@ -124,10 +138,12 @@ pub async fn trace_extents_each(
             None => return Ok(None),
         }
     }
-    let n = ranges.len();
-    tokio::task::spawn_blocking(move || Ok(Some(merge(runs, n))))
-        .await
-        .map_err(|e| DataFusionError::External(Box::new(e)))?
+    tokio::task::spawn_blocking(move || {
+        merge(&runs, &mut sinks);
+        Ok(Some(sinks))
+    })
+    .await
+    .map_err(|e| DataFusionError::External(Box::new(e)))?
 }
 
 /// The distinct runs one source gives a set of ranges, each with the ranges it serves.
@@ -203,15 +219,13 @@ pub(super) fn source_run(index: &TraceIndex, columns: &RecordBatch, (lo, hi): (i
     Some(run)
 }
 
-/// The runs merged by trace id, per range (`ranges` of them): one `(min start, max end)` per
-/// trace of the runs serving that range, in id order.
-fn merge(runs: Vec<(SourceRun, Vec<usize>)>, ranges: usize) -> Vec<Vec<(i64, i64)>> {
+/// The runs merged by trace id into the sink of each range they serve: one `(min start, max
+/// end)` per trace of the runs serving that range, in id order.
+fn merge<S: ExtentSink>(runs: &[(SourceRun, Vec<usize>)], sinks: &mut [S]) {
     let runs: Vec<(&[Extent], &[usize])> = runs
         .iter()
         .map(|(run, serves)| (run.extents(), serves.as_slice()))
         .collect();
-    let longest = runs.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let mut out: Vec<Vec<(i64, i64)>> = (0..ranges).map(|_| Vec::with_capacity(longest)).collect();
     // (next id, run, position) of each unfinished run.
     let mut heap: BinaryHeap<Reverse<(u128, usize, usize)>> = runs
         .iter()
@@ -219,7 +233,7 @@ fn merge(runs: Vec<(SourceRun, Vec<usize>)>, ranges: usize) -> Vec<Vec<(i64, i64
         .filter_map(|(r, run)| run.0.first().map(|e| Reverse((e.0, r, 0))))
         .collect();
     // The trace being merged per range.
-    let mut current: Vec<Option<Extent>> = vec![None; ranges];
+    let mut current: Vec<Option<Extent>> = vec![None; sinks.len()];
     while let Some(Reverse((id, r, pos))) = heap.pop() {
         let (extents, serves) = runs[r];
         let (_, start, end) = extents[pos];
@@ -227,7 +241,7 @@ fn merge(runs: Vec<(SourceRun, Vec<usize>)>, ranges: usize) -> Vec<Vec<(i64, i64
             current[k] = match current[k] {
                 Some(c) if c.0 == id => Some((id, c.1.min(start), c.2.max(end))),
                 Some(c) => {
-                    out[k].push((c.1, c.2));
+                    sinks[k].add(c.1, c.2);
                     Some((id, start, end))
                 }
                 None => Some((id, start, end)),
@@ -237,12 +251,11 @@ fn merge(runs: Vec<(SourceRun, Vec<usize>)>, ranges: usize) -> Vec<Vec<(i64, i64
             heap.push(Reverse((next.0, r, pos + 1)));
         }
     }
-    for (out, c) in out.iter_mut().zip(current) {
+    for (sink, c) in sinks.iter_mut().zip(current) {
         if let Some(c) = c {
-            out.push((c.1, c.2));
+            sink.add(c.1, c.2);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -306,6 +319,12 @@ mod tests {
         assert_eq!(cut.extents(), &[(7, 20, 60)]);
     }
 
+    fn merged(runs: &[(SourceRun, Vec<usize>)], ranges: usize) -> Vec<Vec<(i64, i64)>> {
+        let mut sinks = vec![Vec::new(); ranges];
+        merge(runs, &mut sinks);
+        sinks
+    }
+
     #[test]
     fn runs_merge_by_trace() {
         let a = vec![(1, 10, 20), (3, 5, 6), (9, 1, 2)];
@@ -313,15 +332,15 @@ mod tests {
         let c = vec![(9, 0, 1)];
         let runs = [a, b, Vec::new(), c].map(|r| (SourceRun::Ranged(r), vec![0]));
         assert_eq!(
-            merge(runs.into(), 1),
+            merged(&runs, 1),
             vec![vec![(10, 20), (1, 30), (7, 8), (0, 2)]]
         );
-        assert_eq!(merge(Vec::new(), 1), vec![Vec::new()]);
+        assert_eq!(merged(&[], 1), vec![Vec::new()]);
         // A run serving two ranges counts in both; one serving one range in that one only.
         let shared = (SourceRun::Ranged(vec![(1, 10, 20), (3, 5, 6)]), vec![0, 1]);
         let second = (SourceRun::Ranged(vec![(3, 1, 30), (4, 7, 8)]), vec![1]);
         assert_eq!(
-            merge(vec![shared, second], 2),
+            merged(&[shared, second], 2),
             vec![vec![(10, 20), (5, 6)], vec![(10, 20), (1, 30), (7, 8)]]
         );
     }
