@@ -292,14 +292,20 @@ struct Side {
     durations: graph::Durations,
 }
 
-/// One window's side of the comparison: the root-cause summaries and the trace durations.
-async fn side(ctx: &SessionContext, window: &TimeWindow) -> Result<Side, ReadError> {
-    let rcs = graph::root_cause_summaries(ctx, window).await?;
-    Ok(Side {
-        codes: code_counts(&rcs),
-        failures: rcs.len(),
-        durations: graph::durations_read(ctx, window).await?,
-    })
+/// The sides of the comparison, one per window in order: the root-cause summaries and the
+/// trace durations of all windows each read in one pass.
+async fn sides(ctx: &SessionContext, windows: &[TimeWindow]) -> Result<Vec<Side>, ReadError> {
+    let rcs = graph::root_cause_summaries_each(ctx, windows).await?;
+    let durations = graph::durations_each(ctx, windows).await?;
+    Ok(rcs
+        .into_iter()
+        .zip(durations)
+        .map(|(rcs, durations)| Side {
+            codes: code_counts(&rcs),
+            failures: rcs.len(),
+            durations,
+        })
+        .collect())
 }
 
 fn entry(code: &str, before: i64, after: i64) -> Value {
@@ -334,10 +340,15 @@ pub async fn compare_windows(
         }
     };
     // Both sides over one snapshot.
-    let (before, after) = with_snapshot(env, |ctx| async move {
-        Ok((side(&ctx, &base).await?, side(&ctx, &cur).await?))
-    })
-    .await?;
+    let mut both = with_snapshot(
+        env,
+        |ctx| async move { Ok(sides(&ctx, &[base, cur]).await?) },
+    )
+    .await?
+    .into_iter();
+    let (Some(before), Some(after)) = (both.next(), both.next()) else {
+        return Err(ToolError::internal(&"compare_windows read no side"));
+    };
     let mut codes: Vec<&String> = before.codes.keys().chain(after.codes.keys()).collect();
     codes.sort();
     codes.dedup();

@@ -4,7 +4,7 @@
 //! the window counts of `graph_stats` (`sql/graph_stats.sql`) and the trace durations of
 //! `compare_windows` (`sql/trace_durations.sql`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use datafusion::prelude::SessionContext;
 
@@ -289,13 +289,70 @@ pub async fn root_cause_summaries(
     ctx: &SessionContext,
     window: &TimeWindow,
 ) -> Result<Vec<RootSummary>, ReadError> {
-    let candidates = candidate_traces(ctx, window).await?;
-    let mut out = Vec::new();
-    load_traces(ctx, &candidates, window.extent(), |rows| {
-        out.extend(root_summary(rows, window));
-    })
-    .await?;
+    let mut each = root_cause_summaries_each(ctx, std::slice::from_ref(window)).await?;
+    Ok(each.pop().unwrap_or_default())
+}
+
+/// [`root_cause_summaries`] of each of `windows`, in order. Windows whose extents overlap
+/// share one load: the union of their candidates over the hull of their extents, each window
+/// then judged on the rows of its own extent only (one run of a trace's rows, which come in
+/// `ts_start` order), exactly the rows its own load would give. A trace that is not a
+/// candidate of a window is no root cause of it (its origin would be a failed event starting
+/// in the window), so the wider candidate set changes no answer.
+pub async fn root_cause_summaries_each(
+    ctx: &SessionContext,
+    windows: &[TimeWindow],
+) -> Result<Vec<Vec<RootSummary>>, ReadError> {
+    let mut out = vec![Vec::new(); windows.len()];
+    let extents: Vec<(i64, i64)> = windows.iter().map(TimeWindow::extent).collect();
+    for (hull, group) in touching(&extents) {
+        let spans: Vec<(i64, i64)> = group
+            .iter()
+            .map(|&i| (windows[i].since_ns, windows[i].until_ns))
+            .collect();
+        let mut candidates = Vec::new();
+        for ((since_ns, until_ns), _) in touching(&spans) {
+            let cover = TimeWindow { since_ns, until_ns };
+            candidates.extend(candidate_traces(ctx, &cover).await?);
+        }
+        load_traces(ctx, &candidates, hull, |rows| {
+            for &i in &group {
+                let rows = rows_in(rows, windows[i].extent());
+                if !rows.is_empty() {
+                    out[i].extend(root_summary(rows, &windows[i]));
+                }
+            }
+        })
+        .await?;
+    }
     Ok(out)
+}
+
+/// The rows of one trace (in `ts_start` order) whose `ts_start` lies in `[lo, hi]`.
+fn rows_in<'r, 'a>(rows: &'r [TraceRowRef<'a>], (lo, hi): (i64, i64)) -> &'r [TraceRowRef<'a>] {
+    let from = rows.partition_point(|r| r.ts_start_ns() < lo);
+    let to = rows.partition_point(|r| r.ts_start_ns() <= hi);
+    &rows[from..to.max(from)]
+}
+
+/// `intervals` (inclusive) grouped where they overlap or touch: per group, in order, its hull
+/// and the positions of its members. The candidates of a group's hull are the union of its
+/// members' candidates, and a group's extents load in one pass.
+fn touching(intervals: &[(i64, i64)]) -> Vec<((i64, i64), Vec<usize>)> {
+    let mut order: Vec<usize> = (0..intervals.len()).collect();
+    order.sort_by_key(|&i| intervals[i]);
+    let mut groups: Vec<((i64, i64), Vec<usize>)> = Vec::new();
+    for i in order {
+        let (lo, hi) = intervals[i];
+        match groups.last_mut() {
+            Some((hull, group)) if lo <= hull.1.saturating_add(1) => {
+                hull.1 = hull.1.max(hi);
+                group.push(i);
+            }
+            _ => groups.push(((lo, hi), vec![i])),
+        }
+    }
+    groups
 }
 
 /// The `graph_stats` counts of a window.
@@ -346,10 +403,31 @@ pub async fn durations_read(
     ctx: &SessionContext,
     window: &TimeWindow,
 ) -> Result<Durations, ReadError> {
-    let (lo, hi) = window.extent();
-    if let Some(extents) = extents::trace_extents(ctx, (lo, hi)).await? {
-        return Ok(Durations::of_extents(&extents, window));
+    let mut each = durations_each(ctx, std::slice::from_ref(window)).await?;
+    Ok(each.pop().unwrap_or_default())
+}
+
+/// [`durations_read`] of each of `windows`, in order, the trace extents of all of them read
+/// in one pass ([`extents::trace_extents_each`]).
+pub async fn durations_each(
+    ctx: &SessionContext,
+    windows: &[TimeWindow],
+) -> Result<Vec<Durations>, ReadError> {
+    let ranges: Vec<(i64, i64)> = windows.iter().map(TimeWindow::extent).collect();
+    let counts = windows.iter().map(|w| DurationCounts::new(*w)).collect();
+    if let Some(each) = extents::trace_extents_each(ctx, &ranges, counts).await? {
+        return Ok(each.into_iter().map(DurationCounts::finish).collect());
     }
+    let mut out = Vec::with_capacity(windows.len());
+    for w in windows {
+        out.push(durations_sql(ctx, w).await?);
+    }
+    Ok(out)
+}
+
+/// `sql/trace_durations.sql` over `window`.
+async fn durations_sql(ctx: &SessionContext, window: &TimeWindow) -> Result<Durations, ReadError> {
+    let (lo, hi) = window.extent();
     let params = vec![
         Param::Timestamp(lo),
         Param::Timestamp(hi),
@@ -367,6 +445,58 @@ pub async fn durations_read(
     Ok(out)
 }
 
+/// Durations (ms) below this are counted in an array, the rare longer ones in a map.
+const DENSE_DURATIONS: usize = 1 << 16;
+
+/// The durations histogram of the traces whose first event starts in `window`, counted from
+/// the merged trace extents (`(min ts_start, max ts_end)` per trace) as they arrive, durations
+/// as the SQL computes them.
+struct DurationCounts {
+    window: TimeWindow,
+    dense: Vec<i64>,
+    sparse: BTreeMap<i64, i64>,
+}
+
+impl DurationCounts {
+    fn new(window: TimeWindow) -> Self {
+        DurationCounts {
+            window,
+            dense: Vec::new(),
+            sparse: BTreeMap::new(),
+        }
+    }
+
+    /// The histogram in ascending duration order: negative durations, the array, the rest.
+    fn finish(self) -> Durations {
+        let dense = self.dense.iter().enumerate().map(|(d, n)| (d as i64, *n));
+        let mut out = Durations::default();
+        let below = self.sparse.range(..0).map(|(d, n)| (*d, *n));
+        let above = self.sparse.range(0..).map(|(d, n)| (*d, *n));
+        for (duration, traces) in below.chain(dense).chain(above) {
+            out.push(duration, traces);
+        }
+        out
+    }
+}
+
+impl extents::ExtentSink for DurationCounts {
+    fn add(&mut self, start: i64, end: i64) {
+        if !self.window.contains(start) {
+            return;
+        }
+        let duration = end.wrapping_sub(start) / 1_000_000;
+        match usize::try_from(duration) {
+            Ok(d) if d < DENSE_DURATIONS => {
+                if self.dense.is_empty() {
+                    self.dense = vec![0; DENSE_DURATIONS];
+                }
+                self.dense[d] += 1;
+            }
+            _ => *self.sparse.entry(duration).or_default() += 1,
+        }
+    }
+}
+
 /// Trace durations (ms) as an ascending histogram: `(duration, traces)` per distinct duration.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Durations {
@@ -375,26 +505,6 @@ pub struct Durations {
 }
 
 impl Durations {
-    /// The histogram of the traces among `extents` (`(min ts_start, max ts_end)` per trace)
-    /// whose first event starts in `window`, durations as the SQL computes them.
-    pub fn of_extents(extents: &[(i64, i64)], window: &TimeWindow) -> Self {
-        let mut counts: HashMap<i64, i64> = HashMap::new();
-        for (start, end) in extents {
-            if (window.since_ns..=window.until_ns).contains(start) {
-                *counts
-                    .entry(end.wrapping_sub(*start) / 1_000_000)
-                    .or_default() += 1;
-            }
-        }
-        let mut buckets: Vec<(i64, i64)> = counts.into_iter().collect();
-        buckets.sort_unstable();
-        let mut out = Durations::default();
-        for (duration, traces) in buckets {
-            out.push(duration, traces);
-        }
-        out
-    }
-
     /// Add `traces` traces of `duration` ms; durations come in ascending order.
     pub fn push(&mut self, duration: i64, traces: i64) {
         if traces > 0 {
@@ -491,6 +601,149 @@ mod tests {
         let ok = vec![row("a", "gateway", "s1", "", "ok", 0)];
         let f = trace_facts(&ok);
         assert_eq!((f.origin, f.chain), (None, vec!["gateway".to_string()]));
+    }
+
+    /// 160 traces over four hours (two hours cold, two hot; every sixth trace with a second
+    /// failure 75 minutes after its start, so a trace's rows differ between extents), failed
+    /// events under five codes.
+    async fn spanning_storage(dir: &std::path::Path, now: i64) -> crate::query::QueryEngine {
+        use crate::model::event::{Anchor, test_event};
+        use crate::storage::schema::{TableId, events_to_batch};
+        const MIN: i64 = 60_000_000_000;
+        let first = now - 240 * MIN;
+        let mut events = Vec::new();
+        for k in 0..160usize {
+            let start = first + k as i64 * 90_000_000_000;
+            let mut offsets = vec![0, MIN / 2, MIN];
+            if k % 6 == 0 {
+                offsets.push(75 * MIN);
+            }
+            for (j, off) in offsets.into_iter().enumerate() {
+                let failed = (k + j) % 3 == 0 || j == 3;
+                let status = if failed { "error" } else { "ok" };
+                let service = ["gateway", "checkout", "payment", "db"][(k + j) % 4];
+                let mut e = test_event(k * 10 + j, service, status, start + off);
+                e.trace_id = format!("{k:032x}");
+                e.ts_end_ns = e.ts_start_ns + (k as i64 % 7 + j as i64) * 3_000_000;
+                e.anchor = failed.then(|| Anchor {
+                    step: "charge".into(),
+                    error_code: format!("E{}", (k + j) % 5),
+                    kind: None,
+                });
+                events.push(e);
+            }
+        }
+        events.sort_by_key(|e| e.ts_start_ns);
+        let storage = crate::storage::test_support::storage_with_hot_batches(dir, now, 0).await;
+        let quarter = events.len().div_ceil(4);
+        for (part, chunk) in events.chunks(quarter).enumerate() {
+            let batch = events_to_batch(chunk).unwrap();
+            storage.append(TableId::Events, batch).await.unwrap();
+            if part == 1 {
+                storage.flush(TableId::Events).await.unwrap();
+            }
+        }
+        let engine = crate::query::QueryEngine::new(storage);
+        engine.warm_trace_indexes().await.unwrap();
+        engine
+    }
+
+    /// `(code, services)` of each root-cause trace of `window` by the per-trace facts.
+    async fn summaries_by_facts(ctx: &SessionContext, window: &TimeWindow) -> Vec<RootSummary> {
+        let facts = root_cause_traces(ctx, window).await.unwrap();
+        facts
+            .into_iter()
+            .map(|f| {
+                let mut services: Vec<String> =
+                    f.services.into_iter().filter(|s| !s.is_empty()).collect();
+                services.sort();
+                services.dedup();
+                RootSummary {
+                    error_code: f.origin.map(|o| o.error_code).unwrap_or_default(),
+                    services,
+                }
+            })
+            .collect()
+    }
+
+    /// The shared pass of `compare_windows` (both windows' root causes from one load, both
+    /// windows' durations from one extents pass) answers what one read per window answers,
+    /// for adjacent, overlapping, apart (extents overlapping) and far-apart windows over hot
+    /// and cold data.
+    #[tokio::test]
+    async fn windows_read_together_equal_windows_read_alone() {
+        const NOW: i64 = 1_777_888_800_000_000_000;
+        const MIN: i64 = 60_000_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let engine = spanning_storage(dir.path(), NOW).await;
+        let ctx = engine.context(64 << 20).await.unwrap();
+        let w = |since_min: i64, until_min: i64| TimeWindow {
+            since_ns: NOW - since_min * MIN,
+            until_ns: NOW - until_min * MIN,
+        };
+        let pairs = [
+            (w(60, 30), w(30, 0)),
+            (w(150, 30), w(120, 0)),
+            (w(240, 210), w(30, 0)),
+            (w(200, 100), w(130, 70)),
+            (w(100, 70), w(30, 0)),
+        ];
+        let mut compared = 0;
+        for (base, cur) in pairs {
+            let together = root_cause_summaries_each(&ctx, &[base, cur]).await.unwrap();
+            let alone = [
+                summaries_by_facts(&ctx, &base).await,
+                summaries_by_facts(&ctx, &cur).await,
+            ];
+            assert_eq!(together, alone, "{base:?} {cur:?}");
+            compared += alone.iter().map(Vec::len).sum::<usize>();
+            let ranges = [base.extent(), cur.extent()];
+            assert!(
+                extents::trace_extents_each(&ctx, &ranges, vec![Vec::<(i64, i64)>::new(); 2])
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "the durations come from the trace indexes"
+            );
+            let durations = durations_each(&ctx, &[base, cur]).await.unwrap();
+            let by_sql = [
+                durations_sql(&ctx, &base).await.unwrap(),
+                durations_sql(&ctx, &cur).await.unwrap(),
+            ];
+            assert_eq!(durations, by_sql, "{base:?} {cur:?}");
+            assert!(by_sql.iter().all(|d| d.total() > 0));
+        }
+        assert!(compared > 20, "the windows hold root causes ({compared})");
+    }
+
+    #[test]
+    fn duration_counts_keep_ascending_order_beyond_the_array() {
+        use extents::ExtentSink;
+        const MS: i64 = 1_000_000;
+        let window = TimeWindow {
+            since_ns: 0,
+            until_ns: 1_000 * MS,
+        };
+        let mut c = DurationCounts::new(window);
+        for (start, ms) in [
+            (0, 3),
+            (10, 100_000),
+            (20, -5),
+            (30, 3),
+            (40, 65_535),
+            (50, 7),
+        ] {
+            c.add(start * MS, start * MS + ms * MS);
+        }
+        // Outside the window: not counted.
+        c.add(-MS, 0);
+        c.add(1_001 * MS, 1_002 * MS);
+        let mut expected = Durations::default();
+        for (d, n) in [(-5, 1), (3, 2), (7, 1), (65_535, 1), (100_000, 1)] {
+            expected.push(d, n);
+        }
+        assert_eq!(c.finish(), expected);
+        assert_eq!(DurationCounts::new(window).finish(), Durations::default());
     }
 
     #[test]

@@ -55,65 +55,127 @@ impl SourceRun {
     }
 }
 
+/// Where a merged trace extent goes: `(min ts_start, max ts_end)` of one trace, traces in id
+/// order.
+pub trait ExtentSink: Send + 'static {
+    fn add(&mut self, start: i64, end: i64);
+}
+
+impl ExtentSink for Vec<(i64, i64)> {
+    fn add(&mut self, start: i64, end: i64) {
+        self.push((start, end));
+    }
+}
+
 /// `(min ts_start, max ts_end)` of every trace with an event whose `ts_start` lies in
 /// `[lo, hi]` (over those events only), in trace-id order; `None` when some source in range
 /// has no usable index, so the caller falls back to SQL.
 pub async fn trace_extents(
     ctx: &SessionContext,
-    (lo, hi): (i64, i64),
+    range: (i64, i64),
 ) -> Result<Option<Vec<(i64, i64)>>> {
+    let each = trace_extents_each(ctx, &[range], vec![Vec::new()]).await?;
+    Ok(each.and_then(|mut e| e.pop()))
+}
+
+/// [`trace_extents`] of each of `ranges` into the sink at its position in `sinks` (given
+/// back), from one read of every source: a source lying inside several ranges gives them the
+/// one run its index keeps, and the runs of all ranges merge in one pass. `None` when some
+/// source in a range has no usable index.
+pub async fn trace_extents_each<S: ExtentSink>(
+    ctx: &SessionContext,
+    ranges: &[(i64, i64)],
+    mut sinks: Vec<S>,
+) -> Result<Option<Vec<S>>> {
     let Some(t) = ctx.state().config().get_extension::<TraceContext>() else {
         return Ok(None);
     };
+    let touches = |(min, max): (i64, i64)| ranges.iter().any(|&(lo, hi)| max >= lo && min <= hi);
+    let ranges: Arc<[(i64, i64)]> = ranges.into();
     let snapshot = &t.snapshot;
-    let mut tasks: Vec<tokio::task::JoinHandle<Result<Option<SourceRun>>>> = Vec::new();
+    let mut tasks: Vec<tokio::task::JoinHandle<Result<Option<SourceRuns>>>> = Vec::new();
     for f in snapshot
         .cold
         .iter()
-        .filter(|f| f.max_ts >= lo && f.min_ts <= hi)
+        .filter(|f| touches((f.min_ts, f.max_ts)))
     {
         let Some(index) = t.cache.get(&t.readers, &snapshot.schema, f).await? else {
             return Ok(None);
         };
-        let span = (f.min_ts, f.max_ts);
+        let (span, ranges) = ((f.min_ts, f.max_ts), ranges.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             let Some(resident) = index.resident.clone() else {
                 return Ok(None);
             };
-            Ok(SourceRun::of(index, &resident, span, (lo, hi)))
+            Ok(SourceRuns::of(&index, &resident, span, &ranges))
         }));
     }
     for h in snapshot
         .hot
         .iter()
-        .filter(|h| h.batch.num_rows() > 0 && h.max_ts >= lo && h.min_ts <= hi)
+        .filter(|h| h.batch.num_rows() > 0 && touches((h.min_ts, h.max_ts)))
     {
-        let (cache, h) = (t.cache.clone(), h.clone());
+        let (cache, h, ranges) = (t.cache.clone(), h.clone(), ranges.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             let Some(index) = cache.get_hot(&h) else {
                 return Ok(None);
             };
-            Ok(SourceRun::of(
-                index,
+            Ok(SourceRuns::of(
+                &index,
                 &h.batch,
                 (h.min_ts, h.max_ts),
-                (lo, hi),
+                &ranges,
             ))
         }));
     }
-    let mut runs = Vec::with_capacity(tasks.len());
+    let mut runs = Vec::new();
     for task in tasks {
-        let run = task
+        let source = task
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))??;
-        match run {
-            Some(run) => runs.push(run),
+        match source {
+            Some(source) => runs.extend(source.0),
             None => return Ok(None),
         }
     }
-    tokio::task::spawn_blocking(move || Ok(Some(merge(runs))))
-        .await
-        .map_err(|e| DataFusionError::External(Box::new(e)))?
+    tokio::task::spawn_blocking(move || {
+        merge(&runs, &mut sinks);
+        Ok(Some(sinks))
+    })
+    .await
+    .map_err(|e| DataFusionError::External(Box::new(e)))?
+}
+
+/// The distinct runs one source gives a set of ranges, each with the ranges it serves.
+struct SourceRuns(Vec<(SourceRun, Vec<usize>)>);
+
+impl SourceRuns {
+    /// The runs of a source (times `[min, max]`, `columns` holding `ts_start` and `ts_end`)
+    /// for `ranges`: its index's kept run for every range holding the whole source, a run of
+    /// its rows in range for each other range it touches; `None` when it cannot be read by
+    /// index.
+    fn of(
+        index: &Arc<TraceIndex>,
+        columns: &RecordBatch,
+        (min, max): (i64, i64),
+        ranges: &[(i64, i64)],
+    ) -> Option<SourceRuns> {
+        let mut whole: Vec<usize> = Vec::new();
+        let mut runs = Vec::new();
+        for (k, &(lo, hi)) in ranges.iter().enumerate() {
+            if max < lo || min > hi {
+                continue;
+            }
+            match SourceRun::of(index.clone(), columns, (min, max), (lo, hi))? {
+                SourceRun::Whole(_) => whole.push(k),
+                ranged => runs.push((ranged, vec![k])),
+            }
+        }
+        if !whole.is_empty() {
+            runs.push((SourceRun::Whole(index.clone()), whole));
+        }
+        Some(SourceRuns(runs))
+    }
 }
 
 /// The non-null `name` column of `batch` as nanoseconds, `None` when absent, of another type
@@ -157,36 +219,43 @@ pub(super) fn source_run(index: &TraceIndex, columns: &RecordBatch, (lo, hi): (i
     Some(run)
 }
 
-/// The runs merged by trace id: one `(min start, max end)` per trace, in id order.
-fn merge(runs: Vec<SourceRun>) -> Vec<(i64, i64)> {
-    let runs: Vec<&[Extent]> = runs.iter().map(SourceRun::extents).collect();
-    let mut out: Vec<(i64, i64)> =
-        Vec::with_capacity(runs.iter().map(|r| r.len()).max().unwrap_or(0));
+/// The runs merged by trace id into the sink of each range they serve: one `(min start, max
+/// end)` per trace of the runs serving that range, in id order.
+fn merge<S: ExtentSink>(runs: &[(SourceRun, Vec<usize>)], sinks: &mut [S]) {
+    let runs: Vec<(&[Extent], &[usize])> = runs
+        .iter()
+        .map(|(run, serves)| (run.extents(), serves.as_slice()))
+        .collect();
     // (next id, run, position) of each unfinished run.
     let mut heap: BinaryHeap<Reverse<(u128, usize, usize)>> = runs
         .iter()
         .enumerate()
-        .filter_map(|(r, run)| run.first().map(|e| Reverse((e.0, r, 0))))
+        .filter_map(|(r, run)| run.0.first().map(|e| Reverse((e.0, r, 0))))
         .collect();
-    let mut current: Option<Extent> = None;
+    // The trace being merged per range.
+    let mut current: Vec<Option<Extent>> = vec![None; sinks.len()];
     while let Some(Reverse((id, r, pos))) = heap.pop() {
-        let (_, start, end) = runs[r][pos];
-        current = match current {
-            Some(c) if c.0 == id => Some((id, c.1.min(start), c.2.max(end))),
-            Some(c) => {
-                out.push((c.1, c.2));
-                Some((id, start, end))
-            }
-            None => Some((id, start, end)),
-        };
-        if let Some(next) = runs[r].get(pos + 1) {
+        let (extents, serves) = runs[r];
+        let (_, start, end) = extents[pos];
+        for &k in serves {
+            current[k] = match current[k] {
+                Some(c) if c.0 == id => Some((id, c.1.min(start), c.2.max(end))),
+                Some(c) => {
+                    sinks[k].add(c.1, c.2);
+                    Some((id, start, end))
+                }
+                None => Some((id, start, end)),
+            };
+        }
+        if let Some(next) = extents.get(pos + 1) {
             heap.push(Reverse((next.0, r, pos + 1)));
         }
     }
-    if let Some(c) = current {
-        out.push((c.1, c.2));
+    for (sink, c) in sinks.iter_mut().zip(current) {
+        if let Some(c) = c {
+            sink.add(c.1, c.2);
+        }
     }
-    out
 }
 
 #[cfg(test)]
@@ -250,14 +319,30 @@ mod tests {
         assert_eq!(cut.extents(), &[(7, 20, 60)]);
     }
 
+    fn merged(runs: &[(SourceRun, Vec<usize>)], ranges: usize) -> Vec<Vec<(i64, i64)>> {
+        let mut sinks = vec![Vec::new(); ranges];
+        merge(runs, &mut sinks);
+        sinks
+    }
+
     #[test]
     fn runs_merge_by_trace() {
         let a = vec![(1, 10, 20), (3, 5, 6), (9, 1, 2)];
         let b = vec![(3, 1, 30), (4, 7, 8)];
         let c = vec![(9, 0, 1)];
-        let runs = [a, b, Vec::new(), c].map(SourceRun::Ranged);
-        assert_eq!(merge(runs.into()), vec![(10, 20), (1, 30), (7, 8), (0, 2)]);
-        assert!(merge(Vec::new()).is_empty());
+        let runs = [a, b, Vec::new(), c].map(|r| (SourceRun::Ranged(r), vec![0]));
+        assert_eq!(
+            merged(&runs, 1),
+            vec![vec![(10, 20), (1, 30), (7, 8), (0, 2)]]
+        );
+        assert_eq!(merged(&[], 1), vec![Vec::new()]);
+        // A run serving two ranges counts in both; one serving one range in that one only.
+        let shared = (SourceRun::Ranged(vec![(1, 10, 20), (3, 5, 6)]), vec![0, 1]);
+        let second = (SourceRun::Ranged(vec![(3, 1, 30), (4, 7, 8)]), vec![1]);
+        assert_eq!(
+            merged(&[shared, second], 2),
+            vec![vec![(10, 20), (5, 6)], vec![(10, 20), (1, 30), (7, 8)]]
+        );
     }
 
     #[test]
