@@ -4,8 +4,8 @@
 //! uses this module, never the reverse).
 
 pub mod bench;
-pub mod ceilings;
 pub mod bench_delta;
+pub mod ceilings;
 pub mod otlp_load;
 pub mod scenario;
 pub mod services;
