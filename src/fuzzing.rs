@@ -291,8 +291,11 @@ pub fn sql_guard(data: &[u8]) {
     );
 }
 
-/// Every fuzz target by its `tests/fuzz/fuzz_targets/<name>.rs` name.
-pub const TARGETS: [(&str, fn(&[u8])); 10] = [
+/// A fuzz target: its `tests/fuzz/fuzz_targets/<name>.rs` name and its entry point.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every fuzz target.
+pub const TARGETS: [Target; 10] = [
     ("wal_record", wal_records),
     ("id_log", id_log),
     ("event_framing", event_items),
