@@ -41,20 +41,32 @@ const MAX_BLOCKING_THREADS: usize = 4;
 /// merges and flushes catch up as soon as the load leaves room.
 pub const BACKGROUND_NICE: i32 = 10;
 
-/// Lower the calling thread's OS priority by [`BACKGROUND_NICE`] below the one it inherited
-/// (Linux; elsewhere nothing). Lowering one's own priority needs no privilege; a failure only
-/// leaves the thread at its inherited priority, so it is logged, not fatal.
-pub fn lower_thread_priority() {
+/// The nice value background threads run at: [`BACKGROUND_NICE`] above the calling thread's
+/// (the one building the background runtime), at most 19. Fixed once, so a thread started by
+/// an already lowered one (blocking-pool threads inherit their creator's priority) lands on
+/// the same value instead of being lowered twice.
+#[cfg(target_os = "linux")]
+pub fn background_nice() -> Option<i32> {
+    thread_nice().ok().map(|n| (n + BACKGROUND_NICE).min(19))
+}
+
+/// Set the calling thread's OS priority to nice `target` (Linux; elsewhere nothing). Lowering
+/// one's own priority needs no privilege; a failure only leaves the thread at its inherited
+/// priority, so it is logged, not fatal.
+pub fn lower_thread_priority(target: Option<i32>) {
     #[cfg(target_os = "linux")]
-    if let Err(e) = lower_linux_thread_priority() {
+    if let Some(target) = target
+        && let Err(e) = set_linux_thread_nice(target)
+    {
         tracing::debug!(error = %e, "background thread priority unchanged");
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = target;
 }
 
 #[cfg(target_os = "linux")]
-fn lower_linux_thread_priority() -> Result<(), String> {
+fn set_linux_thread_nice(target: i32) -> Result<(), String> {
     use thread_priority::{ThreadPriority, ThreadPriorityValue};
-    let target = (thread_nice()? + BACKGROUND_NICE).min(19);
     let p =
         crossplatform_priority_for(target).ok_or(format!("no priority maps to nice {target}"))?;
     let p = ThreadPriorityValue::try_from(p).map_err(|e| e.to_string())?;
@@ -87,11 +99,15 @@ impl Background {
     /// poll of a background query or merge delays no acknowledgement (issue 20 item 3).
     pub fn spawn(&self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
         let runtime = self.runtime.get_or_init(|| {
+            #[cfg(target_os = "linux")]
+            let target = background_nice();
+            #[cfg(not(target_os = "linux"))]
+            let target = None;
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(WORKER_THREADS)
                 .max_blocking_threads(MAX_BLOCKING_THREADS)
                 .thread_name("waylog-background")
-                .on_thread_start(lower_thread_priority)
+                .on_thread_start(move || lower_thread_priority(target))
                 .enable_all()
                 .build()
                 .expect("building the background runtime")
@@ -208,8 +224,14 @@ mod tests {
     fn background_threads_run_at_the_lower_priority_and_others_do_not() {
         let base = thread_nice().unwrap();
         let lowered = (base + BACKGROUND_NICE).min(19);
-        let inside = std::thread::spawn(|| {
-            lower_thread_priority();
+        let inside = std::thread::spawn(move || {
+            lower_thread_priority(Some(lowered));
+            // A thread started by a lowered one (as the blocking pool's are) stays there.
+            let child = std::thread::spawn(move || {
+                lower_thread_priority(Some(lowered));
+                thread_nice().unwrap()
+            });
+            assert_eq!(child.join().unwrap(), lowered);
             thread_nice().unwrap()
         })
         .join()
