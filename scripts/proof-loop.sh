@@ -151,7 +151,8 @@ for _ in $(seq 1 5); do
     rendered=true
     break
   fi
-  [[ "$before" != "$after" ]] || break
+  # A race with an incident update (the hash moved, or a tick ran mid-render): try again.
+  [[ "$before" != "$after" ]] || sleep 1
 done
 [[ "$rendered" == true ]] || fail "render_triage_report holds the report_hash"
 pass "render_triage_report holds the report_hash"
