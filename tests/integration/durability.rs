@@ -175,6 +175,10 @@ fn kill9_cycles_keep_every_acknowledged_event_exactly_once() {
             {
                 std::thread::sleep(Duration::from_millis(50));
             }
+            assert!(
+                manifest_files(&dir.data_dir()).len() > files_before,
+                "cycle {cycle}: no flush landed under traffic within 30 s"
+            );
         }
         server.kill9();
         stop.store(true, Ordering::SeqCst);
@@ -275,8 +279,9 @@ fn kill9_cycles_keep_every_acknowledged_event_exactly_once() {
         }
         assert_eq!(server.count() as usize, all.len() * BATCH);
     }
+    // At least one flush landed under traffic in each short-hot-window cycle (asserted there).
     let files = manifest_files(&dir.data_dir()).len();
-    assert!(files >= 3, "only {files} flushes landed across the cycles");
+    assert!(files >= 2, "only {files} flushes landed across the cycles");
     server.stop_graceful();
 }
 
