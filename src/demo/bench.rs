@@ -400,9 +400,9 @@ pub async fn bench_query(
     storage.close()?;
     Ok(json!({
         "rows": rows,
-        "load_secs": (load_secs * 10.0).round() / 10.0,
+        "load_secs": tenths(load_secs),
         "hot": hot,
-        "flush_secs": (flush_secs * 10.0).round() / 10.0,
+        "flush_secs": tenths(flush_secs),
         "cold_files": snap.cold.len(),
         "parquet_bytes": parquet_bytes,
         "parquet_bytes_per_event": (parquet_bytes as f64 / rows as f64 * 10.0).round() / 10.0,
@@ -525,9 +525,9 @@ pub async fn bench_tick(
         "rows": rows,
         "hot_rows": snap.hot_rows(),
         "cold_rows": snap.cold_rows(),
-        "load_secs": (load_secs * 10.0).round() / 10.0,
-        "index_warm_secs": (warm_secs * 10.0).round() / 10.0,
-        "summary_warm": {"sources": summarized, "secs": (summary_secs * 10.0).round() / 10.0},
+        "load_secs": tenths(load_secs),
+        "index_warm_secs": tenths(warm_secs),
+        "summary_warm": {"sources": summarized, "secs": tenths(summary_secs)},
         "tick_steady": steady,
         "spike_events": spiked,
         "tick_one_family_spiking": spiking,
@@ -798,8 +798,8 @@ pub async fn bench_reads(
         "rows": rows,
         "hot_rows": snap.hot_rows(),
         "cold_rows": snap.cold_rows(),
-        "load_secs": (load_secs * 10.0).round() / 10.0,
-        "index_warm_secs": (warm_secs * 10.0).round() / 10.0,
+        "load_secs": tenths(load_secs),
+        "index_warm_secs": tenths(warm_secs),
         "reads": out,
     }))
 }
@@ -870,7 +870,12 @@ pub async fn bench_metrics(
         "cold_rows": snap.cold_rows(),
         "cold_files": snap.cold.len(),
         "extra_label_values": labels,
-        "load_secs": (load_secs * 10.0).round() / 10.0,
+        "load_secs": tenths(load_secs),
         "scrapes": out,
     }))
+}
+
+/// Seconds rounded to tenths, as every benchmark figure of load and warm-up time is printed.
+fn tenths(secs: f64) -> f64 {
+    (secs * 10.0).round() / 10.0
 }
