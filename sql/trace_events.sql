@@ -1,5 +1,5 @@
 -- trace_events: the events of the selected traces within the trace-extent bounds (spec reads
--- §3.3), streamed trace by trace for the originating-failure resolution in Rust. The
+-- §3.3), handed trace by trace to the originating-failure resolution in Rust. The
 -- root-cause rollup also materializes the result as the table `trace_events` for
 -- rollup_code_counts.sql and rollup_code_services.sql.
 --
@@ -13,8 +13,9 @@
 --         parent_span_id Utf8; anchor_step, anchor_error_code, http_route, user_id,
 --         user_tier Utf8 null; step_span_ids List<Utf8> (the non-empty steps[].span_id in
 --         array order: all of `steps` that origin resolution reads, computed before the join
---         so the nested steps are not carried through the join and the sort)
--- Order: trace_id, ts_start, service, event_id (trace by trace, identity order inside).
+--         so the nested steps are not carried through the join)
+-- Order: none. The caller orders the borrowed rows by trace_id, ts_start, service, event_id
+--        (src/reads/trace_rows.rs `trace_order`): a sort here would copy every column again.
 SELECT e.trace_id, e.event_id, e.service, e.status, e.ts_start, e.ts_end, e.parent_span_id,
        e.anchor_step, e.anchor_error_code, e.http_route, e.user_id, e.user_tier,
        e.step_span_ids
@@ -24,4 +25,3 @@ JOIN (SELECT trace_id, event_id, service, status, ts_start, ts_end, parent_span_
              step_span_ids(steps) AS step_span_ids
       FROM traced_events
       WHERE ts_start BETWEEN $1 AND $2) e ON e.trace_id = s.trace_id
-ORDER BY e.trace_id, e.ts_start, e.service, e.event_id

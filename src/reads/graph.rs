@@ -495,6 +495,23 @@ impl extents::ExtentSink for DurationCounts {
             _ => *self.sparse.entry(duration).or_default() += 1,
         }
     }
+
+    fn part(&self) -> Self {
+        DurationCounts::new(self.window)
+    }
+
+    fn absorb(&mut self, later: Self) {
+        if self.dense.is_empty() {
+            self.dense = later.dense;
+        } else {
+            for (n, m) in self.dense.iter_mut().zip(later.dense) {
+                *n += m;
+            }
+        }
+        for (d, n) in later.sparse {
+            *self.sparse.entry(d).or_default() += n;
+        }
+    }
 }
 
 /// Trace durations (ms) as an ascending histogram: `(duration, traces)` per distinct duration.
@@ -744,6 +761,34 @@ mod tests {
         }
         assert_eq!(c.finish(), expected);
         assert_eq!(DurationCounts::new(window).finish(), Durations::default());
+        // Parts counted apart and absorbed in order count what one sink counts, whichever
+        // part holds the array or the map.
+        let feed = |c: &mut DurationCounts, items: &[(i64, i64)]| {
+            for &(start, ms) in items {
+                c.add(start * MS, start * MS + ms * MS);
+            }
+        };
+        let (a, b) = ([(0, 3), (10, 100_000)], [(20, -5), (30, 3), (50, 7)]);
+        let mut whole = DurationCounts::new(window);
+        feed(&mut whole, &a);
+        feed(&mut whole, &b);
+        for (first, second) in [(&a[..], &b[..]), (&[][..], &b[..]), (&a[..], &[][..])] {
+            let mut one = DurationCounts::new(window);
+            let mut two = one.part();
+            feed(&mut one, first);
+            feed(&mut two, second);
+            one.absorb(two);
+            let mut want = DurationCounts::new(window);
+            feed(&mut want, first);
+            feed(&mut want, second);
+            assert_eq!(one.finish(), want.finish());
+        }
+        let mut one = DurationCounts::new(window);
+        let mut two = one.part();
+        feed(&mut one, &a);
+        feed(&mut two, &b);
+        one.absorb(two);
+        assert_eq!(one.finish(), whole.finish());
     }
 
     #[test]

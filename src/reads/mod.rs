@@ -27,12 +27,11 @@ pub mod traces;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 
 use crate::model::rejection::Rejection;
 use crate::query::rows::RowError;
 use crate::query::sql::{self as sql, Param, ReadQuery};
-use trace_rows::{TraceRow, batch_to_trace_rows};
+use trace_rows::TraceRow;
 
 /// Why a read failed after its parameters were accepted.
 #[derive(Debug, thiserror::Error)]
@@ -61,30 +60,27 @@ impl From<Rejection> for ReadError {
 }
 
 /// Load the events of `trace_ids` with `ts_start` in `[lo, hi]` (`sql/trace_events.sql`) and
-/// hand them to `each` one trace at a time, in trace-id order, each trace in identity order.
-/// Memory beyond the query's own is bounded by the largest trace.
+/// hand them to `each` one trace at a time, owned, in trace-id order, each trace in identity
+/// order ([`trace_rows::trace_order`]).
 pub async fn for_each_trace(
     ctx: &SessionContext,
     trace_ids: &[String],
     (lo, hi): (i64, i64),
-    each: impl FnMut(Vec<TraceRow>),
+    mut each: impl FnMut(Vec<TraceRow>),
 ) -> Result<(), ReadError> {
     if trace_ids.is_empty() {
         return Ok(());
     }
     sql::register_sel(ctx, trace_ids).await?;
-    let mut stream = sql::stream(
+    let batches = sql::collect(
         ctx,
         ReadQuery::TraceEvents,
         vec![Param::Timestamp(lo), Param::Timestamp(hi)],
     )
     .await?;
-    let mut traces = TraceGrouper::new(each);
-    while let Some(batch) = stream.next().await {
-        traces.push(&batch?)?;
-    }
-    traces.finish();
-    Ok(())
+    by_trace(&batches, |rows| {
+        each(rows.iter().map(trace_rows::TraceRowRef::to_row).collect())
+    })
 }
 
 /// [`for_each_trace`], also keeping the loaded events as the table `trace_events` of `ctx`
@@ -94,7 +90,7 @@ pub async fn load_traces(
     ctx: &SessionContext,
     trace_ids: &[String],
     (lo, hi): (i64, i64),
-    mut each: impl FnMut(&[trace_rows::TraceRowRef<'_>]),
+    each: impl FnMut(&[trace_rows::TraceRowRef<'_>]),
 ) -> Result<(), ReadError> {
     sql::register_sel(ctx, trace_ids).await?;
     let batches = sql::materialize(
@@ -103,59 +99,22 @@ pub async fn load_traces(
         vec![Param::Timestamp(lo), Param::Timestamp(hi)],
     )
     .await?;
+    by_trace(&batches, each)
+}
+
+/// The rows of `batches` (`sql/trace_events.sql`) put in trace order and handed to `each` one
+/// whole trace at a time.
+fn by_trace(
+    batches: &[RecordBatch],
+    mut each: impl FnMut(&[trace_rows::TraceRowRef<'_>]),
+) -> Result<(), ReadError> {
     let columns = batches
         .iter()
         .map(trace_rows::TraceEventColumns::new)
         .collect::<Result<Vec<_>, _>>()?;
-    // A trace's rows are consecutive (the query orders by trace) but may span batches.
-    let mut trace: Vec<trace_rows::TraceRowRef<'_>> = Vec::new();
-    for cols in &columns {
-        for i in 0..cols.len() {
-            let row = cols.row(i);
-            if trace.last().is_some_and(|r| r.trace_id() != row.trace_id()) {
-                each(&trace);
-                trace.clear();
-            }
-            trace.push(row);
-        }
-    }
-    if !trace.is_empty() {
-        each(&trace);
+    let rows = trace_rows::trace_order(&columns);
+    for trace in rows.chunk_by(|a, b| a.trace_id() == b.trace_id()) {
+        each(trace);
     }
     Ok(())
-}
-
-/// Cuts a trace-ordered run of `trace_events` rows into whole traces.
-struct TraceGrouper<F: FnMut(Vec<TraceRow>)> {
-    current: Vec<TraceRow>,
-    each: F,
-}
-
-impl<F: FnMut(Vec<TraceRow>)> TraceGrouper<F> {
-    fn new(each: F) -> Self {
-        TraceGrouper {
-            current: Vec::new(),
-            each,
-        }
-    }
-
-    fn push(&mut self, batch: &RecordBatch) -> Result<(), ReadError> {
-        for row in batch_to_trace_rows(batch)? {
-            if self
-                .current
-                .last()
-                .is_some_and(|r| r.trace_id != row.trace_id)
-            {
-                (self.each)(std::mem::take(&mut self.current));
-            }
-            self.current.push(row);
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) {
-        if !self.current.is_empty() {
-            (self.each)(std::mem::take(&mut self.current));
-        }
-    }
 }

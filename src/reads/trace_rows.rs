@@ -7,7 +7,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::DataType;
 
-use crate::query::rows::{Columns, Result, RowError, opt_str, req_str};
+use crate::query::rows::{Columns, Result, RowError, opt_str};
 
 /// One row of `sql/trace_events.sql`: what the trace graph, the resolution and the trace
 /// summaries need of an event.
@@ -43,8 +43,8 @@ fn string_items(list: &ListArray, name: &str) -> Result<StringArray> {
         .clone())
 }
 
-/// The columns of one `trace_events` batch that origin resolution reads, for borrowed rows
-/// ([`TraceRowRef`]): the rollup resolves ~50 k traces without copying each event's strings.
+/// The columns of one `trace_events` batch, for borrowed rows ([`TraceRowRef`]): the rollup
+/// resolves ~50 k traces without copying each event's strings.
 #[derive(Debug)]
 pub struct TraceEventColumns {
     trace_id: StringArray,
@@ -52,26 +52,35 @@ pub struct TraceEventColumns {
     service: StringArray,
     status: StringArray,
     ts_start: TimestampNanosecondArray,
+    ts_end: TimestampNanosecondArray,
     parent_span_id: StringArray,
     anchor_step: StringArray,
     anchor_error_code: StringArray,
+    http_route: StringArray,
+    user_id: StringArray,
+    user_tier: StringArray,
     span_ids: ListArray,
     span_values: StringArray,
+}
+
+/// `a` when it has no null (the first null row is the error).
+fn non_null<A: Array>(a: A, name: &str) -> Result<A> {
+    if a.null_count() == 0 {
+        return Ok(a);
+    }
+    match (0..a.len()).find(|&i| a.is_null(i)) {
+        Some(row) => Err(RowError::UnexpectedNull {
+            name: name.into(),
+            row,
+        }),
+        None => Ok(a),
+    }
 }
 
 impl TraceEventColumns {
     pub fn new(batch: &RecordBatch) -> Result<Self> {
         let cols = Columns::new(batch);
-        let required = |name: &str| -> Result<StringArray> {
-            let a = cols.strings(name)?;
-            match (0..a.len()).find(|&i| a.is_null(i)) {
-                Some(row) => Err(RowError::UnexpectedNull {
-                    name: name.into(),
-                    row,
-                }),
-                None => Ok(a),
-            }
-        };
+        let required = |name: &str| non_null(cols.strings(name)?, name);
         let span_ids = cols.list("step_span_ids")?;
         let span_values = string_items(&span_ids, "step_span_ids")?;
         Ok(TraceEventColumns {
@@ -79,10 +88,14 @@ impl TraceEventColumns {
             event_id: required("event_id")?,
             service: required("service")?,
             status: required("status")?,
-            ts_start: cols.timestamps("ts_start")?,
+            ts_start: non_null(cols.timestamps("ts_start")?, "ts_start")?,
+            ts_end: non_null(cols.timestamps("ts_end")?, "ts_end")?,
             parent_span_id: required("parent_span_id")?,
             anchor_step: cols.strings("anchor_step")?,
             anchor_error_code: cols.strings("anchor_error_code")?,
+            http_route: cols.strings("http_route")?,
+            user_id: cols.strings("user_id")?,
+            user_tier: cols.strings("user_tier")?,
             span_ids,
             span_values,
         })
@@ -113,6 +126,10 @@ impl<'a> TraceRowRef<'a> {
         self.cols.trace_id.value(self.row)
     }
 
+    pub fn event_id(&self) -> &'a str {
+        self.cols.event_id.value(self.row)
+    }
+
     pub fn service(&self) -> &'a str {
         self.cols.service.value(self.row)
     }
@@ -130,6 +147,59 @@ impl<'a> TraceRowRef<'a> {
         let a = &self.cols.anchor_error_code;
         a.is_valid(self.row).then(|| a.value(self.row))
     }
+
+    /// The row, owned.
+    pub fn to_row(&self) -> TraceRow {
+        let (c, row) = (self.cols, self.row);
+        let offsets = c.span_ids.value_offsets();
+        TraceRow {
+            trace_id: self.trace_id().to_owned(),
+            event_id: self.event_id().to_owned(),
+            service: self.service().to_owned(),
+            status: c.status.value(row).to_owned(),
+            ts_start_ns: self.ts_start_ns(),
+            ts_end_ns: c.ts_end.value(row),
+            parent_span_id: c.parent_span_id.value(row).to_owned(),
+            anchor_step: self.anchor_step().map(str::to_owned),
+            anchor_error_code: self.anchor_error_code().map(str::to_owned),
+            http_route: opt_str(&c.http_route, row),
+            user_id: opt_str(&c.user_id, row),
+            user_tier: opt_str(&c.user_tier, row),
+            step_span_ids: (offsets[row] as usize..offsets[row + 1] as usize)
+                .filter(|&i| c.span_values.is_valid(i))
+                .map(|i| c.span_values.value(i).to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// The rows of `columns` (every `trace_events` batch of a read) in trace order: by
+/// `trace_id`, then `ts_start`, `service`, `event_id` (each trace's rows consecutive, in
+/// identity order). `sql/trace_events.sql` leaves the order to this sort of borrowed rows: a
+/// SQL sort would copy every column of every row once more.
+pub fn trace_order(columns: &[TraceEventColumns]) -> Vec<TraceRowRef<'_>> {
+    let mut rows: Vec<(u128, TraceRowRef<'_>)> = columns
+        .iter()
+        .flat_map(|c| (0..c.len()).map(move |row| c.row(row)))
+        .map(|r| (id_prefix(r.trace_id()), r))
+        .collect();
+    rows.sort_unstable_by(|(pa, a), (pb, b)| {
+        pa.cmp(pb)
+            .then_with(|| a.trace_id().cmp(b.trace_id()))
+            .then_with(|| a.ts_start_ns().cmp(&b.ts_start_ns()))
+            .then_with(|| a.service().cmp(b.service()))
+            .then_with(|| a.event_id().cmp(b.event_id()))
+    });
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The first 16 bytes of `id` as a big-endian number (zero padded): ordered as the ids are,
+/// so most comparisons of [`trace_order`] are one integer compare.
+fn id_prefix(id: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = id.len().min(16);
+    bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+    u128::from_be_bytes(bytes)
 }
 
 impl super::origin::TraceNode for TraceRowRef<'_> {
@@ -157,49 +227,6 @@ impl super::origin::TraceNode for TraceRowRef<'_> {
     }
 }
 
-/// Every row of a `trace_events` batch.
-pub fn batch_to_trace_rows(batch: &RecordBatch) -> Result<Vec<TraceRow>> {
-    let cols = Columns::new(batch);
-    let trace_id = cols.strings("trace_id")?;
-    let event_id = cols.strings("event_id")?;
-    let service = cols.strings("service")?;
-    let status = cols.strings("status")?;
-    let ts_start = cols.timestamps("ts_start")?;
-    let ts_end = cols.timestamps("ts_end")?;
-    let parent_span_id = cols.strings("parent_span_id")?;
-    let anchor_step = cols.strings("anchor_step")?;
-    let anchor_error_code = cols.strings("anchor_error_code")?;
-    let http_route = cols.strings("http_route")?;
-    let user_id = cols.strings("user_id")?;
-    let user_tier = cols.strings("user_tier")?;
-    let span_ids = cols.list("step_span_ids")?;
-    let span_values = string_items(&span_ids, "step_span_ids")?;
-    let span_offsets = span_ids.value_offsets();
-    (0..batch.num_rows())
-        .map(|row| {
-            let spans = span_offsets[row] as usize..span_offsets[row + 1] as usize;
-            Ok(TraceRow {
-                trace_id: req_str(&trace_id, "trace_id", row)?,
-                event_id: req_str(&event_id, "event_id", row)?,
-                service: req_str(&service, "service", row)?,
-                status: req_str(&status, "status", row)?,
-                ts_start_ns: ts_start.value(row),
-                ts_end_ns: ts_end.value(row),
-                parent_span_id: req_str(&parent_span_id, "parent_span_id", row)?,
-                anchor_step: opt_str(&anchor_step, row),
-                anchor_error_code: opt_str(&anchor_error_code, row),
-                http_route: opt_str(&http_route, row),
-                user_id: opt_str(&user_id, row),
-                user_tier: opt_str(&user_tier, row),
-                step_span_ids: spans
-                    .filter(|&i| span_values.is_valid(i))
-                    .map(|i| span_values.value(i).to_owned())
-                    .collect(),
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,10 +244,97 @@ mod tests {
                    anchor_error_code, anchor_step, parent_span_id, ts_end, ts_start, status, \
                    service, event_id, trace_id FROM events";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        let slim = batch_to_trace_rows(&batches[0]).unwrap();
+        let cols = TraceEventColumns::new(&batches[0]).unwrap();
+        let slim: Vec<TraceRow> = trace_order(std::slice::from_ref(&cols))
+            .iter()
+            .map(TraceRowRef::to_row)
+            .collect();
         assert_eq!(slim[0].step_span_ids, vec!["b2b2b2b2b2b2b2b2".to_string()]);
         assert_eq!(slim[0].http_route.as_deref(), Some("/checkout"));
         assert_eq!(slim[0].user_tier.as_deref(), Some("gold"));
         assert_eq!(slim[0].anchor_error_code.as_deref(), Some("PMT_502"));
+    }
+
+    /// `(trace_id, ts_start, service, event_id)`.
+    type Row<'a> = (&'a str, i64, &'a str, &'a str);
+
+    /// A `trace_events` batch of `rows`.
+    fn batch(rows: &[Row<'_>]) -> RecordBatch {
+        use datafusion::arrow::array::{ArrayRef, ListBuilder, StringBuilder};
+        use std::sync::Arc;
+        let strings = |f: &dyn Fn(&Row<'_>) -> Option<String>| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<StringArray>())
+        };
+        let times: ArrayRef = Arc::new(TimestampNanosecondArray::from(
+            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        ));
+        let mut spans = ListBuilder::new(StringBuilder::new());
+        for r in rows {
+            spans.values().append_value(format!("{}-span", r.3));
+            spans.append(true);
+        }
+        RecordBatch::try_from_iter(vec![
+            ("trace_id", strings(&|r| Some(r.0.into()))),
+            ("event_id", strings(&|r| Some(r.3.into()))),
+            ("service", strings(&|r| Some(r.2.into()))),
+            ("status", strings(&|_| Some("ok".into()))),
+            ("ts_start", times.clone()),
+            ("ts_end", times),
+            ("parent_span_id", strings(&|_| Some(String::new()))),
+            ("anchor_step", strings(&|_| None)),
+            ("anchor_error_code", strings(&|_| None)),
+            ("http_route", strings(&|_| None)),
+            ("user_id", strings(&|r| Some(format!("u-{}", r.3)))),
+            ("user_tier", strings(&|_| None)),
+            ("step_span_ids", Arc::new(spans.finish()) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    /// `trace_order` over several batches gives the order of a sort of the owned rows by
+    /// (trace_id, ts_start, service, event_id): ids sharing their first 16 bytes, ids that are
+    /// prefixes of others, ties on time broken by service then event id.
+    #[test]
+    fn trace_order_sorts_across_batches_like_the_owned_rows() {
+        let long = "0123456789abcdef0123456789abcdef";
+        let twin = "0123456789abcdef0000000000000000";
+        let batches = [
+            batch(&[
+                (long, 20, "b", "e1"),
+                ("abc", 5, "a", "e2"),
+                (twin, 30, "a", "e3"),
+                (long, 10, "z", "e4"),
+                ("ab", 7, "a", "e5"),
+            ]),
+            batch(&[]),
+            batch(&[
+                (long, 10, "a", "e7"),
+                (twin, 30, "a", "e0"),
+                ("abc", 5, "a", "e1"),
+                (long, 20, "b", "e0"),
+            ]),
+        ];
+        let columns: Vec<TraceEventColumns> = batches
+            .iter()
+            .map(|b| TraceEventColumns::new(b).unwrap())
+            .collect();
+        let got: Vec<TraceRow> = trace_order(&columns)
+            .iter()
+            .map(TraceRowRef::to_row)
+            .collect();
+        let mut want: Vec<TraceRow> = got.clone();
+        want.sort_by(|a, b| {
+            (&a.trace_id, a.ts_start_ns, &a.service, &a.event_id).cmp(&(
+                &b.trace_id,
+                b.ts_start_ns,
+                &b.service,
+                &b.event_id,
+            ))
+        });
+        assert_eq!(got, want);
+        let ids: Vec<&str> = got.iter().map(|r| r.event_id.as_str()).collect();
+        assert_eq!(ids, ["e0", "e3", "e7", "e4", "e0", "e1", "e5", "e1", "e2"]);
+        assert_eq!(got[2].step_span_ids, vec!["e7-span".to_string()]);
+        assert_eq!(got[2].user_id.as_deref(), Some("u-e7"));
     }
 }
