@@ -295,8 +295,16 @@ struct Side {
 /// The sides of the comparison, one per window in order: the root-cause summaries and the
 /// trace durations of all windows each read in one pass.
 async fn sides(ctx: &SessionContext, windows: &[TimeWindow]) -> Result<Vec<Side>, ReadError> {
+    let t = std::time::Instant::now();
     let rcs = graph::root_cause_summaries_each(ctx, windows).await?;
+    let roots_us = t.elapsed().as_micros() as u64;
+    let t = std::time::Instant::now();
     let durations = graph::durations_each(ctx, windows).await?;
+    tracing::debug!(
+        roots_us,
+        durations_us = t.elapsed().as_micros() as u64,
+        "compare_windows sides read"
+    );
     Ok(rcs
         .into_iter()
         .zip(durations)

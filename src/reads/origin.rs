@@ -10,7 +10,6 @@
 //!   set of the resolution drops suppressed events.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -129,18 +128,27 @@ impl TraceGraph {
         }
 
         let mut usable = true;
-        let mut owners: HashMap<&str, usize> = HashMap::new();
+        // The owner of each span: the first event (in input order) with it among its steps;
+        // a span in the steps of two events makes the graph unusable. A sorted list (traces
+        // are small: no hashing, one allocation).
+        let mut spans: Vec<(&str, usize)> = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
-            for span in node.step_span_ids() {
-                match owners.get(span) {
-                    Some(&j) if j != i => usable = false,
-                    Some(_) => {}
-                    None => {
-                        owners.insert(span, i);
-                    }
-                }
+            spans.extend(node.step_span_ids().into_iter().map(|s| (s, i)));
+        }
+        spans.sort_unstable();
+        let mut owners: Vec<(&str, usize)> = Vec::with_capacity(spans.len());
+        for (span, i) in spans {
+            match owners.last() {
+                Some(&(last, j)) if last == span => usable &= j == i,
+                _ => owners.push((span, i)),
             }
         }
+        let owner_of = |span: &str| {
+            owners
+                .binary_search_by(|(s, _)| (*s).cmp(span))
+                .ok()
+                .map(|k| owners[k].1)
+        };
 
         let mut parent = vec![None; n];
         let mut parent_owned = vec![false; n];
@@ -150,8 +158,8 @@ impl TraceGraph {
             if p.is_empty() {
                 continue;
             }
-            match owners.get(p) {
-                Some(&owner) => {
+            match owner_of(p) {
+                Some(owner) => {
                     parent_owned[i] = true;
                     if owner == i {
                         usable = false;
