@@ -72,7 +72,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     a = ap.parse_args()
 
-    files = sorted(glob.glob(os.path.join(a.data_dir, "cold", "events", "**", "*.parquet"), recursive=True))
+    # The table's data files, not the Delta log's checkpoints (`_delta_log/*.checkpoint.parquet`).
+    files = sorted(
+        f for f in glob.glob(os.path.join(a.data_dir, "cold", "events", "**", "*.parquet"), recursive=True)
+        if "_delta_log" not in f.split(os.sep)
+    )
     if not files:
         raise SystemExit(f"no Parquet files under {a.data_dir}/cold/events")
     db = duckdb.connect()

@@ -21,7 +21,10 @@ use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
+use datafusion::common::TableReference;
+
 use super::QueryEngine;
+use crate::storage::schema::TableId;
 
 /// Default `WAYLOG_QUERY_MAX_ANALYZE_ROWS`.
 pub const DEFAULT_ANALYZE_MAX_ROWS: usize = 10_000;
@@ -115,6 +118,35 @@ pub fn parse_read_only(sql: &str) -> Result<DfStatement, QueryError> {
     Ok(stmt)
 }
 
+/// Whether `stmt` is a query (or an `EXPLAIN` of one) whose every table reference is a
+/// stored table ([`TableId`], bare or qualified with `public` / `waylog.public`): such a
+/// statement plans the same without the views of [`super::VIEWS`]. Anything else (a view,
+/// `information_schema`, `SHOW` / `DESCRIBE`, an unknown name) gets them.
+pub fn names_only_tables(stmt: &DfStatement) -> bool {
+    let query = match stmt {
+        DfStatement::Statement(s) => matches!(**s, Statement::Query(_)),
+        DfStatement::Explain(e) => {
+            matches!(&*e.statement, DfStatement::Statement(s) if matches!(**s, Statement::Query(_)))
+        }
+        _ => false,
+    };
+    if !query {
+        return false;
+    }
+    let Ok((refs, _ctes)) = datafusion::sql::resolve::resolve_table_references(stmt, true) else {
+        return false;
+    };
+    refs.iter().all(|r| {
+        let stored = TableId::ALL.iter().any(|t| t.name() == r.table());
+        let schema_ok = r.schema().is_none_or(|s| s == "public");
+        let catalog_ok = match r {
+            TableReference::Full { catalog, .. } => &**catalog == "waylog",
+            _ => true,
+        };
+        stored && schema_ok && catalog_ok
+    })
+}
+
 /// Map an engine error to its class.
 pub fn classify(e: DataFusionError) -> QueryError {
     let msg = e.strip_backtrace();
@@ -160,13 +192,17 @@ pub async fn run_user_sql(
 ) -> Result<QueryResult, QueryError> {
     let started = Instant::now();
     let stmt = parse_read_only(sql)?;
+    let views = !names_only_tables(&stmt);
+    let parsed_us = started.elapsed().as_micros() as u64;
     let work = async {
         let ctx = engine
-            .user_context(opts.memory_bytes)
+            .user_context(opts.memory_bytes, views)
             .await
             .map_err(classify)?;
+        let context_us = started.elapsed().as_micros() as u64;
         let state = ctx.state();
         let plan = state.statement_to_plan(stmt).await.map_err(classify)?;
+        let planned_us = started.elapsed().as_micros() as u64;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -185,7 +221,20 @@ pub async fn run_user_sql(
             df
         };
         let schema = df.schema().inner().clone();
-        let batches = df.collect().await.map_err(classify)?;
+        let task_ctx = std::sync::Arc::new(df.task_ctx());
+        let physical = df.create_physical_plan().await.map_err(classify)?;
+        let physical_us = started.elapsed().as_micros() as u64;
+        let batches = datafusion::physical_plan::collect(physical, task_ctx)
+            .await
+            .map_err(classify)?;
+        tracing::debug!(
+            parsed_us,
+            context_us,
+            planned_us,
+            physical_us,
+            done_us = started.elapsed().as_micros() as u64,
+            "user sql phases"
+        );
         Ok::<_, QueryError>((schema, batches))
     };
     let (schema, mut batches) = match opts.timeout {
@@ -260,5 +309,33 @@ mod tests {
             parse_read_only("SELEC 1"),
             Err(QueryError::InvalidSql(_))
         ));
+    }
+
+    #[test]
+    fn views_are_left_out_only_for_statements_over_stored_tables() {
+        let only = |sql: &str| names_only_tables(&parse_read_only(sql).expect(sql));
+        for sql in [
+            "SELECT count(*) FROM events",
+            "SELECT 1",
+            "SELECT * FROM public.events e JOIN waylog.public.signals s ON true",
+            "WITH incidents AS (SELECT 1 AS x) SELECT * FROM incidents",
+            "EXPLAIN SELECT * FROM Events",
+            "SELECT * FROM events WHERE trace_id IN (SELECT trace_id FROM alerts)",
+        ] {
+            assert!(only(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT * FROM incidents",
+            "SELECT * FROM events JOIN deployments ON true",
+            "SELECT * FROM events WHERE service IN (SELECT service FROM incidents)",
+            "SELECT * FROM information_schema.tables",
+            "SELECT * FROM other.events",
+            "SELECT * FROM nope",
+            "SHOW TABLES",
+            "DESCRIBE events",
+            "SHOW COLUMNS FROM events",
+        ] {
+            assert!(!only(sql), "{sql}");
+        }
     }
 }

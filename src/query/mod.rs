@@ -23,6 +23,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::storage::Storage;
@@ -131,6 +132,25 @@ impl QueryEngine {
     /// Files whose footer is in the engine's Parquet metadata cache.
     pub fn cached_footers(&self) -> usize {
         self.metadata_cache.len()
+    }
+
+    /// Files whose cached footer also holds its page index (column and offset indexes).
+    pub fn cached_page_indexes(&self) -> usize {
+        self.metadata_cache
+            .list_entries()
+            .values()
+            .filter(|e| {
+                e.value
+                    .file_metadata
+                    .as_ref()
+                    .as_any()
+                    .downcast_ref::<datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData>()
+                    .is_some_and(|m| {
+                        let m = m.parquet_metadata();
+                        m.column_index().is_some() && m.offset_index().is_some()
+                    })
+            })
+            .count()
     }
 
     /// Cold files whose trace index is cached (see [`trace_index`]).
@@ -244,7 +264,13 @@ impl QueryEngine {
         memory_limit: usize,
     ) -> Result<SessionContext, DataFusionError> {
         let runtime = self.runtime(memory_limit)?;
-        let ctx = SessionContext::new_with_config_rt(self.session_config(), runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(self.session_config())
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(provider::DistinctScanPredicates))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         let cold = self.storage.cold();
         ctx.register_object_store(cold.url.as_ref(), cold.store.clone());
         ctx.register_table(
@@ -268,12 +294,15 @@ impl QueryEngine {
     }
 
     /// A session for user SQL (`/v1/query`, `waylog query`): DataFusion's default join
-    /// planning, since a user's join sides can be of any size.
+    /// planning, since a user's join sides can be of any size. Without `views`, the
+    /// [`VIEWS`] are not registered (each session planned both views, a share of every small
+    /// statement's time): for a statement that names only stored tables ([`guard::names_only_tables`]).
     pub async fn user_context(
         &self,
         memory_limit: usize,
+        views: bool,
     ) -> Result<SessionContext, DataFusionError> {
-        self.context_for(self.storage.snapshot(), memory_limit, true)
+        self.session(self.storage.snapshot(), memory_limit, true, views)
             .await
     }
 
@@ -282,6 +311,17 @@ impl QueryEngine {
         snapshot: BTreeMap<TableId, Arc<TableSnapshot>>,
         memory_limit: usize,
         repartition_joins: bool,
+    ) -> Result<SessionContext, DataFusionError> {
+        self.session(snapshot, memory_limit, repartition_joins, true)
+            .await
+    }
+
+    async fn session(
+        &self,
+        snapshot: BTreeMap<TableId, Arc<TableSnapshot>>,
+        memory_limit: usize,
+        repartition_joins: bool,
+        views: bool,
     ) -> Result<SessionContext, DataFusionError> {
         let runtime = self.runtime(memory_limit)?;
         let mut config = self
@@ -308,7 +348,13 @@ impl QueryEngine {
                 cache: self.trace_index.clone(),
             }));
         }
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(provider::DistinctScanPredicates))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         ctx.register_object_store(cold.url.as_ref(), cold.store.clone());
         for (t, snap) in snapshot {
             ctx.register_table(
@@ -318,7 +364,9 @@ impl QueryEngine {
         }
         functions::register(&ctx);
         value_cap::register(&ctx, self.max_value_bytes);
-        register_views(&ctx).await?;
+        if views {
+            register_views(&ctx).await?;
+        }
         Ok(ctx)
     }
 }

@@ -8,24 +8,39 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::Session;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::config::TableParquetOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableProvider;
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReaderFactory, ParquetFileReaderFactory,
+};
+use datafusion::datasource::physical_plan::{
+    FileGroup, FileScanConfigBuilder, FileSource, ParquetSource,
+};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
+use datafusion::parquet::arrow::async_reader::AsyncFileReader;
+use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::utils::{conjunction as physical_conjunction, split_conjunction};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::union::UnionExec;
+use futures::future::BoxFuture;
 
 use super::trace_index::{TraceContext, TraceSet, TracedEvents, parse_trace_id};
 use crate::storage::schema::TableId;
@@ -215,6 +230,113 @@ pub fn implies_failed(filters: &[Expr]) -> bool {
     filters.iter().any(implies)
 }
 
+/// DataFusion's cached Parquet readers, asked for each footer *with* its page index.
+///
+/// The Parquet scan asks for a footer without the page index and loads the index afterwards
+/// when its pruning needs it; the metadata cache then holds the footer alone, so every
+/// query parsed every file's page index again (a tenth of a warm failure rollup's time).
+/// Asked with the page index, the cache keeps footer and index together and the scan finds
+/// the index loaded.
+#[derive(Debug)]
+struct WithPageIndex(CachedParquetFileReaderFactory);
+
+impl ParquetFileReaderFactory for WithPageIndex {
+    fn create_reader(
+        &self,
+        partition_index: usize,
+        file: PartitionedFile,
+        metadata_size_hint: Option<usize>,
+        metrics: &ExecutionPlanMetricsSet,
+    ) -> Result<Box<dyn AsyncFileReader + Send>> {
+        let inner = self
+            .0
+            .create_reader(partition_index, file, metadata_size_hint, metrics)?;
+        Ok(Box::new(PageIndexReader(inner)))
+    }
+}
+
+struct PageIndexReader(Box<dyn AsyncFileReader + Send>);
+
+impl AsyncFileReader for PageIndexReader {
+    fn get_bytes(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'_, datafusion::parquet::errors::Result<Bytes>> {
+        self.0.get_bytes(range)
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<std::ops::Range<u64>>,
+    ) -> BoxFuture<'_, datafusion::parquet::errors::Result<Vec<Bytes>>> {
+        self.0.get_byte_ranges(ranges)
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, datafusion::parquet::errors::Result<Arc<ParquetMetaData>>> {
+        let options = options
+            .cloned()
+            .unwrap_or_default()
+            .with_page_index_policy(PageIndexPolicy::Optional);
+        Box::pin(async move { self.0.get_metadata(Some(&options)).await })
+    }
+}
+
+/// A physical optimizer rule (the last one) that drops repeated conjuncts from the predicate
+/// of each Parquet scan. [`SnapshotTable`] gives its scan the query's filters, and DataFusion's
+/// filter pushdown then adds the same filters again from the `FilterExec` above (the filters
+/// are `Inexact`): without this the row filter evaluated `status IN (…)` twice on every row.
+#[derive(Debug)]
+pub struct DistinctScanPredicates;
+
+impl PhysicalOptimizerRule for DistinctScanPredicates {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|node| {
+            let Some(exec) = node.downcast_ref::<DataSourceExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            let Some((conf, source)) = exec.downcast_to_file_source::<ParquetSource>() else {
+                return Ok(Transformed::no(node));
+            };
+            let Some(predicate) = source.filter() else {
+                return Ok(Transformed::no(node));
+            };
+            let parts = split_conjunction(&predicate);
+            let mut kept: Vec<Arc<dyn PhysicalExpr>> = Vec::with_capacity(parts.len());
+            for p in &parts {
+                if !kept.iter().any(|k| k.as_ref() == p.as_ref()) {
+                    kept.push(Arc::clone(p));
+                }
+            }
+            if kept.len() == parts.len() {
+                return Ok(Transformed::no(node));
+            }
+            let source = source.with_predicate(physical_conjunction(kept));
+            let conf = FileScanConfigBuilder::from(conf.clone())
+                .with_source(Arc::new(source))
+                .build();
+            Ok(Transformed::yes(
+                DataSourceExec::from_data_source(conf) as Arc<dyn ExecutionPlan>
+            ))
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "distinct_scan_predicates"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
 #[async_trait]
 impl TableProvider for SnapshotTable {
     fn schema(&self) -> SchemaRef {
@@ -289,10 +411,10 @@ impl TableProvider for SnapshotTable {
             // query engine's sessions), parsed once per file instead of once per query.
             let runtime = state.runtime_env();
             let store = runtime.object_store(&self.cold_url)?;
-            let readers = CachedParquetFileReaderFactory::new(
+            let readers = WithPageIndex(CachedParquetFileReaderFactory::new(
                 store,
                 runtime.cache_manager.get_file_metadata_cache(),
-            );
+            ));
             let mut source = ParquetSource::new(schema.clone())
                 .with_table_parquet_options(TableParquetOptions {
                     global: state.config_options().execution.parquet.clone(),
@@ -337,6 +459,53 @@ impl TableProvider for SnapshotTable {
 mod tests {
     use super::*;
     use datafusion::prelude::{col, lit};
+
+    /// A failure scan of cold files: its Parquet predicate holds the filter once (not once
+    /// from the table and again from the pushed-down `FilterExec`), the answer is unchanged,
+    /// and the footer the scan cached carries its page index (the next scan parses none).
+    #[tokio::test]
+    async fn cold_scans_keep_one_predicate_and_cache_the_page_index() {
+        use crate::query::{QueryEngine, QueryOptions, run_user_sql};
+        const NOW: i64 = 1_777_888_800_000_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let storage =
+            crate::storage::test_support::storage_with_hot_batches(dir.path(), NOW, 3).await;
+        storage.flush(TableId::Events).await.unwrap();
+        let engine = QueryEngine::new(storage.clone());
+        let opts = QueryOptions {
+            limit: 100,
+            timeout: None,
+            memory_bytes: 64 << 20,
+        };
+        let sql = "SELECT count(*) AS n FROM events WHERE status IN ('error', 'timeout')";
+        let explained = run_user_sql(&engine, &format!("EXPLAIN {sql}"), &opts)
+            .await
+            .unwrap();
+        let text = crate::query::output::rows_to_json(&explained.batches, 100)
+            .iter()
+            .map(|r| r[1].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let scan = text
+            .lines()
+            .find(|l| l.contains("DataSourceExec") && l.contains("parquet"))
+            .unwrap_or_else(|| panic!("no parquet scan in {text}"));
+        let predicate = scan.split("predicate=").nth(1).unwrap();
+        let predicate = predicate.split(", pruning").next().unwrap();
+        assert_eq!(
+            predicate, "status@10 = error OR status@10 = timeout",
+            "the filter once, not `… AND …` twice"
+        );
+        let answer = run_user_sql(&engine, sql, &opts).await.unwrap();
+        let n = crate::query::output::rows_to_json(&answer.batches, 1);
+        assert_eq!(n[0][0], serde_json::json!(12));
+        assert_eq!(engine.cached_footers(), 1);
+        assert_eq!(
+            engine.cached_page_indexes(),
+            1,
+            "the footer is cached with its index"
+        );
+    }
 
     #[test]
     fn failure_filters_are_recognized() {
