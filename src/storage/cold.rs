@@ -37,11 +37,6 @@ use super::table::ColdFile;
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
-/// Rows per Parquet data page at most (the writer's default is 20 000). A row selection (a
-/// trace lookup through the trace index, the failed prefix a failure scan keeps after
-/// page-index pruning) decompresses and decodes every page it touches whole, and 20 000
-/// `event_id`s are ~800 KB. Wide columns still cut pages at the 1 MiB page size first.
-pub const DATA_PAGE_ROWS: usize = 4096;
 /// ZSTD level of cold files. Measured on the benchmark traffic: level 3 gives 99 B/event at
 /// 158k rows/s flush, level 6 gives 96 B/event at 111k rows/s; the flusher must outrun ingest.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -489,7 +484,6 @@ pub fn encode_parquet(
             ZstdLevel::try_new(ZSTD_LEVEL).expect("a valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_data_page_row_count_limit(DATA_PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_key_value_metadata(Some(vec![
             KeyValue::new(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string()),
