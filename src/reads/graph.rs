@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use datafusion::prelude::SessionContext;
 
-use super::origin::{Linkage, TraceGraph, TraceNode, resolve_with};
+use super::origin::{Linkage, TraceGraph, TraceNode, resolve_origin, resolve_with};
 use super::params::TimeWindow;
 use super::rollup::{candidate_traces, window_root};
 use super::trace_rows::TraceRow;
@@ -264,10 +264,11 @@ pub struct RootSummary {
     pub services: Vec<String>,
 }
 
-/// The summary of a trace's rows when it is a root-cause trace of `window`: the same test as
-/// [`root_cause_traces`] (a window root that failed and carries its anchor).
-fn root_summary(rows: &[TraceRowRef<'_>], window: &TimeWindow) -> Option<RootSummary> {
-    let origin = &rows[window_root(rows, window)?];
+/// The summary of a trace's rows whose window root ([`window_root`]) is `rows[root]`, when it
+/// is a root-cause trace of that window: the same test as [`root_cause_traces`] (the root
+/// failed and carries its anchor).
+fn summary_at(rows: &[TraceRowRef<'_>], root: usize) -> Option<RootSummary> {
+    let origin = &rows[root];
     if !status_is_failed(origin.status()) || origin.anchor_step().is_none() {
         return None;
     }
@@ -316,11 +317,24 @@ pub async fn root_cause_summaries_each(
             candidates.extend(candidate_traces(ctx, &cover).await?);
         }
         load_traces(ctx, &candidates, hull, |rows| {
+            // Windows whose extents hold the same rows of the trace share its resolution.
+            let mut resolved: Option<(std::ops::Range<usize>, Option<usize>)> = None;
             for &i in &group {
-                let rows = rows_in(rows, windows[i].extent());
-                if !rows.is_empty() {
-                    out[i].extend(root_summary(rows, &windows[i]));
+                let at = rows_in(rows, windows[i].extent());
+                if at.is_empty() {
+                    continue;
                 }
+                let origin = match &resolved {
+                    Some((r, origin)) if *r == at => *origin,
+                    _ => {
+                        let origin = resolve_origin(&rows[at.clone()], true).map(|o| o.0);
+                        resolved = Some((at.clone(), origin));
+                        origin
+                    }
+                };
+                let rows = &rows[at];
+                let root = origin.filter(|&o| windows[i].contains(rows[o].ts_start_ns()));
+                out[i].extend(root.and_then(|o| summary_at(rows, o)));
             }
         })
         .await?;
@@ -328,11 +342,12 @@ pub async fn root_cause_summaries_each(
     Ok(out)
 }
 
-/// The rows of one trace (in `ts_start` order) whose `ts_start` lies in `[lo, hi]`.
-fn rows_in<'r, 'a>(rows: &'r [TraceRowRef<'a>], (lo, hi): (i64, i64)) -> &'r [TraceRowRef<'a>] {
+/// The positions of the rows of one trace (in `ts_start` order) whose `ts_start` lies in
+/// `[lo, hi]`.
+fn rows_in(rows: &[TraceRowRef<'_>], (lo, hi): (i64, i64)) -> std::ops::Range<usize> {
     let from = rows.partition_point(|r| r.ts_start_ns() < lo);
     let to = rows.partition_point(|r| r.ts_start_ns() <= hi);
-    &rows[from..to.max(from)]
+    from..to.max(from)
 }
 
 /// `intervals` (inclusive) grouped where they overlap or touch: per group, in order, its hull
