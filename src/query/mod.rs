@@ -264,13 +264,7 @@ impl QueryEngine {
         memory_limit: usize,
     ) -> Result<SessionContext, DataFusionError> {
         let runtime = self.runtime(memory_limit)?;
-        let state = SessionStateBuilder::new()
-            .with_config(self.session_config())
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(provider::DistinctScanPredicates))
-            .build();
-        let ctx = SessionContext::new_with_state(state);
+        let ctx = new_session(self.session_config(), runtime);
         let cold = self.storage.cold();
         ctx.register_object_store(cold.url.as_ref(), cold.store.clone());
         ctx.register_table(
@@ -348,13 +342,7 @@ impl QueryEngine {
                 cache: self.trace_index.clone(),
             }));
         }
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .with_physical_optimizer_rule(Arc::new(provider::DistinctScanPredicates))
-            .build();
-        let ctx = SessionContext::new_with_state(state);
+        let ctx = new_session(config, runtime);
         ctx.register_object_store(cold.url.as_ref(), cold.store.clone());
         for (t, snap) in snapshot {
             ctx.register_table(
@@ -369,4 +357,19 @@ impl QueryEngine {
         }
         Ok(ctx)
     }
+}
+
+/// A session over `config` and `runtime`: DataFusion's defaults plus
+/// [`provider::DistinctScanPredicates`] as the last physical optimizer rule.
+fn new_session(
+    config: SessionConfig,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> SessionContext {
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(provider::DistinctScanPredicates))
+        .build();
+    SessionContext::new_with_state(state)
 }
