@@ -250,11 +250,17 @@ fn merge<S: ExtentSink>(runs: &[(SourceRun, Vec<usize>)], sinks: &mut [S]) {
         .map(|(run, serves)| (run.extents(), serves.as_slice()))
         .collect();
     let entries: usize = runs.iter().map(|r| r.0.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Read once: on Linux `available_parallelism` reads the cgroup files on every call.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads = *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+    });
     let parts = if entries < PARALLEL_MIN_ENTRIES {
         1
     } else {
-        threads.min(8)
+        threads
     };
     let buckets = 1usize << BUCKET_BITS;
     let bounds: Vec<(usize, usize)> = (0..parts)
