@@ -32,6 +32,17 @@ use crate::storage::table::TableSnapshot;
 pub use guard::{QueryError, QueryOptions, QueryResult, run_user_sql};
 use provider::SnapshotTable;
 
+/// The cores CPU-bound read work may split across (at most 8), read once: on Linux
+/// `available_parallelism` reads the cgroup files on every call.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+    })
+}
+
 /// Views defined over the stored tables, registered on every statement's session:
 /// `(name, sql/<name>_view.sql text)`.
 pub const VIEWS: &[(&str, &str)] = &[

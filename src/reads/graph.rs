@@ -14,7 +14,7 @@ use super::rollup::{candidate_traces, window_root};
 use super::trace_rows::TraceRow;
 use super::trace_rows::TraceRowRef;
 use super::traces::{build_story, summarize};
-use super::{ReadError, for_each_trace, load_traces};
+use super::{ReadError, for_each_trace, load_traces_split};
 use crate::model::{Event, status_is_failed};
 use crate::query::rows::{Columns, batch_to_events};
 use crate::query::sql::{self, Param, ReadQuery};
@@ -316,28 +316,40 @@ pub async fn root_cause_summaries_each(
             let cover = TimeWindow { since_ns, until_ns };
             candidates.extend(candidate_traces(ctx, &cover).await?);
         }
-        load_traces(ctx, &candidates, hull, |rows| {
-            // Windows whose extents hold the same rows of the trace share its resolution.
-            let mut resolved: Option<(std::ops::Range<usize>, Option<usize>)> = None;
-            for &i in &group {
-                let at = rows_in(rows, windows[i].extent());
-                if at.is_empty() {
-                    continue;
-                }
-                let origin = match &resolved {
-                    Some((r, origin)) if *r == at => *origin,
-                    _ => {
-                        let origin = resolve_origin(&rows[at.clone()], true).map(|o| o.0);
-                        resolved = Some((at.clone(), origin));
-                        origin
+        let parts = load_traces_split(
+            ctx,
+            &candidates,
+            hull,
+            || vec![Vec::new(); windows.len()],
+            |out: &mut Vec<Vec<RootSummary>>, rows| {
+                // Windows whose extents hold the same rows of the trace share its resolution.
+                let mut resolved: Option<(std::ops::Range<usize>, Option<usize>)> = None;
+                for &i in &group {
+                    let at = rows_in(rows, windows[i].extent());
+                    if at.is_empty() {
+                        continue;
                     }
-                };
-                let rows = &rows[at];
-                let root = origin.filter(|&o| windows[i].contains(rows[o].ts_start_ns()));
-                out[i].extend(root.and_then(|o| summary_at(rows, o)));
-            }
-        })
+                    let origin = match &resolved {
+                        Some((r, origin)) if *r == at => *origin,
+                        _ => {
+                            let origin = resolve_origin(&rows[at.clone()], true).map(|o| o.0);
+                            resolved = Some((at.clone(), origin));
+                            origin
+                        }
+                    };
+                    let rows = &rows[at];
+                    let root = origin.filter(|&o| windows[i].contains(rows[o].ts_start_ns()));
+                    out[i].extend(root.and_then(|o| summary_at(rows, o)));
+                }
+            },
+        )
         .await?;
+        // The runs in trace order, so each window's summaries stay in trace order.
+        for part in parts {
+            for (all, run) in out.iter_mut().zip(part) {
+                all.extend(run);
+            }
+        }
     }
     Ok(out)
 }

@@ -83,15 +83,20 @@ pub async fn for_each_trace(
     })
 }
 
-/// [`for_each_trace`], also keeping the loaded events as the table `trace_events` of `ctx`
-/// for later queries of the same read (an empty table when `trace_ids` is empty).
-/// The rows are borrowed from the loaded batches ([`trace_rows::TraceRowRef`]), not copied.
-pub async fn load_traces(
+/// [`for_each_trace`] over rows borrowed from the loaded batches
+/// ([`trace_rows::TraceRowRef`], not copied), also keeping the loaded events as the table
+/// `trace_events` of `ctx` for later queries of the same read (an empty table when
+/// `trace_ids` is empty). The traces are cut into contiguous runs of trace order, one per
+/// core ([`crate::query::cores`]), each run handed to `each` on its own thread with its own
+/// state (`init()`). The states come back in trace order: concatenating what each gathered
+/// gives what one pass would. A small load is one run on the caller's thread.
+pub async fn load_traces_split<S: Send>(
     ctx: &SessionContext,
     trace_ids: &[String],
     (lo, hi): (i64, i64),
-    each: impl FnMut(&[trace_rows::TraceRowRef<'_>]),
-) -> Result<(), ReadError> {
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, &[trace_rows::TraceRowRef<'_>]) + Sync,
+) -> Result<Vec<S>, ReadError> {
     sql::register_sel(ctx, trace_ids).await?;
     let batches = sql::materialize(
         ctx,
@@ -99,7 +104,67 @@ pub async fn load_traces(
         vec![Param::Timestamp(lo), Param::Timestamp(hi)],
     )
     .await?;
-    by_trace(&batches, each)
+    let columns = batches
+        .iter()
+        .map(trace_rows::TraceEventColumns::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = trace_rows::trace_order(&columns);
+    let parts = if rows.len() < SPLIT_MIN_ROWS {
+        1
+    } else {
+        crate::query::cores()
+    };
+    let runs = trace_runs(&rows, parts, |a, b| a.trace_id() == b.trace_id());
+    let run = |part: &[trace_rows::TraceRowRef<'_>]| {
+        let mut state = init();
+        for trace in part.chunk_by(|a, b| a.trace_id() == b.trace_id()) {
+            each(&mut state, trace);
+        }
+        state
+    };
+    let Some((first, rest)) = runs.split_first() else {
+        return Ok(Vec::new());
+    };
+    Ok(std::thread::scope(|scope| {
+        let later: Vec<_> = rest
+            .iter()
+            .map(|r| scope.spawn(|| run(&rows[r.clone()])))
+            .collect();
+        let mut states = vec![run(&rows[first.clone()])];
+        // A panic in `each` is re-raised here, as it would be on one thread.
+        states.extend(later.into_iter().map(|h| match h.join() {
+            Ok(state) => state,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }));
+        states
+    }))
+}
+
+/// Rows below this are resolved on the caller's thread ([`load_traces_split`]).
+const SPLIT_MIN_ROWS: usize = 32 * 1024;
+
+/// `rows` cut into at most `parts` contiguous ranges of about equal length, each cut moved
+/// forward past the rows `same` as the one before it (the rows of one trace), so no group is
+/// split.
+fn trace_runs<T>(
+    rows: &[T],
+    parts: usize,
+    same: impl Fn(&T, &T) -> bool,
+) -> Vec<std::ops::Range<usize>> {
+    let parts = parts.max(1);
+    let mut runs = Vec::with_capacity(parts);
+    let mut from = 0;
+    for p in 1..=parts {
+        let mut to = (rows.len() * p / parts).max(from);
+        while to > 0 && to < rows.len() && same(&rows[to], &rows[to - 1]) {
+            to += 1;
+        }
+        if to > from {
+            runs.push(from..to);
+            from = to;
+        }
+    }
+    runs
 }
 
 /// The rows of `batches` (`sql/trace_events.sql`) put in trace order and handed to `each` one
@@ -117,4 +182,30 @@ fn by_trace(
         each(trace);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_runs;
+
+    /// The runs cover every row once, in order, never split a group, and are about equal.
+    #[test]
+    fn trace_runs_cut_between_groups_only() {
+        let rows = [1, 1, 1, 2, 3, 3, 3, 3, 4, 5, 5, 6];
+        for parts in 1..=5 {
+            let runs = trace_runs(&rows, parts, |a, b| a == b);
+            assert!(runs.len() <= parts);
+            assert_eq!(runs.first().map(|r| r.start), Some(0));
+            assert_eq!(runs.last().map(|r| r.end), Some(rows.len()));
+            for w in runs.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_ne!(rows[w[1].start], rows[w[1].start - 1], "{parts}: {runs:?}");
+            }
+        }
+        assert_eq!(trace_runs(&rows, 2, |a, b| a == b), [0..8, 8..12]);
+        let whole = trace_runs(&[7, 7, 7], 3, |a, b| a == b);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0], 0..3);
+        assert!(trace_runs(&[] as &[i32], 2, |a, b| a == b).is_empty());
+    }
 }

@@ -45,7 +45,7 @@ pub trait TraceNode {
     fn status(&self) -> &str;
     fn parent_span_id(&self) -> &str;
     /// The non-empty `steps[].span_id`s.
-    fn step_span_ids(&self) -> Vec<&str>;
+    fn step_span_ids(&self) -> impl Iterator<Item = &str>;
 }
 
 impl TraceNode for Event {
@@ -64,12 +64,11 @@ impl TraceNode for Event {
     fn parent_span_id(&self) -> &str {
         &self.parent_span_id
     }
-    fn step_span_ids(&self) -> Vec<&str> {
+    fn step_span_ids(&self) -> impl Iterator<Item = &str> {
         self.steps
             .iter()
             .filter_map(|s| s.span_id.as_deref())
             .filter(|s| !s.is_empty())
-            .collect()
     }
 }
 
@@ -89,8 +88,8 @@ impl TraceNode for TraceRow {
     fn parent_span_id(&self) -> &str {
         &self.parent_span_id
     }
-    fn step_span_ids(&self) -> Vec<&str> {
-        self.step_span_ids.iter().map(String::as_str).collect()
+    fn step_span_ids(&self) -> impl Iterator<Item = &str> {
+        self.step_span_ids.iter().map(String::as_str)
     }
 }
 
@@ -110,8 +109,10 @@ pub struct TraceGraph {
     identity: Vec<usize>,
     /// Meaningful only when usable.
     parent: Vec<Option<usize>>,
-    /// Children in identity order; meaningful only when usable.
-    children: Vec<Vec<usize>>,
+    /// Children in identity order, all nodes' in one list: node `i`'s are
+    /// `children[child_at[i]..child_at[i + 1]]`; empty when not usable.
+    children: Vec<usize>,
+    child_at: Vec<usize>,
     depth: Vec<usize>,
     /// Does the event's parent span have an owner in the trace (first owner wins)?
     parent_owned: Vec<bool>,
@@ -122,10 +123,6 @@ impl TraceGraph {
         let n = nodes.len();
         let mut identity: Vec<usize> = (0..n).collect();
         identity.sort_by(|a, b| identity_cmp(&nodes[*a], &nodes[*b]));
-        let mut rank = vec![0usize; n];
-        for (r, i) in identity.iter().enumerate() {
-            rank[*i] = r;
-        }
 
         let mut usable = true;
         // The owner of each span: the first event (in input order) with it among its steps;
@@ -133,7 +130,7 @@ impl TraceGraph {
         // are small: no hashing, one allocation).
         let mut spans: Vec<(&str, usize)> = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
-            spans.extend(node.step_span_ids().into_iter().map(|s| (s, i)));
+            spans.extend(node.step_span_ids().map(|s| (s, i)));
         }
         spans.sort_unstable();
         let mut owners: Vec<(&str, usize)> = Vec::with_capacity(spans.len());
@@ -180,8 +177,9 @@ impl TraceGraph {
         if usable {
             const UNKNOWN: usize = usize::MAX;
             depth.fill(UNKNOWN);
+            let mut chain = Vec::new();
             'nodes: for start in 0..n {
-                let mut chain = Vec::new();
+                chain.clear();
                 let mut cur = start;
                 while depth[cur] == UNKNOWN {
                     chain.push(cur);
@@ -206,11 +204,21 @@ impl TraceGraph {
             }
         }
 
-        let mut children = vec![Vec::new(); n];
+        // Children counted per parent, then placed in identity order.
+        let (mut children, mut child_at) = (Vec::new(), vec![0usize; n + 1]);
         if usable {
+            for p in parent.iter().flatten() {
+                child_at[p + 1] += 1;
+            }
+            for k in 0..n {
+                child_at[k + 1] += child_at[k];
+            }
+            children = vec![0usize; child_at[n]];
+            let mut next = child_at.clone();
             for &i in &identity {
                 if let Some(p) = parent[i] {
-                    children[p].push(i);
+                    children[next[p]] = i;
+                    next[p] += 1;
                 }
             }
         } else {
@@ -221,6 +229,7 @@ impl TraceGraph {
             identity,
             parent,
             children,
+            child_at,
             depth,
             parent_owned,
         }
@@ -241,7 +250,8 @@ impl TraceGraph {
 
     /// The children of node `i` in identity order (empty when the graph is not usable).
     pub fn children(&self, i: usize) -> &[usize] {
-        match self.children.get(i) {
+        let span = self.child_at.get(i).zip(self.child_at.get(i + 1));
+        match span.and_then(|(a, b)| self.children.get(*a..*b)) {
             Some(c) if self.usable => c,
             _ => &[],
         }
@@ -275,13 +285,13 @@ impl TraceGraph {
             .collect();
         while let Some(i) = stack.pop() {
             out.push(i);
-            stack.extend(self.children[i].iter().rev());
+            stack.extend(self.children(i).iter().rev());
         }
         out
     }
 
     fn linked(&self, i: usize) -> bool {
-        self.usable && (self.parent[i].is_some() || !self.children[i].is_empty())
+        self.usable && (self.parent[i].is_some() || !self.children(i).is_empty())
     }
 }
 
@@ -328,7 +338,8 @@ pub fn resolve_with<N: TraceNode>(
         let order = graph.order();
         let mut failed_below = vec![false; nodes.len()];
         for &i in order.iter().rev() {
-            failed_below[i] = graph.children[i]
+            failed_below[i] = graph
+                .children(i)
                 .iter()
                 .any(|c| failed_below[*c] || status_is_failed(nodes[*c].status()));
         }
@@ -383,8 +394,8 @@ mod tests {
         fn parent_span_id(&self) -> &str {
             self.parent
         }
-        fn step_span_ids(&self) -> Vec<&str> {
-            self.spans.clone()
+        fn step_span_ids(&self) -> impl Iterator<Item = &str> {
+            self.spans.iter().copied()
         }
     }
 

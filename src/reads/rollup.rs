@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::origin::{TraceNode, resolve_origin};
 use super::params::{Params, RollupCursor, TimeWindow, parse_cursor, parse_limit};
-use super::{ReadError, load_traces};
+use super::{ReadError, load_traces_split};
 use crate::config::Config;
 use crate::model::rejection::Rejection;
 use crate::query::rows::Columns;
@@ -129,24 +129,30 @@ pub async fn read(ctx: &SessionContext, q: &RollupQuery) -> Result<RollupRespons
     let candidates = candidate_traces(ctx, &window).await?;
 
     // 2. Origins of the candidate traces.
-    let mut roots: Vec<RootCause> = Vec::new();
-    load_traces(ctx, &candidates, extent, |rows| {
-        let Some(i) = window_root(rows, &window) else {
-            return;
-        };
-        let origin = &rows[i];
-        // Failed events always carry an anchor (ingest rejects them otherwise).
-        if let (Some(code), Some(step)) = (origin.anchor_error_code(), origin.anchor_step()) {
-            roots.push(RootCause {
-                trace_id: origin.trace_id().to_owned(),
-                code: code.to_owned(),
-                service: origin.service().to_owned(),
-                step: step.to_owned(),
-                ts_start_ns: origin.ts_start_ns(),
-            });
-        }
-    })
+    let parts = load_traces_split(
+        ctx,
+        &candidates,
+        extent,
+        Vec::new,
+        |roots: &mut Vec<RootCause>, rows| {
+            let Some(i) = window_root(rows, &window) else {
+                return;
+            };
+            let origin = &rows[i];
+            // Failed events always carry an anchor (ingest rejects them otherwise).
+            if let (Some(code), Some(step)) = (origin.anchor_error_code(), origin.anchor_step()) {
+                roots.push(RootCause {
+                    trace_id: origin.trace_id().to_owned(),
+                    code: code.to_owned(),
+                    service: origin.service().to_owned(),
+                    step: step.to_owned(),
+                    ts_start_ns: origin.ts_start_ns(),
+                });
+            }
+        },
+    )
     .await?;
+    let roots: Vec<RootCause> = parts.into_iter().flatten().collect();
 
     // 3. Per-code hop counts and services.
     let mut codes: BTreeMap<String, CodeAcc> = BTreeMap::new();

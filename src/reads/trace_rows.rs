@@ -178,9 +178,34 @@ impl<'a> TraceRowRef<'a> {
 /// identity order). `sql/trace_events.sql` leaves the order to this sort of borrowed rows: a
 /// SQL sort would copy every column of every row once more.
 pub fn trace_order(columns: &[TraceEventColumns]) -> Vec<TraceRowRef<'_>> {
-    let mut rows: Vec<(u128, TraceRowRef<'_>)> = columns
+    let rows: Vec<TraceRowRef<'_>> = columns
         .iter()
         .flat_map(|c| (0..c.len()).map(move |row| c.row(row)))
+        .collect();
+    // Every id 32 lower-case hex digits (OTLP's and our generators'): the id as a number
+    // orders as the string does, so a flat `(id, ts_start, position)` key sorts the rows
+    // with integer compares and no string read until two rows of a trace share a start.
+    let keys: Option<Vec<(u128, i64, u32)>> = rows
+        .iter()
+        .enumerate()
+        .map(|(at, r)| {
+            let id = crate::query::trace_index::parse_trace_id(r.trace_id())?;
+            Some((id, r.ts_start_ns(), u32::try_from(at).ok()?))
+        })
+        .collect();
+    if let Some(mut keys) = keys {
+        keys.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| {
+                let (x, y) = (&rows[a.2 as usize], &rows[b.2 as usize]);
+                x.service()
+                    .cmp(y.service())
+                    .then_with(|| x.event_id().cmp(y.event_id()))
+            })
+        });
+        return keys.iter().map(|k| rows[k.2 as usize]).collect();
+    }
+    let mut rows: Vec<(u128, TraceRowRef<'_>)> = rows
+        .into_iter()
         .map(|r| (id_prefix(r.trace_id()), r))
         .collect();
     rows.sort_unstable_by(|(pa, a), (pb, b)| {
@@ -218,12 +243,11 @@ impl super::origin::TraceNode for TraceRowRef<'_> {
     fn parent_span_id(&self) -> &str {
         self.cols.parent_span_id.value(self.row)
     }
-    fn step_span_ids(&self) -> Vec<&str> {
+    fn step_span_ids(&self) -> impl Iterator<Item = &str> {
         let offsets = self.cols.span_ids.value_offsets();
         (offsets[self.row] as usize..offsets[self.row + 1] as usize)
             .filter(|&i| self.cols.span_values.is_valid(i))
             .map(|i| self.cols.span_values.value(i))
-            .collect()
     }
 }
 
@@ -336,5 +360,53 @@ mod tests {
         assert_eq!(ids, ["e0", "e3", "e7", "e4", "e0", "e1", "e5", "e1", "e2"]);
         assert_eq!(got[2].step_span_ids, vec!["e7-span".to_string()]);
         assert_eq!(got[2].user_id.as_deref(), Some("u-e7"));
+    }
+
+    /// All ids 32 hex digits (the integer-key path): the same order as the owned sort, with
+    /// ids differing only in their last digit, `a`-`f` after `0`-`9`, and ties on time broken
+    /// by service then event id.
+    #[test]
+    fn trace_order_of_hex_ids_matches_the_owned_sort() {
+        let ids = [
+            "0123456789abcdef0123456789abcdef",
+            "0123456789abcdef0123456789abcde0",
+            "f123456789abcdef0123456789abcdef",
+            "9123456789abcdef0123456789abcdef",
+            "a000000000000000000000000000000a",
+        ];
+        let services = ["b", "a", "c"];
+        let names: Vec<String> = (0..60).map(|i| format!("e{:02}", (i * 37) % 60)).collect();
+        let rows: Vec<Row<'_>> = (0..60)
+            .map(|i| {
+                (
+                    ids[(i * 7) % ids.len()],
+                    ((i * 13) % 4) as i64,
+                    services[(i * 5) % services.len()],
+                    names[i].as_str(),
+                )
+            })
+            .collect();
+        let batches = [batch(&rows[..25]), batch(&rows[25..])];
+        let columns: Vec<TraceEventColumns> = batches
+            .iter()
+            .map(|b| TraceEventColumns::new(b).unwrap())
+            .collect();
+        let got: Vec<TraceRow> = trace_order(&columns)
+            .iter()
+            .map(TraceRowRef::to_row)
+            .collect();
+        let mut want: Vec<TraceRow> = got.clone();
+        want.sort_by(|a, b| {
+            (&a.trace_id, a.ts_start_ns, &a.service, &a.event_id).cmp(&(
+                &b.trace_id,
+                b.ts_start_ns,
+                &b.service,
+                &b.event_id,
+            ))
+        });
+        assert_eq!(got.len(), 60);
+        assert_eq!(got, want);
+        assert_eq!(got[0].trace_id, ids[1]);
+        assert_eq!(got[59].trace_id, ids[2]);
     }
 }

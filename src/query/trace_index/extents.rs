@@ -250,13 +250,7 @@ fn merge<S: ExtentSink>(runs: &[(SourceRun, Vec<usize>)], sinks: &mut [S]) {
         .map(|(run, serves)| (run.extents(), serves.as_slice()))
         .collect();
     let entries: usize = runs.iter().map(|r| r.0.len()).sum();
-    // Read once: on Linux `available_parallelism` reads the cgroup files on every call.
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let threads = *THREADS.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8)
-    });
+    let threads = crate::query::cores();
     let parts = if entries < PARALLEL_MIN_ENTRIES {
         1
     } else {
