@@ -3,8 +3,9 @@
 -- root-cause rollup also materializes the result as the table `trace_events` for
 -- rollup_code_counts.sql and rollup_code_services.sql.
 --
--- Tables: sel(trace_id), the request's set of selected trace ids (each once: the build side
--- of the join), and traced_events, the events registered for that set (src/query/trace_index.rs).
+-- Tables: traced_events, exactly the events of the request's set of selected trace ids
+-- (registered with `sel`, src/query/trace_index.rs: the indexed rows, and the rows of the
+-- set's traces in any source scanned without an index), so no join with `sel` is needed.
 -- Parameters:
 --   $1  Timestamp  extent lower bound (inclusive)
 --   $2  Timestamp  extent upper bound (inclusive)
@@ -12,16 +13,11 @@
 -- Output: trace_id, event_id, service, status Utf8; ts_start, ts_end Timestamp;
 --         parent_span_id Utf8; anchor_step, anchor_error_code, http_route, user_id,
 --         user_tier Utf8 null; step_span_ids List<Utf8> (the non-empty steps[].span_id in
---         array order: all of `steps` that origin resolution reads, computed before the join
---         so the nested steps are not carried through the join)
+--         array order: all of `steps` that origin resolution reads; a column of
+--         traced_events, which reads only the span_id leaf of the nested steps)
 -- Order: none. The caller orders the borrowed rows by trace_id, ts_start, service, event_id
 --        (src/reads/trace_rows.rs `trace_order`): a sort here would copy every column again.
-SELECT e.trace_id, e.event_id, e.service, e.status, e.ts_start, e.ts_end, e.parent_span_id,
-       e.anchor_step, e.anchor_error_code, e.http_route, e.user_id, e.user_tier,
-       e.step_span_ids
-FROM sel s
-JOIN (SELECT trace_id, event_id, service, status, ts_start, ts_end, parent_span_id,
-             anchor_step, anchor_error_code, http_route, user_id, user_tier,
-             step_span_ids(steps) AS step_span_ids
-      FROM traced_events
-      WHERE ts_start BETWEEN $1 AND $2) e ON e.trace_id = s.trace_id
+SELECT trace_id, event_id, service, status, ts_start, ts_end, parent_span_id,
+       anchor_step, anchor_error_code, http_route, user_id, user_tier, step_span_ids
+FROM traced_events
+WHERE ts_start BETWEEN $1 AND $2

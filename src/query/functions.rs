@@ -37,6 +37,11 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(STEP_SPAN_IDS.clone());
 }
 
+/// `step_span_ids`, for plans built outside SQL.
+pub fn step_span_ids_udf() -> ScalarUDF {
+    STEP_SPAN_IDS.clone()
+}
+
 static STEP_SPAN_IDS: LazyLock<ScalarUDF> =
     LazyLock::new(|| ScalarUDF::new_from_impl(StepSpanIds::new()));
 
@@ -76,31 +81,55 @@ impl ScalarUDFImpl for StepSpanIds {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let n = args.number_rows;
-        let mut ids = StringBuilder::new();
-        let offsets = match steps_list(&args, self.name())? {
-            None => list_offsets(n, self.name(), |_| 0)?,
-            Some(list) => {
-                let span_ids = match list.values().as_struct().column_by_name("span_id") {
-                    Some(c) => utf8(c)?,
-                    None => return exec_err!("step_span_ids: steps have no field span_id"),
-                };
-                list_offsets(n, self.name(), |row| {
-                    for i in list_range(&list, row) {
-                        if span_ids.is_valid(i) && !span_ids.value(i).is_empty() {
-                            ids.append_value(span_ids.value(i));
-                        }
-                    }
-                    ids.len()
-                })?
-            }
+        let out = match steps_list(&args, self.name())? {
+            None => ListArray::new(
+                Self::item(),
+                list_offsets(n, self.name(), |_| 0)?,
+                Arc::new(StringBuilder::new().finish()),
+                None,
+            ),
+            Some(list) => step_span_ids_of(&list, n, |row| row)?,
         };
-        Ok(ColumnarValue::Array(Arc::new(ListArray::new(
-            Self::item(),
-            offsets,
-            Arc::new(ids.finish()),
-            None,
-        ))))
+        Ok(ColumnarValue::Array(Arc::new(out)))
     }
+}
+
+/// The type of `step_span_ids(steps)`: a list of nullable Utf8 `item`s.
+pub fn step_span_ids_type() -> DataType {
+    DataType::List(StepSpanIds::item())
+}
+
+/// `step_span_ids` of `n` rows of `steps`, the `k`-th output row being row `row(k)` of
+/// `steps`. `steps` is a list of structs of which only `span_id` is read, so a list of
+/// structs holding that one field (a Parquet read of that leaf alone) serves as well.
+pub fn step_span_ids_of(
+    steps: &ListArray,
+    n: usize,
+    row: impl Fn(usize) -> usize,
+) -> Result<ListArray> {
+    let span_ids = match steps
+        .values()
+        .as_struct_opt()
+        .and_then(|s| s.column_by_name("span_id"))
+    {
+        Some(c) => utf8(c)?,
+        None => return exec_err!("step_span_ids: steps have no field span_id"),
+    };
+    let mut ids = StringBuilder::new();
+    let offsets = list_offsets(n, "step_span_ids", |k| {
+        for i in list_range(steps, row(k)) {
+            if span_ids.is_valid(i) && !span_ids.value(i).is_empty() {
+                ids.append_value(span_ids.value(i));
+            }
+        }
+        ids.len()
+    })?;
+    Ok(ListArray::new(
+        StepSpanIds::item(),
+        offsets,
+        Arc::new(ids.finish()),
+        None,
+    ))
 }
 
 /// The `steps` argument of a one-argument step function (`None`: a Null column).

@@ -10,18 +10,22 @@
 //! too (built on first use, cached by [`HotBatchId`] and dropped once the batch has left the
 //! snapshot) and give their selected rows by `take`. Cold files are immutable (a rewrite gets
 //! a new path), so an index never goes stale; the cold cache is bounded by
-//! [`INDEX_CACHE_BYTES`] and evicts the least recently used. The SQL keeps its `trace_id`
-//! join, so the answer is exactly the plain join's.
+//! [`INDEX_CACHE_BYTES`] and evicts the least recently used. Sources without an index
+//! (unindexable, or not built for a lookup) are scanned and filtered by `trace_id IN (…)`, so
+//! `traced_events` holds exactly the events of the set: a join with the set answers what the
+//! join with `events` would, and `sql/trace_events.sql` needs no join. `traced_events` has one column more than
+//! `events`, [`SPAN_IDS`] (`step_span_ids(steps)`), read from the one `span_id` leaf of the
+//! nested `steps` for the selected cold rows, so origin resolution never decodes whole steps.
 //!
 //! Trace ids are 32 lower-case hex digits (spec events), stored here as `u128`. A file holding
-//! any other id is marked unindexable and `traced_events` scans it like `events`.
+//! any other id is marked unindexable and `traced_events` scans it (filtered by id).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::compute::{cast, take_record_batch};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::datasource::listing::PartitionedFile;
@@ -75,14 +79,20 @@ fn trace_id_column(selected: &[(u32, u128)]) -> ArrayRef {
 
 /// `s` as a `u128` when it is exactly 32 lower-case hex digits (so `{:032x}` gives it back).
 pub fn parse_trace_id(s: &str) -> Option<u128> {
-    let ok = s.len() == 32
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if ok {
-        u128::from_str_radix(s, 16).ok()
-    } else {
-        None
+    if s.len() != 32 {
+        return None;
     }
+    // One pass: every read model parses the ids of every row it orders or indexes.
+    let mut id = 0u128;
+    for b in s.bytes() {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        id = (id << 4) | u128::from(digit);
+    }
+    Some(id)
 }
 
 /// The rows of one cold file by trace id: `ids` sorted, `rows[i]` the row of `ids[i]`.
@@ -647,17 +657,16 @@ impl Readers {
     }
 }
 
-/// The rows `selected` (`(row, trace)` by row) of `file`, with the table columns
-/// `projection` of `schema`; `trace_id` comes from the index, not the file.
+/// The rows `selected` (`(row, trace)` by row) of `file`, with the columns of `out_schema`
+/// (table columns or [`SPAN_IDS`]); `trace_id` comes from the index, not the file, and
+/// [`SPAN_IDS`] from the `span_id` leaf of `steps` alone unless `steps` itself is read.
 async fn read_selected(
     readers: Readers,
     file: Arc<ColdFile>,
-    schema: SchemaRef,
-    projection: Vec<usize>,
+    out_schema: SchemaRef,
     selected: Vec<(u32, u128)>,
     meta: Option<ArrowReaderMetadata>,
 ) -> Result<Vec<RecordBatch>> {
-    let out_schema = Arc::new(schema.project(&projection)?);
     let meta = match meta {
         Some(m) => m,
         None => readers.metadata(&file).await?,
@@ -665,15 +674,32 @@ async fn read_selected(
     let builder = readers.builder(&file, meta)?;
     let file_schema = builder.schema().clone();
     let mut roots = Vec::new();
-    for &i in &projection {
-        let name = schema.field(i).name();
+    for field in out_schema.fields() {
+        let name = field.name();
         if let (true, Ok(r)) = (name != "trace_id", file_schema.index_of(name)) {
             roots.push(r);
         }
     }
+    // The span ids alone: the leaf `steps.<list>.<item>.span_id` of the nested column.
+    let span_leaf_of = match file_schema.index_of("steps") {
+        Ok(r) if out_schema.index_of(SPAN_IDS).is_ok() && !roots.contains(&r) => Some(r),
+        _ => None,
+    };
+    let descr = builder.parquet_schema();
+    let leaves: Vec<usize> = (0..descr.num_columns())
+        .filter(|&i| {
+            let root = descr.get_column_root_idx(i);
+            let column = descr.column(i);
+            let parts = column.path().parts();
+            roots.contains(&root)
+                || (span_leaf_of == Some(root)
+                    && parts.len() == 4
+                    && parts.last().is_some_and(|p| p == "span_id"))
+        })
+        .collect();
     let total = usize::try_from(file.rows).unwrap_or(usize::MAX);
     let rows: Vec<u32> = selected.iter().map(|s| s.0).collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let mask = ProjectionMask::leaves(descr, leaves);
     let batches: Vec<RecordBatch> = builder
         .with_projection(mask)
         .with_row_selection(selection(&rows, total))
@@ -689,10 +715,20 @@ async fn read_selected(
             DataFusionError::Internal(format!("{}: more rows than selected", file.path))
         })?;
         at += n;
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(out_schema.fields().len());
         for field in out_schema.fields() {
             let column: ArrayRef = if field.name() == "trace_id" {
                 trace_id_column(ids)
+            } else if field.name() == SPAN_IDS {
+                match b
+                    .column_by_name("steps")
+                    .and_then(|c| c.as_list_opt::<i32>())
+                {
+                    Some(steps) => {
+                        Arc::new(crate::query::functions::step_span_ids_of(steps, n, |k| k)?)
+                    }
+                    None => datafusion::arrow::array::new_null_array(field.data_type(), n),
+                }
             } else {
                 match b.column_by_name(field.name()) {
                     Some(c) if c.data_type() == field.data_type() => c.clone(),
@@ -718,6 +754,42 @@ async fn read_selected(
     Ok(out)
 }
 
+/// The rows `rows` (ascending) of the hot batch `batch` with the columns of `out_schema`
+/// (table columns, or [`SPAN_IDS`] computed from `steps`). With no column (`count(*)`), only
+/// the row count is carried: arrow's take cannot build a batch without columns.
+fn take_rows(batch: &RecordBatch, out_schema: &SchemaRef, rows: Vec<u32>) -> Result<RecordBatch> {
+    let n = rows.len();
+    let rows = datafusion::arrow::array::UInt32Array::from(rows);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(out_schema.fields().len());
+    for field in out_schema.fields() {
+        let column = if field.name() == SPAN_IDS {
+            let Some(steps) = batch
+                .column_by_name("steps")
+                .and_then(|c| c.as_list_opt::<i32>())
+            else {
+                return Err(DataFusionError::Internal("hot batch without steps".into()));
+            };
+            Arc::new(crate::query::functions::step_span_ids_of(steps, n, |k| {
+                rows.value(k) as usize
+            })?) as ArrayRef
+        } else {
+            let Some(c) = batch.column_by_name(field.name()) else {
+                return Err(DataFusionError::Internal(format!(
+                    "hot batch without {}",
+                    field.name()
+                )));
+            };
+            datafusion::arrow::compute::take(c, &rows, None)?
+        };
+        columns.push(column);
+    }
+    Ok(RecordBatch::try_new_with_options(
+        out_schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )?)
+}
+
 /// What a session needs to register `traced_events` (a session config extension).
 #[derive(Debug)]
 pub struct TraceContext {
@@ -727,16 +799,17 @@ pub struct TraceContext {
     pub cache: Arc<TraceIndexCache>,
 }
 
-/// Register `traced_events` on `ctx` for the join with the trace set `traces`: the indexed
-/// provider for large sets on a storage-backed session, else `events` itself.
+/// Register `traced_events` on `ctx`: exactly the events of the traces `traces` (plus the
+/// column [`SPAN_IDS`]): the indexed provider for large sets on a storage-backed session, else
+/// `events` itself filtered by the ids.
 pub async fn register_traced_events<'a>(
     ctx: &datafusion::prelude::SessionContext,
     traces: impl IntoIterator<Item = &'a str>,
 ) -> Result<()> {
     // Parsed straight from the caller's strings (duplicates allowed); ids that are not 32
-    // hex digits only count towards the size (their files are unindexable, scanned whole).
+    // hex digits are kept as strings (their files are unindexable, scanned and filtered).
     let mut ids = Vec::new();
-    let mut other: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut other: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for t in traces {
         match parse_trace_id(t) {
             Some(id) => ids.push(id),
@@ -746,12 +819,30 @@ pub async fn register_traced_events<'a>(
         }
     }
     let set = TraceSet::new(ids);
+    let other: Vec<String> = other.into_iter().map(str::to_owned).collect();
     let trace_ctx = ctx.state().config().get_extension::<TraceContext>();
     let provider: Arc<dyn TableProvider> = match trace_ctx {
         Some(t) if set.len() + other.len() > MIN_INDEXED_TRACES => {
-            Arc::new(TracedEvents::new(&t, Arc::new(set), true))
+            Arc::new(TracedEvents::new(&t, Arc::new(set), true).with_other_ids(other))
         }
-        _ => ctx.table_provider("events").await?,
+        // `events` with the same extra column, filtered by the ids.
+        _ => {
+            let quoted: Vec<String> = set
+                .ids
+                .iter()
+                .map(|id| format!("'{id:032x}'"))
+                .chain(other.iter().map(|o| format!("'{}'", o.replace('\'', "''"))))
+                .collect();
+            let filter = match quoted.is_empty() {
+                true => "false".to_string(),
+                false => format!("trace_id IN ({})", quoted.join(", ")),
+            };
+            ctx.sql(&format!(
+                "SELECT *, step_span_ids(steps) AS {SPAN_IDS} FROM events WHERE {filter}"
+            ))
+            .await?
+            .into_view()
+        }
     };
     ctx.deregister_table("traced_events")?;
     ctx.register_table("traced_events", provider)?;
@@ -780,9 +871,9 @@ pub async fn register_trace_lookup(
     Ok(())
 }
 
-/// `traced_events`: the events of one snapshot, of which the cold part holds only the rows
-/// of `traces` (plus every row of an unindexable file). Joined on `trace_id` with the same
-/// trace set, it answers exactly what a join with `events` answers.
+/// `traced_events`: exactly the events of one snapshot whose trace is in `traces` or
+/// `other` (indexed sources by their index, the rest scanned and filtered), plus
+/// [`SPAN_IDS`].
 #[derive(Debug)]
 pub struct TracedEvents {
     events: SnapshotTable,
@@ -791,6 +882,10 @@ pub struct TracedEvents {
     traces: Arc<TraceSet>,
     /// Build the indexes of sources that have none; else scan those sources like `events`.
     build: bool,
+    /// Ids of the set that are not 32 hex digits: only sources scanned hold their rows.
+    other: Arc<Vec<String>>,
+    /// The table's columns plus [`SPAN_IDS`].
+    schema: SchemaRef,
 }
 
 impl TracedEvents {
@@ -801,14 +896,42 @@ impl TracedEvents {
             cache: t.cache.clone(),
             traces,
             build,
+            other: Arc::default(),
+            schema: traced_schema(&t.snapshot.schema),
         }
     }
+
+    /// The set's ids that are not 32 hex digits (kept by the filter of scanned sources).
+    pub fn with_other_ids(mut self, other: Vec<String>) -> Self {
+        self.other = Arc::new(other);
+        self
+    }
+}
+
+/// The column of `traced_events` past the table's own: `step_span_ids(steps)` computed by the
+/// table, so a read that needs only the span ids of `steps` (`sql/trace_events.sql`) reads the
+/// one `span_id` leaf of the nested column from Parquet and takes no other step field.
+pub const SPAN_IDS: &str = "step_span_ids";
+
+/// `schema` plus [`SPAN_IDS`].
+fn traced_schema(schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<datafusion::arrow::datatypes::FieldRef> =
+        schema.fields().iter().cloned().collect();
+    fields.push(Arc::new(datafusion::arrow::datatypes::Field::new(
+        SPAN_IDS,
+        crate::query::functions::step_span_ids_type(),
+        true,
+    )));
+    Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
 }
 
 #[async_trait]
 impl TableProvider for TracedEvents {
     fn schema(&self) -> SchemaRef {
-        self.events.schema()
+        self.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -834,11 +957,12 @@ impl TableProvider for TracedEvents {
         let bounds = time_bounds(filters, snapshot.table.time_column());
         let projection: Vec<usize> = match projection {
             Some(p) => p.clone(),
-            None => (0..snapshot.schema.fields().len()).collect(),
+            None => (0..self.schema.fields().len()).collect(),
         };
+        let out_schema = Arc::new(self.schema.project(&projection)?);
         // Both tiers' tasks start before any is awaited, so both are selected at once.
-        let (cold_tasks, mut unindexed) = self.select_cold(snapshot, bounds, &projection);
-        let (hot_tasks, mut unindexed_hot) = self.select_hot(snapshot, bounds, &projection);
+        let (cold_tasks, mut unindexed) = self.select_cold(snapshot, bounds, &out_schema);
+        let (hot_tasks, mut unindexed_hot) = self.select_hot(snapshot, bounds, &out_schema);
         let selected =
             collect_selected(cold_tasks, hot_tasks, &mut unindexed, &mut unindexed_hot).await?;
         tracing::debug!(
@@ -855,7 +979,7 @@ impl TableProvider for TracedEvents {
             hot: unindexed_hot,
             cold: unindexed,
         };
-        self.plan(state, rest, &projection, filters, selected).await
+        self.plan(state, rest, &out_schema, filters, selected).await
     }
 }
 
@@ -877,7 +1001,7 @@ impl TracedEvents {
         &self,
         snapshot: &TableSnapshot,
         (lo, hi): (i64, i64),
-        projection: &[usize],
+        out_schema: &SchemaRef,
     ) -> (Vec<ColdTask>, Vec<Arc<ColdFile>>) {
         let mut unindexed = Vec::new();
         let in_range = snapshot
@@ -900,8 +1024,8 @@ impl TracedEvents {
                     self.readers.clone(),
                     self.traces.clone(),
                 );
-                let (f, schema, projection) =
-                    (f.clone(), snapshot.schema.clone(), projection.to_vec());
+                let (f, schema, out_schema) =
+                    (f.clone(), snapshot.schema.clone(), out_schema.clone());
                 tokio::spawn(async move {
                     let Some(index) = cache.get(&readers, &schema, &f).await? else {
                         return Ok::<_, DataFusionError>(Err(f));
@@ -910,13 +1034,11 @@ impl TracedEvents {
                     if selected.is_empty() {
                         return Ok(Ok(Vec::new()));
                     }
-                    let out_schema = Arc::new(schema.project(&projection)?);
                     if let Some(batch) = index.resident_rows(&out_schema, &selected)? {
                         return Ok(Ok(vec![batch]));
                     }
                     let meta = index.meta.clone();
-                    let batches =
-                        read_selected(readers, f, schema, projection, selected, meta).await?;
+                    let batches = read_selected(readers, f, out_schema, selected, meta).await?;
                     Ok(Ok(batches))
                 })
             })
@@ -932,7 +1054,7 @@ impl TracedEvents {
         &self,
         snapshot: &TableSnapshot,
         (lo, hi): (i64, i64),
-        projection: &[usize],
+        out_schema: &SchemaRef,
     ) -> (Vec<HotTask>, Vec<Arc<HotBatch>>) {
         let mut indexed_hot = Vec::new();
         let mut unindexed_hot: Vec<Arc<HotBatch>> = Vec::new();
@@ -954,7 +1076,7 @@ impl TracedEvents {
         let tasks = indexed_hot
             .into_iter()
             .map(|(h, slot)| {
-                let (traces, projection) = (self.traces.clone(), projection.to_vec());
+                let (traces, out_schema) = (self.traces.clone(), out_schema.clone());
                 tokio::task::spawn_blocking(move || {
                     let Some(index) = slot.get_or_init(|| hot_index(&h.batch)).clone() else {
                         return Ok::<_, DataFusionError>(Err(h));
@@ -963,21 +1085,7 @@ impl TracedEvents {
                     if rows.is_empty() {
                         return Ok(Ok(None));
                     }
-                    let projected = h.batch.project(&projection)?;
-                    // `count(*)` projects no column: arrow's take cannot build a batch
-                    // without columns, so only the row count is carried.
-                    let taken = if projected.num_columns() == 0 {
-                        RecordBatch::try_new_with_options(
-                            projected.schema(),
-                            vec![],
-                            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
-                        )?
-                    } else {
-                        take_record_batch(
-                            &projected,
-                            &datafusion::arrow::array::UInt32Array::from(rows),
-                        )?
-                    };
+                    let taken = take_rows(&h.batch, &out_schema, rows)?;
                     Ok(Ok(Some(taken)))
                 })
             })
@@ -985,32 +1093,98 @@ impl TracedEvents {
         (tasks, unindexed_hot)
     }
 
-    /// The plan over the selected rows (`selected`, already projected) and `rest`, the sources
-    /// scanned like `events`.
+    /// The plan over the selected rows (`selected`, already in `out_schema`) and `rest`, the
+    /// sources scanned like `events` (with [`SPAN_IDS`] computed over their `steps`).
     async fn plan(
         &self,
         state: &dyn Session,
         rest: TableSnapshot,
-        projection: &Vec<usize>,
+        out_schema: &SchemaRef,
         filters: &[Expr],
         selected: Vec<RecordBatch>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let schema = rest.schema.clone();
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
-        plans.push(
-            SnapshotTable::new(Arc::new(rest), self.events.cold_url().clone())
-                .scan(state, Some(projection), filters, None)
-                .await?,
-        );
+        if !rest.hot.is_empty() || !rest.cold.is_empty() {
+            plans.push(self.scan_rest(state, rest, out_schema, filters).await?);
+        }
         if !selected.is_empty() {
-            let out_schema = Arc::new(schema.project(projection)?);
-            let mem = MemorySourceConfig::try_new(&[selected], out_schema, None)?;
+            let mem = MemorySourceConfig::try_new(&[selected], out_schema.clone(), None)?;
             plans.push(DataSourceExec::from_data_source(mem));
         }
         match plans.len() {
+            0 => Ok(Arc::new(datafusion::physical_plan::empty::EmptyExec::new(
+                out_schema.clone(),
+            ))),
             1 => Ok(plans.remove(0)),
             _ => datafusion::physical_plan::union::UnionExec::try_new(plans),
         }
+    }
+
+    /// The scan of the sources without an index, like `events`, keeping the rows of the
+    /// set's traces only (`trace_id IN (…)`), giving the columns of `out_schema`:
+    /// [`SPAN_IDS`] as `step_span_ids(steps)` over the scanned `steps`.
+    async fn scan_rest(
+        &self,
+        state: &dyn Session,
+        rest: TableSnapshot,
+        out_schema: &SchemaRef,
+        filters: &[Expr],
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        use datafusion::physical_expr::expressions::Column;
+        use datafusion::prelude::{col, lit};
+        let table = rest.schema.clone();
+        let mut projection: Vec<usize> = Vec::new();
+        for field in out_schema.fields() {
+            if field.name() != SPAN_IDS {
+                projection.push(table.index_of(field.name())?);
+            }
+        }
+        let mut also = vec!["trace_id"];
+        if out_schema.index_of(SPAN_IDS).is_ok() {
+            also.push("steps");
+        }
+        for name in also {
+            let at = table.index_of(name)?;
+            if !projection.contains(&at) {
+                projection.push(at);
+            }
+        }
+        // Filters on the table's own columns only (the time bounds prune sources).
+        let table_filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| f.column_refs().iter().all(|c| c.name != SPAN_IDS))
+            .cloned()
+            .collect();
+        let scan = SnapshotTable::new(Arc::new(rest), self.events.cold_url().clone())
+            .scan(state, Some(&projection), &table_filters, None)
+            .await?;
+        let scanned = scan.schema();
+        let df_schema = datafusion::common::DFSchema::try_from(scanned.as_ref().clone())?;
+        let ids: Vec<Expr> = self
+            .traces
+            .ids
+            .iter()
+            .map(|id| lit(format!("{id:032x}")))
+            .chain(self.other.iter().map(|o| lit(o.as_str())))
+            .collect();
+        let keep = state.create_physical_expr(col("trace_id").in_list(ids, false), &df_schema)?;
+        let kept = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(
+            keep, scan,
+        )?);
+        let mut exprs: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = Vec::new();
+        for field in out_schema.fields() {
+            let expr = if field.name() == SPAN_IDS {
+                let call = crate::query::functions::step_span_ids_udf().call(vec![col("steps")]);
+                state.create_physical_expr(call, &df_schema)?
+            } else {
+                let at = scanned.index_of(field.name())?;
+                Arc::new(Column::new(field.name(), at)) as _
+            };
+            exprs.push((expr, field.name().clone()));
+        }
+        Ok(Arc::new(
+            datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, kept)?,
+        ))
     }
 }
 

@@ -97,7 +97,9 @@ pub async fn load_traces_split<S: Send>(
     init: impl Fn() -> S + Sync,
     each: impl Fn(&mut S, &[trace_rows::TraceRowRef<'_>]) + Sync,
 ) -> Result<Vec<S>, ReadError> {
+    let started = std::time::Instant::now();
     sql::register_sel(ctx, trace_ids).await?;
+    let registered = started.elapsed();
     let batches = sql::materialize(
         ctx,
         ReadQuery::TraceEvents,
@@ -108,7 +110,9 @@ pub async fn load_traces_split<S: Send>(
         .iter()
         .map(trace_rows::TraceEventColumns::new)
         .collect::<Result<Vec<_>, _>>()?;
+    let loaded = started.elapsed();
     let rows = trace_rows::trace_order(&columns);
+    let ordered = started.elapsed();
     let parts = if rows.len() < SPLIT_MIN_ROWS {
         1
     } else {
@@ -125,7 +129,7 @@ pub async fn load_traces_split<S: Send>(
     let Some((first, rest)) = runs.split_first() else {
         return Ok(Vec::new());
     };
-    Ok(std::thread::scope(|scope| {
+    let states = std::thread::scope(|scope| {
         let later: Vec<_> = rest
             .iter()
             .map(|r| scope.spawn(|| run(&rows[r.clone()])))
@@ -137,7 +141,19 @@ pub async fn load_traces_split<S: Send>(
             Err(panic) => std::panic::resume_unwind(panic),
         }));
         states
-    }))
+    });
+    let us = |d: std::time::Duration| d.as_micros() as u64;
+    tracing::debug!(
+        traces = trace_ids.len(),
+        rows = rows.len(),
+        runs = runs.len(),
+        register_us = us(registered),
+        load_us = us(loaded - registered),
+        order_us = us(ordered - loaded),
+        resolve_us = us(started.elapsed() - ordered),
+        "traces loaded and resolved"
+    );
+    Ok(states)
 }
 
 /// Rows below this are resolved on the caller's thread ([`load_traces_split`]).

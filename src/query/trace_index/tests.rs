@@ -382,3 +382,170 @@ async fn trace_extents_equal_the_group_by_over_hot_and_cold() {
     }
     storage.close().unwrap();
 }
+
+/// `step_span_ids` of `traced_events` equals `step_span_ids(steps)` over `events`: for hot
+/// rows (taken), cold rows (the `span_id` leaf read alone, and with `steps` read as well), a
+/// cold file and a hot batch holding a trace id that is not hex (scanned, the column computed
+/// by a projection), and a set small enough to read `events` itself.
+#[tokio::test]
+async fn span_ids_column_equals_the_function_over_steps() {
+    use crate::model::event::{test_event, test_step};
+    use crate::query::QueryEngine;
+    use crate::storage::schema::{TableId, events_to_batch};
+    const NOW: i64 = 1_777_888_800_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::config::Config::for_data_dir(dir.path());
+    config.wal_sync = false;
+    let clock = Arc::new(crate::clock::ManualClock::new(NOW));
+    let (storage, _) = crate::storage::Storage::open((&config).into(), clock)
+        .await
+        .unwrap();
+    // Event n: trace n / 2, n % 5 steps, span ids "s<n>-<k>" on some, none or "" on others.
+    let event = |n: usize, trace: String| {
+        let mut e = test_event(n, "api", "error", NOW - 10_000 + n as i64);
+        e.trace_id = trace;
+        e.steps = (0..n % 5)
+            .map(|k| {
+                let mut s = test_step(&format!("step{k}"), "ok", k as i64, "");
+                s.span_id = match k % 3 {
+                    0 => Some(format!("s{n}-{k}")),
+                    1 => None,
+                    _ => Some(String::new()),
+                };
+                s
+            })
+            .collect();
+        e
+    };
+    let hex = |n: usize| event(n, format!("{:032x}", n / 2));
+    let batch = |events: Vec<crate::model::Event>| events_to_batch(&events).unwrap();
+    // Cold file 1: hex ids only (indexed). Cold file 2 and the second hot batch: one id that
+    // is not hex (unindexable, scanned). First hot batch: hex only.
+    let parts: [(std::ops::Range<usize>, bool); 4] = [
+        (0..60, false),
+        (60..120, true),
+        (120..180, false),
+        (180..240, true),
+    ];
+    for (i, (range, odd)) in parts.into_iter().enumerate() {
+        let mut events: Vec<_> = range.map(hex).collect();
+        if odd {
+            events.push(event(1000 + i, "not-a-hex-trace-id".into()));
+        }
+        storage
+            .append(TableId::Events, batch(events))
+            .await
+            .unwrap();
+        if i < 2 {
+            storage.flush(TableId::Events).await.unwrap();
+        }
+    }
+    let engine = QueryEngine::new(storage.clone());
+    let lists = |batches: &[RecordBatch], col: usize| -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        for b in batches {
+            let ids = cast(b.column(0), &DataType::Utf8).unwrap();
+            let lists = b.column(col).as_list::<i32>();
+            for r in 0..b.num_rows() {
+                let items = lists.value(r);
+                let items = items.as_string::<i32>();
+                out.push((
+                    ids.as_string::<i32>().value(r).to_owned(),
+                    items.iter().map(|s| s.unwrap_or("∅").to_owned()).collect(),
+                ));
+            }
+        }
+        out
+    };
+    let sql = |ctx: datafusion::prelude::SessionContext, q: String| async move {
+        ctx.sql(&q).await.unwrap().collect().await.unwrap()
+    };
+    let traces: Vec<String> = (0..120)
+        .map(|t| format!("{t:032x}"))
+        .chain(["not-a-hex-trace-id".to_string()])
+        .collect();
+    let ctx = engine.context(64 << 20).await.unwrap();
+    let want = lists(
+        &sql(
+            ctx.clone(),
+            "SELECT event_id, step_span_ids(steps) FROM events ORDER BY event_id".into(),
+        )
+        .await,
+        1,
+    );
+    assert_eq!(want.len(), 242);
+    assert!(want.iter().any(|(_, ids)| ids.len() == 2));
+    register_traced_events(&ctx, traces.iter().map(String::as_str))
+        .await
+        .unwrap();
+    let got = sql(
+        ctx.clone(),
+        "SELECT event_id, step_span_ids FROM traced_events ORDER BY event_id".into(),
+    )
+    .await;
+    assert_eq!(lists(&got, 1), want);
+    assert!(engine.trace_index.files() >= 1, "a cold file was indexed");
+    // `steps` read too: the column from the whole steps equals the function over them.
+    let both = sql(
+        ctx.clone(),
+        "SELECT event_id, step_span_ids, step_span_ids(steps) FROM traced_events \
+         ORDER BY event_id"
+            .into(),
+    )
+    .await;
+    assert_eq!(lists(&both, 1), want);
+    assert_eq!(lists(&both, 2), want);
+    // Exactly the set's events: a subset of the hex traces (no row of the other traces from
+    // the scanned file and batch), then the id that is not hex alone with them.
+    for with_other in [false, true] {
+        let sub: Vec<&str> = traces[..70]
+            .iter()
+            .map(String::as_str)
+            .chain(with_other.then_some("not-a-hex-trace-id"))
+            .collect();
+        let sub_ctx = engine.context(64 << 20).await.unwrap();
+        register_traced_events(&sub_ctx, sub.iter().copied())
+            .await
+            .unwrap();
+        let rows = sql(
+            sub_ctx,
+            "SELECT event_id, step_span_ids, trace_id FROM traced_events ORDER BY event_id".into(),
+        )
+        .await;
+        let want_sub: Vec<_> = sql(
+            ctx.clone(),
+            format!(
+                "SELECT event_id, step_span_ids(steps) FROM events WHERE trace_id IN ({}) \
+                 ORDER BY event_id",
+                sub.iter()
+                    .map(|t| format!("'{t}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        )
+        .await;
+        let want_sub = lists(&want_sub, 1);
+        assert_eq!(want_sub.len(), if with_other { 142 } else { 140 });
+        assert_eq!(lists(&rows, 1), want_sub);
+    }
+    // Three traces: `events` itself, the column computed by the view.
+    let small = engine.context(64 << 20).await.unwrap();
+    register_traced_events(&small, traces[..3].iter().map(String::as_str))
+        .await
+        .unwrap();
+    let few = sql(
+        small,
+        "SELECT event_id, step_span_ids FROM traced_events WHERE trace_id IN \
+         (SELECT trace_id FROM events WHERE event_id IN ('ev-0', 'ev-2', 'ev-4')) \
+         ORDER BY event_id"
+            .into(),
+    )
+    .await;
+    let few_want: Vec<_> = want
+        .iter()
+        .filter(|(id, _)| ["ev-0", "ev-1", "ev-2", "ev-3", "ev-4", "ev-5"].contains(&id.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(lists(&few, 1), few_want);
+    storage.close().unwrap();
+}
