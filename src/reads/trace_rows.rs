@@ -374,6 +374,29 @@ mod tests {
         .unwrap()
     }
 
+    /// `trace_order` over `batches` (owned), and the same rows sorted as owned rows by
+    /// (trace_id, ts_start, service, event_id).
+    fn ordered_and_owned_sort(batches: &[RecordBatch]) -> (Vec<TraceRow>, Vec<TraceRow>) {
+        let columns: Vec<TraceEventColumns> = batches
+            .iter()
+            .map(|b| TraceEventColumns::new(b).unwrap())
+            .collect();
+        let got: Vec<TraceRow> = trace_order(&columns)
+            .iter()
+            .map(TraceRowRef::to_row)
+            .collect();
+        let mut want: Vec<TraceRow> = got.clone();
+        want.sort_by(|a, b| {
+            (&a.trace_id, a.ts_start_ns, &a.service, &a.event_id).cmp(&(
+                &b.trace_id,
+                b.ts_start_ns,
+                &b.service,
+                &b.event_id,
+            ))
+        });
+        (got, want)
+    }
+
     /// `trace_order` over several batches gives the order of a sort of the owned rows by
     /// (trace_id, ts_start, service, event_id): ids sharing their first 16 bytes, ids that are
     /// prefixes of others, ties on time broken by service then event id.
@@ -397,23 +420,7 @@ mod tests {
                 (long, 20, "b", "e0"),
             ]),
         ];
-        let columns: Vec<TraceEventColumns> = batches
-            .iter()
-            .map(|b| TraceEventColumns::new(b).unwrap())
-            .collect();
-        let got: Vec<TraceRow> = trace_order(&columns)
-            .iter()
-            .map(TraceRowRef::to_row)
-            .collect();
-        let mut want: Vec<TraceRow> = got.clone();
-        want.sort_by(|a, b| {
-            (&a.trace_id, a.ts_start_ns, &a.service, &a.event_id).cmp(&(
-                &b.trace_id,
-                b.ts_start_ns,
-                &b.service,
-                &b.event_id,
-            ))
-        });
+        let (got, want) = ordered_and_owned_sort(&batches);
         assert_eq!(got, want);
         let ids: Vec<&str> = got.iter().map(|r| r.event_id.as_str()).collect();
         assert_eq!(ids, ["e0", "e3", "e7", "e4", "e0", "e1", "e5", "e1", "e2"]);
@@ -446,23 +453,7 @@ mod tests {
             })
             .collect();
         let batches = [batch(&rows[..25]), batch(&rows[25..])];
-        let columns: Vec<TraceEventColumns> = batches
-            .iter()
-            .map(|b| TraceEventColumns::new(b).unwrap())
-            .collect();
-        let got: Vec<TraceRow> = trace_order(&columns)
-            .iter()
-            .map(TraceRowRef::to_row)
-            .collect();
-        let mut want: Vec<TraceRow> = got.clone();
-        want.sort_by(|a, b| {
-            (&a.trace_id, a.ts_start_ns, &a.service, &a.event_id).cmp(&(
-                &b.trace_id,
-                b.ts_start_ns,
-                &b.service,
-                &b.event_id,
-            ))
-        });
+        let (got, want) = ordered_and_owned_sort(&batches);
         assert_eq!(got.len(), 60);
         assert_eq!(got, want);
         assert_eq!(got[0].trace_id, ids[1]);
@@ -495,23 +486,7 @@ mod tests {
             })
             .collect();
         let batches = [batch(&rows[..15_000]), batch(&rows[15_000..])];
-        let columns: Vec<TraceEventColumns> = batches
-            .iter()
-            .map(|b| TraceEventColumns::new(b).unwrap())
-            .collect();
-        let got: Vec<TraceRow> = trace_order(&columns)
-            .iter()
-            .map(TraceRowRef::to_row)
-            .collect();
-        let mut want: Vec<TraceRow> = got.clone();
-        want.sort_by(|a, b| {
-            (&a.trace_id, a.ts_start_ns, &a.service, &a.event_id).cmp(&(
-                &b.trace_id,
-                b.ts_start_ns,
-                &b.service,
-                &b.event_id,
-            ))
-        });
+        let (got, want) = ordered_and_owned_sort(&batches);
         assert_eq!(got.len(), n);
         assert_eq!(got, want);
     }
