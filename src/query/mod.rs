@@ -43,6 +43,22 @@ pub fn cores() -> usize {
     })
 }
 
+/// `f(0)`, …, `f(parts - 1)`, in that order, each part on its own thread (part 0 on the
+/// caller's). A panic in a part is raised again here, as it would be on one thread.
+pub fn in_parts<T: Send>(parts: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let f = &f;
+    std::thread::scope(|scope| {
+        let later: Vec<_> = (1..parts).map(|p| scope.spawn(move || f(p))).collect();
+        let mut out = Vec::with_capacity(parts.max(1));
+        out.push(f(0));
+        out.extend(later.into_iter().map(|h| match h.join() {
+            Ok(part) => part,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }));
+        out
+    })
+}
+
 /// Views defined over the stored tables, registered on every statement's session:
 /// `(name, sql/<name>_view.sql text)`.
 pub const VIEWS: &[(&str, &str)] = &[

@@ -13,9 +13,10 @@
 //! [`INDEX_CACHE_BYTES`] and evicts the least recently used. Sources without an index
 //! (unindexable, or not built for a lookup) are scanned and filtered by `trace_id IN (…)`, so
 //! `traced_events` holds exactly the events of the set: a join with the set answers what the
-//! join with `events` would, and `sql/trace_events.sql` needs no join. `traced_events` has one column more than
-//! `events`, [`SPAN_IDS`] (`step_span_ids(steps)`), read from the one `span_id` leaf of the
-//! nested `steps` for the selected cold rows, so origin resolution never decodes whole steps.
+//! join with `events` would, and `sql/trace_events.sql` needs no join. `traced_events` has
+//! one column more than `events`, [`SPAN_IDS`] (`step_span_ids(steps)`), read from the one
+//! `span_id` leaf of the nested `steps` for the selected cold rows, so origin resolution
+//! never decodes whole steps.
 //!
 //! Trace ids are 32 lower-case hex digits (spec events), stored here as `u128`. A file holding
 //! any other id is marked unindexable and `traced_events` scans it (filtered by id).
@@ -880,7 +881,7 @@ pub struct TracedEvents {
     readers: Readers,
     cache: Arc<TraceIndexCache>,
     traces: Arc<TraceSet>,
-    /// Build the indexes of sources that have none; else scan those sources like `events`.
+    /// Build the indexes of sources that have none; else scan those sources (filtered by id).
     build: bool,
     /// Ids of the set that are not 32 hex digits: only sources scanned hold their rows.
     other: Arc<Vec<String>>,

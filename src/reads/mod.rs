@@ -106,10 +106,7 @@ pub async fn load_traces_split<S: Send>(
         vec![Param::Timestamp(lo), Param::Timestamp(hi)],
     )
     .await?;
-    let columns = batches
-        .iter()
-        .map(trace_rows::TraceEventColumns::new)
-        .collect::<Result<Vec<_>, _>>()?;
+    let columns = trace_columns(&batches)?;
     let loaded = started.elapsed();
     let rows = trace_rows::trace_order(&columns);
     let ordered = started.elapsed();
@@ -126,22 +123,10 @@ pub async fn load_traces_split<S: Send>(
         }
         state
     };
-    let Some((first, rest)) = runs.split_first() else {
+    if runs.is_empty() {
         return Ok(Vec::new());
-    };
-    let states = std::thread::scope(|scope| {
-        let later: Vec<_> = rest
-            .iter()
-            .map(|r| scope.spawn(|| run(&rows[r.clone()])))
-            .collect();
-        let mut states = vec![run(&rows[first.clone()])];
-        // A panic in `each` is re-raised here, as it would be on one thread.
-        states.extend(later.into_iter().map(|h| match h.join() {
-            Ok(state) => state,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }));
-        states
-    });
+    }
+    let states = crate::query::in_parts(runs.len(), |p| run(&rows[runs[p].clone()]));
     let us = |d: std::time::Duration| d.as_micros() as u64;
     tracing::debug!(
         traces = trace_ids.len(),
@@ -183,16 +168,21 @@ fn trace_runs<T>(
     runs
 }
 
+/// The columns of each of `batches` (`sql/trace_events.sql`).
+fn trace_columns(batches: &[RecordBatch]) -> Result<Vec<trace_rows::TraceEventColumns>, ReadError> {
+    Ok(batches
+        .iter()
+        .map(trace_rows::TraceEventColumns::new)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 /// The rows of `batches` (`sql/trace_events.sql`) put in trace order and handed to `each` one
 /// whole trace at a time.
 fn by_trace(
     batches: &[RecordBatch],
     mut each: impl FnMut(&[trace_rows::TraceRowRef<'_>]),
 ) -> Result<(), ReadError> {
-    let columns = batches
-        .iter()
-        .map(trace_rows::TraceEventColumns::new)
-        .collect::<Result<Vec<_>, _>>()?;
+    let columns = trace_columns(batches)?;
     let rows = trace_rows::trace_order(&columns);
     for trace in rows.chunk_by(|a, b| a.trace_id() == b.trace_id()) {
         each(trace);

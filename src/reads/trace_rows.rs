@@ -211,15 +211,10 @@ pub fn trace_order(columns: &[TraceEventColumns]) -> Vec<TraceRowRef<'_>> {
     let bounds: Vec<(usize, usize)> = (0..parts)
         .map(|p| (rows.len() * p / parts, rows.len() * (p + 1) / parts))
         .collect();
-    let sorted: Option<Vec<Vec<Key>>> = std::thread::scope(|scope| {
-        let later: Vec<_> = bounds[1..]
-            .iter()
-            .map(|&(from, to)| scope.spawn(move || sorted_part(from, to)))
+    let sorted: Option<Vec<Vec<Key>>> =
+        crate::query::in_parts(parts, |p| sorted_part(bounds[p].0, bounds[p].1))
+            .into_iter()
             .collect();
-        let mut parts = vec![sorted_part(bounds[0].0, bounds[0].1)];
-        parts.extend(later.into_iter().map(|h| h.join().ok().flatten()));
-        parts.into_iter().collect()
-    });
     if let Some(mut parts) = sorted {
         while parts.len() > 1 {
             let mut merged = Vec::with_capacity(parts.len().div_ceil(2));
