@@ -122,6 +122,7 @@ impl AppState {
     pub fn set_storage(&self, storage: Arc<Storage>) {
         let engine = QueryEngine::new(storage.clone())
             .with_max_value_bytes(self.config.query_max_value_bytes)
+            .with_trace_index_bytes(self.config.trace_index_bytes)
             .with_analyze_max_rows(self.config.query_max_analyze_rows);
         let _ = self.storage.set(storage);
         let _ = self.engine.set(engine);

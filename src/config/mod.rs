@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// `generate_series` may produce (their outputs escape the memory pool).
     #[arg(long, env = "WAYLOG_QUERY_MAX_VALUE_BYTES", default_value = "16MiB")]
     pub query_max_value_bytes: String,
+    /// Memory of the cached trace indexes of cold files (`trace_id → rows` and a few resident
+    /// columns); beyond, the least recently used are dropped.
+    #[arg(long, env = "WAYLOG_TRACE_INDEX_BYTES", default_value = "1GiB")]
+    pub trace_index_bytes: String,
     /// Largest `/v1/query` result (its Arrow size, before encoding); beyond:
     /// `422 resources_exhausted`.
     #[arg(long, env = "WAYLOG_QUERY_MAX_RESPONSE_BYTES", default_value = "64MiB")]
@@ -326,6 +330,8 @@ pub struct Config {
     pub query_timeout: Duration,
     pub query_memory_bytes: usize,
     pub query_max_value_bytes: usize,
+    /// `WAYLOG_TRACE_INDEX_BYTES`: the budget of the cold trace index cache.
+    pub trace_index_bytes: usize,
     pub query_max_response_bytes: usize,
     /// `WAYLOG_QUERY_MAX_ANALYZE_ROWS`: the outer limit of a statement under `EXPLAIN ANALYZE`.
     pub query_max_analyze_rows: usize,
@@ -478,6 +484,10 @@ impl ServeArgs {
             query_max_value_bytes: to_usize(positive_bytes(
                 "WAYLOG_QUERY_MAX_VALUE_BYTES",
                 &self.query_max_value_bytes,
+            )?),
+            trace_index_bytes: to_usize(positive_bytes(
+                "WAYLOG_TRACE_INDEX_BYTES",
+                &self.trace_index_bytes,
             )?),
             query_max_response_bytes: to_usize(positive_bytes(
                 "WAYLOG_QUERY_MAX_RESPONSE_BYTES",

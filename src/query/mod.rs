@@ -129,6 +129,13 @@ impl QueryEngine {
         self
     }
 
+    /// The same engine with a trace index cache of another byte budget for cold files
+    /// (`WAYLOG_TRACE_INDEX_BYTES`; the cache is new and empty).
+    pub fn with_trace_index_bytes(mut self, bytes: usize) -> Self {
+        self.trace_index = Arc::new(trace_index::TraceIndexCache::with_limit(bytes));
+        self
+    }
+
     /// Rows a statement under `EXPLAIN ANALYZE` may produce.
     pub fn analyze_max_rows(&self) -> usize {
         self.analyze_max_rows

@@ -10,7 +10,8 @@
 //! too (built on first use, cached by [`HotBatchId`] and dropped once the batch has left the
 //! snapshot) and give their selected rows by `take`. Cold files are immutable (a rewrite gets
 //! a new path), so an index never goes stale; the cold cache is bounded by
-//! [`INDEX_CACHE_BYTES`] and evicts the least recently used. Sources without an index
+//! its byte budget (`WAYLOG_TRACE_INDEX_BYTES`, default [`INDEX_CACHE_BYTES`]) and evicts the
+//! least recently used. Sources without an index
 //! (unindexable, or not built for a lookup) are scanned and filtered by `trace_id IN (…)`, so
 //! `traced_events` holds exactly the events of the set: a join with the set answers what the
 //! join with `events` would, and `sql/trace_events.sql` needs no join. `traced_events` has
@@ -52,8 +53,10 @@ use parking_lot::Mutex;
 use super::provider::{SnapshotTable, time_bounds};
 use crate::storage::table::{ColdFile, HotBatch, HotBatchId, TableSnapshot};
 
-/// Memory the cached indexes may use (20 bytes per indexed cold row: ~25 M rows).
-pub const INDEX_CACHE_BYTES: usize = 512 << 20;
+/// Default memory the cached cold indexes may use (`WAYLOG_TRACE_INDEX_BYTES`): the ids take
+/// 20 bytes per row, the [`RESIDENT`] columns and trace extents about as many again (~45-70
+/// bytes per row of the benchmark traffic), so 1 GiB holds ~15-20 M cold rows.
+pub const INDEX_CACHE_BYTES: usize = 1 << 30;
 /// Trace sets up to this size use `events` itself: the bloom filters on `trace_id` prune
 /// row groups for a few traces, and no index is worth building for them.
 pub const MIN_INDEXED_TRACES: usize = 64;
@@ -311,6 +314,8 @@ struct Entry {
     slot: Slot,
     /// Accounted size (0 while the build is in flight).
     bytes: usize,
+    /// Rows of the accounted index.
+    rows: usize,
     last_used: u64,
 }
 
@@ -320,18 +325,28 @@ type HotSlot = Arc<std::sync::OnceLock<Option<Arc<TraceIndex>>>>;
 
 /// The cached indexes of cold files, by (path, size), and of hot batches, by [`HotBatchId`].
 /// Concurrent requests for the same source (a read model and the background warmer) build
-/// it once. Hot entries are not counted against [`INDEX_CACHE_BYTES`] (the hot tier is bounded
-/// by the flush); they are dropped once their batch has left the table ([`Self::retain_hot`]).
-#[derive(Default)]
+/// it once. Hot entries are not counted against the cache's byte budget (the hot tier is
+/// bounded by the flush); they are dropped once their batch has left the table
+/// ([`Self::retain_hot`]).
 pub struct TraceIndexCache {
     inner: Mutex<CacheInner>,
     hot: Mutex<HashMap<HotBatchId, HotSlot>>,
+    /// Bytes the built cold indexes may use; beyond, the least recently used are evicted.
+    limit: usize,
+}
+
+impl Default for TraceIndexCache {
+    fn default() -> Self {
+        TraceIndexCache::with_limit(INDEX_CACHE_BYTES)
+    }
 }
 
 #[derive(Default)]
 struct CacheInner {
     map: HashMap<(String, u64), Entry>,
     bytes: usize,
+    /// Rows of the accounted indexes (for [`TraceIndexCache::bytes_per_row`]).
+    rows: usize,
     clock: u64,
 }
 
@@ -347,6 +362,20 @@ impl std::fmt::Debug for TraceIndexCache {
 }
 
 impl TraceIndexCache {
+    /// An empty cache whose cold indexes may use `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        TraceIndexCache {
+            inner: Mutex::default(),
+            hot: Mutex::default(),
+            limit,
+        }
+    }
+
+    /// The byte budget of the cold indexes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Files with a built entry.
     pub fn files(&self) -> usize {
         let inner = self.inner.lock();
@@ -356,6 +385,12 @@ impl TraceIndexCache {
     /// Bytes the built indexes use.
     pub fn bytes(&self) -> usize {
         self.inner.lock().bytes
+    }
+
+    /// Bytes per indexed row of the built cold indexes (`None` while there is none).
+    pub fn bytes_per_row(&self) -> Option<usize> {
+        let inner = self.inner.lock();
+        (inner.rows > 0).then(|| inner.bytes.div_ceil(inner.rows))
     }
 
     /// Whether `file`'s index is built (does not count as a use).
@@ -409,6 +444,7 @@ impl TraceIndexCache {
         let entry = inner.map.entry(key.clone()).or_insert_with(|| Entry {
             slot: Slot::default(),
             bytes: 0,
+            rows: 0,
             last_used: now,
         });
         entry.last_used = now;
@@ -418,7 +454,9 @@ impl TraceIndexCache {
     /// Account a freshly built entry and evict the least recently used built ones.
     fn account(&self, key: &(String, u64), slot: &Slot) {
         let mut inner = self.inner.lock();
-        let bytes = slot.get().and_then(Option::as_ref).map_or(0, |i| i.bytes());
+        let built = slot.get().and_then(Option::as_ref);
+        let bytes = built.map_or(0, |i| i.bytes());
+        let rows = built.map_or(0, |i| i.ids.len());
         let Some(entry) = inner.map.get_mut(key) else {
             return;
         };
@@ -426,8 +464,10 @@ impl TraceIndexCache {
             return;
         }
         let old = std::mem::replace(&mut entry.bytes, bytes);
+        let old_rows = std::mem::replace(&mut entry.rows, rows);
         inner.bytes = inner.bytes - old + bytes;
-        while inner.bytes > INDEX_CACHE_BYTES {
+        inner.rows = inner.rows - old_rows + rows;
+        while inner.bytes > self.limit {
             let Some(victim) = inner
                 .map
                 .iter()
@@ -439,6 +479,7 @@ impl TraceIndexCache {
             };
             if let Some(e) = inner.map.remove(&victim) {
                 inner.bytes -= e.bytes;
+                inner.rows -= e.rows;
             }
         }
     }
@@ -572,8 +613,9 @@ pub struct Warmed {
 }
 
 /// Build the missing indexes of `snapshot` ahead of the read models: cold files newest first
-/// while the cache is under 3/4 of [`INDEX_CACHE_BYTES`] (older files are indexed on first
-/// use), then hot batches of at least [`WARM_MIN_HOT_ROWS`] rows. One file or batch at a time,
+/// while the next one fits under 3/4 of the cache's budget ([`TraceIndexCache::limit`],
+/// estimated from the bytes per row of the built ones; older files are indexed on first use,
+/// and the warmer never evicts what it built), then hot batches of at least [`WARM_MIN_HOT_ROWS`] rows. One file or batch at a time,
 /// so a pass leaves a core to ingest and queries.
 pub async fn warm(
     snapshot: &TableSnapshot,
@@ -587,7 +629,12 @@ pub async fn warm(
         if cache.contains(f) {
             continue;
         }
-        if cache.bytes() > INDEX_CACHE_BYTES / 4 * 3 {
+        // Ids alone take 20 bytes per row; the resident columns more (measured once built).
+        let per_row = cache.bytes_per_row().unwrap_or(20);
+        let next = usize::try_from(f.rows)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(per_row);
+        if cache.bytes().saturating_add(next) > cache.limit() / 4 * 3 {
             break;
         }
         cache.get(readers, &snapshot.schema, f).await?;

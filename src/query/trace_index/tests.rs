@@ -549,3 +549,73 @@ async fn span_ids_column_equals_the_function_over_steps() {
     assert_eq!(lists(&few, 1), few_want);
     storage.close().unwrap();
 }
+
+/// The cold index cache keeps to its budget (`WAYLOG_TRACE_INDEX_BYTES`): with room for every
+/// file the warmer indexes them all; with room for about one, the warmer stops at 3/4 of the
+/// budget and a read model that needs every file evicts the least recently used as it goes,
+/// and still answers from every file.
+#[tokio::test]
+async fn the_cold_index_cache_keeps_to_its_budget() {
+    use crate::model::event::test_event;
+    use crate::query::QueryEngine;
+    use crate::storage::schema::{TableId, events_to_batch};
+    const NOW: i64 = 1_777_888_800_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = crate::storage::test_support::storage_with_hot_batches(dir.path(), NOW, 0).await;
+    // Three cold files of 24 traces (96 events) each.
+    for file in 0..3usize {
+        for b in 0..24usize {
+            let n = file * 24 + b;
+            let events: Vec<_> = (0..4)
+                .map(|i| {
+                    let mut e = test_event(n * 4 + i, "api", "error", NOW - 1_000 + i as i64);
+                    e.trace_id = id(n as u128);
+                    e
+                })
+                .collect();
+            storage
+                .append(TableId::Events, events_to_batch(&events).unwrap())
+                .await
+                .unwrap();
+        }
+        storage.flush(TableId::Events).await.unwrap();
+    }
+    assert_eq!(storage.table(TableId::Events).snapshot().cold.len(), 3);
+
+    let roomy = QueryEngine::new(storage.clone()).with_trace_index_bytes(1 << 30);
+    let warmed = roomy.warm_trace_indexes().await.unwrap();
+    assert_eq!((warmed.cold_files, roomy.trace_index_files()), (3, 3));
+    let one_file = roomy.trace_index.bytes() / 3;
+    assert!(one_file > 0);
+
+    // Room for one file and a half: the warmer builds one, then the cache is past 3/4.
+    let budget = one_file * 3 / 2;
+    let tight = QueryEngine::new(storage.clone()).with_trace_index_bytes(budget);
+    assert_eq!(tight.trace_index.limit(), budget);
+    let warmed = tight.warm_trace_indexes().await.unwrap();
+    assert_eq!((warmed.cold_files, tight.trace_index_files()), (1, 1));
+    let traces: Vec<String> = (0..72).map(id).collect();
+    let ctx = tight.context(64 << 20).await.unwrap();
+    register_traced_events(&ctx, traces.iter().map(String::as_str))
+        .await
+        .unwrap();
+    let out = ctx
+        .sql("SELECT count(*) AS n FROM traced_events")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let n = out[0]
+        .column(0)
+        .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+        .value(0);
+    assert_eq!(n, 72 * 4, "every file answered");
+    assert!(
+        tight.trace_index.bytes() <= budget,
+        "{} > {budget}",
+        tight.trace_index.bytes()
+    );
+    assert_eq!(tight.trace_index_files(), 1, "the others were evicted");
+    storage.close().unwrap();
+}
