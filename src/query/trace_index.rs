@@ -714,6 +714,7 @@ async fn read_selected(
     out_schema: SchemaRef,
     selected: Vec<(u32, u128)>,
     meta: Option<ArrowReaderMetadata>,
+    resident: Option<RecordBatch>,
 ) -> Result<Vec<RecordBatch>> {
     let meta = match meta {
         Some(m) => m,
@@ -722,9 +723,14 @@ async fn read_selected(
     let builder = readers.builder(&file, meta)?;
     let file_schema = builder.schema().clone();
     let mut roots = Vec::new();
+    // The index's resident columns come from memory; Parquet gives only the others.
+    let in_memory = |name: &str| resident.as_ref().and_then(|r| r.column_by_name(name));
     for field in out_schema.fields() {
         let name = field.name();
-        if let (true, Ok(r)) = (name != "trace_id", file_schema.index_of(name)) {
+        if name == "trace_id" || in_memory(name).is_some() {
+            continue;
+        }
+        if let Ok(r) = file_schema.index_of(name) {
             roots.push(r);
         }
     }
@@ -763,6 +769,7 @@ async fn read_selected(
             DataFusionError::Internal(format!("{}: more rows than selected", file.path))
         })?;
         at += n;
+        let rows = datafusion::arrow::array::UInt32Array::from_iter_values(ids.iter().map(|s| s.0));
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(out_schema.fields().len());
         for field in out_schema.fields() {
             let column: ArrayRef = if field.name() == "trace_id" {
@@ -777,6 +784,11 @@ async fn read_selected(
                     }
                     None => datafusion::arrow::array::new_null_array(field.data_type(), n),
                 }
+            } else if let Some(column) = in_memory(field.name()) {
+                cast(
+                    &datafusion::arrow::compute::take(column, &rows, None)?,
+                    field.data_type(),
+                )?
             } else {
                 match b.column_by_name(field.name()) {
                     Some(c) if c.data_type() == field.data_type() => c.clone(),
@@ -1085,8 +1097,9 @@ impl TracedEvents {
                     if let Some(batch) = index.resident_rows(&out_schema, &selected)? {
                         return Ok(Ok(vec![batch]));
                     }
-                    let meta = index.meta.clone();
-                    let batches = read_selected(readers, f, out_schema, selected, meta).await?;
+                    let (meta, resident) = (index.meta.clone(), index.resident.clone());
+                    let batches =
+                        read_selected(readers, f, out_schema, selected, meta, resident).await?;
                     Ok(Ok(batches))
                 })
             })

@@ -562,13 +562,15 @@ async fn the_cold_index_cache_keeps_to_its_budget() {
     const NOW: i64 = 1_777_888_800_000_000_000;
     let dir = tempfile::tempdir().unwrap();
     let storage = crate::storage::test_support::storage_with_hot_batches(dir.path(), NOW, 0).await;
-    // Three cold files of 24 traces (96 events) each.
+    // Three cold files of 48 traces (192 events) each.
     for file in 0..3usize {
-        for b in 0..24usize {
-            let n = file * 24 + b;
+        for b in 0..48usize {
+            let n = file * 48 + b;
             let events: Vec<_> = (0..4)
                 .map(|i| {
-                    let mut e = test_event(n * 4 + i, "api", "error", NOW - 1_000 + i as i64);
+                    let service = format!("svc-{}", (n + i) % 5);
+                    let ts = NOW - 1_000_000 + (n * 4 + i) as i64;
+                    let mut e = test_event(n * 4 + i, &service, "error", ts);
                     e.trace_id = id(n as u128);
                     e
                 })
@@ -594,7 +596,8 @@ async fn the_cold_index_cache_keeps_to_its_budget() {
     assert_eq!(tight.trace_index.limit(), budget);
     let warmed = tight.warm_trace_indexes().await.unwrap();
     assert_eq!((warmed.cold_files, tight.trace_index_files()), (1, 1));
-    let traces: Vec<String> = (0..72).map(id).collect();
+    // Every other trace: a read selects rows from the middle of each file.
+    let traces: Vec<String> = (0..72).map(|n| id(2 * n)).collect();
     let ctx = tight.context(64 << 20).await.unwrap();
     register_traced_events(&ctx, traces.iter().map(String::as_str))
         .await
@@ -611,6 +614,34 @@ async fn the_cold_index_cache_keeps_to_its_budget() {
         .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
         .value(0);
     assert_eq!(n, 72 * 4, "every file answered");
+    // Resident columns (from memory) mixed with read ones (from Parquet) and the ids (from
+    // the index): the rows `events` has for the same traces.
+    let cols = "event_id, service, status, ts_start, ts_end, user_id, trace_id";
+    let pretty = |sql: String| {
+        let ctx = ctx.clone();
+        async move {
+            let out = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            datafusion::arrow::util::pretty::pretty_format_batches(&out)
+                .unwrap()
+                .to_string()
+        }
+    };
+    let traced = pretty(format!(
+        "SELECT {cols} FROM traced_events ORDER BY event_id"
+    ))
+    .await;
+    let plain = pretty(format!(
+        "SELECT {cols} FROM events WHERE trace_id IN ({}) ORDER BY event_id",
+        traces
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .await;
+    assert_eq!(traced, plain);
+    assert_eq!(traced.lines().count(), 72 * 4 + 4, "{traced}");
+    assert!(traced.contains("svc-4"));
     assert!(
         tight.trace_index.bytes() <= budget,
         "{} > {budget}",
