@@ -4,6 +4,14 @@ fn id(n: u128) -> String {
     format!("{n:032x}")
 }
 
+/// The answer to `sql` in `ctx`, as a printed table.
+async fn pretty(ctx: &datafusion::prelude::SessionContext, sql: String) -> String {
+    let out = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+    datafusion::arrow::util::pretty::pretty_format_batches(&out)
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn parses_only_lower_case_32_hex() {
     assert_eq!(parse_trace_id(&id(255)), Some(255));
@@ -360,15 +368,7 @@ async fn trace_extents_equal_the_group_by_over_hot_and_cold() {
     // Ad-hoc `trace_id = '…'` reads through the indexes and answers what a scan answers
     // (`trace_id || ''` is no equality on the column: the plain scan).
     let ctx = engine.context(64 << 20).await.unwrap();
-    let rows = |sql: String| {
-        let ctx = ctx.clone();
-        async move {
-            let out = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
-            datafusion::arrow::util::pretty::pretty_format_batches(&out)
-                .unwrap()
-                .to_string()
-        }
-    };
+    let rows = |sql: String| pretty(&ctx, sql);
     for trace in [0u128, 7, 39, 40] {
         let q = |col: &str| {
             format!(
@@ -617,27 +617,22 @@ async fn the_cold_index_cache_keeps_to_its_budget() {
     // Resident columns (from memory) mixed with read ones (from Parquet) and the ids (from
     // the index): the rows `events` has for the same traces.
     let cols = "event_id, service, status, ts_start, ts_end, user_id, trace_id";
-    let pretty = |sql: String| {
-        let ctx = ctx.clone();
-        async move {
-            let out = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
-            datafusion::arrow::util::pretty::pretty_format_batches(&out)
-                .unwrap()
-                .to_string()
-        }
-    };
-    let traced = pretty(format!(
-        "SELECT {cols} FROM traced_events ORDER BY event_id"
-    ))
+    let traced = pretty(
+        &ctx,
+        format!("SELECT {cols} FROM traced_events ORDER BY event_id"),
+    )
     .await;
-    let plain = pretty(format!(
-        "SELECT {cols} FROM events WHERE trace_id IN ({}) ORDER BY event_id",
-        traces
-            .iter()
-            .map(|t| format!("'{t}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+    let plain = pretty(
+        &ctx,
+        format!(
+            "SELECT {cols} FROM events WHERE trace_id IN ({}) ORDER BY event_id",
+            traces
+                .iter()
+                .map(|t| format!("'{t}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
     .await;
     assert_eq!(traced, plain);
     assert_eq!(traced.lines().count(), 72 * 4 + 4, "{traced}");
