@@ -9,9 +9,10 @@
 //! Parquet row selection) and rebuilds `trace_id` from the index. Hot batches have an index
 //! too (built on first use, cached by [`HotBatchId`] and dropped once the batch has left the
 //! snapshot) and give their selected rows by `take`. Cold files are immutable (a rewrite gets
-//! a new path), so an index never goes stale; the cold cache is bounded by
-//! its byte budget (`WAYLOG_TRACE_INDEX_BYTES`, default [`INDEX_CACHE_BYTES`]) and evicts the
-//! least recently used. Sources without an index
+//! a new path), so an index never goes stale; the cold cache is bounded by its byte budget
+//! (`WAYLOG_TRACE_INDEX_BYTES`, default [`INDEX_CACHE_BYTES`]) and evicts the least recently
+//! used. A read takes an indexed file's [`RESIDENT`] columns from memory and only the others
+//! from Parquet. Sources without an index
 //! (unindexable, or not built for a lookup) are scanned and filtered by `trace_id IN (…)`, so
 //! `traced_events` holds exactly the events of the set: a join with the set answers what the
 //! join with `events` would, and `sql/trace_events.sql` needs no join. `traced_events` has
@@ -615,8 +616,9 @@ pub struct Warmed {
 /// Build the missing indexes of `snapshot` ahead of the read models: cold files newest first
 /// while the next one fits under 3/4 of the cache's budget ([`TraceIndexCache::limit`],
 /// estimated from the bytes per row of the built ones; older files are indexed on first use,
-/// and the warmer never evicts what it built), then hot batches of at least [`WARM_MIN_HOT_ROWS`] rows. One file or batch at a time,
-/// so a pass leaves a core to ingest and queries.
+/// and the warmer never evicts what it built), then hot batches of at least
+/// [`WARM_MIN_HOT_ROWS`] rows. One file or batch at a time, so a pass leaves a core to ingest
+/// and queries.
 pub async fn warm(
     snapshot: &TableSnapshot,
     readers: &Readers,
