@@ -641,6 +641,10 @@ mod tests {
         assert_eq!(c.retention, Duration::from_secs(7 * 86400));
         assert_eq!(c.dedup_window, Duration::from_secs(86400));
         assert!(c.wal_sync);
+        assert_eq!(c.trace_index_bytes, 1 << 30);
+        let mut a = args();
+        a.trace_index_bytes = "64MiB".into();
+        assert_eq!(a.into_config().unwrap().trace_index_bytes, 64 << 20);
     }
 
     #[test]
@@ -657,6 +661,13 @@ mod tests {
             a.into_config()
                 .unwrap_err()
                 .contains("WAYLOG_MAX_BATCH_EVENTS")
+        );
+        let mut a = args();
+        a.trace_index_bytes = "0".into();
+        assert!(
+            a.into_config()
+                .unwrap_err()
+                .contains("WAYLOG_TRACE_INDEX_BYTES")
         );
         let mut a = args();
         a.addr = "nowhere".into();

@@ -136,6 +136,11 @@ impl QueryEngine {
         self
     }
 
+    /// The byte budget of the cold trace index cache.
+    pub fn trace_index_bytes(&self) -> usize {
+        self.trace_index.limit()
+    }
+
     /// Rows a statement under `EXPLAIN ANALYZE` may produce.
     pub fn analyze_max_rows(&self) -> usize {
         self.analyze_max_rows

@@ -219,10 +219,7 @@ impl TraceIndex {
             let Some(column) = resident.column_by_name(field.name()) else {
                 return Ok(None);
             };
-            columns.push(cast(
-                &datafusion::arrow::compute::take(column, &rows, None)?,
-                field.data_type(),
-            )?);
+            columns.push(take_as(column, &rows, field.data_type())?);
         }
         Ok(Some(RecordBatch::try_new_with_options(
             out_schema.clone(),
@@ -230,6 +227,19 @@ impl TraceIndex {
             &RecordBatchOptions::new().with_row_count(Some(selected.len())),
         )?))
     }
+}
+
+/// The `rows` of a resident column, in the table's type `data_type` (resident strings are
+/// dictionary encoded).
+fn take_as(
+    column: &ArrayRef,
+    rows: &datafusion::arrow::array::UInt32Array,
+    data_type: &DataType,
+) -> Result<ArrayRef> {
+    Ok(cast(
+        &datafusion::arrow::compute::take(column, rows, None)?,
+        data_type,
+    )?)
 }
 
 /// Index entries per wanted id above which [`TraceIndex::rows_of`] gallops instead of
@@ -787,10 +797,7 @@ async fn read_selected(
                     None => datafusion::arrow::array::new_null_array(field.data_type(), n),
                 }
             } else if let Some(column) = in_memory(field.name()) {
-                cast(
-                    &datafusion::arrow::compute::take(column, &rows, None)?,
-                    field.data_type(),
-                )?
+                take_as(column, &rows, field.data_type())?
             } else {
                 match b.column_by_name(field.name()) {
                     Some(c) if c.data_type() == field.data_type() => c.clone(),

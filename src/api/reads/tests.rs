@@ -1260,6 +1260,13 @@ async fn reads_answer_503_before_storage_is_ready() {
     assert_eq!(r.status, StatusCode::OK);
 }
 
+/// `WAYLOG_TRACE_INDEX_BYTES` reaches the query engine's trace index cache.
+#[tokio::test]
+async fn the_engine_takes_the_trace_index_budget_from_the_config() {
+    let h = harness_with(|c| c.trace_index_bytes = 3 << 20).await;
+    assert_eq!(h.state.engine().unwrap().trace_index_bytes(), 3 << 20);
+}
+
 #[tokio::test]
 async fn reads_answer_422_over_the_memory_cap() {
     let h = harness_with(|c| c.query_memory_bytes = 1024).await;
